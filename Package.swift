@@ -1,0 +1,102 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers, bottom to top (docs/ARCHITECTURE.md explains each):
+//   CLinuxShim → LinuxSys                      system edges: syscalls Glibc lacks, typed errors
+//   SkiffCommon                                the one domain error type
+//   DaemonConfig, Metadata                     configuration table, durable state
+//   ImageCore, RuntimeCore, StreamingServer    domain services (no gRPC or protobuf types)
+//   CRIAPI → CRIServer                         generated CRI v1 code, thin gRPC adapter
+//   SkiffDaemon → skiffd, skiff                daemon assembly, executables
+let package = Package(
+    name: "Skiff",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "skiffd", targets: ["skiffd"]),
+        .executable(name: "skiff", targets: ["skiff"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        .target(name: "CLinuxShim"),
+        .target(name: "LinuxSys", dependencies: ["CLinuxShim", "SkiffCommon"]),
+        .target(name: "SkiffCommon"),
+        .target(name: "DaemonConfig", dependencies: ["SkiffCommon"]),
+        .target(name: "Metadata", dependencies: ["SkiffCommon", "LinuxSys"]),
+        .target(name: "ImageCore", dependencies: ["SkiffCommon"]),
+        .target(
+            name: "RuntimeCore",
+            dependencies: ["SkiffCommon", "DaemonConfig", "LinuxSys", "Metadata"]
+        ),
+        .target(name: "StreamingServer", dependencies: ["SkiffCommon"]),
+        .target(
+            name: "CRIAPI",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .target(
+            name: "CRIServer",
+            dependencies: [
+                "CRIAPI", "SkiffCommon", "RuntimeCore", "ImageCore", "StreamingServer",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SkiffDaemon",
+            dependencies: [
+                "CRIServer", "DaemonConfig", "LinuxSys", "RuntimeCore", "SkiffCommon",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "skiffd",
+            dependencies: [
+                "SkiffDaemon", "DaemonConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "skiff",
+            dependencies: [
+                "DaemonConfig", "LinuxSys", "RuntimeCore", "CRIAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            ]
+        ),
+        .testTarget(name: "DaemonConfigTests", dependencies: ["DaemonConfig", "SkiffCommon"]),
+        .testTarget(name: "LinuxSysTests", dependencies: ["LinuxSys", "SkiffCommon"]),
+        .testTarget(name: "RuntimeCoreTests", dependencies: ["RuntimeCore", "DaemonConfig"]),
+        .testTarget(name: "StreamingServerTests", dependencies: ["StreamingServer"]),
+        .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "SkiffCommon"]),
+        .testTarget(
+            name: "CRIServerTests",
+            dependencies: [
+                "CRIServer", "CRIAPI", "SkiffCommon", "RuntimeCore", "DaemonConfig",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "CRIAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            ]
+        ),
+    ]
+)

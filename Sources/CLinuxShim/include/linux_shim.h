@@ -1,0 +1,33 @@
+// Only what Glibc does not give Swift: system calls without glibc wrappers (or whose wrappers
+// are missing from Debian 12's glibc 2.36 headers), exposed as plain C functions.
+#ifndef SKIFF_LINUX_SHIM_H
+#define SKIFF_LINUX_SHIM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/// openat2(2) with a `struct open_how`; returns the fd or -1 with errno set.
+int skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+
+/// pidfd_open(2); returns the pidfd or -1 with errno set.
+int skiff_pidfd_open(pid_t pid, unsigned int flags);
+
+/// pidfd_send_signal(2) without siginfo.
+int skiff_pidfd_send_signal(int pidfd, int signal);
+
+/// setns(2) (exposed for symmetry with unshare; glibc has it but Swift's Glibc module may not).
+int skiff_setns(int fd, int nstype);
+
+/// unshare(2).
+int skiff_unshare(int flags);
+
+/// The RESOLVE_* flags of openat2, which the kernel headers here may not define.
+enum {
+    SKIFF_RESOLVE_NO_XDEV = 0x01,
+    SKIFF_RESOLVE_NO_MAGICLINKS = 0x02,
+    SKIFF_RESOLVE_NO_SYMLINKS = 0x04,
+    SKIFF_RESOLVE_BENEATH = 0x08,
+    SKIFF_RESOLVE_IN_ROOT = 0x10,
+};
+
+#endif

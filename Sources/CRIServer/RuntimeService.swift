@@ -1,0 +1,19 @@
+import CRIAPI
+import DaemonConfig
+import GRPCCore
+import RuntimeCore
+
+/// CRI `runtime.v1.RuntimeService`: decodes requests, calls the domain services, encodes
+/// answers. The rpcs live in one extension file per group (`RuntimeService+PodSandbox.swift`,
+/// `+Container.swift`, `+Exec.swift`, `+Stats.swift`, `+Runtime.swift`).
+public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
+    let statusProbe: NodeStatusProbe
+    let settings: RuntimeSettings
+    let cgroupDriver: DaemonConfiguration.CgroupDriver
+
+    public init(statusProbe: NodeStatusProbe, settings: RuntimeSettings, cgroupDriver: DaemonConfiguration.CgroupDriver) {
+        self.statusProbe = statusProbe
+        self.settings = settings
+        self.cgroupDriver = cgroupDriver
+    }
+}

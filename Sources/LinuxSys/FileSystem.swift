@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small, typed wrappers over the file system calls the daemon needs, with EINTR retried.
+public enum FileSystem {
+    public enum FileType: Sendable, Equatable {
+        case regular, directory, symlink, socket, fifo, characterDevice, blockDevice, unknown
+    }
+
+    /// The type of `path` without following a final symlink; nil if it does not exist.
+    public static func type(of path: String) throws(SystemCallError) -> FileType? {
+        var info = stat()
+        do {
+            try systemCall("lstat", path) { lstat(path, &info) }
+        } catch {
+            if error.errno == ENOENT { return nil }
+            throw error
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return .regular
+        case S_IFDIR: return .directory
+        case S_IFLNK: return .symlink
+        case S_IFSOCK: return .socket
+        case S_IFIFO: return .fifo
+        case S_IFCHR: return .characterDevice
+        case S_IFBLK: return .blockDevice
+        default: return .unknown
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    /// True for a regular file (symlinks followed) that this process may execute.
+    public static func isExecutableFile(_ path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return false }
+        return access(path, X_OK) == 0
+    }
+
+    /// `mkdir -p` with `mode` for the directories it creates (existing ones are left as they are).
+    public static func makeDirectories(_ path: String, mode: mode_t) throws(SystemCallError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, mode) == 0 {
+                // mkdir applies the umask; the caller asked for this mode exactly.
+                try systemCall("chmod", prefix) { chmod(prefix, mode) }
+                continue
+            }
+            let code = errno
+            if code == EEXIST, try type(of: prefix) == .directory { continue }
+            if code == EEXIST { throw SystemCallError("mkdir", prefix, errno: ENOTDIR) }
+            throw SystemCallError("mkdir", prefix, errno: code)
+        }
+    }
+
+    /// Removes a file or empty directory; a missing path is not an error.
+    public static func removeIfPresent(_ path: String) throws(SystemCallError) {
+        if unlink(path) == 0 || errno == ENOENT { return }
+        if errno == EISDIR, rmdir(path) == 0 || errno == ENOENT { return }
+        throw SystemCallError("unlink", path, errno: errno)
+    }
+
+    public static func setMode(_ path: String, _ mode: mode_t) throws(SystemCallError) {
+        try systemCall("chmod", path) { chmod(path, mode) }
+    }
+
+    public static func setOwner(_ path: String, user: uid_t, group: gid_t) throws(SystemCallError) {
+        try systemCall("chown", path) { chown(path, user, group) }
+    }
+
+    /// Reads a whole (small) file such as those in /proc and /sys.
+    public static func readText(_ path: String, limit: Int = 1 << 20) throws(SystemCallError) -> String {
+        let fd = try systemCall("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while bytes.count < limit {
+            let count = try systemCall("read", path) { buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+            if count == 0 { break }
+            bytes.append(contentsOf: buffer[0..<count])
+        }
+        return String(decoding: bytes.prefix(limit), as: UTF8.self)
+    }
+
+    /// Writes `bytes` to `path` so that a crash leaves either the old file or the new one, never
+    /// a mix: a temporary file in the same directory is written, fsynced and renamed over `path`,
+    /// then the directory is fsynced so the rename itself is durable.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemCallError) {
+        let directory = parentDirectory(of: path)
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = try systemCall("open", temporary) { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        var succeeded = false
+        defer {
+            if !succeeded { unlink(temporary) }
+        }
+        do {
+            var offset = 0
+            while offset < bytes.count {
+                let written = try systemCall("write", temporary) {
+                    bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                }
+                offset += written
+            }
+            try systemCall("fsync", temporary) { fsync(fd) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        close(fd)
+        try systemCall("rename", path) { rename(temporary, path) }
+        succeeded = true
+        let directoryFD = try systemCall("open", directory) { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { close(directoryFD) }
+        try systemCall("fsync", directory) { fsync(directoryFD) }
+    }
+
+    public static func parentDirectory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Names in a directory, without "." and "..", sorted; nil if it cannot be read.
+    public static func directoryEntries(_ path: String) -> [String]? {
+        guard let directory = opendir(path) else { return nil }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+}

@@ -1,0 +1,109 @@
+import CRIServer
+import DaemonConfig
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import LinuxSys
+import Logging
+import RuntimeCore
+import ServiceLifecycle
+import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Assembles skiffd: takes the locks, prepares directories and the socket, wires the domain
+/// services to the gRPC adapter, and runs everything in one ServiceGroup until SIGTERM/SIGINT.
+public struct Daemon {
+    public let configuration: DaemonConfiguration
+    /// The file the configuration came from, for the start-up line ("defaults" when none).
+    public let configSource: String
+    let logger: Logger
+
+    public init(configuration: DaemonConfiguration, configSource: String, logger: Logger) {
+        self.configuration = configuration
+        self.configSource = configSource
+        self.logger = logger
+    }
+
+    public func run() async throws(SkiffError) {
+        let directories = try prepareDirectories()
+        // Held until run() returns; the kernel releases them if the process dies.
+        let locks = try takeLocks()
+        defer { withExtendedLifetime(locks) {} }
+        let socketPath = configuration.grpc.socketPath
+        let listener = try listen(on: socketPath)
+        defer { unlink(socketPath) }
+
+        let statusProbe = NodeStatusProbe(configuration: configuration)
+        let runtimeService = RuntimeService(
+            statusProbe: statusProbe,
+            settings: try RuntimeSettings(stateDir: directories.state),
+            cgroupDriver: configuration.runtime.cgroupDriver)
+        let server = GRPCServer(
+            transport: .http2NIOPosix(listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext),
+            services: [runtimeService, ImageService()],
+            interceptors: [RequestLoggingInterceptor(logger: logger)])
+
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: GRPCServerService(server: server), serviceName: "grpc")],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.grpc.shutdownTimeout
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+
+        let handlers = statusProbe.handlers().handlers
+            .map { "\($0.name)=\($0.resolvedPath ?? "missing:\($0.configuredPath)")" }.joined(separator: ",")
+        logger.info("skiffd started", metadata: [
+            "version": "\(SkiffVersion.current)", "pid": "\(getpid())", "socket": "\(socketPath)",
+            "config": "\(configSource)", "handlers": "\(handlers)",
+            "default_handler": "\(configuration.runtime.defaultHandler)",
+            "root": "\(directories.root)", "state": "\(directories.state)",
+        ])
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            throw SkiffError(.internalError, "the gRPC server stopped with an error", cause: DescribedError(error))
+        }
+        logger.info("skiffd stopped")
+    }
+
+    private func prepareDirectories() throws(SkiffError) -> (root: String, state: String) {
+        for directory in [configuration.rootDir, configuration.stateDir] {
+            do {
+                try FileSystem.makeDirectories(directory, mode: directory == configuration.stateDir ? 0o755 : 0o711)
+            } catch {
+                throw error.skiffError("cannot create \(directory)")
+            }
+        }
+        return (configuration.rootDir, configuration.stateDir)
+    }
+
+    private func takeLocks() throws(SkiffError) -> [DaemonLock] {
+        var locks: [DaemonLock] = []
+        for path in [configuration.lockFilePath, configuration.rootDir + "/skiffd.lock"] {
+            do {
+                locks.append(try DaemonLock(path: path))
+            } catch {
+                throw SkiffError(.failedPrecondition, error.description)
+            }
+        }
+        return locks
+    }
+
+    private func listen(on path: String) throws(SkiffError) -> Int32 {
+        var group: gid_t?
+        let groupName = configuration.grpc.socketGroup
+        if !groupName.isEmpty {
+            guard let id = UnixListeningSocket.groupID(groupName) else {
+                throw SkiffError.invalidArgument("grpc.socket_group \"\(groupName)\" is not a group on this node")
+            }
+            group = id
+        }
+        do {
+            return try UnixListeningSocket.listen(path: path, mode: 0o660, group: group)
+        } catch {
+            throw error.skiffError("cannot listen on \(path)")
+        }
+    }
+}

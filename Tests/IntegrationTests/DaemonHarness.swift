@@ -1,0 +1,153 @@
+import CRIAPI
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+
+/// A real skiffd process on a private root, state dir and socket, driven over its socket with
+/// the generated CRI client. Everything lives under one temporary directory that `cleanUp()`
+/// removes; a daemon still running then is killed.
+final class DaemonHarness: @unchecked Sendable {
+    // @unchecked: the harness is used by one test at a time; `process` is only touched from it.
+    let directory: String
+    let configPath: String
+    var process: Process?
+    private var logIndex = 0
+
+    var rootDir: String { directory + "/root" }
+    var stateDir: String { directory + "/state" }
+    var socketPath: String { stateDir + "/skiff.sock" }
+    var cniConfDir: String { directory + "/cni" }
+    var logPath: String { directory + "/skiffd-\(logIndex).log" }
+
+    /// The skiffd built beside this test binary (or $SKIFFD_BINARY).
+    static var skiffdBinary: String {
+        if let override = ProcessInfo.processInfo.environment["SKIFFD_BINARY"] { return override }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        // The test runner may live inside an .xctest bundle directory.
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("skiffd").path), directory.path != "/" {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("skiffd").path
+    }
+
+    init(extraConfig: String = "") throws {
+        directory = "/tmp/skiff-it-\(UUID().uuidString.prefix(8).lowercased())"
+        configPath = directory + "/skiff.toml"
+        try FileManager.default.createDirectory(atPath: directory + "/cni", withIntermediateDirectories: true)
+        let config = """
+        root_dir = "\(directory)/root"
+        state_dir = "\(directory)/state"
+        log_level = "debug"
+        [grpc]
+        socket = "\(directory)/state/skiff.sock"
+        shutdown_timeout = "5s"
+        [network]
+        cni_conf_dir = "\(directory)/cni"
+        \(extraConfig)
+        """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts skiffd and waits until its socket answers Version.
+    func start() async throws {
+        logIndex += 1
+        let process = try launch(arguments: ["--config", configPath])
+        self.process = process
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                throw HarnessError("skiffd exited with \(process.terminationStatus) at start: \(log())")
+            }
+            if FileManager.default.fileExists(atPath: socketPath), (try? await runtime { try await $0.version(.init()) }) != nil {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw HarnessError("skiffd did not answer on \(socketPath) within 30 s: \(log())")
+    }
+
+    /// Runs skiffd with `arguments` to completion (for runs expected to fail) and returns its
+    /// exit status and standard error.
+    func runToCompletion(arguments: [String], timeout: Duration = .seconds(30)) async throws -> (status: Int32, stderr: String) {
+        logIndex += 1
+        let process = try launch(arguments: arguments)
+        try await waitForExit(process, timeout: timeout)
+        return (process.terminationStatus, log())
+    }
+
+    /// Sends `signal` and waits for the daemon to exit; returns its exit status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(30)) async throws -> Int32 {
+        guard let process else { throw HarnessError("skiffd is not running") }
+        kill(process.processIdentifier, signal)
+        try await waitForExit(process, timeout: timeout)
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    func runtime<Result: Sendable>(_ body: (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
+        try await withGRPCClient(transport: try .http2NIOPosix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)) { client in
+            try await body(Runtime_V1_RuntimeService.Client(wrapping: client))
+        }
+    }
+
+    func images<Result: Sendable>(_ body: (Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
+        try await withGRPCClient(transport: try .http2NIOPosix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)) { client in
+            try await body(Runtime_V1_ImageService.Client(wrapping: client))
+        }
+    }
+
+    func log() -> String {
+        (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+    }
+
+    /// Kills a daemon still running and removes everything the test made.
+    func cleanUp() {
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func launch(arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.skiffdBinary)
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardError = log
+        process.standardOutput = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try log.close()
+        return process
+    }
+
+    private func waitForExit(_ process: Process, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                throw HarnessError("skiffd did not exit within \(timeout): \(log())")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.waitUntilExit()
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs `body` with a fresh harness and always cleans up, even when the test fails.
+func withDaemon(extraConfig: String = "", start: Bool = true, _ body: (DaemonHarness) async throws -> Void) async throws {
+    let harness = try DaemonHarness(extraConfig: extraConfig)
+    defer { harness.cleanUp() }
+    if start { try await harness.start() }
+    try await body(harness)
+}
