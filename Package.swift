@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .target(name: "CLinuxShim"),
@@ -30,7 +34,31 @@ let package = Package(
         .target(name: "SkiffCommon"),
         .target(name: "DaemonConfig", dependencies: ["SkiffCommon"]),
         .target(name: "Metadata", dependencies: ["SkiffCommon", "LinuxSys"]),
-        .target(name: "ImageCore", dependencies: ["SkiffCommon"]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        .target(
+            name: "ImageCore",
+            dependencies: [
+                "SkiffCommon", "LinuxSys", "CLinuxShim", "CZlib", "CZstd", "Metadata",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Builds OCI test images from Debian's busybox and pushes them to a registry: used by the
+        // tests and the benchmarks, never by the daemon.
+        .target(
+            name: "ImageFixtures",
+            dependencies: [
+                "CZlib", "CZstd", "ImageCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "RuntimeCore",
             dependencies: ["SkiffCommon", "DaemonConfig", "LinuxSys", "Metadata"]
@@ -55,7 +83,7 @@ let package = Package(
         .target(
             name: "SkiffDaemon",
             dependencies: [
-                "CRIServer", "DaemonConfig", "LinuxSys", "RuntimeCore", "SkiffCommon",
+                "CRIServer", "DaemonConfig", "ImageCore", "LinuxSys", "RuntimeCore", "SkiffCommon",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -82,7 +110,7 @@ let package = Package(
         .testTarget(name: "LinuxSysTests", dependencies: ["LinuxSys", "SkiffCommon"]),
         .testTarget(name: "RuntimeCoreTests", dependencies: ["RuntimeCore", "DaemonConfig"]),
         .testTarget(name: "StreamingServerTests", dependencies: ["StreamingServer"]),
-        .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "SkiffCommon"]),
+        .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "ImageFixtures", "SkiffCommon"]),
         .testTarget(
             name: "CRIServerTests",
             dependencies: [
@@ -93,10 +121,14 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CRIAPI",
+                "CRIAPI", "ImageFixtures", "ImageCore", "CLinuxShim",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
-            ]
+            ],
+            exclude: ["Support/fake_registry.py"]
         ),
     ]
 )

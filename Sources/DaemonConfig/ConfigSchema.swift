@@ -48,6 +48,11 @@ public enum ConfigSchema {
         .stringList("network.cni_bin_dirs", default: ["/usr/lib/cni", "/opt/cni/bin"], absolutePaths: true,
                     doc: "Directories searched, in order, for CNI plugin binaries. Debian's containernetworking-plugins installs into /usr/lib/cni.") { $0.network.cniBinDirs = $1 },
 
+        .duration("images.stall_timeout", default: "1m",
+                  doc: "A registry transfer that receives no bytes for this long fails with DEADLINE_EXCEEDED instead of hanging the pull.") { $0.images.stallTimeout = $1 },
+        .integer("images.max_concurrent_downloads", default: 3, range: 1...32,
+                 doc: "Layers of one pull fetched and unpacked at the same time.") { $0.images.maxConcurrentDownloads = $1 },
+
         .string("streaming.address", default: "127.0.0.1",
                 doc: "Address the streaming server binds. The kubelet proxies to it, so loopback is right unless clients connect directly.") { $0.streaming.address = $1 },
         .integer("streaming.port", default: 0, range: 0...65535,
@@ -78,7 +83,7 @@ public enum ConfigSchema {
         ),
         .make(
             "images.registries", nameDescription: "registry host[:port]",
-            doc: "Settings for one registry host, named as images name it (`docker.io`, `registry.k8s.io`, `localhost:5000`). `localhost` and 127.0.0.1 are always reached over plain HTTP.",
+            doc: "Settings for one registry host, named as images name it (`docker.io`, `registry.k8s.io`, `localhost:5000`). `localhost` and 127.0.0.1 are reached over plain HTTP unless `ca_file` is set.",
             blank: DaemonConfiguration.Registry(),
             fields: [
                 .stringList("mirrors", default: [],

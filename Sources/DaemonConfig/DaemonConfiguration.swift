@@ -57,6 +57,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     public struct Images: Sendable, Equatable {
         public var registries: [String: Registry] = [:]
+        /// A registry transfer with no bytes for this long fails instead of hanging.
+        public var stallTimeout = Duration.zero
+        public var maxConcurrentDownloads = 0
     }
 
     /// Per-registry-host settings: mirrors, plain HTTP, a private CA.

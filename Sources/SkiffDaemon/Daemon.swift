@@ -2,6 +2,7 @@ import CRIServer
 import DaemonConfig
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
+import ImageCore
 import LinuxSys
 import Logging
 import RuntimeCore
@@ -40,9 +41,10 @@ public struct Daemon {
             statusProbe: statusProbe,
             settings: try RuntimeSettings(stateDir: directories.state),
             cgroupDriver: configuration.runtime.cgroupDriver)
+        let imageManager = try ImageManager(options: imageOptions(), logger: logger)
         let server = GRPCServer(
             transport: .http2NIOPosix(listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext),
-            services: [runtimeService, ImageService()],
+            services: [runtimeService, ImageService(images: imageManager)],
             interceptors: [RequestLoggingInterceptor(logger: logger)])
 
         var groupConfiguration = ServiceGroupConfiguration(
@@ -63,9 +65,21 @@ public struct Daemon {
         do {
             try await ServiceGroup(configuration: groupConfiguration).run()
         } catch {
+            await imageManager.shutdown()
             throw SkiffError(.internalError, "the gRPC server stopped with an error", cause: DescribedError(error))
         }
+        await imageManager.shutdown()
         logger.info("skiffd stopped")
+    }
+
+    private func imageOptions() -> ImageManager.Options {
+        let images = configuration.images
+        let registries = images.registries.mapValues { RegistrySettings.Host(mirrors: $0.mirrors, insecure: $0.insecure, caFile: $0.caFile) }
+        return ImageManager.Options(
+            rootDir: configuration.rootDir,
+            registry: RegistrySettings(registries: registries, stallTimeout: images.stallTimeout),
+            pinnedImage: configuration.runtime.pauseImage,
+            maxConcurrentDownloads: images.maxConcurrentDownloads)
     }
 
     private func prepareDirectories() throws(SkiffError) -> (root: String, state: String) {

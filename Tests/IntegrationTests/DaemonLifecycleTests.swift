@@ -55,11 +55,11 @@ import Testing
             #expect(list?.code == .unimplemented)
             #expect(list?.message.contains("ListContainers") == true)
 
-            let pull = await #expect(throws: RPCError.self) {
-                try await daemon.images { try await $0.pullImage(.init()) }
+            let exec = await #expect(throws: RPCError.self) {
+                try await daemon.runtime { try await $0.execSync(.init()) }
             }
-            #expect(pull?.code == .unimplemented)
-            #expect(pull?.message.contains("PullImage") == true)
+            #expect(exec?.code == .unimplemented)
+            #expect(exec?.message.contains("ExecSync") == true)
         }
     }
 

@@ -4,7 +4,9 @@
 #define SKIFF_LINUX_SHIM_H
 
 #include <stdint.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 
 /// openat2(2) with a `struct open_how`; returns the fd or -1 with errno set.
 int skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
@@ -20,6 +22,15 @@ int skiff_setns(int fd, int nstype);
 
 /// unshare(2).
 int skiff_unshare(int flags);
+
+/// makedev(3) is a macro in glibc.
+static inline dev_t skiff_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
+
+/// Flags Swift's Glibc module does not export (they need _GNU_SOURCE).
+enum {
+    SKIFF_AT_EMPTY_PATH = 0x1000,
+    SKIFF_O_PATH = 010000000,
+};
 
 /// The RESOLVE_* flags of openat2, which the kernel headers here may not define.
 enum {

@@ -104,10 +104,7 @@ final class DaemonHarness: @unchecked Sendable {
 
     /// Kills a daemon still running and removes everything the test made.
     func cleanUp() {
-        if let process, process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        if let process { stopProcess(process) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -129,13 +126,11 @@ final class DaemonHarness: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                stopProcess(process)
                 throw HarnessError("skiffd did not exit within \(timeout): \(log())")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        process.waitUntilExit()
     }
 }
 

@@ -1,0 +1,109 @@
+import Logging
+import NIOCore
+import SkiffCommon
+
+/// The image half of the node: pull, list, inspect, remove, disk usage. Owns the content store,
+/// the snapshot store and the image metadata under `<root_dir>`.
+public actor ImageManager {
+    public struct Options: Sendable {
+        public var rootDir: String
+        public var registry: RegistrySettings
+        /// Tag kept pinned (the configured pause image).
+        public var pinnedImage: String
+        public var maxConcurrentDownloads: Int
+        public var platform: PlatformMatcher
+
+        public init(rootDir: String, registry: RegistrySettings, pinnedImage: String = "",
+                    maxConcurrentDownloads: Int = 3, platform: PlatformMatcher = .host) {
+            self.rootDir = rootDir
+            self.registry = registry
+            self.pinnedImage = pinnedImage
+            self.maxConcurrentDownloads = maxConcurrentDownloads
+            self.platform = platform
+        }
+    }
+
+    let options: Options
+    let content: ContentStore
+    let snapshots: SnapshotStore
+    let images: ImageStore
+    let registry: RegistryClient
+    let layerFlights = SingleFlight<Void>()
+    let logger: Logger
+    /// Blobs and snapshots a pull in progress has written but no record names yet: removal
+    /// must not collect them.
+    var leased: [Digest: Int] = [:]
+
+    public init(options: Options, logger: Logger) throws(SkiffError) {
+        self.options = options
+        self.logger = logger
+        content = try ContentStore(root: options.rootDir + "/content")
+        snapshots = try SnapshotStore(root: options.rootDir + "/snapshots")
+        images = try ImageStore(directory: options.rootDir + "/images")
+        registry = RegistryClient(settings: options.registry, logger: logger)
+    }
+
+    public func shutdown() async {
+        await registry.shutdown()
+    }
+
+    // MARK: Queries
+
+    public func list(matching reference: String? = nil) async -> [ImageRecord] {
+        guard let reference, !reference.isEmpty else { return await images.all }
+        if let record = await images.find(reference) { return [record] }
+        return []
+    }
+
+    public func image(_ reference: String) async -> ImageRecord? {
+        await images.find(reference)
+    }
+
+    /// The decoded config of an image, for ImageStatus and container creation.
+    public func configuration(of record: ImageRecord) throws(SkiffError) -> ImageConfiguration? {
+        guard let bytes = try content.read(record.id) else { return nil }
+        return try? ImageConfigCodec.decode(bytes)
+    }
+
+    public func usage() -> (bytes: Int64, inodes: Int64, mountpoint: String) {
+        let blobs = content.usage()
+        let layers = snapshots.usage()
+        return (blobs.bytes + layers.bytes, blobs.inodes + layers.inodes, options.rootDir)
+    }
+
+    // MARK: Removal
+
+    /// Removes an image by ID, tag or digest; blobs and snapshots no other image uses go too.
+    /// Removing an image that is not there succeeds (the CRI requires idempotence).
+    public func remove(_ reference: String) async throws(SkiffError) {
+        guard let record = await images.find(reference) else { return }
+        try await images.remove(record.id)
+        let remaining = await images.all
+        let usedBlobs = Set(remaining.flatMap(\.blobs))
+        let usedSnapshots = Set(remaining.flatMap(\.chainIDs))
+        for blob in record.blobs where !usedBlobs.contains(blob) && leased[blob] == nil {
+            content.delete(blob)
+        }
+        for chainID in record.chainIDs where !usedSnapshots.contains(chainID) && leased[chainID] == nil {
+            try snapshots.remove(chainID)
+        }
+        logger.info("image removed", metadata: ["image": "\(record.id)", "tags": "\(record.repoTags.joined(separator: ","))"])
+    }
+
+    func lease(_ digests: [Digest]) {
+        for digest in digests { leased[digest, default: 0] += 1 }
+    }
+
+    func release(_ digests: [Digest]) {
+        for digest in digests {
+            leased[digest, default: 1] -= 1
+            if leased[digest] == 0 { leased[digest] = nil }
+        }
+    }
+}
+
+enum ImageConfigCodec {
+    static func decode(_ bytes: [UInt8]) throws -> ImageConfiguration {
+        try JSONCoding.decoder.decode(ImageConfiguration.self, from: bytes)
+    }
+}

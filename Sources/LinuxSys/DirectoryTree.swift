@@ -1,0 +1,86 @@
+import CLinuxShim
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Operations on whole directory trees that never follow a symlink, so a tree built from
+/// hostile input (an image layer) cannot redirect them outside itself.
+public enum DirectoryTree {
+    /// `rm -rf path`, descending through directory fds opened with O_NOFOLLOW; a missing path
+    /// is not an error.
+    public static func remove(_ path: String) throws(SystemCallError) {
+        guard let type = try FileSystem.type(of: path) else { return }
+        guard type == .directory else {
+            try FileSystem.removeIfPresent(path)
+            return
+        }
+        let fd = try systemCall("open", path) { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        try removeContents(of: fd, path: path)
+        close(fd)
+        try systemCall("rmdir", path) { rmdir(path) }
+    }
+
+    /// Removes everything inside the directory `fd` (which stays open and is not closed).
+    public static func removeContents(of fd: Int32, path: String) throws(SystemCallError) {
+        let duplicate = try systemCall("dup", path) { dup(fd) }
+        guard let directory = fdopendir(duplicate) else {
+            close(duplicate)
+            throw SystemCallError("fdopendir", path, errno: errno)
+        }
+        defer { closedir(directory) }
+        var names: [(String, Bool)] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            names.append((name, entry.pointee.d_type == UInt8(DT_DIR)))
+        }
+        for (name, isDirectory) in names {
+            if isDirectory {
+                let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                if child >= 0 {
+                    try removeContents(of: child, path: path + "/" + name)
+                    close(child)
+                }
+                try systemCall("unlinkat", path + "/" + name) { unlinkat(fd, name, AT_REMOVEDIR) }
+            } else if unlinkat(fd, name, 0) != 0 && errno != ENOENT {
+                if errno == EISDIR {
+                    let child = try systemCall("openat", path + "/" + name) { openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                    try removeContents(of: child, path: path + "/" + name)
+                    close(child)
+                    try systemCall("unlinkat", path + "/" + name) { unlinkat(fd, name, AT_REMOVEDIR) }
+                } else {
+                    throw SystemCallError("unlinkat", path + "/" + name, errno: errno)
+                }
+            }
+        }
+    }
+
+    /// Bytes (allocated blocks) and inodes used below `path`, without following symlinks.
+    public static func usage(_ path: String) -> (bytes: Int64, inodes: Int64) {
+        var total: (bytes: Int64, inodes: Int64) = (0, 0)
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return total }
+        total.bytes += Int64(info.st_blocks) * 512
+        total.inodes += 1
+        guard info.st_mode & S_IFMT == S_IFDIR, let names = FileSystem.directoryEntries(path) else { return total }
+        for name in names {
+            let child = usage(path + "/" + name)
+            total.bytes += child.bytes
+            total.inodes += child.inodes
+        }
+        return total
+    }
+}
+
+/// openat2(2): opens `path` below the directory `directoryFD` with the kernel enforcing that the
+/// walk stays beneath it (RESOLVE_BENEATH) and, by default, crosses no symlink at all.
+public func openBeneath(
+    _ directoryFD: Int32, _ path: String, flags: Int32, mode: mode_t = 0, allowSymlinks: Bool = false
+) throws(SystemCallError) -> Int32 {
+    var resolve = UInt64(SKIFF_RESOLVE_BENEATH | SKIFF_RESOLVE_NO_MAGICLINKS)
+    if !allowSymlinks { resolve |= UInt64(SKIFF_RESOLVE_NO_SYMLINKS) }
+    return try systemCall("openat2", path) {
+        skiff_openat2(directoryFD, path, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), UInt64(mode), resolve)
+    }
+}
