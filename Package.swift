@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "skiffd", targets: ["skiffd"]),
         .executable(name: "skiff", targets: ["skiff"]),
+        .executable(name: "skiff-fixture", targets: ["skiff-fixture"]),
     ],
     dependencies: [
         .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
@@ -106,6 +107,14 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ]
         ),
+        .executableTarget(
+            name: "skiff-fixture",
+            dependencies: [
+                "ImageFixtures", "ImageCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(name: "DaemonConfigTests", dependencies: ["DaemonConfig", "SkiffCommon"]),
         .testTarget(name: "LinuxSysTests", dependencies: ["LinuxSys", "SkiffCommon"]),
         .testTarget(name: "RuntimeCoreTests", dependencies: ["RuntimeCore", "DaemonConfig"]),
@@ -128,7 +137,7 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],
-            exclude: ["Support/fake_registry.py"]
+            exclude: ["Support/fake_registry.py", "Support/token_server.py"]
         ),
     ]
 )

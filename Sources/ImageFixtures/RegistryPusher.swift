@@ -3,6 +3,7 @@ import Foundation
 import ImageCore
 import NIOCore
 
+
 /// Pushes fixture images to a registry with the distribution API (monolithic blob uploads).
 public struct RegistryPusher: Sendable {
     public let baseURL: String
@@ -14,6 +15,38 @@ public struct RegistryPusher: Sendable {
         self.baseURL = baseURL
         self.client = client
         authorization = basicAuth.map { "Basic " + Data("\($0.0):\($0.1)".utf8).base64EncodedString() }
+    }
+
+    init(baseURL: String, authorization: String?, client: HTTPClient) {
+        self.baseURL = baseURL
+        self.client = client
+        self.authorization = authorization
+    }
+
+    /// A pusher holding a Bearer token for `scope` from the token service the registry names in
+    /// its 401 challenge.
+    public func withBearerToken<Result: Sendable>(
+        credentials: (String, String), scope: String, _ body: (RegistryPusher) async throws -> Result
+    ) async throws -> Result {
+        let probe = try await client.execute(HTTPClientRequest(url: "\(baseURL)/v2/"), timeout: .seconds(30))
+        _ = try await probe.body.collect(upTo: 1 << 20)
+        guard let header = probe.headers.first(name: "WWW-Authenticate"),
+              let realm = Self.parameter("realm", in: header), let service = Self.parameter("service", in: header) else {
+            throw PushError("the registry did not ask for a bearer token")
+        }
+        let query = "service=\(service)&scope=\(scope.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? scope)"
+        var request = HTTPClientRequest(url: "\(realm)?\(query)")
+        request.headers.add(name: "Authorization", value: "Basic " + Data("\(credentials.0):\(credentials.1)".utf8).base64EncodedString())
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let payload = try await response.body.collect(upTo: 1 << 20)
+        let token = try JSONDecoder().decode(TokenResponse.self, from: Data(Array(buffer: payload))).token
+        return try await body(RegistryPusher(baseURL: baseURL, authorization: "Bearer \(token)", client: client))
+    }
+
+    static func parameter(_ name: String, in header: String) -> String? {
+        guard let range = header.range(of: "\(name)=\"") else { return nil }
+        let rest = header[range.upperBound...]
+        return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
     }
 
     public func push(_ image: FixtureImage, repository: String, tag: String?) async throws {
@@ -66,6 +99,10 @@ public struct RegistryPusher: Sendable {
     private func authorize(_ request: inout HTTPClientRequest) {
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }
     }
+}
+
+struct TokenResponse: Decodable {
+    var token: String
 }
 
 public struct PushError: Error, CustomStringConvertible {

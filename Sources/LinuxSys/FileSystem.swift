@@ -74,6 +74,11 @@ public enum FileSystem {
 
     /// Reads a whole (small) file such as those in /proc and /sys.
     public static func readText(_ path: String, limit: Int = 1 << 20) throws(SystemCallError) -> String {
+        String(decoding: try readBytes(path, limit: limit), as: UTF8.self)
+    }
+
+    /// Reads a whole (small) file's bytes, at most `limit` of them.
+    public static func readBytes(_ path: String, limit: Int = 1 << 20) throws(SystemCallError) -> [UInt8] {
         let fd = try systemCall("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
         var bytes: [UInt8] = []
@@ -83,7 +88,7 @@ public enum FileSystem {
             if count == 0 { break }
             bytes.append(contentsOf: buffer[0..<count])
         }
-        return String(decoding: bytes.prefix(limit), as: UTF8.self)
+        return Array(bytes.prefix(limit))
     }
 
     /// Writes `bytes` to `path` so that a crash leaves either the old file or the new one, never

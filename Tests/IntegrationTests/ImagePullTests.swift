@@ -233,6 +233,34 @@ import CLinuxShim
         }
     }
 
+    @Test func bearerTokensAreFetchedWithCredentialsAndCached() async throws {
+        let registry = try await TestRegistry.start(tokenAuth: ("robot", "t0ken"))
+        defer { registry.stop() }
+        let image = BusyboxImages.standard(busybox: Self.busybox)
+        try await registry.withPusher { pusher in
+            try await pusher.withBearerToken(credentials: ("robot", "t0ken"), scope: "repository:secure/app:pull,push") { authorized in
+                try await authorized.push(image, repository: "secure/app", tag: "v1")
+            }
+        }
+        try await withDaemon { daemon in
+            let reference = "\(registry.host)/secure/app:v1"
+            let anonymous = await #expect(throws: RPCError.self) { try await Self.pull(daemon, reference) }
+            #expect(anonymous?.code == .permissionDenied, "\(String(describing: anonymous))")
+
+            var auth = Runtime_V1_AuthConfig()
+            auth.username = "robot"
+            auth.password = "t0ken"
+            let before = registry.tokenRequests.count
+            let pulled = try await Self.pull(daemon, reference, auth: auth)
+            #expect(pulled == image.configDigest.description)
+            let afterFirst = registry.tokenRequests.count
+            #expect(afterFirst > before)
+            #expect(registry.tokenRequests.last?.contains("scope=repository%3Asecure%2Fapp%3Apull") == true, "\(registry.tokenRequests)")
+            _ = try await Self.pull(daemon, reference, auth: auth)
+            #expect(registry.tokenRequests.count == afterFirst, "the token is cached")
+        }
+    }
+
     @Test func mirrorsAreTriedBeforeTheRegistry() async throws {
         try await Self.withRegistry { mirror in
             let image = BusyboxImages.standard(busybox: Self.busybox)

@@ -36,7 +36,7 @@ public struct ContentStore: Sendable {
     public func read(_ digest: Digest, limit: Int = 16 << 20) throws(SkiffError) -> [UInt8]? {
         guard contains(digest) else { return nil }
         do {
-            return Array(try FileSystem.readText(path(of: digest), limit: limit).utf8)
+            return try FileSystem.readBytes(path(of: digest), limit: limit)
         } catch {
             throw error.skiffError("cannot read blob \(digest)")
         }

@@ -15,13 +15,21 @@ final class TestRegistry: @unchecked Sendable {
     let process: Process
     let useTLS: Bool
     let credentials: (String, String)?
+    /// The Bearer token service in front of the registry, when there is one.
+    var tokenServer: Process?
+    var tokenRequests: [String] {
+        ((try? String(contentsOfFile: directory + "/requests", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
     var host: String { "127.0.0.1:\(port)" }
     var baseURL: String { "\(useTLS ? "https" : "http")://\(host)" }
     var caFile: String { directory + "/ca.pem" }
 
-    static func start(tls: Bool = false, credentials: (String, String)? = nil) async throws -> TestRegistry {
+    /// `tokenAuth`: a token server (Support/token_server.py) guards the registry (Bearer flow),
+    /// granting pulls to these credentials.
+    static func start(tls: Bool = false, credentials: (String, String)? = nil, tokenAuth: (String, String)? = nil) async throws -> TestRegistry {
         let directory = "/tmp/skiff-registry-\(UUID().uuidString.prefix(8).lowercased())"
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: directory + "/registry.log", contents: nil)
         let port = try freePort()
         var config = """
         version: 0.1
@@ -42,6 +50,20 @@ final class TestRegistry: @unchecked Sendable {
             try makeCertificates(in: directory)
             config += "  tls:\n    certificate: \(directory)/server.pem\n    key: \(directory)/server.key\n"
         }
+        var tokenServer: Process?
+        if let tokenAuth {
+            let (process, tokenPort) = try await startTokenServer(in: directory, credentials: tokenAuth)
+            tokenServer = process
+            config += """
+            auth:
+              token:
+                realm: http://127.0.0.1:\(tokenPort)/token
+                service: skiff-registry
+                issuer: skiff-token-issuer
+                rootcertbundle: \(directory)/token.pem
+
+            """
+        }
         if let credentials {
             try run("/usr/bin/htpasswd", ["-Bbc", "\(directory)/htpasswd", credentials.0, credentials.1])
             config += "auth:\n  htpasswd:\n    realm: skiff-test\n    path: \(directory)/htpasswd\n"
@@ -56,6 +78,7 @@ final class TestRegistry: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/registry.log"))
         try process.run()
         let registry = TestRegistry(directory: directory, port: port, process: process, useTLS: tls, credentials: credentials)
+        registry.tokenServer = tokenServer
         try await registry.waitUntilUp()
         return registry
     }
@@ -90,6 +113,8 @@ final class TestRegistry: @unchecked Sendable {
     func stop() {
         stopProcess(process, signal: SIGTERM)
         stopProcess(process)
+        // SIGKILL: the test runner's children may inherit a blocked SIGTERM.
+        if let tokenServer { stopProcess(tokenServer) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -111,6 +136,27 @@ final class TestRegistry: @unchecked Sendable {
             _ = pusher
             return response.status.code > 0
         }
+    }
+
+    static func startTokenServer(in directory: String, credentials: (String, String)) async throws -> (Process, Int) {
+        try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=skiff token signer",
+                                     "-keyout", "\(directory)/token.key", "-out", "\(directory)/token.pem"])
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("token_server.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [script, directory, directory + "/token-port", credentials.0, credentials.1]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/registry.log"))
+        try process.run()
+        for _ in 0..<200 {
+            if let text = try? String(contentsOfFile: directory + "/token-port", encoding: .utf8), let port = Int(text) {
+                return (process, port)
+            }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        stopProcess(process)
+        throw HarnessError("the token server did not start")
     }
 
     static func freePort() throws -> Int {
