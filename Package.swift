@@ -74,9 +74,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "SkiffAdminAPI",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .target(
             name: "CRIServer",
             dependencies: [
-                "CRIAPI", "SkiffCommon", "RuntimeCore", "ImageCore", "StreamingServer",
+                "CRIAPI", "SkiffAdminAPI", "SkiffCommon", "RuntimeCore", "ImageCore", "StreamingServer",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -101,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "skiff",
             dependencies: [
-                "DaemonConfig", "LinuxSys", "RuntimeCore", "CRIAPI",
+                "DaemonConfig", "LinuxSys", "RuntimeCore", "CRIAPI", "SkiffAdminAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
@@ -130,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CRIAPI", "ImageFixtures", "ImageCore", "CLinuxShim",
+                "CRIAPI", "SkiffAdminAPI", "ImageFixtures", "ImageCore", "CLinuxShim",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

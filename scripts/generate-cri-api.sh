@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates Sources/CRIAPI from the CRI v1 api.proto (cri-api v0.36.3).
+# Regenerates Sources/CRIAPI from the CRI v1 api.proto (cri-api v0.36.3), and
+# Sources/SkiffAdminAPI from Protos/skiff/admin/v1/admin.proto (Skiff's own admin API).
 #
 # Usage: scripts/generate-cri-api.sh [path/to/api.proto]
 # Needs protoc (Debian's protobuf-compiler 3.21). The two Swift plugins are built here from the
@@ -52,3 +53,15 @@ protoc -I "$work" \
   --grpc-swift_out="$out" \
   runtime/v1/api.proto
 echo "generated: $(ls "$out")"
+
+admin=$repo/Sources/SkiffAdminAPI
+rm -f "$admin"/*.swift
+protoc -I "$repo/Protos" \
+  --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
+  --plugin=protoc-gen-grpc-swift="$bin/protoc-gen-grpc-swift-2" \
+  --swift_opt=Visibility=Public --swift_opt=FileNaming=DropPath \
+  --swift_out="$admin" \
+  --grpc-swift_opt=Visibility=Public --grpc-swift_opt=FileNaming=DropPath \
+  --grpc-swift_out="$admin" \
+  skiff/admin/v1/admin.proto
+echo "generated: $(ls "$admin")"

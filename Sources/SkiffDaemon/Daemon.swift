@@ -44,7 +44,7 @@ public struct Daemon {
         let imageManager = try ImageManager(options: imageOptions(), logger: logger)
         let server = GRPCServer(
             transport: .http2NIOPosix(listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext),
-            services: [runtimeService, ImageService(images: imageManager)],
+            services: [runtimeService, ImageService(images: imageManager), AdminService(images: imageManager)],
             interceptors: [RequestLoggingInterceptor(logger: logger)])
 
         var groupConfiguration = ServiceGroupConfiguration(

@@ -3,19 +3,33 @@ import CRIAPI
 import DaemonConfig
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
+import SkiffAdminAPI
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `skiff image …`: the running daemon's images, over its CRI socket.
 struct ImageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "List, pull and remove images of the running skiffd.",
-        subcommands: [List.self, Pull.self, Remove.self])
+        subcommands: [List.self, Pull.self, Remove.self, Import.self])
 
     struct Connection: ParsableArguments {
         @Option(name: .long, help: "CRI socket (default: grpc.socket from the configuration).")
         var socket: String?
 
         @OptionGroup var file: ConfigFileOption
+
+        func withAdmin<Result: Sendable>(_ body: (Skiff_Admin_V1_ImageAdmin.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
+            let path = try socket ?? file.load().grpc.socketPath
+            return try await withGRPCClient(
+                transport: try .http2NIOPosix(target: .unixDomainSocket(path: path), transportSecurity: .plaintext)
+            ) { client in
+                try await body(Skiff_Admin_V1_ImageAdmin.Client(wrapping: client))
+            }
+        }
 
         func withImages<Result: Sendable>(_ body: (Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
             let path = try socket ?? file.load().grpc.socketPath
@@ -64,6 +78,27 @@ struct ImageCommand: AsyncParsableCommand {
             let id = try await connection.withImages { try await $0.pullImage(request).imageRef }
             let elapsed = ContinuousClock.now - started
             print("\(id)  (\(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow))))")
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import an OCI image layout tar or a docker save archive (for nodes without registry access).")
+        @OptionGroup var connection: Connection
+        @Argument(help: "The archive (.tar, optionally gzip- or zstd-compressed), read by skiffd.") var archive: String
+
+        func run() async throws {
+            var request = Skiff_Admin_V1_ImportImageRequest()
+            request.path = archive.hasPrefix("/") ? archive : Self.currentDirectory() + "/" + archive
+            let imported = try await connection.withAdmin { try await $0.importImage(request).images }
+            for image in imported {
+                print("\(image.id)  \(image.repoTags.isEmpty ? "<untagged>" : image.repoTags.joined(separator: ", "))")
+            }
+        }
+
+        static func currentDirectory() -> String {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            return getcwd(&buffer, buffer.count).map { String(cString: $0) } ?? "."
         }
     }
 

@@ -100,18 +100,7 @@ struct LayerJob: Sendable {
         let prepared = try snapshots.prepare()
         do throws(SkiffError) {
             let unpacker = try LayerUnpacker(name: descriptor.digest.description, destination: prepared + "/fs")
-            let path = content.path(of: descriptor.digest)
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw SystemCallError("open", path, errno: errno).skiffError("cannot read layer \(descriptor.digest)") }
-            defer { close(fd) }
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                guard count >= 0 else { throw SystemCallError("read", path, errno: errno).skiffError("cannot read layer \(descriptor.digest)") }
-                if count == 0 { break }
-                try withBytes(buffer) { (bytes) throws(SkiffError) in try unpacker.feed(UnsafeRawBufferPointer(rebasing: bytes[0..<count])) }
-            }
+            try ImageManager.stream(fileAt: content.path(of: descriptor.digest)) { (bytes) throws(SkiffError) in try unpacker.feed(bytes) }
             try verify(unpacker.finish())
             try snapshots.commit(prepared, as: chainID)
         } catch {
