@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "linux_shim.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -38,3 +39,5 @@ int skiff_pidfd_send_signal(int pidfd, int signal) {
 int skiff_setns(int fd, int nstype) { return setns(fd, nstype); }
 
 int skiff_unshare(int flags) { return unshare(flags); }
+
+int skiff_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

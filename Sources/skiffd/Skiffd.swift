@@ -31,6 +31,8 @@ struct Skiffd: AsyncParsableCommand {
             fail("invalid configuration: \(error)")
         }
         guard geteuid() == 0 else { fail("skiffd must run as root: it mounts, creates namespaces and cgroups") }
+        // A peer closing a pipe or socket must fail that write with EPIPE, not end the daemon.
+        signal(SIGPIPE, SIG_IGN)
 
         let level = Logger.Level(rawValue: (logLevel?.rawValue) ?? configuration.logLevel) ?? .info
         let format = logFormat ?? configuration.logFormat

@@ -23,6 +23,9 @@ int skiff_setns(int fd, int nstype);
 /// unshare(2).
 int skiff_unshare(int flags);
 
+/// pipe2(2) with O_CLOEXEC (glibc declares pipe2 only under _GNU_SOURCE).
+int skiff_pipe_cloexec(int fds[2]);
+
 /// makedev(3) is a macro in glibc.
 static inline dev_t skiff_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
 

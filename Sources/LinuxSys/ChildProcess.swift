@@ -1,0 +1,217 @@
+import CLinuxShim
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a program to completion with its stdin given, stdout and stderr captured (each capped),
+/// and a deadline after which its whole process group is killed. The child always starts with an
+/// empty signal mask and default signal handlers (a daemon's own blocked signals never leak into
+/// it), gets only the fds it is given, and is always reaped.
+///
+/// The waiting happens on a thread of its own, never on a Swift concurrency or NIO thread.
+public enum ChildProcess {
+    public struct Result: Sendable, Equatable {
+        /// The exit code, or 128 + the signal number for a child killed by a signal.
+        public var status: Int32
+        public var stdout: [UInt8]
+        public var stderr: [UInt8]
+        public var timedOut: Bool
+        /// True when stdout or stderr passed the cap and the rest was dropped.
+        public var truncated: Bool
+
+        public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+        public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+    }
+
+    public static func run(
+        _ executable: String, arguments: [String] = [], environment: [String] = [], stdin: [UInt8] = [],
+        timeout: Duration, outputLimit: Int = 16 << 20
+    ) async throws(SystemCallError) -> Result {
+        let spawned = try spawn(executable, arguments: arguments, environment: environment)
+        let (seconds, attoseconds) = timeout.components
+        let timeoutMilliseconds = Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+        let job = Job(child: spawned, stdin: stdin, timeoutMilliseconds: timeoutMilliseconds, outputLimit: outputLimit)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                job.start { continuation.resume(returning: $0) }
+            }
+        } onCancel: {
+            kill(-spawned.pid, SIGKILL)
+        }
+    }
+
+    struct Spawned: Sendable {
+        var pid: pid_t
+        var stdinFD: Int32
+        var stdoutFD: Int32
+        var stderrFD: Int32
+    }
+
+    static func spawn(_ executable: String, arguments: [String], environment: [String]) throws(SystemCallError) -> Spawned {
+        var stdinPipe: [Int32] = [0, 0], stdoutPipe: [Int32] = [0, 0], stderrPipe: [Int32] = [0, 0]
+        for index in 0..<3 {
+            let result = index == 0 ? skiff_pipe_cloexec(&stdinPipe) : index == 1 ? skiff_pipe_cloexec(&stdoutPipe) : skiff_pipe_cloexec(&stderrPipe)
+            guard result == 0 else { throw SystemCallError("pipe2", executable, errno: errno) }
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        close(stdinPipe[0])
+        close(stdoutPipe[1])
+        close(stderrPipe[1])
+        guard result == 0 else {
+            close(stdinPipe[1])
+            close(stdoutPipe[0])
+            close(stderrPipe[0])
+            throw SystemCallError("posix_spawn", executable, errno: result)
+        }
+        // Our ends never block: the job thread polls them together, so a child blocked writing its
+        // output can never deadlock against us writing its input.
+        for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        return Spawned(pid: pid, stdinFD: stdinPipe[1], stdoutFD: stdoutPipe[0], stderrFD: stderrPipe[0])
+    }
+
+    /// The blocking side: feeds stdin, drains stdout and stderr, enforces the deadline, reaps.
+    final class Job: @unchecked Sendable {
+        // @unchecked: only the job's own thread touches the mutable state after start().
+        let child: Spawned
+        let stdin: [UInt8]
+        let timeoutMilliseconds: Int
+        let outputLimit: Int
+        var completion: ((Result) -> Void)?
+
+        init(child: Spawned, stdin: [UInt8], timeoutMilliseconds: Int, outputLimit: Int) {
+            self.child = child
+            self.stdin = stdin
+            self.timeoutMilliseconds = timeoutMilliseconds
+            self.outputLimit = outputLimit
+        }
+
+        func start(_ completion: @escaping (Result) -> Void) {
+            self.completion = completion
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(self).toOpaque()
+            let created = pthread_create(&thread, nil, { raw in
+                let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+                job.completion?(job.runToEnd())
+                return nil
+            }, context)
+            if created == 0 {
+                pthread_detach(thread)
+            } else {
+                Unmanaged<Job>.fromOpaque(context).release()
+                completion(runToEnd())
+            }
+        }
+
+        func runToEnd() -> Result {
+            // A child that exits before reading its stdin must give this thread EPIPE, not a
+            // process-killing SIGPIPE.
+            var pipeSignal = sigset_t()
+            sigemptyset(&pipeSignal)
+            sigaddset(&pipeSignal, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+            var stdout: [UInt8] = [], stderr: [UInt8] = []
+            var truncated = false
+            var timedOut = false
+            var written = 0
+            var inFD: Int32 = stdin.isEmpty ? -1 : child.stdinFD
+            if stdin.isEmpty { close(child.stdinFD) }
+            var outFD = child.stdoutFD, errFD = child.stderrFD
+            let deadline = Self.nowMilliseconds() + timeoutMilliseconds
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while outFD >= 0 || errFD >= 0 {
+                let remaining = deadline - Self.nowMilliseconds()
+                if remaining <= 0 {
+                    timedOut = true
+                    kill(-child.pid, SIGKILL)
+                    break
+                }
+                var fds = [pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0),
+                           pollfd(fd: outFD, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: errFD, events: Int16(POLLIN), revents: 0)]
+                let ready = poll(&fds, 3, Int32(min(remaining, 1000)))
+                if ready < 0 && errno != EINTR { break }
+                if inFD >= 0 && fds[0].revents != 0 {
+                    let count = stdin.withUnsafeBytes { write(inFD, $0.baseAddress! + written, $0.count - written) }
+                    if count > 0 { written += count }
+                    if count < 0 && errno != EAGAIN && errno != EINTR || written == stdin.count {
+                        close(inFD)
+                        inFD = -1
+                    }
+                }
+                for (index, fd) in [(1, outFD), (2, errFD)] where fd >= 0 && fds[index].revents != 0 {
+                    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if count > 0 {
+                        if index == 1 {
+                            let keep = min(count, outputLimit - stdout.count)
+                            stdout.append(contentsOf: buffer[0..<max(0, keep)])
+                            truncated = truncated || keep < count
+                        } else {
+                            let keep = min(count, outputLimit - stderr.count)
+                            stderr.append(contentsOf: buffer[0..<max(0, keep)])
+                            truncated = truncated || keep < count
+                        }
+                    } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                        close(fd)
+                        if index == 1 { outFD = -1 } else { errFD = -1 }
+                    }
+                }
+            }
+            for fd in [inFD, outFD, errFD] where fd >= 0 { close(fd) }
+            // Reap, still within the deadline: a child that closed its output but lingers is killed.
+            var status: Int32 = 0
+            while true {
+                let result = waitpid(child.pid, &status, timedOut ? 0 : WNOHANG)
+                if result == child.pid { break }
+                if result < 0 && errno != EINTR { break }
+                if result == 0 {
+                    if Self.nowMilliseconds() >= deadline {
+                        timedOut = true
+                        kill(-child.pid, SIGKILL)
+                        _ = waitpid(child.pid, &status, 0)
+                        break
+                    }
+                    usleep(2000)
+                }
+            }
+            // Anything the child left running in its process group goes too.
+            kill(-child.pid, SIGKILL)
+            let exitCode: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            return Result(status: exitCode, stdout: stdout, stderr: stderr, timedOut: timedOut, truncated: truncated)
+        }
+
+        static func nowMilliseconds() -> Int {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            return now.tv_sec * 1000 + now.tv_nsec / 1_000_000
+        }
+    }
+}
