@@ -42,26 +42,19 @@ if grep -q debug_redact "$work/runtime/v1/api.proto"; then
   exit 1
 fi
 
-out=$repo/Sources/CRIAPI
-rm -f "$out"/*.swift
-protoc -I "$work" \
-  --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
-  --plugin=protoc-gen-grpc-swift="$bin/protoc-gen-grpc-swift-2" \
-  --swift_opt=Visibility=Public --swift_opt=FileNaming=DropPath \
-  --swift_out="$out" \
-  --grpc-swift_opt=Visibility=Public --grpc-swift_opt=FileNaming=DropPath \
-  --grpc-swift_out="$out" \
-  runtime/v1/api.proto
-echo "generated: $(ls "$out")"
+# generate INCLUDE_DIR PROTO OUTPUT_DIR: the message and the grpc-swift-2 code of one proto file.
+generate() {
+  rm -f "$3"/*.swift
+  protoc -I "$1" \
+    --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
+    --plugin=protoc-gen-grpc-swift="$bin/protoc-gen-grpc-swift-2" \
+    --swift_opt=Visibility=Public --swift_opt=FileNaming=DropPath \
+    --swift_out="$3" \
+    --grpc-swift_opt=Visibility=Public --grpc-swift_opt=FileNaming=DropPath \
+    --grpc-swift_out="$3" \
+    "$2"
+  echo "generated: $(ls "$3" | tr '\n' ' ')"
+}
 
-admin=$repo/Sources/SkiffAdminAPI
-rm -f "$admin"/*.swift
-protoc -I "$repo/Protos" \
-  --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
-  --plugin=protoc-gen-grpc-swift="$bin/protoc-gen-grpc-swift-2" \
-  --swift_opt=Visibility=Public --swift_opt=FileNaming=DropPath \
-  --swift_out="$admin" \
-  --grpc-swift_opt=Visibility=Public --grpc-swift_opt=FileNaming=DropPath \
-  --grpc-swift_out="$admin" \
-  skiff/admin/v1/admin.proto
-echo "generated: $(ls "$admin")"
+generate "$work" runtime/v1/api.proto "$repo/Sources/CRIAPI"
+generate "$repo/Protos" skiff/admin/v1/admin.proto "$repo/Sources/SkiffAdminAPI"

@@ -23,21 +23,17 @@ struct ImageCommand: AsyncParsableCommand {
         @OptionGroup var file: ConfigFileOption
 
         func withAdmin<Result: Sendable>(_ body: (Skiff_Admin_V1_ImageAdmin.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
-            let path = try socket ?? file.load().grpc.socketPath
-            return try await withGRPCClient(
-                transport: try .http2NIOPosix(target: .unixDomainSocket(path: path), transportSecurity: .plaintext)
-            ) { client in
-                try await body(Skiff_Admin_V1_ImageAdmin.Client(wrapping: client))
-            }
+            try await withClient { try await body(Skiff_Admin_V1_ImageAdmin.Client(wrapping: $0)) }
         }
 
         func withImages<Result: Sendable>(_ body: (Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
+            try await withClient { try await body(Runtime_V1_ImageService.Client(wrapping: $0)) }
+        }
+
+        private func withClient<Result: Sendable>(_ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
             let path = try socket ?? file.load().grpc.socketPath
             return try await withGRPCClient(
-                transport: try .http2NIOPosix(target: .unixDomainSocket(path: path), transportSecurity: .plaintext)
-            ) { client in
-                try await body(Runtime_V1_ImageService.Client(wrapping: client))
-            }
+                transport: try .http2NIOPosix(target: .unixDomainSocket(path: path), transportSecurity: .plaintext), handleClient: body)
         }
     }
 

@@ -108,6 +108,22 @@ import Testing
         }
     }
 
+    @Test func transientErrorsAreRetriedAndRedirectsFollowed() async throws {
+        let fake = try await FakeRegistry.start()
+        defer { fake.stop() }
+        let image = BusyboxImages.standard(busybox: Self.busybox, message: "flaky\n")
+        let layers = try JSONDecoder().decode(ImageManifest.self, from: Data(image.manifest)).layers
+        try fake.serve(image, repository: "flaky/image", tag: "1")
+        try fake.misbehave(layers[0].digest, "flaky")
+        try fake.misbehave(layers[1].digest, "redirect")
+        try await withDaemon { daemon in
+            let id = try await ImagePullTests.pull(daemon, "\(fake.host)/flaky/image:1")
+            #expect(id == image.configDigest.description)
+        }
+        let attempts = try String(contentsOfFile: "\(fake.directory)/behaviour/\(layers[0].digest.hex).count", encoding: .utf8)
+        #expect(attempts == "3", "two 503 answers, then success")
+    }
+
     @Test func aStalledTransferFailsInsteadOfHanging() async throws {
         let fake = try await FakeRegistry.start()
         defer { fake.stop() }

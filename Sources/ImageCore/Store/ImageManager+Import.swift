@@ -52,16 +52,8 @@ extension ImageManager {
         guard let configBytes = try content.read(entry.manifest.config.digest) else {
             throw SkiffError.invalidArgument("the archive lacks the config \(entry.manifest.config.digest)")
         }
-        let configuration: ImageConfiguration
-        do {
-            configuration = try ImageConfigCodec.decode(configBytes)
-        } catch {
-            throw SkiffError(.invalidArgument, "the archive's image config is malformed", cause: DescribedError(error))
-        }
         let layers = entry.manifest.layers
-        guard configuration.rootfs.diffIDs.count == layers.count else {
-            throw SkiffError.invalidArgument("an archived image has \(layers.count) layers but its config lists \(configuration.rootfs.diffIDs.count) diff IDs")
-        }
+        let configuration = try ImageConfigCodec.decode(configBytes, layerCount: layers.count, image: "the archived image \(entry.tags.first ?? entry.manifestDigest.description)")
         let chainIDs = Digest.chainIDs(of: configuration.rootfs.diffIDs)
         for (index, layer) in layers.enumerated() where !snapshots.contains(chainIDs[index]) {
             guard content.contains(layer.digest) else { throw SkiffError.invalidArgument("the archive lacks the layer \(layer.digest)") }

@@ -12,16 +12,8 @@ extension ImageManager {
         let (resolved, manifest, endpointOrder) = try await resolve(reference, endpoints: endpoints, credentials: credentials)
         let configBytes = try await fetchSmallBlob(manifest.manifest.config, repository: reference.repository,
                                                    endpoints: endpointOrder, credentials: credentials)
-        let configuration: ImageConfiguration
-        do {
-            configuration = try ImageConfigCodec.decode(configBytes)
-        } catch {
-            throw SkiffError(.invalidArgument, "the image config of \(reference) is malformed", cause: DescribedError(error))
-        }
         let layers = manifest.manifest.layers
-        guard configuration.rootfs.diffIDs.count == layers.count else {
-            throw SkiffError(.invalidArgument, "\(reference): the manifest has \(layers.count) layers but the config lists \(configuration.rootfs.diffIDs.count) diff IDs")
-        }
+        let configuration = try ImageConfigCodec.decode(configBytes, layerCount: layers.count, image: reference.description)
         let chainIDs = Digest.chainIDs(of: configuration.rootfs.diffIDs)
         let holding = layers.map(\.digest) + chainIDs + [manifest.manifest.config.digest]
         lease(holding)

@@ -106,4 +106,18 @@ enum ImageConfigCodec {
     static func decode(_ bytes: [UInt8]) throws -> ImageConfiguration {
         try JSONCoding.decoder.decode(ImageConfiguration.self, from: bytes)
     }
+
+    /// Decodes an image config and checks it lists one diff ID per manifest layer.
+    static func decode(_ bytes: [UInt8], layerCount: Int, image: String) throws(SkiffError) -> ImageConfiguration {
+        let configuration: ImageConfiguration
+        do {
+            configuration = try decode(bytes)
+        } catch {
+            throw SkiffError(.invalidArgument, "the image config of \(image) is malformed", cause: DescribedError(error))
+        }
+        guard configuration.rootfs.diffIDs.count == layerCount else {
+            throw SkiffError(.invalidArgument, "\(image): the manifest has \(layerCount) layers but the config lists \(configuration.rootfs.diffIDs.count) diff IDs")
+        }
+        return configuration
+    }
 }

@@ -7,8 +7,10 @@ honest registry would.
 Usage: fake_registry.py DIR PORTFILE
   DIR/manifests/<repo with / as _>/<reference>      manifest bytes (Content-Type from *.type beside it)
   DIR/blobs/<hex>                                   blob bytes
-  DIR/behaviour/<hex>                               "truncate" (send half, close) or "stall" (send
-                                                    headers and half, then nothing)
+  DIR/behaviour/<hex>                               "truncate" (send half, close), "stall" (send
+                                                    headers and half, then nothing), "flaky" (answer
+                                                    503 twice, then the blob) or "redirect" (307 to
+                                                    /storage/<hex>, as registries send to blob storage)
 Binds 127.0.0.1 on a free port and writes the port to PORTFILE.
 """
 import http.server
@@ -27,6 +29,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         path = self.path.split("?")[0]
+        if path.startswith("/storage/"):
+            file = os.path.join(ROOT, "blobs", path.split("/")[-1])
+            if self.headers.get("Authorization"):
+                return self.reply(400, b"credentials must not follow a redirect", "text/plain")
+            return self.reply(200, open(file, "rb").read(), "application/octet-stream")
         if path in ("/v2/", "/v2"):
             return self.reply(200, b"{}", "application/json")
         parts = path.split("/")
@@ -48,6 +55,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = open(file, "rb").read()
             behaviour_file = os.path.join(ROOT, "behaviour", digest_hex)
             behaviour = open(behaviour_file).read().strip() if os.path.exists(behaviour_file) else ""
+            if behaviour == "flaky":
+                count_file = os.path.join(ROOT, "behaviour", digest_hex + ".count")
+                count = int(open(count_file).read()) if os.path.exists(count_file) else 0
+                open(count_file, "w").write(str(count + 1))
+                if count < 2:
+                    return self.reply(503, b'{"errors":[{"code":"UNAVAILABLE"}]}', "application/json")
+            if behaviour == "redirect":
+                self.send_response(307)
+                self.send_header("Location", "/storage/" + digest_hex)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if behaviour in ("truncate", "stall"):
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
