@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "skiffd", targets: ["skiffd"]),
         .executable(name: "skiff", targets: ["skiff"]),
         .executable(name: "skiff-fixture", targets: ["skiff-fixture"]),
+        .executable(name: "skiff-pinns", targets: ["skiff-pinns"]),
     ],
     dependencies: [
         .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
@@ -115,6 +116,9 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ]
         ),
+        // Creates and pins a pod's namespaces in a short-lived process (unshare must not run on a
+        // daemon thread).
+        .executableTarget(name: "skiff-pinns"),
         .executableTarget(
             name: "skiff-fixture",
             dependencies: [

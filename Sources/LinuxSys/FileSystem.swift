@@ -142,3 +142,20 @@ public enum FileSystem {
         return names.sorted()
     }
 }
+
+extension FileSystem {
+    /// Detaches the mount at `path` (lazy unmount); a path that is not mounted is not an error.
+    public static func unmount(_ path: String) throws(SystemCallError) {
+        if umount2(path, Int32(MNT_DETACH)) == 0 || errno == EINVAL || errno == ENOENT { return }
+        throw SystemCallError("umount2", path, errno: errno)
+    }
+}
+
+extension FileSystem {
+    /// The target of a symlink.
+    public static func readLink(_ path: String) throws(SystemCallError) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = try systemCall("readlink", path) { readlink(path, &buffer, buffer.count - 1) }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
