@@ -63,7 +63,10 @@ let package = Package(
         ),
         .target(
             name: "RuntimeCore",
-            dependencies: ["SkiffCommon", "DaemonConfig", "LinuxSys", "Metadata"]
+            dependencies: [
+                "SkiffCommon", "DaemonConfig", "LinuxSys", "Metadata",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(name: "StreamingServer", dependencies: ["SkiffCommon"]),
         .target(
@@ -137,6 +140,7 @@ let package = Package(
             dependencies: [
                 "CRIServer", "CRIAPI", "SkiffCommon", "RuntimeCore", "DaemonConfig",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up this node for Skiff and (re)starts skiffd with the default configuration:
 #   1. installs the Debian packages Skiff needs (scripts/system-packages.txt);
-#   2. builds skiffd and skiff in release mode and installs them into /usr/local/bin;
+#   2. builds skiffd, skiff and skiff-pinns in release mode and installs them into /usr/local/bin;
 #   3. writes /etc/skiff/skiff.toml (every default, commented) unless it exists;
 #   4. writes a default bridge CNI network unless /etc/cni/net.d has one;
 #   5. stops a running skiffd and starts the new one in the background, logging to
@@ -14,11 +14,13 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 bash "$repo/scripts/install-packages.sh"
 
 echo "building skiffd and skiff (release)…"
-(cd "$repo" && swift build -c release --product skiffd && swift build -c release --product skiff) >/tmp/skiff-build.log 2>&1 \
+(cd "$repo" && swift build -c release --product skiffd && swift build -c release --product skiff && swift build -c release --product skiff-pinns) >/tmp/skiff-build.log 2>&1 \
   || { tail -50 /tmp/skiff-build.log >&2; exit 1; }
 bin=$(cd "$repo" && swift build -c release --show-bin-path)
 install -m 0755 "$bin/skiffd" /usr/local/bin/skiffd.new && mv -f /usr/local/bin/skiffd.new /usr/local/bin/skiffd
 install -m 0755 "$bin/skiff" /usr/local/bin/skiff.new && mv -f /usr/local/bin/skiff.new /usr/local/bin/skiff
+# skiffd runs skiff-pinns from its own directory to create pod namespaces.
+install -m 0755 "$bin/skiff-pinns" /usr/local/bin/skiff-pinns.new && mv -f /usr/local/bin/skiff-pinns.new /usr/local/bin/skiff-pinns
 
 if [ ! -f /etc/skiff/skiff.toml ]; then
   install -d -m 0755 /etc/skiff

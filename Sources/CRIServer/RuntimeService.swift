@@ -10,10 +10,12 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     let statusProbe: NodeStatusProbe
     let settings: RuntimeSettings
     let cgroupDriver: DaemonConfiguration.CgroupDriver
+    let sandboxes: SandboxService
 
-    public init(statusProbe: NodeStatusProbe, settings: RuntimeSettings, cgroupDriver: DaemonConfiguration.CgroupDriver) {
+    public init(statusProbe: NodeStatusProbe, settings: RuntimeSettings, cgroupDriver: DaemonConfiguration.CgroupDriver, sandboxes: SandboxService) {
         self.statusProbe = statusProbe
         self.settings = settings
         self.cgroupDriver = cgroupDriver
+        self.sandboxes = sandboxes
     }
 }

@@ -37,10 +37,15 @@ public struct Daemon {
         defer { unlink(socketPath) }
 
         let statusProbe = NodeStatusProbe(configuration: configuration)
+        let sandboxes = try await SandboxService(
+            options: .init(stateDir: directories.state, cniConfDir: configuration.network.cniConfDir,
+                           cniBinDirs: configuration.network.cniBinDirs, handlers: statusProbe.handlers()),
+            pinner: PinnsNamespacePinner.besideExecutable(), logger: logger)
         let runtimeService = RuntimeService(
             statusProbe: statusProbe,
             settings: try RuntimeSettings(stateDir: directories.state),
-            cgroupDriver: configuration.runtime.cgroupDriver)
+            cgroupDriver: configuration.runtime.cgroupDriver,
+            sandboxes: sandboxes)
         let imageManager = try ImageManager(options: imageOptions(), logger: logger)
         let server = GRPCServer(
             transport: .http2NIOPosix(listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext),

@@ -2,7 +2,9 @@ import CRIAPI
 import DaemonConfig
 import Foundation
 import GRPCCore
+import Logging
 import RuntimeCore
+import SkiffCommon
 import Testing
 @testable import CRIServer
 
@@ -13,18 +15,29 @@ import Testing
             remotePeer: "test", localPeer: "test", cancellation: ServerContext.RPCCancellationHandle())
     }
 
-    static func service(stateDir: String, lookup: @escaping @Sendable (String) -> String? = { "/usr/bin/\($0)" }) throws -> RuntimeService {
+    struct NoNamespaces: NamespacePinning {
+        func pin(_ request: NamespaceRequest, in directory: String) async throws(SkiffError) -> PinnedNamespaces {
+            throw SkiffError.unimplemented("not in unit tests")
+        }
+        func unpin(_ namespaces: PinnedNamespaces) throws(SkiffError) {}
+    }
+
+    static func service(stateDir: String, lookup: @escaping @Sendable (String) -> String? = { "/usr/bin/\($0)" }) async throws -> RuntimeService {
         let configuration = try ConfigLoader.parse("[network]\ncni_conf_dir = \"/nonexistent\"", file: "t.toml")
+        let probe = NodeStatusProbe(configuration: configuration, lookup: lookup)
         return RuntimeService(
-            statusProbe: NodeStatusProbe(configuration: configuration, lookup: lookup),
+            statusProbe: probe,
             settings: try RuntimeSettings(stateDir: stateDir),
-            cgroupDriver: .cgroupfs)
+            cgroupDriver: .cgroupfs,
+            sandboxes: try await SandboxService(
+                options: .init(stateDir: stateDir, cniConfDir: "/nonexistent", cniBinDirs: [], handlers: probe.handlers()),
+                pinner: NoNamespaces(), logger: Logger(label: "test")))
     }
 
     @Test func statusConvertsConditionsAndHandlers() async throws {
         let directory = NSTemporaryDirectory() + "skiff-rs-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let service = try Self.service(stateDir: directory)
+        let service = try await Self.service(stateDir: directory)
         var request = Runtime_V1_StatusRequest()
         request.verbose = true
         let response = try await service.status(request: request, context: Self.context("Status"))
@@ -39,7 +52,7 @@ import Testing
     @Test func versionAndRuntimeConfig() async throws {
         let directory = NSTemporaryDirectory() + "skiff-rs-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let service = try Self.service(stateDir: directory)
+        let service = try await Self.service(stateDir: directory)
         let version = try await service.version(request: .init(), context: Self.context("Version"))
         #expect(version.runtimeName == "skiff")
         #expect(version.runtimeApiVersion == "v1")

@@ -43,11 +43,11 @@ import Testing
 
     @Test func rpcsNotBuiltYetAnswerUnimplementedNamingThemselves() async throws {
         try await withDaemon { daemon in
-            let pod = await #expect(throws: RPCError.self) {
-                try await daemon.runtime { try await $0.runPodSandbox(.init()) }
+            let container = await #expect(throws: RPCError.self) {
+                try await daemon.runtime { try await $0.createContainer(.init()) }
             }
-            #expect(pod?.code == .unimplemented)
-            #expect(pod?.message.contains("RunPodSandbox") == true)
+            #expect(container?.code == .unimplemented)
+            #expect(container?.message.contains("CreateContainer") == true)
 
             let list = await #expect(throws: RPCError.self) {
                 try await daemon.runtime { try await $0.listContainers(.init()) }

@@ -49,6 +49,15 @@ final class DaemonHarness: @unchecked Sendable {
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
+    /// Adds TOML to the end of the config file, then starts skiffd.
+    func start(extraConfigAppend: String) async throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: configPath))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(("\n" + extraConfigAppend).utf8))
+        try handle.close()
+        try await start()
+    }
+
     /// Starts skiffd and waits until its socket answers Version.
     func start() async throws {
         logIndex += 1

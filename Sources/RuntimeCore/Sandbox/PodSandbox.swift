@@ -1,0 +1,96 @@
+/// What the kubelet asks for when it runs a pod sandbox, in domain terms.
+public struct SandboxSpec: Sendable, Equatable {
+    public struct PortMapping: Codable, Sendable, Equatable {
+        public var containerPort: Int32
+        public var hostPort: Int32
+        /// tcp, udp or sctp.
+        public var `protocol`: String
+        public var hostIP: String
+
+        public init(containerPort: Int32, hostPort: Int32, protocol: String, hostIP: String) {
+            self.containerPort = containerPort
+            self.hostPort = hostPort
+            self.protocol = `protocol`
+            self.hostIP = hostIP
+        }
+    }
+
+    public struct DNS: Codable, Sendable, Equatable {
+        public var servers: [String]
+        public var searches: [String]
+        public var options: [String]
+
+        public init(servers: [String], searches: [String], options: [String]) {
+            self.servers = servers
+            self.searches = searches
+            self.options = options
+        }
+    }
+
+    public var name: String
+    public var namespace: String
+    public var uid: String
+    public var attempt: UInt32
+    public var hostname: String
+    public var logDirectory: String
+    public var dns: DNS?
+    public var portMappings: [PortMapping]
+    public var labels: [String: String]
+    public var annotations: [String: String]
+    public var runtimeHandler: String
+    public var hostNetwork: Bool
+    public var hostIPC: Bool
+    public var hostPID: Bool
+    public var sysctls: [String: String]
+
+    public init(name: String, namespace: String, uid: String, attempt: UInt32 = 0, hostname: String = "", logDirectory: String = "",
+                dns: DNS? = nil, portMappings: [PortMapping] = [], labels: [String: String] = [:], annotations: [String: String] = [:],
+                runtimeHandler: String = "", hostNetwork: Bool = false, hostIPC: Bool = false, hostPID: Bool = false, sysctls: [String: String] = [:]) {
+        self.name = name
+        self.namespace = namespace
+        self.uid = uid
+        self.attempt = attempt
+        self.hostname = hostname
+        self.logDirectory = logDirectory
+        self.dns = dns
+        self.portMappings = portMappings
+        self.labels = labels
+        self.annotations = annotations
+        self.runtimeHandler = runtimeHandler
+        self.hostNetwork = hostNetwork
+        self.hostIPC = hostIPC
+        self.hostPID = hostPID
+        self.sysctls = sysctls
+    }
+}
+
+/// A pod sandbox as Skiff records it (durably, in `<state_dir>/sandboxes/<id>/sandbox.json`).
+public struct PodSandbox: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable { case ready, notReady }
+
+    public var id: String
+    public var name: String
+    public var namespace: String
+    public var uid: String
+    public var attempt: UInt32
+    public var state: State
+    /// Nanoseconds since the epoch.
+    public var createdAt: Int64
+    public var labels: [String: String]
+    public var annotations: [String: String]
+    public var runtimeHandler: String
+    public var hostname: String
+    public var logDirectory: String
+    public var hostNetwork: Bool
+    public var hostIPC: Bool
+    public var hostPID: Bool
+    public var portMappings: [SandboxSpec.PortMapping]
+    public var namespaces: PinnedNamespaces?
+    /// The CNI network the pod was attached to and the raw ADD result (DEL's prevResult).
+    public var networkName: String?
+    public var networkResult: String?
+    /// Pod IPs, primary first.
+    public var ips: [String]
+    /// Files the pod's containers mount: hostname, resolv.conf, hosts.
+    public var directory: String
+}

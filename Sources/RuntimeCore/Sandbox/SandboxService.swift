@@ -1,0 +1,233 @@
+import Foundation
+import LinuxSys
+import Logging
+import SkiffCommon
+
+/// Pod sandboxes: pinned namespaces, CNI networking, the pod's hostname/resolv.conf/hosts files,
+/// durable records. No infra container: a pod costs no process and needs no registry.
+public actor SandboxService {
+    public struct Options: Sendable {
+        public var stateDir: String
+        public var cniConfDir: String
+        public var cniBinDirs: [String]
+        public var handlers: RuntimeHandlerSet
+        public var cniTimeout: Duration
+
+        public init(stateDir: String, cniConfDir: String, cniBinDirs: [String], handlers: RuntimeHandlerSet, cniTimeout: Duration = .seconds(60)) {
+            self.stateDir = stateDir
+            self.cniConfDir = cniConfDir
+            self.cniBinDirs = cniBinDirs
+            self.handlers = handlers
+            self.cniTimeout = cniTimeout
+        }
+    }
+
+    let options: Options
+    let store: SandboxStore
+    let pinner: any NamespacePinning
+    let cni: CNIPluginRunner
+    let logger: Logger
+    /// Name keys of RunPodSandbox calls in progress, so two calls for one pod cannot both win.
+    private var reserved: Set<String> = []
+
+    public init(options: Options, pinner: any NamespacePinning, logger: Logger) async throws(SkiffError) {
+        self.options = options
+        self.pinner = pinner
+        self.logger = logger
+        cni = CNIPluginRunner(binDirs: options.cniBinDirs, timeout: options.cniTimeout)
+        store = try SandboxStore(root: options.stateDir + "/sandboxes")
+        try await recover()
+    }
+
+    // MARK: Run
+
+    public func run(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
+        for (field, value) in [("metadata.name", spec.name), ("metadata.namespace", spec.namespace), ("metadata.uid", spec.uid)] where value.isEmpty {
+            throw SkiffError.invalidArgument("RunPodSandbox needs \(field)")
+        }
+        guard options.handlers.handler(named: spec.runtimeHandler) != nil else {
+            let known = options.handlers.handlers.map(\.name).joined(separator: ", ")
+            throw SkiffError.invalidArgument("runtime handler \"\(spec.runtimeHandler)\" is not configured (configured: \(known))")
+        }
+        let key = "\(spec.namespace)/\(spec.name)/\(spec.uid)/\(spec.attempt)"
+        let duplicate = SkiffError(.alreadyExists, "pod sandbox \(spec.namespace)/\(spec.name) (uid \(spec.uid), attempt \(spec.attempt)) already exists; remove it first")
+        // Reserve before the first suspension point; a concurrent call sees the reservation or the record.
+        guard reserved.insert(key).inserted else { throw duplicate }
+        defer { reserved.remove(key) }
+        if await store.all.contains(where: { "\($0.namespace)/\($0.name)/\($0.uid)/\($0.attempt)" == key }) { throw duplicate }
+
+        let id = Self.newID()
+        let directory = "\(store.root)/\(id)"
+        var sandbox = PodSandbox(
+            id: id, name: spec.name, namespace: spec.namespace, uid: spec.uid, attempt: spec.attempt, state: .ready,
+            createdAt: Self.nowNanoseconds(), labels: spec.labels, annotations: spec.annotations,
+            runtimeHandler: spec.runtimeHandler.isEmpty ? options.handlers.defaultName : spec.runtimeHandler,
+            hostname: spec.hostname.isEmpty ? spec.name : spec.hostname, logDirectory: spec.logDirectory,
+            hostNetwork: spec.hostNetwork, hostIPC: spec.hostIPC, hostPID: spec.hostPID, portMappings: spec.portMappings,
+            namespaces: nil, networkName: nil, networkResult: nil, ips: [], directory: directory)
+        do throws(SkiffError) {
+            do {
+                try FileSystem.makeDirectories(directory, mode: 0o711)
+            } catch {
+                throw error.skiffError("cannot create \(directory)")
+            }
+            let request = NamespaceRequest(network: !spec.hostNetwork, ipc: !spec.hostIPC, uts: !spec.hostNetwork,
+                                           hostname: spec.hostNetwork ? nil : sandbox.hostname,
+                                           sysctls: spec.hostNetwork ? spec.sysctls.filter { !$0.key.hasPrefix("net.") } : spec.sysctls)
+            if request.network || request.ipc || request.uts {
+                sandbox.namespaces = try await pinner.pin(request, in: directory + "/ns")
+            }
+            if !spec.hostNetwork, let netns = sandbox.namespaces?.network {
+                guard let network = try CNINetworkList.load(directory: options.cniConfDir) else {
+                    throw SkiffError(.failedPrecondition, "no CNI network config in \(options.cniConfDir): the pod network is not ready")
+                }
+                let result = try await cni.add(network, attachment(for: sandbox, netns: netns))
+                sandbox.networkName = network.name
+                sandbox.networkResult = String(decoding: result.raw, as: UTF8.self)
+                sandbox.ips = result.addresses.map(\.ip)
+            }
+            try writePodFiles(sandbox, dns: spec.dns)
+            try await store.save(sandbox)
+        } catch {
+            await undo(sandbox)
+            throw error
+        }
+        logger.info("pod sandbox running", metadata: ["id": "\(id)", "pod": "\(spec.namespace)/\(spec.name)", "ips": "\(sandbox.ips.joined(separator: ","))"])
+        return sandbox
+    }
+
+    // MARK: Stop, remove
+
+    /// Tears down the network and releases the namespaces; the record stays. Idempotent.
+    public func stop(_ id: String) async throws(SkiffError) {
+        guard var sandbox = await store.find(id) else { return }
+        try await releaseNetwork(of: &sandbox, required: true)
+        if let namespaces = sandbox.namespaces {
+            try pinner.unpin(namespaces)
+            sandbox.namespaces = nil
+        }
+        sandbox.state = .notReady
+        try await store.save(sandbox)
+    }
+
+    /// Removes everything of the sandbox; works when the CNI config is gone. Idempotent.
+    public func remove(_ id: String) async throws(SkiffError) {
+        guard var sandbox = await store.find(id) else { return }
+        try await releaseNetwork(of: &sandbox, required: false)
+        if let namespaces = sandbox.namespaces { try pinner.unpin(namespaces) }
+        try await store.delete(sandbox.id)
+        logger.info("pod sandbox removed", metadata: ["id": "\(sandbox.id)", "pod": "\(sandbox.namespace)/\(sandbox.name)"])
+    }
+
+    // MARK: Queries
+
+    public func sandbox(_ id: String) async throws(SkiffError) -> PodSandbox {
+        guard let sandbox = await store.find(id) else { throw SkiffError.notFound("pod sandbox \"\(id)\" does not exist") }
+        return sandbox
+    }
+
+    public func list(idPrefix: String? = nil, state: PodSandbox.State? = nil, labels: [String: String] = [:]) async -> [PodSandbox] {
+        await store.all.filter { sandbox in
+            (idPrefix.map { $0.isEmpty || sandbox.id.hasPrefix($0) } ?? true)
+                && (state.map { sandbox.state == $0 } ?? true)
+                && labels.allSatisfy { sandbox.labels[$0.key] == $0.value }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// After a restart: a ready sandbox whose pinned namespaces are gone is not ready any more.
+    func recover() async throws(SkiffError) {
+        let mounts = (try? MountTable.current()) ?? MountTable(entries: [])
+        for var sandbox in await store.all where sandbox.state == .ready {
+            let paths = [sandbox.namespaces?.network, sandbox.namespaces?.ipc, sandbox.namespaces?.uts].compactMap { $0 }
+            if paths.contains(where: { !mounts.isMountPoint($0) }) {
+                sandbox.state = .notReady
+                try await store.save(sandbox)
+                logger.warning("pod sandbox lost its namespaces; reported NotReady", metadata: ["id": "\(sandbox.id)"])
+            }
+        }
+    }
+
+    private func releaseNetwork(of sandbox: inout PodSandbox, required: Bool) async throws(SkiffError) {
+        guard let networkName = sandbox.networkName, let netns = sandbox.namespaces?.network else { return }
+        guard let network = try? CNINetworkList.load(directory: options.cniConfDir), network.name == networkName else {
+            if required {
+                logger.warning("the pod's CNI network is no longer configured; skipping its teardown",
+                               metadata: ["id": "\(sandbox.id)", "network": "\(networkName)"])
+            }
+            sandbox.networkName = nil
+            return
+        }
+        do {
+            try await cni.delete(network, attachment(for: sandbox, netns: netns), previousResult: sandbox.networkResult.map { Data($0.utf8) })
+        } catch {
+            if required { throw error }
+            logger.warning("CNI DEL failed during removal", metadata: ["id": "\(sandbox.id)", "error": "\(error)"])
+        }
+        sandbox.networkName = nil
+        sandbox.networkResult = nil
+    }
+
+    private func undo(_ sandbox: PodSandbox) async {
+        var copy = sandbox
+        try? await releaseNetwork(of: &copy, required: false)
+        if let namespaces = sandbox.namespaces { try? pinner.unpin(namespaces) }
+        try? await store.delete(sandbox.id)
+    }
+
+    private func attachment(for sandbox: PodSandbox, netns: String) -> CNIAttachment {
+        let mappings = sandbox.portMappings.map { mapping -> [String: Any] in
+            var entry: [String: Any] = ["hostPort": mapping.hostPort, "containerPort": mapping.containerPort, "protocol": mapping.protocol]
+            if !mapping.hostIP.isEmpty { entry["hostIP"] = mapping.hostIP }
+            return entry
+        }
+        let portMappings = (try? JSONSerialization.data(withJSONObject: mappings)) ?? Data("[]".utf8)
+        return CNIAttachment(
+            containerID: sandbox.id, netnsPath: netns,
+            arguments: [("K8S_POD_NAMESPACE", sandbox.namespace), ("K8S_POD_NAME", sandbox.name),
+                        ("K8S_POD_INFRA_CONTAINER_ID", sandbox.id), ("K8S_POD_UID", sandbox.uid)],
+            capabilities: ["portMappings": portMappings])
+    }
+
+    /// hostname, resolv.conf (the pod's DNS config, else the node's) and hosts, for containers to mount.
+    private func writePodFiles(_ sandbox: PodSandbox, dns: SandboxSpec.DNS?) throws(SkiffError) {
+        var resolv = ""
+        if let dns, !(dns.servers.isEmpty && dns.searches.isEmpty && dns.options.isEmpty) {
+            if !dns.searches.isEmpty { resolv += "search \(dns.searches.joined(separator: " "))\n" }
+            for server in dns.servers { resolv += "nameserver \(server)\n" }
+            if !dns.options.isEmpty { resolv += "options \(dns.options.joined(separator: " "))\n" }
+        } else {
+            resolv = (try? FileSystem.readText("/etc/resolv.conf")) ?? ""
+        }
+        var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        for ip in sandbox.ips { hosts += "\(ip)\t\(sandbox.hostname)\n" }
+        do {
+            try FileSystem.writeAtomically(sandbox.directory + "/hostname", Array((sandbox.hostNetwork ? Self.nodeHostname() : sandbox.hostname).utf8) + [10])
+            try FileSystem.writeAtomically(sandbox.directory + "/resolv.conf", Array(resolv.utf8))
+            try FileSystem.writeAtomically(sandbox.directory + "/hosts", Array(hosts.utf8))
+        } catch {
+            throw error.skiffError("cannot write the pod's files")
+        }
+    }
+
+    static func nodeHostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return String(cString: buffer)
+    }
+
+    static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in
+            let hex = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
+    static func nowNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+}
