@@ -189,6 +189,54 @@ import Testing
         }
     }
 
+    @Test func aPortMappingIsReachableFromTheHostThroughPortmap() async throws {
+        try await Self.withNetworkedDaemon { daemon, _ in
+            let hostPort = Int32.random(in: 20000...40000)
+            var config = Self.config("published")
+            var mapping = Runtime_V1_PortMapping()
+            mapping.containerPort = 8080
+            mapping.hostPort = hostPort
+            mapping.protocol = .tcp
+            config.portMappings = [mapping]
+            let id = try await Self.run(daemon, config, handler: "crun")
+            #expect(try await Self.status(daemon, id).runtimeHandler == "crun")
+            // A web server inside the pod's network namespace (started by the test, not a container yet).
+            let site = daemon.directory + "/site"
+            try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+            try "hello from the pod\n".write(toFile: site + "/index.html", atomically: true, encoding: .utf8)
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+            server.arguments = ["--net=\(daemon.stateDir)/sandboxes/\(id)/ns/net", "/bin/busybox", "httpd", "-f", "-p", "8080", "-h", site]
+            try server.run()
+            defer { stopProcess(server) }
+            var body = ""
+            for _ in 0..<50 {
+                let fetch = Process()
+                fetch.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+                fetch.arguments = ["-s", "-m", "2", "http://127.0.0.1:\(hostPort)/index.html"]
+                let pipe = Pipe()
+                fetch.standardOutput = pipe
+                fetch.standardError = FileHandle.nullDevice
+                try fetch.run()
+                body = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                if body.contains("hello") { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(body == "hello from the pod\n", "127.0.0.1:\(hostPort) → pod :8080 through portmap")
+            stopProcess(server)
+            try await Self.remove(daemon, id)
+            #expect(try Self.leftovers(daemon).isEmpty)
+            let nat = Process()
+            nat.executableURL = URL(fileURLWithPath: "/usr/sbin/iptables")
+            nat.arguments = ["-t", "nat", "-S"]
+            let rules = Pipe()
+            nat.standardOutput = rules
+            try nat.run()
+            let natRules = String(decoding: rules.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(!natRules.contains("id: \"\(id)\""), "portmap's DNAT rules went with the pod")
+        }
+    }
+
     @Test func aSandboxSurvivesSIGKILLOfTheDaemonAndLostNamespacesShowNotReady() async throws {
         try await Self.withNetworkedDaemon { daemon, network in
             let kept = try await Self.run(daemon, Self.config("kept"))
