@@ -157,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CRIAPI", "SkiffAdminAPI", "ImageFixtures", "ImageCore", "CLinuxShim",
+                "CRIAPI", "SkiffAdminAPI", "ImageFixtures", "ImageCore", "CLinuxShim", "LinuxSys",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import ImageCore
 import ImageFixtures
+import LinuxSys
 import Testing
 import CLinuxShim
 
@@ -74,6 +75,7 @@ import CLinuxShim
                 #expect(try await Self.status(daemon, "\(registry.host)/skiff/absent:1").hasImage == false)
 
                 try checkSnapshots(daemon, image: image)
+                try checkOverlay(daemon, image: image)
 
                 // A restart lists exactly the same images.
                 try await daemon.stop()
@@ -124,6 +126,30 @@ import CLinuxShim
         #expect(lstat(changes + "/data/pipe", &fifo) == 0 && fifo.st_mode & S_IFMT == S_IFIFO)
         var directory = stat()
         #expect(stat(base + "/data", &directory) == 0 && directory.st_mtim.tv_sec == 1_700_000_000, "directory times set after their children")
+    }
+
+    /// The snapshots stacked with overlayfs, as a container's root will be: whiteouts hide lower
+    /// files, the opaque directory hides the lower directory's content.
+    func checkOverlay(_ daemon: DaemonHarness, image: FixtureImage) throws {
+        let configuration = try JSONDecoder().decode(ImageConfiguration.self, from: Data(image.blobs[image.configDigest]!))
+        let lower = Digest.chainIDs(of: configuration.rootfs.diffIDs).reversed().map { daemon.rootDir + "/snapshots/\($0.hex)/fs" }
+        let scratch = daemon.directory + "/overlay"
+        for sub in ["upper", "work", "merged"] {
+            try FileManager.default.createDirectory(atPath: "\(scratch)/\(sub)", withIntermediateDirectories: true)
+        }
+        try OverlayMount.mount(lowerDirectories: lower, upper: scratch + "/upper", work: scratch + "/work", target: scratch + "/merged")
+        defer { try? FileSystem.unmount(scratch + "/merged") }
+        let merged = scratch + "/merged"
+        let files = FileManager.default
+        #expect(files.isExecutableFile(atPath: merged + "/bin/busybox"))
+        #expect(!files.fileExists(atPath: merged + "/data/removed-later"), "the whiteout hides the base layer's file")
+        #expect(!files.fileExists(atPath: merged + "/data/replaced/old"), "the opaque directory hides the lower content")
+        #expect(try String(contentsOfFile: merged + "/data/replaced/new", encoding: .utf8) == "new\n")
+        #expect(try String(contentsOfFile: merged + "/app/message", encoding: .utf8) == "skiff fixture\n")
+        #expect(try String(contentsOfFile: merged + "/etc/passwd", encoding: .utf8).contains("app:x:1000"))
+        try "written".write(toFile: merged + "/tmp/new-file", atomically: false, encoding: .utf8)
+        #expect(files.fileExists(atPath: scratch + "/upper/tmp/new-file"), "writes land in the upper directory, not the snapshots")
+        try FileSystem.unmount(merged)
     }
 
     @Test func indexPicksThisPlatformAndPullByDigestWorks() async throws {
