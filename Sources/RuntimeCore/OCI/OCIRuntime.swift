@@ -1,0 +1,83 @@
+import Foundation
+import LinuxSys
+import SkiffCommon
+
+/// An OCI runtime CLI (runc, crun, …) as Skiff drives it: every call with the handler's `--root`,
+/// a deadline, and the runtime's own error text in the failure. A protocol so the container
+/// service can be tested with a fake and handlers can be swapped.
+public protocol OCIRuntime: Sendable {
+    var name: String { get }
+    /// Runs the container of `bundle` in the foreground to completion (used for short-lived
+    /// helpers and tests; long-running containers go through the monitor).
+    func run(id: String, bundle: String, timeout: Duration) async throws(SkiffError) -> ChildProcess.Result
+    func state(id: String) async throws(SkiffError) -> OCIState?
+    func kill(id: String, signal: Int32) async throws(SkiffError)
+    func delete(id: String, force: Bool) async throws(SkiffError)
+}
+
+/// `runtime state` output (OCI runtime spec, "State").
+public struct OCIState: Codable, Sendable, Equatable {
+    public var id: String
+    public var status: String
+    public var pid: Int32?
+    public var bundle: String?
+}
+
+/// runc and crun share this command line.
+public struct RuncCompatibleRuntime: OCIRuntime {
+    public let name: String
+    public let binary: String
+    public let root: String
+    public let commandTimeout: Duration
+
+    public init(name: String, binary: String, root: String, commandTimeout: Duration = .seconds(30)) {
+        self.name = name
+        self.binary = binary
+        self.root = root
+        self.commandTimeout = commandTimeout
+    }
+
+    public func run(id: String, bundle: String, timeout: Duration) async throws(SkiffError) -> ChildProcess.Result {
+        try await invoke(["run", "--bundle", bundle, id], timeout: timeout, allowFailure: true)
+    }
+
+    public func state(id: String) async throws(SkiffError) -> OCIState? {
+        let result = try await invoke(["state", id], timeout: commandTimeout, allowFailure: true)
+        guard result.status == 0 else {
+            if result.stderrText.contains("does not exist") || result.stderrText.contains("not found") { return nil }
+            throw failure("state \(id)", result)
+        }
+        return try? JSONDecoder().decode(OCIState.self, from: Data(result.stdout))
+    }
+
+    public func kill(id: String, signal: Int32) async throws(SkiffError) {
+        _ = try await invoke(["kill", id, String(signal)], timeout: commandTimeout)
+    }
+
+    public func delete(id: String, force: Bool) async throws(SkiffError) {
+        let result = try await invoke(["delete"] + (force ? ["--force"] : []) + [id], timeout: commandTimeout, allowFailure: true)
+        if result.status != 0 && !(result.stderrText.contains("does not exist") || result.stderrText.contains("not found")) {
+            throw failure("delete \(id)", result)
+        }
+    }
+
+    @discardableResult
+    func invoke(_ arguments: [String], timeout: Duration, allowFailure: Bool = false) async throws(SkiffError) -> ChildProcess.Result {
+        let result: ChildProcess.Result
+        do {
+            result = try await ChildProcess.run(binary, arguments: ["--root", root] + arguments,
+                                                environment: ["PATH=\(ExecutableLookup.fallbackPath)"], timeout: timeout)
+        } catch {
+            throw error.skiffError("cannot run the OCI runtime \(binary)")
+        }
+        if result.timedOut {
+            throw SkiffError(.deadlineExceeded, "\(name) \(arguments.first ?? "") did not finish within \(timeout)")
+        }
+        if result.status != 0 && !allowFailure { throw failure(arguments.joined(separator: " "), result) }
+        return result
+    }
+
+    func failure(_ what: String, _ result: ChildProcess.Result) -> SkiffError {
+        SkiffError(.internalError, "\(name) \(what) failed (exit \(result.status)): \(result.stderrText.trimmingNewline)")
+    }
+}

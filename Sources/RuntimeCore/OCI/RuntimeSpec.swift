@@ -1,0 +1,76 @@
+/// The parts of the OCI runtime spec (config.json) Skiff writes. Split by section; only what
+/// Skiff sets is modelled, and the JSON keys are the spec's.
+public struct RuntimeSpec: Codable, Sendable, Equatable {
+    public struct Process: Codable, Sendable, Equatable {
+        public struct User: Codable, Sendable, Equatable {
+            public var uid: UInt32
+            public var gid: UInt32
+            public var additionalGids: [UInt32]?
+        }
+
+        public var terminal: Bool
+        public var user: User
+        public var args: [String]
+        public var env: [String]
+        public var cwd: String
+        public var noNewPrivileges: Bool?
+        public var oomScoreAdj: Int?
+    }
+
+    public struct Root: Codable, Sendable, Equatable {
+        public var path: String
+        public var readonly: Bool
+    }
+
+    public struct Mount: Codable, Sendable, Equatable {
+        public var destination: String
+        public var type: String?
+        public var source: String?
+        public var options: [String]?
+    }
+
+    public struct Linux: Codable, Sendable, Equatable {
+        public struct Namespace: Codable, Sendable, Equatable {
+            public var type: String
+            public var path: String?
+        }
+
+        public var namespaces: [Namespace]
+        public var maskedPaths: [String]?
+        public var readonlyPaths: [String]?
+        public var cgroupsPath: String?
+    }
+
+    public var ociVersion: String
+    public var process: Process
+    public var root: Root
+    public var hostname: String?
+    public var mounts: [Mount]
+    public var linux: Linux
+
+    /// A minimal spec for `args` in `rootfs` with the usual kernel filesystems, joining the
+    /// given namespace paths (pod namespaces) and creating the rest.
+    public static func basic(args: [String], env: [String] = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                             rootfs: String = "rootfs", hostname: String? = nil, namespacePaths: [String: String] = [:]) -> RuntimeSpec {
+        let kinds = ["pid", "ipc", "uts", "mount", "network"]
+        return RuntimeSpec(
+            ociVersion: "1.0.2",
+            process: .init(terminal: false, user: .init(uid: 0, gid: 0, additionalGids: nil), args: args, env: env, cwd: "/",
+                           noNewPrivileges: true, oomScoreAdj: nil),
+            root: .init(path: rootfs, readonly: false),
+            hostname: hostname,
+            mounts: [
+                .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+                .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+                .init(destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
+                .init(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+                .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+                .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+            ],
+            linux: .init(
+                namespaces: kinds.map { Linux.Namespace(type: $0, path: namespacePaths[$0]) },
+                maskedPaths: ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
+                readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+                cgroupsPath: nil))
+    }
+}
