@@ -124,6 +124,32 @@ import Testing
         #expect(attempts == "3", "two 503 answers, then success")
     }
 
+    /// SIGTERM while a pull is running: the call gets its real answer (here the stall error
+    /// after 1 s), not a cancellation, and then the daemon exits cleanly.
+    @Test func gracefulShutdownLetsAnInFlightCallFinish() async throws {
+        let fake = try await FakeRegistry.start()
+        defer { fake.stop() }
+        let image = BusyboxImages.standard(busybox: Self.busybox, message: "slow\n")
+        let layer = try #require(JSONDecoder().decode(ImageManifest.self, from: Data(image.manifest)).layers.first)
+        try fake.serve(image, repository: "slow/shutdown", tag: "1")
+        try fake.misbehave(layer.digest, "stall")
+        try await withDaemon(extraConfig: "[images]\nstall_timeout = \"1s\"\n") { daemon in
+            async let pull: Result<String, RPCError> = {
+                do { return .success(try await ImagePullTests.pull(daemon, "\(fake.host)/slow/shutdown:1")) }
+                catch let error as RPCError { return .failure(error) }
+                catch { return .failure(RPCError(code: .unknown, message: "\(error)")) }
+            }()
+            try await Task.sleep(for: .milliseconds(300))
+            let pid = daemon.process!.processIdentifier
+            kill(pid, SIGTERM)
+            let outcome = await pull
+            guard case .failure(let error) = outcome else { Issue.record("the pull should fail on the stall"); return }
+            #expect(error.code == .deadlineExceeded, "the call finished with its own result: \(error)")
+            #expect(try await daemon.stop(signal: SIGTERM) == 0)
+            #expect(daemon.log().contains("skiffd stopped"))
+        }
+    }
+
     @Test func aStalledTransferFailsInsteadOfHanging() async throws {
         let fake = try await FakeRegistry.start()
         defer { fake.stop() }
