@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "RuntimeCore",
             dependencies: [
-                "SkiffCommon", "DaemonConfig", "LinuxSys", "Metadata",
+                "SkiffCommon", "DaemonConfig", "ImageCore", "LinuxSys", "Metadata",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "CRIServerTests",
             dependencies: [
-                "CRIServer", "CRIAPI", "SkiffCommon", "RuntimeCore", "DaemonConfig",
+                "CRIServer", "CRIAPI", "SkiffCommon", "RuntimeCore", "DaemonConfig", "ImageCore",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
             ]

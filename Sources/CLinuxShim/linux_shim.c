@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -41,3 +42,8 @@ int skiff_setns(int fd, int nstype) { return setns(fd, nstype); }
 int skiff_unshare(int flags) { return unshare(flags); }
 
 int skiff_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int skiff_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path)
+{
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}

@@ -1,52 +1,105 @@
 import CRIAPI
+import Foundation
 import GRPCCore
+import RuntimeCore
 import SkiffCommon
 
-/// Container lifecycle rpcs (api.proto: CreateContainer … GetContainerEvents). Not served yet.
+/// Container lifecycle rpcs (api.proto: CreateContainer … GetContainerEvents).
 extension RuntimeService {
-    private static let area = "containers"
-
     public func createContainer(request: Runtime_V1_CreateContainerRequest, context: ServerContext) async throws -> Runtime_V1_CreateContainerResponse {
-        throw SkiffError.notImplemented("CreateContainer", Self.area)
+        guard !request.podSandboxID.isEmpty else { throw SkiffError.invalidArgument("CreateContainer needs pod_sandbox_id") }
+        guard request.hasConfig else { throw SkiffError.invalidArgument("CreateContainer needs a config") }
+        let container = try await containers.create(in: request.podSandboxID, try ContainerConversions.spec(request.config))
+        var response = Runtime_V1_CreateContainerResponse()
+        response.containerID = container.id
+        return response
     }
 
     public func startContainer(request: Runtime_V1_StartContainerRequest, context: ServerContext) async throws -> Runtime_V1_StartContainerResponse {
-        throw SkiffError.notImplemented("StartContainer", Self.area)
+        try await containers.start(request.containerID)
+        return Runtime_V1_StartContainerResponse()
     }
 
+    /// api.proto: StopContainer "is idempotent"; a timeout of 0 kills at once.
     public func stopContainer(request: Runtime_V1_StopContainerRequest, context: ServerContext) async throws -> Runtime_V1_StopContainerResponse {
-        throw SkiffError.notImplemented("StopContainer", Self.area)
+        guard !request.containerID.isEmpty else { throw SkiffError.invalidArgument("StopContainer needs container_id") }
+        // A container that is already gone is stopped (the kubelet retries after a restart).
+        guard (try? await containers.container(request.containerID)) != nil else { return Runtime_V1_StopContainerResponse() }
+        try await containers.stop(request.containerID, timeout: max(0, request.timeout))
+        return Runtime_V1_StopContainerResponse()
     }
 
     public func removeContainer(request: Runtime_V1_RemoveContainerRequest, context: ServerContext) async throws -> Runtime_V1_RemoveContainerResponse {
-        throw SkiffError.notImplemented("RemoveContainer", Self.area)
+        try await containers.remove(request.containerID)
+        return Runtime_V1_RemoveContainerResponse()
     }
 
     public func listContainers(request: Runtime_V1_ListContainersRequest, context: ServerContext) async throws -> Runtime_V1_ListContainersResponse {
-        throw SkiffError.notImplemented("ListContainers", Self.area)
+        var response = Runtime_V1_ListContainersResponse()
+        response.containers = await filtered(request.hasFilter ? request.filter : nil).map(ContainerConversions.summary)
+        return response
     }
 
     public func streamContainers(request: Runtime_V1_StreamContainersRequest, response: RPCWriter<Runtime_V1_StreamContainersResponse>, context: ServerContext) async throws {
-        throw SkiffError.notImplemented("StreamContainers", Self.area)
+        let all = await filtered(request.hasFilter ? request.filter : nil).map(ContainerConversions.summary)
+        for start in stride(from: 0, to: all.count, by: 100) {
+            var chunk = Runtime_V1_StreamContainersResponse()
+            chunk.containers = Array(all[start..<min(start + 100, all.count)])
+            try await response.write(chunk)
+        }
     }
 
     public func containerStatus(request: Runtime_V1_ContainerStatusRequest, context: ServerContext) async throws -> Runtime_V1_ContainerStatusResponse {
-        throw SkiffError.notImplemented("ContainerStatus", Self.area)
+        let container = try await containers.container(request.containerID)
+        var response = Runtime_V1_ContainerStatusResponse()
+        response.status = ContainerConversions.status(container)
+        if request.verbose {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            response.info["info"] = String(decoding: try encoder.encode(container), as: UTF8.self)
+            if let spec = await containers.runtimeSpecJSON(of: container.id) { response.info["runtimeSpec"] = spec }
+        }
+        return response
     }
 
     public func updateContainerResources(request: Runtime_V1_UpdateContainerResourcesRequest, context: ServerContext) async throws -> Runtime_V1_UpdateContainerResourcesResponse {
-        throw SkiffError.notImplemented("UpdateContainerResources", Self.area)
+        guard request.hasLinux else { throw SkiffError.invalidArgument("UpdateContainerResources needs linux resources") }
+        try await containers.updateResources(request.containerID, ContainerConversions.resources(request.linux))
+        return Runtime_V1_UpdateContainerResourcesResponse()
     }
 
     public func reopenContainerLog(request: Runtime_V1_ReopenContainerLogRequest, context: ServerContext) async throws -> Runtime_V1_ReopenContainerLogResponse {
-        throw SkiffError.notImplemented("ReopenContainerLog", Self.area)
+        try await containers.reopenLog(request.containerID)
+        return Runtime_V1_ReopenContainerLogResponse()
     }
 
     public func checkpointContainer(request: Runtime_V1_CheckpointContainerRequest, context: ServerContext) async throws -> Runtime_V1_CheckpointContainerResponse {
         throw SkiffError.notImplemented("CheckpointContainer", "container checkpoints")
     }
 
+    /// Streams lifecycle events until the client goes away.
     public func getContainerEvents(request: Runtime_V1_GetEventsRequest, response: RPCWriter<Runtime_V1_ContainerEventResponse>, context: ServerContext) async throws {
-        throw SkiffError.notImplemented("GetContainerEvents", "container events")
+        for await event in await containers.events.subscribe() {
+            var message = Runtime_V1_ContainerEventResponse()
+            message.containerID = event.container.id
+            message.createdAt = event.timestamp
+            message.containerEventType = switch event.kind {
+            case .created: .containerCreatedEvent
+            case .started: .containerStartedEvent
+            case .stopped: .containerStoppedEvent
+            case .deleted: .containerDeletedEvent
+            }
+            if let sandbox = try? await sandboxes.sandbox(event.container.sandboxID) {
+                message.podSandboxStatus = Self.status(sandbox)
+            }
+            if event.kind != .deleted { message.containersStatuses = [ContainerConversions.status(event.container)] }
+            try await response.write(message)
+        }
+    }
+
+    private func filtered(_ filter: Runtime_V1_ContainerFilter?) async -> [Container] {
+        guard let filter else { return await containers.list() }
+        let state: Container.State? = filter.hasState ? ContainerConversions.state(filter.state.state) : nil
+        return await containers.list(idPrefix: filter.id, state: state, sandboxID: filter.podSandboxID, labels: filter.labelSelector)
     }
 }

@@ -16,13 +16,13 @@ extension RuntimeService {
     /// api.proto: StopPodSandbox "is idempotent, and must not return an error if all relevant
     /// resources have already been reclaimed".
     public func stopPodSandbox(request: Runtime_V1_StopPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_StopPodSandboxResponse {
-        try await sandboxes.stop(request.podSandboxID)
+        try await containers.stopPod(request.podSandboxID)
         return Runtime_V1_StopPodSandboxResponse()
     }
 
     /// api.proto: RemovePodSandbox "is idempotent, and must not return an error if the sandbox has already been removed".
     public func removePodSandbox(request: Runtime_V1_RemovePodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_RemovePodSandboxResponse {
-        try await sandboxes.remove(request.podSandboxID)
+        try await containers.removePod(request.podSandboxID)
         return Runtime_V1_RemovePodSandboxResponse()
     }
 
@@ -84,7 +84,7 @@ extension RuntimeService {
             },
             labels: config.labels, annotations: config.annotations, runtimeHandler: handler,
             hostNetwork: options.network == .node, hostIPC: options.ipc == .node, hostPID: options.pid == .node,
-            sysctls: config.linux.sysctls)
+            sysctls: config.linux.sysctls, cgroupParent: config.linux.cgroupParent, sharedPID: options.pid == .pod)
     }
 
     static func metadata(_ sandbox: PodSandbox) -> Runtime_V1_PodSandboxMetadata {
@@ -128,7 +128,7 @@ extension RuntimeService {
         var options = Runtime_V1_NamespaceOption()
         options.network = sandbox.hostNetwork ? .node : .pod
         options.ipc = sandbox.hostIPC ? .node : .pod
-        options.pid = sandbox.hostPID ? .node : .container
+        options.pid = sandbox.hostPID ? .node : (sandbox.sharedPID == true ? .pod : .container)
         status.linux.namespaces.options = options
         return status
     }

@@ -11,8 +11,11 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     let settings: RuntimeSettings
     let cgroupDriver: DaemonConfiguration.CgroupDriver
     let sandboxes: SandboxService
+    let containers: ContainerService
 
-    public init(statusProbe: NodeStatusProbe, settings: RuntimeSettings, cgroupDriver: DaemonConfiguration.CgroupDriver, sandboxes: SandboxService) {
+    public init(statusProbe: NodeStatusProbe, settings: RuntimeSettings, cgroupDriver: DaemonConfiguration.CgroupDriver,
+                sandboxes: SandboxService, containers: ContainerService) {
+        self.containers = containers
         self.statusProbe = statusProbe
         self.settings = settings
         self.cgroupDriver = cgroupDriver

@@ -24,14 +24,33 @@ public enum ChildProcess {
         public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
     }
 
+    /// How the child starts beyond its argv and environment.
+    public struct Options: Sendable {
+        /// The child's working directory (the caller's when nil).
+        public var workingDirectory: String?
+        /// Extra open fds the child gets, as fd 3, 4, … in this order (e.g. conmon's sync pipe).
+        public var inheritedFDs: [Int32]
+        /// Whether whatever is left in the child's process group is killed once it exits. Off
+        /// for programs that daemonize (conmon): their detached half may not have left the
+        /// group yet when the parent exits. The group is killed on a timeout either way.
+        public var killGroupAfterExit: Bool
+
+        public init(workingDirectory: String? = nil, inheritedFDs: [Int32] = [], killGroupAfterExit: Bool = true) {
+            self.workingDirectory = workingDirectory
+            self.inheritedFDs = inheritedFDs
+            self.killGroupAfterExit = killGroupAfterExit
+        }
+    }
+
     public static func run(
         _ executable: String, arguments: [String] = [], environment: [String] = [], stdin: [UInt8] = [],
-        timeout: Duration, outputLimit: Int = 16 << 20
+        timeout: Duration, outputLimit: Int = 16 << 20, options: Options = Options()
     ) async throws(SystemCallError) -> Result {
-        let spawned = try spawn(executable, arguments: arguments, environment: environment)
+        let spawned = try spawn(executable, arguments: arguments, environment: environment, options: options)
         let (seconds, attoseconds) = timeout.components
         let timeoutMilliseconds = Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-        let job = Job(child: spawned, stdin: stdin, timeoutMilliseconds: timeoutMilliseconds, outputLimit: outputLimit)
+        let job = Job(child: spawned, stdin: stdin, timeoutMilliseconds: timeoutMilliseconds, outputLimit: outputLimit,
+                      killGroupAfterExit: options.killGroupAfterExit)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 job.start { continuation.resume(returning: $0) }
@@ -48,7 +67,7 @@ public enum ChildProcess {
         var stderrFD: Int32
     }
 
-    static func spawn(_ executable: String, arguments: [String], environment: [String]) throws(SystemCallError) -> Spawned {
+    static func spawn(_ executable: String, arguments: [String], environment: [String], options: Options) throws(SystemCallError) -> Spawned {
         var stdinPipe: [Int32] = [0, 0], stdoutPipe: [Int32] = [0, 0], stderrPipe: [Int32] = [0, 0]
         for index in 0..<3 {
             let result = index == 0 ? skiff_pipe_cloexec(&stdinPipe) : index == 1 ? skiff_pipe_cloexec(&stdoutPipe) : skiff_pipe_cloexec(&stderrPipe)
@@ -60,6 +79,23 @@ public enum ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        // dup2 onto the same number would keep FD_CLOEXEC: such an fd is first copied elsewhere.
+        var copies: [Int32] = []
+        defer { for fd in copies { close(fd) } }
+        for (index, fd) in options.inheritedFDs.enumerated() {
+            let target = Int32(3 + index)
+            var source = fd
+            if source <= target + Int32(options.inheritedFDs.count) {
+                source = fcntl(fd, F_DUPFD_CLOEXEC, 64)
+                guard source >= 0 else { throw SystemCallError("fcntl(F_DUPFD_CLOEXEC)", executable, errno: errno) }
+                copies.append(source)
+            }
+            posix_spawn_file_actions_adddup2(&actions, source, target)
+        }
+        if let directory = options.workingDirectory {
+            let result = skiff_spawn_addchdir(&actions, directory)
+            guard result == 0 else { throw SystemCallError("posix_spawn_file_actions_addchdir_np", directory, errno: result) }
+        }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -105,13 +141,15 @@ public enum ChildProcess {
         let stdin: [UInt8]
         let timeoutMilliseconds: Int
         let outputLimit: Int
+        let killGroupAfterExit: Bool
         var completion: ((Result) -> Void)?
 
-        init(child: Spawned, stdin: [UInt8], timeoutMilliseconds: Int, outputLimit: Int) {
+        init(child: Spawned, stdin: [UInt8], timeoutMilliseconds: Int, outputLimit: Int, killGroupAfterExit: Bool) {
             self.child = child
             self.stdin = stdin
             self.timeoutMilliseconds = timeoutMilliseconds
             self.outputLimit = outputLimit
+            self.killGroupAfterExit = killGroupAfterExit
         }
 
         func start(_ completion: @escaping (Result) -> Void) {
@@ -203,7 +241,7 @@ public enum ChildProcess {
                 }
             }
             // Anything the child left running in its process group goes too.
-            kill(-child.pid, SIGKILL)
+            if killGroupAfterExit || timedOut { kill(-child.pid, SIGKILL) }
             let exitCode: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
             return Result(status: exitCode, stdout: stdout, stderr: stderr, timedOut: timedOut, truncated: truncated)
         }

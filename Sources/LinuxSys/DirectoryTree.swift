@@ -84,3 +84,26 @@ public func openBeneath(
         skiff_openat2(directoryFD, path, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), UInt64(mode), resolve)
     }
 }
+
+/// Reads a small file of a container's root filesystem as the container would see it: symlinks
+/// are followed but resolved inside `root` (RESOLVE_IN_ROOT), so a hostile image's
+/// `/etc/passwd -> /etc/shadow` reads its own file, never the node's.
+public func readFileInRoot(_ root: String, _ path: String, limit: Int = 1 << 20) throws(SystemCallError) -> [UInt8] {
+    let rootFD = try systemCall("open", root) { open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+    defer { close(rootFD) }
+    let fd = try systemCall("openat2", path) {
+        skiff_openat2(rootFD, path, UInt64(UInt32(bitPattern: O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)), 0,
+                      UInt64(SKIFF_RESOLVE_IN_ROOT | SKIFF_RESOLVE_NO_MAGICLINKS))
+    }
+    defer { close(fd) }
+    var status = stat()
+    guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { throw SystemCallError("open", path + " (not a regular file)", errno: EINVAL) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 16384)
+    while bytes.count < limit {
+        let count = try systemCall("read", path) { buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+        if count == 0 { break }
+        bytes.append(contentsOf: buffer[0..<count])
+    }
+    return Array(bytes.prefix(limit))
+}

@@ -41,12 +41,16 @@ public struct Daemon {
             options: .init(stateDir: directories.state, cniConfDir: configuration.network.cniConfDir,
                            cniBinDirs: configuration.network.cniBinDirs, handlers: statusProbe.handlers()),
             pinner: PinnsNamespacePinner.besideExecutable(), logger: logger)
+        let imageManager = try ImageManager(options: imageOptions(), logger: logger)
+        let containers = try await ContainerService(
+            options: .init(stateDir: directories.state, rootDir: directories.root, handlers: statusProbe.handlers(),
+                           cgroupLayout: CgroupLayout.detect(in: (try? MountTable.current()) ?? MountTable(entries: []))),
+            sandboxes: sandboxes, images: imageManager, monitor: try conmon(), logger: logger)
         let runtimeService = RuntimeService(
             statusProbe: statusProbe,
             settings: try RuntimeSettings(stateDir: directories.state),
             cgroupDriver: configuration.runtime.cgroupDriver,
-            sandboxes: sandboxes)
-        let imageManager = try ImageManager(options: imageOptions(), logger: logger)
+            sandboxes: sandboxes, containers: containers)
         let server = GRPCServer(
             transport: .http2NIOPosix(listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext),
             services: [runtimeService, ImageService(images: imageManager), AdminService(images: imageManager)],
@@ -70,11 +74,22 @@ public struct Daemon {
         do {
             try await ServiceGroup(configuration: groupConfiguration).run()
         } catch {
+            await containers.shutdown()
             await imageManager.shutdown()
             throw SkiffError(.internalError, "the gRPC server stopped with an error", cause: DescribedError(error))
         }
+        await containers.shutdown()
         await imageManager.shutdown()
         logger.info("skiffd stopped")
+    }
+
+    /// conmon, as configured (`runtime.conmon`) or found on PATH.
+    private func conmon() throws(SkiffError) -> ConmonMonitor {
+        let configured = configuration.runtime.conmonPath.isEmpty ? "conmon" : configuration.runtime.conmonPath
+        guard let path = ExecutableLookup.resolve(configured) else {
+            throw SkiffError(.failedPrecondition, "conmon (\(configured)) is not installed; install Debian's conmon package or set runtime.conmon_path")
+        }
+        return ConmonMonitor(binary: path)
     }
 
     private func imageOptions() -> ImageManager.Options {

@@ -2,6 +2,7 @@ import CRIAPI
 import DaemonConfig
 import Foundation
 import GRPCCore
+import ImageCore
 import Logging
 import RuntimeCore
 import SkiffCommon
@@ -25,13 +26,18 @@ import Testing
     static func service(stateDir: String, lookup: @escaping @Sendable (String) -> String? = { "/usr/bin/\($0)" }) async throws -> RuntimeService {
         let configuration = try ConfigLoader.parse("[network]\ncni_conf_dir = \"/nonexistent\"", file: "t.toml")
         let probe = NodeStatusProbe(configuration: configuration, lookup: lookup)
+        let sandboxes = try await SandboxService(
+            options: .init(stateDir: stateDir, cniConfDir: "/nonexistent", cniBinDirs: [], handlers: probe.handlers()),
+            pinner: NoNamespaces(), logger: Logger(label: "test"))
+        let images = try ImageManager(options: .init(rootDir: stateDir + "/root", registry: RegistrySettings()), logger: Logger(label: "test"))
+        let containers = try await ContainerService(
+            options: .init(stateDir: stateDir, rootDir: stateDir + "/root", handlers: probe.handlers(), cgroupLayout: nil),
+            sandboxes: sandboxes, images: images, monitor: ConmonMonitor(binary: "/nonexistent/conmon"), logger: Logger(label: "test"))
         return RuntimeService(
             statusProbe: probe,
             settings: try RuntimeSettings(stateDir: stateDir),
             cgroupDriver: .cgroupfs,
-            sandboxes: try await SandboxService(
-                options: .init(stateDir: stateDir, cniConfDir: "/nonexistent", cniBinDirs: [], handlers: probe.handlers()),
-                pinner: NoNamespaces(), logger: Logger(label: "test")))
+            sandboxes: sandboxes, containers: containers)
     }
 
     @Test func statusConvertsConditionsAndHandlers() async throws {

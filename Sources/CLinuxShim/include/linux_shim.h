@@ -26,8 +26,14 @@ int skiff_unshare(int flags);
 /// pipe2(2) with O_CLOEXEC (glibc declares pipe2 only under _GNU_SOURCE).
 int skiff_pipe_cloexec(int fds[2]);
 
+/// posix_spawn_file_actions_addchdir_np(3) (declared only under _GNU_SOURCE).
+#include <spawn.h>
+int skiff_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+
 /// makedev(3) is a macro in glibc.
 static inline dev_t skiff_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
+static inline unsigned int skiff_major(dev_t device) { return major(device); }
+static inline unsigned int skiff_minor(dev_t device) { return minor(device); }
 
 /// Flags Swift's Glibc module does not export (they need _GNU_SOURCE).
 enum {

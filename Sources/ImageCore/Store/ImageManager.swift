@@ -90,6 +90,33 @@ public actor ImageManager {
         logger.info("image removed", metadata: ["image": "\(record.id)", "tags": "\(record.repoTags.joined(separator: ","))"])
     }
 
+    // MARK: Container root filesystems
+
+    /// The layer directories of an image for a container's overlay (top layer first), leased so
+    /// that removing the image keeps them until the container lets go (`releaseLayers`).
+    public func leaseLayers(of record: ImageRecord) throws(SkiffError) -> [String] {
+        for chainID in record.chainIDs where !snapshots.contains(chainID) {
+            throw SkiffError(.failedPrecondition, "layer \(chainID) of image \(record.id) is missing from \(snapshots.root); remove and pull the image again")
+        }
+        lease(record.chainIDs)
+        return record.chainIDs.reversed().map { snapshots.path(of: $0) }
+    }
+
+    /// Re-takes the leases of containers found at start-up.
+    public func leaseLayers(_ chainIDs: [Digest]) {
+        lease(chainIDs)
+    }
+
+    /// Drops a container's leases; snapshots that no image names any more (their image was
+    /// removed while the container existed) are deleted with the last lease.
+    public func releaseLayers(_ chainIDs: [Digest]) async {
+        release(chainIDs)
+        let used = Set(await images.all.flatMap(\.chainIDs))
+        for chainID in chainIDs where leased[chainID] == nil && !used.contains(chainID) {
+            try? snapshots.remove(chainID)
+        }
+    }
+
     func lease(_ digests: [Digest]) {
         for digest in digests { leased[digest, default: 0] += 1 }
     }

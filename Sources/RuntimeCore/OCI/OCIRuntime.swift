@@ -10,6 +10,13 @@ public protocol OCIRuntime: Sendable {
     /// Runs the container of `bundle` in the foreground to completion (used for short-lived
     /// helpers and tests; long-running containers go through the monitor).
     func run(id: String, bundle: String, timeout: Duration) async throws(SkiffError) -> ChildProcess.Result
+    /// Starts a created container (the monitor ran `create`).
+    func start(id: String) async throws(SkiffError)
+    /// Runs `process.json` in the running container, capturing its output; the exec'd
+    /// process's host pid is written to `pidFile`.
+    func exec(id: String, processFile: String, pidFile: String, timeout: Duration, outputLimit: Int) async throws(SkiffError) -> ChildProcess.Result
+    /// Applies new `linux.resources` (a JSON file) to the running container's cgroup.
+    func update(id: String, resourcesFile: String) async throws(SkiffError)
     func state(id: String) async throws(SkiffError) -> OCIState?
     func kill(id: String, signal: Int32) async throws(SkiffError)
     func delete(id: String, force: Bool) async throws(SkiffError)
@@ -39,6 +46,25 @@ public struct RuncCompatibleRuntime: OCIRuntime {
 
     public func run(id: String, bundle: String, timeout: Duration) async throws(SkiffError) -> ChildProcess.Result {
         try await invoke(["run", "--bundle", bundle, id], timeout: timeout, allowFailure: true)
+    }
+
+    public func start(id: String) async throws(SkiffError) {
+        try await invoke(["start", id], timeout: commandTimeout)
+    }
+
+    public func exec(id: String, processFile: String, pidFile: String, timeout: Duration, outputLimit: Int) async throws(SkiffError) -> ChildProcess.Result {
+        let result: ChildProcess.Result
+        do {
+            result = try await ChildProcess.run(binary, arguments: ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile, id],
+                                                environment: ["PATH=\(ExecutableLookup.fallbackPath)"], timeout: timeout, outputLimit: outputLimit)
+        } catch {
+            throw error.skiffError("cannot run the OCI runtime \(binary)")
+        }
+        return result
+    }
+
+    public func update(id: String, resourcesFile: String) async throws(SkiffError) {
+        try await invoke(["update", "--resources", resourcesFile, id], timeout: commandTimeout)
     }
 
     public func state(id: String) async throws(SkiffError) -> OCIState? {

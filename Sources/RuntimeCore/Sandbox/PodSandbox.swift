@@ -42,10 +42,17 @@ public struct SandboxSpec: Sendable, Equatable {
     public var hostIPC: Bool
     public var hostPID: Bool
     public var sysctls: [String: String]
+    /// The pod's cgroup (LinuxPodSandboxConfig.cgroup_parent), under which its containers' go.
+    public var cgroupParent: String
+    /// The pod's containers share one PID namespace (PodSandboxConfig pid option POD).
+    public var sharedPID: Bool
 
     public init(name: String, namespace: String, uid: String, attempt: UInt32 = 0, hostname: String = "", logDirectory: String = "",
                 dns: DNS? = nil, portMappings: [PortMapping] = [], labels: [String: String] = [:], annotations: [String: String] = [:],
-                runtimeHandler: String = "", hostNetwork: Bool = false, hostIPC: Bool = false, hostPID: Bool = false, sysctls: [String: String] = [:]) {
+                runtimeHandler: String = "", hostNetwork: Bool = false, hostIPC: Bool = false, hostPID: Bool = false, sysctls: [String: String] = [:],
+                cgroupParent: String = "", sharedPID: Bool = false) {
+        self.sharedPID = sharedPID
+        self.cgroupParent = cgroupParent
         self.name = name
         self.namespace = namespace
         self.uid = uid
@@ -85,6 +92,9 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     public var hostIPC: Bool
     public var hostPID: Bool
     public var portMappings: [SandboxSpec.PortMapping]
+    /// Empty: Skiff's own parent (`/skiff`).
+    public var cgroupParent: String?
+    public var sharedPID: Bool?
     public var namespaces: PinnedNamespaces?
     /// The CNI network the pod was attached to and the raw ADD result (DEL's prevResult).
     public var networkName: String?

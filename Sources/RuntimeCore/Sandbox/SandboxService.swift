@@ -63,7 +63,7 @@ public actor SandboxService {
             createdAt: Self.nowNanoseconds(), labels: spec.labels, annotations: spec.annotations,
             runtimeHandler: spec.runtimeHandler.isEmpty ? options.handlers.defaultName : spec.runtimeHandler,
             hostname: spec.hostname.isEmpty ? spec.name : spec.hostname, logDirectory: spec.logDirectory,
-            hostNetwork: spec.hostNetwork, hostIPC: spec.hostIPC, hostPID: spec.hostPID, portMappings: spec.portMappings,
+            hostNetwork: spec.hostNetwork, hostIPC: spec.hostIPC, hostPID: spec.hostPID, portMappings: spec.portMappings, cgroupParent: spec.cgroupParent, sharedPID: spec.sharedPID,
             namespaces: nil, networkName: nil, networkResult: nil, ips: [], directory: directory)
         do throws(SkiffError) {
             do {

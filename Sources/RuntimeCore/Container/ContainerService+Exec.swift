@@ -1,0 +1,96 @@
+import Foundation
+import LinuxSys
+import SkiffCommon
+
+/// ExecSync, resource updates and log reopening: calls on a running container.
+extension ContainerService {
+    public struct ExecResult: Sendable, Equatable {
+        public var stdout: [UInt8]
+        public var stderr: [UInt8]
+        public var exitCode: Int32
+    }
+
+    /// The kubelet's cap on each of stdout and stderr.
+    public static let execOutputLimit = 16 << 20
+
+    /// Runs `command` in the container with the container's user, env and working directory;
+    /// a timeout (seconds, 0 = none) kills the command and fails with DEADLINE_EXCEEDED.
+    public func execSync(_ id: String, command: [String], timeout: Int64) async throws(SkiffError) -> ExecResult {
+        guard !command.isEmpty, !command[0].isEmpty else { throw SkiffError.invalidArgument("ExecSync needs a command") }
+        await collectExit(of: id)
+        let container = try await existing(id)
+        guard container.state == .running else {
+            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not running; cannot exec in it")
+        }
+        let bundle = await store.directory(of: container.id)
+        var process = try processSpec(bundle: bundle)
+        process.args = command
+        process.terminal = false
+        process.consoleSize = nil
+        let token = SandboxService.newID().prefix(16)
+        let processFile = "\(bundle)/exec-\(token).json", pidFile = "\(bundle)/exec-\(token).pid"
+        try Self.writeJSON(process, to: processFile)
+        defer {
+            try? FileSystem.removeIfPresent(processFile)
+            try? FileSystem.removeIfPresent(pidFile)
+        }
+        let limit: Duration = timeout > 0 ? .seconds(timeout) : .seconds(365 * 24 * 3600)
+        let result = try await runtime(for: container).exec(id: container.id, processFile: processFile, pidFile: pidFile,
+                                                            timeout: limit, outputLimit: Self.execOutputLimit)
+        if result.timedOut {
+            // The runtime was killed with its process group; the exec'd process too, by pid.
+            if let pid = (try? FileSystem.readText(pidFile)).flatMap({ Int32($0.trimmingNewline) }), pid > 0 { kill(pid, SIGKILL) }
+            throw SkiffError(.deadlineExceeded, "command \(Self.quoted(command)) in container \(container.id) timed out after \(timeout)s")
+        }
+        return ExecResult(stdout: result.stdout, stderr: result.stderr, exitCode: result.status)
+    }
+
+    /// Applies new resources to the running container's cgroup and records them.
+    public func updateResources(_ id: String, _ resources: ContainerSpec.Resources) async throws(SkiffError) {
+        await collectExit(of: id)
+        var container = try await existing(id)
+        guard container.state == .running || container.state == .created else {
+            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue); only a live container's resources can change")
+        }
+        let bundle = await store.directory(of: container.id)
+        var update = ContainerSpecBuilder.resources(resources, layout: options.cgroupLayout)
+        update.devices = nil
+        let file = "\(bundle)/update-\(SandboxService.newID().prefix(16)).json"
+        try Self.writeJSON(update, to: file)
+        defer { try? FileSystem.removeIfPresent(file) }
+        try await runtime(for: container).update(id: container.id, resourcesFile: file)
+        container.resources = resources
+        try await store.save(container)
+    }
+
+    /// The kubelet renamed the log file; the monitor starts a new one at the same path.
+    public func reopenLog(_ id: String) async throws(SkiffError) {
+        await collectExit(of: id)
+        let container = try await existing(id)
+        guard container.state == .running else {
+            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not running; its log is closed")
+        }
+        try monitor.reopenLog(bundle: await store.directory(of: container.id))
+        // conmon reopens asynchronously; answer once the new file is there, as the kubelet
+        // checks for it right after.
+        guard !container.logPath.isEmpty else { return }
+        for _ in 0..<200 where !FileSystem.exists(container.logPath) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    func processSpec(bundle: String) throws(SkiffError) -> RuntimeSpec.Process {
+        do {
+            let bytes = try FileSystem.readBytes(bundle + "/config.json", limit: 16 << 20)
+            return try JSONDecoder().decode(RuntimeSpec.self, from: Data(bytes)).process
+        } catch let error as SystemCallError {
+            throw error.skiffError("cannot read the container's spec")
+        } catch {
+            throw SkiffError(.internalError, "the container's spec in \(bundle) is unreadable", cause: DescribedError(error))
+        }
+    }
+
+    static func quoted(_ command: [String]) -> String {
+        command.joined(separator: " ").count > 80 ? "\"\(command.joined(separator: " ").prefix(77))...\"" : "\"\(command.joined(separator: " "))\""
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import ImageCore
+import LinuxSys
+import SkiffCommon
+
+/// Stopping, removing, and learning of exits: conmon writes `<state_dir>/exits/<id>` with the
+/// exit code when a container's process ends, whether skiffd was running then or not.
+extension ContainerService {
+    // MARK: Stop
+
+    /// Sends the stop signal, waits up to `timeout` seconds, then SIGKILL. 0 kills at once.
+    /// Stopping a container that is not running succeeds.
+    public func stop(_ id: String, timeout: Int64) async throws(SkiffError) {
+        await collectExit(of: id)
+        let container = try await existing(id)
+        guard container.state == .running || container.state == .created else { return }
+        let runtime = try runtime(for: container)
+        if timeout > 0 {
+            try? await runtime.kill(id: container.id, signal: container.stopSignal)
+            if await waitForExit(container.id, within: .seconds(timeout)) { return }
+            logger.info("container did not stop within its grace period; killing it", metadata: ["id": "\(container.id)", "grace": "\(timeout)s"])
+        }
+        try? await runtime.kill(id: container.id, signal: SIGKILL)
+        if await waitForExit(container.id, within: options.commandTimeout) { return }
+        throw SkiffError(.deadlineExceeded, "container \(container.id) did not exit within \(options.commandTimeout) of SIGKILL")
+    }
+
+    /// Polls for the exit file; true once the container is recorded as exited.
+    func waitForExit(_ id: String, within duration: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + duration
+        while true {
+            await collectExit(of: id)
+            if let container = await store.find(id), container.state != .running && container.state != .created { return true }
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    // MARK: Remove
+
+    /// Kills a running container, deletes it from the OCI runtime, unmounts and deletes its root
+    /// filesystem and files. Removing a container that does not exist succeeds.
+    public func remove(_ id: String) async throws(SkiffError) {
+        guard !id.isEmpty else { throw SkiffError.invalidArgument("a container ID is required") }
+        guard let container = await store.find(id) else { return }
+        if container.state == .running || container.state == .created {
+            try await stop(container.id, timeout: 0)
+        }
+        if let runtime = try? runtime(for: container) {
+            try await runtime.delete(id: container.id, force: true)
+        }
+        await releaseFilesystem(id: container.id, layers: container.layers.compactMap { try? Digest(parsing: $0) })
+        try await store.delete(container.id)
+        try? FileSystem.removeIfPresent(exitDirectory + "/" + container.id)
+        logger.info("container removed", metadata: ["id": "\(container.id)", "name": "\(container.name)"])
+        await events.publish(ContainerEvent(kind: .deleted, container: container, timestamp: SandboxService.nowNanoseconds()))
+    }
+
+    /// Stops every container of a pod (StopPodSandbox), then the sandbox itself.
+    public func stopPod(_ sandboxID: String) async throws(SkiffError) {
+        guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
+        for container in await list(sandboxID: sandbox.id) where container.state == .running || container.state == .created {
+            try await stop(container.id, timeout: 0)
+        }
+        try await sandboxes.stop(sandbox.id)
+    }
+
+    /// Removes every container of a pod (RemovePodSandbox), then the sandbox itself.
+    public func removePod(_ sandboxID: String) async throws(SkiffError) {
+        guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
+        for container in await list(sandboxID: sandbox.id) {
+            try await remove(container.id)
+        }
+        try await sandboxes.remove(sandbox.id)
+    }
+
+    // MARK: Exits
+
+    func startExitWatcher() {
+        let interval = options.exitPollInterval
+        exitWatcher = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                await self?.collectExits()
+            }
+        }
+    }
+
+    func collectExits() async {
+        for container in await store.all where container.state == .running || container.state == .created {
+            await collectExit(of: container.id)
+        }
+    }
+
+    /// Records the exit of a container whose exit file conmon has written.
+    func collectExit(of id: String) async {
+        guard var container = await store.find(id), container.state == .running || container.state == .created else { return }
+        let exitFile = exitDirectory + "/" + container.id
+        guard let text = try? FileSystem.readText(exitFile), let code = Int32(text.trimmingNewline) else { return }
+        var status = stat()
+        let finishedAt = max(container.startedAt, stat(exitFile, &status) == 0
+            ? Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec) : SandboxService.nowNanoseconds())
+        let bundle = await store.directory(of: container.id)
+        let oomKilled = FileSystem.exists(bundle + "/oom")
+        container.state = .exited
+        container.exitCode = code
+        container.finishedAt = finishedAt
+        container.reason = oomKilled ? "OOMKilled" : (code == 0 ? "Completed" : "Error")
+        if let path = container.terminationMessageHostPath, let bytes = try? FileSystem.readBytes(path, limit: 4096) {
+            container.message = String(decoding: bytes, as: UTF8.self)
+        }
+        do {
+            try await store.save(container)
+        } catch {
+            logger.error("cannot record a container's exit", metadata: ["id": "\(container.id)", "error": "\(error)"])
+            return
+        }
+        logger.info("container exited", metadata: ["id": "\(container.id)", "name": "\(container.name)", "exit_code": "\(code)", "reason": "\(container.reason)"])
+        await events.publish(ContainerEvent(kind: .stopped, container: container, timestamp: finishedAt))
+    }
+
+    // MARK: Recovery
+
+    /// After a restart: leases are taken again, exits that happened while skiffd was down are
+    /// read from the exit files, containers whose runtime state is gone are marked exited, and
+    /// writable layers without a container are removed.
+    func recover() async {
+        let all = await store.all
+        for container in all {
+            await images.leaseLayers(container.layers.compactMap { try? Digest(parsing: $0) })
+        }
+        for container in all where container.state == .running || container.state == .created {
+            await collectExit(of: container.id)
+            guard var current = await store.find(container.id), current.state == .running || current.state == .created,
+                  let runtime = try? runtime(for: current) else { continue }
+            let gone: Bool
+            do {
+                gone = try await runtime.state(id: current.id) == nil
+            } catch {
+                gone = false
+            }
+            if gone {
+                current.state = .exited
+                current.exitCode = 255
+                current.reason = "Error"
+                current.message = "the container and its monitor were gone when skiffd restarted (node reboot?)"
+                current.finishedAt = SandboxService.nowNanoseconds()
+                try? await store.save(current)
+                logger.warning("container lost while skiffd was down", metadata: ["id": "\(current.id)"])
+            }
+        }
+        let known = Set(all.map(\.id))
+        for name in FileSystem.directoryEntries(layersRoot) ?? [] where !known.contains(name) {
+            logger.warning("removing the writable layer of a container without a record", metadata: ["id": "\(name)"])
+            await releaseFilesystem(id: name, layers: [])
+        }
+    }
+}

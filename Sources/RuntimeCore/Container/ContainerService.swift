@@ -1,0 +1,271 @@
+import Foundation
+import ImageCore
+import LinuxSys
+import Logging
+import SkiffCommon
+
+/// Containers: an overlay root filesystem over the image's snapshots, an OCI spec generated
+/// from the CRI config, `runtime create` under conmon, start/stop/remove, exits read from
+/// conmon's exit files, durable records and recovery after a restart.
+public actor ContainerService {
+    public struct Options: Sendable {
+        public var stateDir: String
+        public var rootDir: String
+        public var handlers: RuntimeHandlerSet
+        public var cgroupLayout: CgroupLayout?
+        /// Parent cgroup for pods that name none.
+        public var defaultCgroupParent: String
+        public var commandTimeout: Duration
+        /// How often running containers are checked for an exit file.
+        public var exitPollInterval: Duration
+
+        public init(stateDir: String, rootDir: String, handlers: RuntimeHandlerSet, cgroupLayout: CgroupLayout?,
+                    defaultCgroupParent: String = "/skiff", commandTimeout: Duration = .seconds(60), exitPollInterval: Duration = .milliseconds(100)) {
+            self.stateDir = stateDir
+            self.rootDir = rootDir
+            self.handlers = handlers
+            self.cgroupLayout = cgroupLayout
+            self.defaultCgroupParent = defaultCgroupParent
+            self.commandTimeout = commandTimeout
+            self.exitPollInterval = exitPollInterval
+        }
+    }
+
+    let options: Options
+    let store: ContainerStore
+    let sandboxes: SandboxService
+    let images: ImageManager
+    let monitor: any ContainerMonitor
+    let makeRuntime: @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime
+    public let events = ContainerEventHub()
+    let logger: Logger
+    let minimumOOMScoreAdj: Int
+    var exitWatcher: Task<Void, Never>?
+    /// Name keys of CreateContainer calls in progress.
+    private var reserved: Set<String> = []
+
+    var exitDirectory: String { options.stateDir + "/exits" }
+    var socketDirectory: String { options.stateDir + "/attach" }
+    var layersRoot: String { options.rootDir + "/containers" }
+
+    public init(options: Options, sandboxes: SandboxService, images: ImageManager, monitor: any ContainerMonitor,
+                makeRuntime: @escaping @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime = ContainerService.runcCompatible,
+                logger: Logger) async throws(SkiffError) {
+        self.options = options
+        self.sandboxes = sandboxes
+        self.images = images
+        self.monitor = monitor
+        self.makeRuntime = makeRuntime
+        self.logger = logger
+        store = try ContainerStore(root: options.stateDir + "/containers")
+        minimumOOMScoreAdj = (try? FileSystem.readText("/proc/self/oom_score_adj")).flatMap { Int($0.trimmingNewline) } ?? 0
+        for directory in [options.stateDir + "/exits", options.stateDir + "/attach", options.rootDir + "/containers"] {
+            do {
+                try FileSystem.makeDirectories(directory, mode: 0o711)
+            } catch {
+                throw error.skiffError("cannot create \(directory)")
+            }
+        }
+        await recover()
+        startExitWatcher()
+    }
+
+    public static let runcCompatible: @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime = { handler in
+        RuncCompatibleRuntime(name: handler.name, binary: handler.resolvedPath ?? handler.configuredPath, root: handler.root)
+    }
+
+    public func shutdown() {
+        exitWatcher?.cancel()
+        exitWatcher = nil
+    }
+
+    // MARK: Create
+
+    public func create(in sandboxID: String, _ spec: ContainerSpec) async throws(SkiffError) -> Container {
+        guard !spec.name.isEmpty else { throw SkiffError.invalidArgument("CreateContainer needs metadata.name") }
+        guard !spec.image.isEmpty else { throw SkiffError.invalidArgument("CreateContainer needs image.image") }
+        let sandbox = try await sandboxes.sandbox(sandboxID)
+        guard sandbox.state == .ready else {
+            throw SkiffError(.failedPrecondition, "pod sandbox \(sandbox.id) is not ready (it was stopped); create a new sandbox")
+        }
+        let key = "\(sandbox.id)/\(spec.name)/\(spec.attempt)"
+        let duplicate = SkiffError(.alreadyExists, "container \"\(spec.name)\" (attempt \(spec.attempt)) already exists in pod sandbox \(sandbox.id); remove it first")
+        guard reserved.insert(key).inserted else { throw duplicate }
+        defer { reserved.remove(key) }
+        if await store.all.contains(where: { "\($0.sandboxID)/\($0.name)/\($0.attempt)" == key }) { throw duplicate }
+
+        guard let image = await images.image(spec.image) else {
+            throw SkiffError(.notFound, "image \"\(spec.image)\" is not present on this node; pull it first")
+        }
+        let defaults = (try? await images.configuration(of: image))??.config ?? ImageConfiguration.Defaults()
+        guard let handler = options.handlers.handler(named: sandbox.runtimeHandler), let runtimePath = handler.resolvedPath else {
+            throw SkiffError(.failedPrecondition, "runtime handler \"\(sandbox.runtimeHandler)\" of pod \(sandbox.id) is not available on this node")
+        }
+
+        let id = SandboxService.newID()
+        let bundle = await store.directory(of: id)
+        let layerDirectory = "\(layersRoot)/\(id)"
+        let rootfs = layerDirectory + "/rootfs"
+        let parent = (sandbox.cgroupParent ?? "").isEmpty ? options.defaultCgroupParent : sandbox.cgroupParent!
+        var container = Container(
+            id: id, sandboxID: sandbox.id, name: spec.name, attempt: spec.attempt, image: spec.image, imageID: image.id.description,
+            imageRef: image.repoDigests.first ?? image.id.description, labels: spec.labels, annotations: spec.annotations,
+            state: .created, createdAt: SandboxService.nowNanoseconds(), startedAt: 0, finishedAt: 0, exitCode: 0, reason: "", message: "",
+            logPath: sandbox.logDirectory.isEmpty || spec.logPath.isEmpty ? "" : sandbox.logDirectory + "/" + spec.logPath,
+            mounts: spec.mounts, resources: spec.resources, runtimeHandler: handler.name,
+            cgroupsPath: (parent.hasSuffix("/") ? String(parent.dropLast()) : parent) + "/skiff-" + id,
+            layers: image.chainIDs.map(\.description), stopSignal: Self.signalNumber(defaults.stopSignal) ?? SIGTERM,
+            pid: 0, monitorPID: 0, stdin: spec.stdin, stdinOnce: spec.stdinOnce, tty: spec.tty,
+            terminationMessageHostPath: Self.terminationMessageHostPath(spec))
+        var leased = false
+        var runtimeCreated = false
+        do throws(SkiffError) {
+            do {
+                try FileSystem.makeDirectories(bundle, mode: 0o700)
+                for directory in ["upper", "work", "rootfs"] { try FileSystem.makeDirectories(layerDirectory + "/" + directory, mode: 0o755) }
+            } catch {
+                throw error.skiffError("cannot create the directories of container \(id)")
+            }
+            let lowerDirectories = try await images.leaseLayers(of: image)
+            leased = true
+            do {
+                try OverlayMount.mount(lowerDirectories: lowerDirectories, upper: layerDirectory + "/upper", work: layerDirectory + "/work", target: rootfs)
+            } catch {
+                throw error.skiffError("cannot mount the root filesystem of container \(id)")
+            }
+            let security = spec.security
+            let user = try UserResolver(rootfs: rootfs).resolve(
+                runAsUser: security.runAsUser, runAsUsername: security.runAsUsername, runAsGroup: security.runAsGroup,
+                imageUser: defaults.user ?? "", supplementalGroups: security.supplementalGroups)
+            let runtimeSpec = try ContainerSpecBuilder.build(.init(
+                id: id, spec: spec, image: defaults, sandbox: sandbox, user: user, rootfs: rootfs, cgroupsPath: container.cgroupsPath,
+                cgroupLayout: options.cgroupLayout, minimumOOMScoreAdj: minimumOOMScoreAdj,
+                targetPIDNamespace: try await targetPIDNamespace(spec.security.pidMode)))
+            try Self.writeJSON(runtimeSpec, to: bundle + "/config.json")
+            if !container.logPath.isEmpty {
+                do {
+                    try FileSystem.makeDirectories(FileSystem.parentDirectory(of: container.logPath), mode: 0o755)
+                } catch {
+                    throw error.skiffError("cannot create the log directory of container \(id)")
+                }
+            }
+            runtimeCreated = true
+            let started = try await monitor.create(MonitorRequest(
+                id: id, name: spec.name, bundle: bundle, runtimePath: runtimePath, runtimeRoot: handler.root, logPath: container.logPath,
+                exitDirectory: exitDirectory, socketDirectory: socketDirectory, stdin: spec.stdin, stdinOnce: spec.stdinOnce, tty: spec.tty,
+                timeout: options.commandTimeout))
+            container.pid = started.pid
+            container.monitorPID = started.monitorPID
+            try await store.save(container)
+        } catch {
+            if runtimeCreated { try? await makeRuntime(handler).delete(id: id, force: true) }
+            await releaseFilesystem(id: id, layers: leased ? image.chainIDs : [])
+            try? await store.delete(id)
+            try? FileSystem.removeIfPresent(exitDirectory + "/" + id)
+            throw error
+        }
+        logger.info("container created", metadata: ["id": "\(id)", "name": "\(spec.name)", "pod": "\(sandbox.id)", "image": "\(spec.image)"])
+        await events.publish(ContainerEvent(kind: .created, container: container, timestamp: container.createdAt))
+        return container
+    }
+
+    // MARK: Start
+
+    public func start(_ id: String) async throws(SkiffError) {
+        var container = try await existing(id)
+        guard container.state == .created else {
+            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not created; only a created container can be started")
+        }
+        let startedAt = SandboxService.nowNanoseconds()
+        try await runtime(for: container).start(id: container.id)
+        container.state = .running
+        container.startedAt = startedAt
+        try await store.save(container)
+        logger.info("container started", metadata: ["id": "\(container.id)", "name": "\(container.name)"])
+        await events.publish(ContainerEvent(kind: .started, container: container, timestamp: container.startedAt))
+        // A command that exits at once may already have its exit file.
+        await collectExit(of: container.id)
+    }
+
+    // MARK: Queries
+
+    public func container(_ id: String) async throws(SkiffError) -> Container {
+        try await existing(id)
+    }
+
+    public func list(idPrefix: String? = nil, state: Container.State? = nil, sandboxID: String? = nil, labels: [String: String] = [:]) async -> [Container] {
+        await store.all.filter { container in
+            (idPrefix.map { $0.isEmpty || container.id.hasPrefix($0) } ?? true)
+                && (state.map { container.state == $0 } ?? true)
+                && (sandboxID.map { $0.isEmpty || container.sandboxID.hasPrefix($0) } ?? true)
+                && labels.allSatisfy { container.labels[$0.key] == $0.value }
+        }
+    }
+
+    /// Details for ContainerStatus's `verbose` info.
+    public func runtimeSpecJSON(of id: String) async -> String? {
+        guard let container = await store.find(id) else { return nil }
+        return try? FileSystem.readText(await store.directory(of: container.id) + "/config.json", limit: 4 << 20)
+    }
+
+    // MARK: Helpers
+
+    func existing(_ id: String) async throws(SkiffError) -> Container {
+        guard !id.isEmpty else { throw SkiffError.invalidArgument("a container ID is required") }
+        guard let container = await store.find(id) else { throw SkiffError.notFound("container \"\(id)\" does not exist") }
+        return container
+    }
+
+    func runtime(for container: Container) throws(SkiffError) -> any OCIRuntime {
+        guard let handler = options.handlers[container.runtimeHandler] else {
+            throw SkiffError(.failedPrecondition, "runtime handler \"\(container.runtimeHandler)\" of container \(container.id) is no longer configured")
+        }
+        return makeRuntime(handler)
+    }
+
+    func targetPIDNamespace(_ mode: ContainerSpec.PIDMode) async throws(SkiffError) -> String? {
+        guard case .target(let id) = mode else { return nil }
+        let target = try await existing(id)
+        guard target.state == .running, target.pid > 0 else { return nil }
+        return "/proc/\(target.pid)/ns/pid"
+    }
+
+    /// Unmounts and deletes the writable layer and drops the image leases.
+    func releaseFilesystem(id: String, layers: [Digest]) async {
+        let directory = "\(layersRoot)/\(id)"
+        try? FileSystem.unmount(directory + "/rootfs")
+        do {
+            try DirectoryTree.remove(directory)
+        } catch {
+            logger.warning("cannot remove the writable layer of a container", metadata: ["id": "\(id)", "error": "\(error)"])
+        }
+        if !layers.isEmpty { await images.releaseLayers(layers) }
+    }
+
+    static func writeJSON<Value: Encodable>(_ value: Value, to path: String) throws(SkiffError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            try FileSystem.writeAtomically(path, Array(try encoder.encode(value)), mode: 0o600)
+        } catch let error as SystemCallError {
+            throw error.skiffError("cannot write \(path)")
+        } catch {
+            throw SkiffError(.internalError, "cannot encode \(path)", cause: DescribedError(error))
+        }
+    }
+
+    static func terminationMessageHostPath(_ spec: ContainerSpec) -> String? {
+        guard let path = spec.annotations["io.kubernetes.container.terminationMessagePath"] else { return nil }
+        return spec.mounts.first { ContainerSpecBuilder.normalized($0.containerPath) == ContainerSpecBuilder.normalized(path) }?.hostPath
+    }
+
+    /// "SIGTERM", "TERM" or "15".
+    static func signalNumber(_ name: String?) -> Int32? {
+        guard var name = name?.uppercased(), !name.isEmpty else { return nil }
+        if let number = Int32(name) { return number }
+        if name.hasPrefix("SIG") { name.removeFirst(3) }
+        let table: [String: Int32] = ["HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "KILL": SIGKILL, "USR1": SIGUSR1, "USR2": SIGUSR2,
+                                      "TERM": SIGTERM, "STOP": SIGSTOP, "CONT": SIGCONT, "WINCH": SIGWINCH, "PWR": 30]
+        return table[name]
+    }
+}
