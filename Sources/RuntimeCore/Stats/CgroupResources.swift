@@ -67,13 +67,14 @@ public enum CgroupFiles {
         return 1 + ((clamped - 2) * 9999) / 262_142
     }
 
-    /// The inverse of `cpuWeight(fromShares:)` as the kubelet computes it
-    /// (`2 + ((weight - 1) * 262142) / 9999`). The forward conversion loses precision, so this
-    /// gives back a share count with the same weight, not necessarily the one written (1024 → 39
-    /// → 998).
+    /// The inverse of `cpuWeight(fromShares:)`: the smallest share count runc turns into
+    /// `weight`, `2 + ⌈(weight - 1) * 262142 / 9999⌉`. The forward conversion loses precision,
+    /// so this gives back a share count with the same weight, not necessarily the one written
+    /// (1024 → 39 → 999). The kubelet and cAdvisor round down instead (39 → 998), which lands
+    /// on the weight below (998 → 38); rounding up makes every weight survive a round trip.
     public static func cpuShares(fromWeight weight: UInt64) -> UInt64 {
         let clamped = min(max(weight, 1), 10_000)
-        return 2 + ((clamped - 1) * 262_142) / 9999
+        return 2 + ((clamped - 1) * 262_142 + 9998) / 9999
     }
 }
 

@@ -11,6 +11,8 @@ final class DaemonHarness: @unchecked Sendable {
     let directory: String
     let configPath: String
     var process: Process?
+    /// The exit status of a daemon the harness had to reap itself.
+    private var reapedStatus: Int32?
     private var logIndex = 0
 
     var rootDir: String { directory + "/root" }
@@ -90,9 +92,10 @@ final class DaemonHarness: @unchecked Sendable {
     func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(30)) async throws -> Int32 {
         guard let process else { throw HarnessError("skiffd is not running") }
         kill(process.processIdentifier, signal)
+        reapedStatus = nil
         try await waitForExit(process, timeout: timeout)
         self.process = nil
-        return process.terminationStatus
+        return reapedStatus ?? process.terminationStatus
     }
 
     func runtime<Result: Sendable>(_ body: (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
@@ -111,10 +114,38 @@ final class DaemonHarness: @unchecked Sendable {
         (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     }
 
-    /// Kills a daemon still running and removes everything the test made.
+    /// Kills a daemon still running and removes everything the test made, also what a failed
+    /// test left: containers (through their OCI runtime), conmon processes and mounts.
     func cleanUp() {
         if let process { stopProcess(process) }
+        let runtimes = stateDir + "/runtime"
+        for handler in (try? FileManager.default.contentsOfDirectory(atPath: runtimes)) ?? [] {
+            let binary = handler == "crun" ? "/usr/bin/crun" : "/usr/sbin/runc"
+            for id in (try? FileManager.default.contentsOfDirectory(atPath: "\(runtimes)/\(handler)")) ?? [] {
+                _ = try? runQuietly(binary, ["--root", "\(runtimes)/\(handler)", "delete", "--force", id])
+            }
+        }
+        for line in (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))?.split(separator: "\n") ?? [] {
+            let fields = line.split(separator: " ")
+            if fields.count > 4, fields[4].hasPrefix(directory) { umount2(String(fields[4]), Int32(MNT_DETACH)) }
+        }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            if String(decoding: data, as: UTF8.self).contains(directory) { kill(pid, SIGKILL) }
+        }
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    @discardableResult
+    private func runQuietly(_ executable: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<500 where process.isRunning { usleep(10_000) }
+        return process.isRunning ? -1 : process.terminationStatus
     }
 
     private func launch(arguments: [String]) throws -> Process {
@@ -133,7 +164,20 @@ final class DaemonHarness: @unchecked Sendable {
 
     private func waitForExit(_ process: Process, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
+        var zombieSince: ContinuousClock.Instant?
         while process.isRunning {
+            // Foundation sometimes leaves a killed child unreaped; reap it ourselves then.
+            let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+            if stat.split(separator: ")").last?.split(separator: " ").first == "Z" {
+                if let since = zombieSince, ContinuousClock.now - since > .seconds(1) {
+                    var status: Int32 = 0
+                    if waitpid(process.processIdentifier, &status, WNOHANG) == process.processIdentifier {
+                        reapedStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+                        return
+                    }
+                }
+                zombieSince = zombieSince ?? ContinuousClock.now
+            }
             if ContinuousClock.now > deadline {
                 stopProcess(process)
                 throw HarnessError("skiffd did not exit within \(timeout): \(log())")

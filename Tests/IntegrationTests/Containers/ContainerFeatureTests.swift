@@ -1,0 +1,170 @@
+import CRIAPI
+import Foundation
+import GRPCCore
+import Testing
+
+/// ExecSync, resources, mounts, log rotation, events and recovery, through a real skiffd.
+@Suite(.serialized) struct ContainerFeatureTests {
+    static func sleeper(_ harness: ContainerHarness, _ name: String, configure: (inout Runtime_V1_ContainerConfig) -> Void = { _ in }) async throws -> String {
+        try await harness.run(harness.config(name, ["/bin/sh", "-c", "echo ready; exec sleep 1000"], configure: configure))
+    }
+
+    static func openFDs(_ pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
+    @Test func execSyncReturnsOutputAndExitCodeAndHonoursItsTimeout() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await Self.sleeper(harness, "exec-target")
+            try await harness.waitForLog("exec-target", containing: "ready")
+            let result = try await harness.execSync(id, ["/bin/sh", "-c", "echo hi; echo oops >&2; id -u; exit 7"])
+            #expect(String(decoding: result.stdout, as: UTF8.self) == "hi\n0\n")
+            #expect(String(decoding: result.stderr, as: UTF8.self) == "oops\n")
+            #expect(result.exitCode == 7)
+
+            let started = ContinuousClock.now
+            await expectCode(.deadlineExceeded) { _ = try await harness.execSync(id, ["/bin/sleep", "30"], timeout: 1) }
+            #expect(ContinuousClock.now - started < .seconds(5))
+            // The timed-out command is gone from the container.
+            let ps = try await harness.execSync(id, ["/bin/ps"])
+            #expect(!String(decoding: ps.stdout, as: UTF8.self).contains("sleep 30"), "\(String(decoding: ps.stdout, as: UTF8.self))")
+
+            // Probes call ExecSync every second: many calls leak nothing.
+            let daemonPID = try #require(harness.daemon.process?.processIdentifier)
+            _ = try await harness.execSync(id, ["/bin/true"])
+            let before = Self.openFDs(daemonPID)
+            for _ in 0..<100 {
+                #expect(try await harness.execSync(id, ["/bin/true"]).exitCode == 0)
+            }
+            #expect(Self.openFDs(daemonPID) <= before + 2, "fds before \(before), after \(Self.openFDs(daemonPID))")
+            #expect(ContainerHarness.processes(mentioning: "exec --process").isEmpty)
+            await expectCode(.invalidArgument) { _ = try await harness.execSync(id, []) }
+            try await harness.stop(id, timeout: 0)
+            await expectCode(.failedPrecondition) { _ = try await harness.execSync(id, ["/bin/true"]) }
+        }
+    }
+
+    @Test func readOnlyRootfsAndABindMount() async throws {
+        try await ContainerHarness.with { harness in
+            let shared = harness.daemon.directory + "/shared"
+            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+            try "from the node\n".write(toFile: shared + "/note", atomically: false, encoding: .utf8)
+            let script = "cat /mnt/node/note; touch /rootfile 2>/dev/null || echo rootfs-ro; touch /mnt/node/x 2>/dev/null || echo mount-ro; touch /mnt/rw/y && echo rw-ok"
+            let scratch = harness.daemon.directory + "/scratch"
+            let id = try await harness.run(harness.config("readonly", ["/bin/sh", "-c", script]) { config in
+                config.linux.securityContext.readonlyRootfs = true
+                var mount = Runtime_V1_Mount()
+                mount.containerPath = "/mnt/node"
+                mount.hostPath = shared
+                mount.readonly = true
+                var writable = Runtime_V1_Mount()
+                writable.containerPath = "/mnt/rw"
+                writable.hostPath = scratch
+                config.mounts = [mount, writable]
+            })
+            #expect(try await harness.waitForExit(id).exitCode == 0)
+            #expect(harness.stdout("readonly") == "from the node\nrootfs-ro\nmount-ro\nrw-ok\n")
+            #expect(FileManager.default.fileExists(atPath: scratch + "/y"))
+            let mounts = try await harness.status(id).status.mounts
+            #expect(mounts.map(\.containerPath) == ["/mnt/node", "/mnt/rw"])
+        }
+    }
+
+    @Test func aContainerOverItsMemoryLimitIsOOMKilled() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await harness.run(harness.config("hog", ["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"]) { config in
+                config.linux.resources.memoryLimitInBytes = 32 << 20
+            })
+            let status = try await harness.waitForExit(id)
+            #expect(status.reason == "OOMKilled", "\(status)")
+            #expect(status.exitCode == 137)
+        }
+    }
+
+    @Test func updateContainerResourcesReachesTheCgroup() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await Self.sleeper(harness, "resized") { $0.linux.resources.memoryLimitInBytes = 64 << 20 }
+            try await harness.waitForLog("resized", containing: "ready")
+            let verbose = try await harness.status(id, verbose: true)
+            let info = try #require(verbose.info["info"])
+            let record = try #require(try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])
+            let cgroupsPath = try #require(record["cgroupsPath"] as? String)
+            let limitFile = CgroupPaths.memoryLimitFile(cgroupsPath)
+            #expect(try String(contentsOfFile: limitFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == String(64 << 20))
+            var request = Runtime_V1_UpdateContainerResourcesRequest()
+            request.containerID = id
+            request.linux.memoryLimitInBytes = 128 << 20
+            request.linux.cpuShares = 512
+            _ = try await harness.daemon.runtime { try await $0.updateContainerResources(request) }
+            #expect(try String(contentsOfFile: limitFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == String(128 << 20))
+            #expect(try await harness.status(id).status.resources.linux.memoryLimitInBytes == 128 << 20)
+        }
+    }
+
+    @Test func reopenContainerLogAfterTheKubeletRotatesIt() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await harness.run(harness.config("ticker", ["/bin/sh", "-c", "while true; do echo tick; sleep 0.1; done"]))
+            try await harness.waitForLog("ticker", containing: "tick")
+            let path = harness.logPath("ticker")
+            try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+            var request = Runtime_V1_ReopenContainerLogRequest()
+            request.containerID = id
+            _ = try await harness.daemon.runtime { try await $0.reopenContainerLog(request) }
+            try await harness.waitForLog("ticker", containing: "tick")
+            #expect(FileManager.default.fileExists(atPath: path + ".1"))
+        }
+    }
+
+    @Test func eventsArriveInOrder() async throws {
+        try await ContainerHarness.with { harness in
+            let collected = Task { () -> [(Runtime_V1_ContainerEventType, String)] in
+                try await harness.daemon.runtime { client in
+                    try await client.getContainerEvents(Runtime_V1_GetEventsRequest()) { response in
+                        var events: [(Runtime_V1_ContainerEventType, String)] = []
+                        for try await event in response.messages {
+                            events.append((event.containerEventType, event.containerID))
+                            if event.containerEventType == .containerDeletedEvent { break }
+                        }
+                        return events
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let id = try await harness.run(harness.config("evented", ["/bin/sh", "-c", "exit 0"]))
+            _ = try await harness.waitForExit(id)
+            try await harness.remove(id)
+            let events = try await collected.value
+            #expect(events.map(\.0) == [.containerCreatedEvent, .containerStartedEvent, .containerStoppedEvent, .containerDeletedEvent])
+            #expect(events.allSatisfy { $0.1 == id })
+        }
+    }
+
+    @Test func afterSIGKILLOfSkiffdContainersAreReportedTruthfully() async throws {
+        try await ContainerHarness.with { harness in
+            let running = try await Self.sleeper(harness, "survivor")
+            let exiting = try await harness.run(harness.config("leaver", ["/bin/sh", "-c", "sleep 1; echo bye; exit 5"]))
+            try await harness.waitForLog("survivor", containing: "ready")
+            try await harness.daemon.stop(signal: SIGKILL)
+            try await Task.sleep(for: .seconds(2))
+            try await harness.daemon.start()
+            let survivor = try await harness.status(running).status
+            #expect(survivor.state == .containerRunning)
+            let leaver = try await harness.waitForExit(exiting)
+            #expect(leaver.exitCode == 5)
+            #expect(harness.stdout("leaver") == "bye\n")
+            let result = try await harness.execSync(running, ["/bin/echo", "still here"])
+            #expect(String(decoding: result.stdout, as: UTF8.self) == "still here\n")
+            try await harness.stop(running, timeout: 0)
+            #expect(try await harness.status(running).status.state == .containerExited)
+        }
+    }
+}
+
+/// Where the node keeps a container's cgroup files (cgroup v1 here, v2 on unified hosts).
+enum CgroupPaths {
+    static var unified: Bool { FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") }
+
+    static func memoryLimitFile(_ cgroupsPath: String) -> String {
+        unified ? "/sys/fs/cgroup\(cgroupsPath)/memory.max" : "/sys/fs/cgroup/memory\(cgroupsPath)/memory.limit_in_bytes"
+    }
+}
