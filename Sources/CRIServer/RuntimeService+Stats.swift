@@ -2,32 +2,58 @@ import CRIAPI
 import GRPCCore
 import SkiffCommon
 
-/// Stats and metrics rpcs (api.proto: ContainerStats … StreamPodSandboxMetrics). Not served yet.
+/// Stats and metrics rpcs (api.proto: ContainerStats … StreamPodSandboxMetrics). The metrics
+/// descriptors (ListMetricDescriptors/ListPodSandboxMetrics) are not served yet.
 extension RuntimeService {
-    private static let area = "stats"
-
     public func containerStats(request: Runtime_V1_ContainerStatsRequest, context: ServerContext) async throws -> Runtime_V1_ContainerStatsResponse {
-        throw SkiffError.notImplemented("ContainerStats", Self.area)
+        var response = Runtime_V1_ContainerStatsResponse()
+        response.stats = StatsConversions.container(try await containers.stats(of: request.containerID))
+        return response
     }
 
     public func listContainerStats(request: Runtime_V1_ListContainerStatsRequest, context: ServerContext) async throws -> Runtime_V1_ListContainerStatsResponse {
-        throw SkiffError.notImplemented("ListContainerStats", Self.area)
+        var response = Runtime_V1_ListContainerStatsResponse()
+        response.stats = try await containerStats(request.hasFilter ? request.filter : nil)
+        return response
     }
 
     public func streamContainerStats(request: Runtime_V1_StreamContainerStatsRequest, response: RPCWriter<Runtime_V1_StreamContainerStatsResponse>, context: ServerContext) async throws {
-        throw SkiffError.notImplemented("StreamContainerStats", Self.area)
+        let all = try await containerStats(request.hasFilter ? request.filter : nil)
+        for start in stride(from: 0, to: all.count, by: 50) {
+            var chunk = Runtime_V1_StreamContainerStatsResponse()
+            chunk.containerStats = Array(all[start..<min(start + 50, all.count)])
+            try await response.write(chunk)
+        }
     }
 
     public func podSandboxStats(request: Runtime_V1_PodSandboxStatsRequest, context: ServerContext) async throws -> Runtime_V1_PodSandboxStatsResponse {
-        throw SkiffError.notImplemented("PodSandboxStats", Self.area)
+        var response = Runtime_V1_PodSandboxStatsResponse()
+        response.stats = StatsConversions.pod(try await containers.podStats(of: request.podSandboxID))
+        return response
     }
 
     public func listPodSandboxStats(request: Runtime_V1_ListPodSandboxStatsRequest, context: ServerContext) async throws -> Runtime_V1_ListPodSandboxStatsResponse {
-        throw SkiffError.notImplemented("ListPodSandboxStats", Self.area)
+        var response = Runtime_V1_ListPodSandboxStatsResponse()
+        response.stats = await podStats(request.hasFilter ? request.filter : nil)
+        return response
     }
 
     public func streamPodSandboxStats(request: Runtime_V1_StreamPodSandboxStatsRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxStatsResponse>, context: ServerContext) async throws {
-        throw SkiffError.notImplemented("StreamPodSandboxStats", Self.area)
+        let all = await podStats(request.hasFilter ? request.filter : nil)
+        for start in stride(from: 0, to: all.count, by: 50) {
+            var chunk = Runtime_V1_StreamPodSandboxStatsResponse()
+            chunk.podSandboxStats = Array(all[start..<min(start + 50, all.count)])
+            try await response.write(chunk)
+        }
+    }
+
+    private func containerStats(_ filter: Runtime_V1_ContainerStatsFilter?) async throws -> [Runtime_V1_ContainerStats] {
+        await containers.stats(idPrefix: filter?.id, sandboxID: filter?.podSandboxID, labels: filter?.labelSelector ?? [:])
+            .map(StatsConversions.container)
+    }
+
+    private func podStats(_ filter: Runtime_V1_PodSandboxStatsFilter?) async -> [Runtime_V1_PodSandboxStats] {
+        await containers.podStats(idPrefix: filter?.id, labels: filter?.labelSelector ?? [:]).map(StatsConversions.pod)
     }
 
     public func listMetricDescriptors(request: Runtime_V1_ListMetricDescriptorsRequest, context: ServerContext) async throws -> Runtime_V1_ListMetricDescriptorsResponse {

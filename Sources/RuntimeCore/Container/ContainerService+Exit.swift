@@ -51,6 +51,7 @@ extension ContainerService {
         }
         await releaseFilesystem(id: container.id, layers: container.layers.compactMap { try? Digest(parsing: $0) })
         try await store.delete(container.id)
+        cpuSamples[container.id] = nil
         try? FileSystem.removeIfPresent(exitDirectory + "/" + container.id)
         logger.info("container removed", metadata: ["id": "\(container.id)", "name": "\(container.name)"])
         await events.publish(ContainerEvent(kind: .deleted, container: container, timestamp: SandboxService.nowNanoseconds()))

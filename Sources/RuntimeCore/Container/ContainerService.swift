@@ -41,6 +41,8 @@ public actor ContainerService {
     let logger: Logger
     let minimumOOMScoreAdj: Int
     var exitWatcher: Task<Void, Never>?
+    /// The last CPU sample per container, for nanocores.
+    var cpuSamples: [String: (timestamp: Int64, usage: UInt64)] = [:]
     /// Name keys of CreateContainer calls in progress.
     private var reserved: Set<String> = []
 

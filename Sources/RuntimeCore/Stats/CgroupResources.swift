@@ -15,8 +15,8 @@ public enum CgroupFiles {
     ///   with symlinks for each name; when `root/controller` is absent the co-mounted name is
     ///   used.
     ///
-    /// Empty, "." and ".." components of `path` are dropped, so the result never leaves the
-    /// hierarchy; `CgroupReader` refuses such paths outright.
+    /// Empty and "." components of `path` are dropped, and so are ".." ones, so the result never
+    /// leaves the hierarchy; `CgroupReader` and `readLimits` refuse a path with ".." outright.
     public static func directory(for controller: String, cgroup path: String, layout: CgroupLayout,
                                  root: String = "/sys/fs/cgroup") -> String {
         let relative = components(of: path)

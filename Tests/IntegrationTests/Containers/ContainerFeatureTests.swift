@@ -139,6 +139,40 @@ import Testing
         }
     }
 
+    @Test func statsReportCPUMemoryAndTheWritableLayer() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await harness.run(harness.config("busy", ["/bin/sh", "-c", "dd if=/dev/zero of=/tmp/blob bs=1M count=3; echo ready; while true; do :; done"]))
+            try await harness.waitForLog("busy", containing: "ready")
+            var request = Runtime_V1_ContainerStatsRequest()
+            request.containerID = id
+            _ = try await harness.daemon.runtime { try await $0.containerStats(request) }
+            try await Task.sleep(for: .milliseconds(500))
+            let stats = try await harness.daemon.runtime { try await $0.containerStats(request) }.stats
+            #expect(stats.attributes.id == id)
+            #expect(stats.attributes.metadata.name == "busy")
+            #expect(stats.cpu.usageCoreNanoSeconds.value > 100_000_000, "\(stats.cpu)")
+            #expect(stats.cpu.usageNanoCores.value > 300_000_000, "a busy loop uses most of a core: \(stats.cpu)")
+            #expect(stats.memory.workingSetBytes.value > 0 && stats.memory.usageBytes.value > 0, "\(stats.memory)")
+            #expect(stats.writableLayer.usedBytes.value >= 3 << 20, "\(stats.writableLayer)")
+            #expect(stats.writableLayer.inodesUsed.value >= 1)
+
+            let listed = try await harness.daemon.runtime { try await $0.listContainerStats(Runtime_V1_ListContainerStatsRequest()) }.stats
+            #expect(listed.map(\.attributes.id) == [id])
+            var podRequest = Runtime_V1_PodSandboxStatsRequest()
+            podRequest.podSandboxID = harness.podID
+            let pod = try await harness.daemon.runtime { try await $0.podSandboxStats(podRequest) }.stats
+            #expect(pod.attributes.id == harness.podID)
+            #expect(pod.linux.cpu.usageCoreNanoSeconds.value > 0)
+            #expect(pod.linux.process.processCount.value >= 1)
+            #expect(pod.linux.containers.map(\.attributes.id) == [id])
+            await expectCode(.notFound) {
+                var missing = Runtime_V1_ContainerStatsRequest()
+                missing.containerID = "nope"
+                _ = try await harness.daemon.runtime { try await $0.containerStats(missing) }
+            }
+        }
+    }
+
     @Test func afterSIGKILLOfSkiffdContainersAreReportedTruthfully() async throws {
         try await ContainerHarness.with { harness in
             let running = try await Self.sleeper(harness, "survivor")
