@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up this node for Skiff and (re)starts skiffd with the default configuration:
-#   1. installs the Debian packages Skiff needs (scripts/system-packages.txt);
+#   1. installs the Debian packages Skiff needs (scripts/system-packages.txt) and, on cgroup v1
+#      hybrid nodes, mounts the hugetlb hierarchy crun needs (scripts/prepare-cgroups.sh);
 #   2. builds skiffd, skiff and skiff-pinns in release mode and installs them into /usr/local/bin;
 #   3. writes /etc/skiff/skiff.toml (every default, commented) unless it exists;
 #   4. writes a default bridge CNI network unless /etc/cni/net.d has one;
@@ -12,6 +13,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
 
 bash "$repo/scripts/install-packages.sh"
+bash "$repo/scripts/prepare-cgroups.sh"
 
 echo "building skiffd and skiff (release)…"
 (cd "$repo" && swift build -c release --product skiffd && swift build -c release --product skiff && swift build -c release --product skiff-pinns) >/tmp/skiff-build.log 2>&1 \

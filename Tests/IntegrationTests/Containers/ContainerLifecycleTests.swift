@@ -37,6 +37,22 @@ import Testing
         }
     }
 
+    @Test func theCrunHandlerRunsContainersToo() async throws {
+        try await ContainerHarness.with(handler: "crun") { harness in
+            let id = try await harness.run(harness.config("crunned", ["/bin/sh", "-c", "echo under crun; exit 4"]))
+            let status = try await harness.waitForExit(id)
+            #expect(status.exitCode == 4)
+            #expect(harness.stdout("crunned") == "under crun\n")
+            let verbose = try await harness.status(id, verbose: true)
+            #expect(verbose.info["info"]?.contains("\"runtimeHandler\":\"crun\"") == true)
+            let sleeper = try await harness.run(harness.config("crun-sleeper", ["/bin/sleep", "100"]))
+            let exec = try await harness.execSync(sleeper, ["/bin/sh", "-c", "echo exec under crun"])
+            #expect(String(decoding: exec.stdout, as: UTF8.self) == "exec under crun\n")
+            try await harness.stop(sleeper, timeout: 0)
+            #expect(try await harness.status(sleeper).status.exitCode == 137)
+        }
+    }
+
     @Test func environmentUserAndWorkingDirectoryMergeImageAndConfig() async throws {
         try await ContainerHarness.with { harness in
             let config = harness.config("whoami", ["/bin/sh", "-c", "id -u; id -g; echo $FIXTURE $FOO; pwd; echo $HOME; cat /etc/hostname"]) { config in
