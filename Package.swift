@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "skiff", targets: ["skiff"]),
         .executable(name: "skiff-fixture", targets: ["skiff-fixture"]),
         .executable(name: "skiff-pinns", targets: ["skiff-pinns"]),
+        .executable(name: "skiff-pause", targets: ["skiff-pause"]),
     ],
     dependencies: [
         .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
@@ -122,6 +123,8 @@ let package = Package(
         // Creates and pins a pod's namespaces in a short-lived process (unshare must not run on a
         // daemon thread).
         .executableTarget(name: "skiff-pinns"),
+        // Holds a pod's shared PID namespace as its init; static, so it runs in an empty root.
+        .executableTarget(name: "skiff-pause", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .executableTarget(
             name: "skiff-fixture",
             dependencies: [

@@ -57,24 +57,6 @@ extension ContainerService {
         await events.publish(ContainerEvent(kind: .deleted, container: container, timestamp: SandboxService.nowNanoseconds()))
     }
 
-    /// Stops every container of a pod (StopPodSandbox), then the sandbox itself.
-    public func stopPod(_ sandboxID: String) async throws(SkiffError) {
-        guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
-        for container in await list(sandboxID: sandbox.id) where container.state == .running || container.state == .created {
-            try await stop(container.id, timeout: 0)
-        }
-        try await sandboxes.stop(sandbox.id)
-    }
-
-    /// Removes every container of a pod (RemovePodSandbox), then the sandbox itself.
-    public func removePod(_ sandboxID: String) async throws(SkiffError) {
-        guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
-        for container in await list(sandboxID: sandbox.id) {
-            try await remove(container.id)
-        }
-        try await sandboxes.remove(sandbox.id)
-    }
-
     // MARK: Exits
 
     func startExitWatcher() {
@@ -150,6 +132,7 @@ extension ContainerService {
                 logger.warning("container lost while skiffd was down", metadata: ["id": "\(current.id)"])
             }
         }
+        await recoverPauses()
         let known = Set(all.map(\.id))
         for name in FileSystem.directoryEntries(layersRoot) ?? [] where !known.contains(name) {
             logger.warning("removing the writable layer of a container without a record", metadata: ["id": "\(name)"])

@@ -18,9 +18,13 @@ public actor ContainerService {
         public var commandTimeout: Duration
         /// How often running containers are checked for an exit file.
         public var exitPollInterval: Duration
+        /// The static pause binary run as PID 1 of pods that share a PID namespace.
+        public var pauseBinary: String
 
         public init(stateDir: String, rootDir: String, handlers: RuntimeHandlerSet, cgroupLayout: CgroupLayout?,
-                    defaultCgroupParent: String = "/skiff", commandTimeout: Duration = .seconds(60), exitPollInterval: Duration = .milliseconds(100)) {
+                    defaultCgroupParent: String = "/skiff", commandTimeout: Duration = .seconds(60), exitPollInterval: Duration = .milliseconds(100),
+                    pauseBinary: String = ContainerService.pauseBesideExecutable()) {
+            self.pauseBinary = pauseBinary
             self.stateDir = stateDir
             self.rootDir = rootDir
             self.handlers = handlers
@@ -70,6 +74,11 @@ public actor ContainerService {
         }
         await recover()
         startExitWatcher()
+    }
+
+    /// `skiff-pause` next to the running executable (skiffd, or the test runner).
+    public static func pauseBesideExecutable() -> String {
+        FileSystem.parentDirectory(of: (try? FileSystem.readLink("/proc/self/exe")) ?? "") + "/skiff-pause"
     }
 
     public static let runcCompatible: @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime = { handler in
@@ -142,7 +151,7 @@ public actor ContainerService {
             let runtimeSpec = try ContainerSpecBuilder.build(.init(
                 id: id, spec: spec, image: defaults, sandbox: sandbox, user: user, rootfs: rootfs, cgroupsPath: container.cgroupsPath,
                 cgroupLayout: options.cgroupLayout, minimumOOMScoreAdj: minimumOOMScoreAdj,
-                targetPIDNamespace: try await targetPIDNamespace(spec.security.pidMode)))
+                targetPIDNamespace: try await targetPIDNamespace(spec.security.pidMode, sandbox: sandbox)))
             try Self.writeJSON(runtimeSpec, to: bundle + "/config.json")
             if !container.logPath.isEmpty {
                 do {
@@ -225,7 +234,8 @@ public actor ContainerService {
         return makeRuntime(handler)
     }
 
-    func targetPIDNamespace(_ mode: ContainerSpec.PIDMode) async throws(SkiffError) -> String? {
+    func targetPIDNamespace(_ mode: ContainerSpec.PIDMode, sandbox: PodSandbox) async throws(SkiffError) -> String? {
+        if case .pod = mode, let pid = sandbox.pausePID, kill(pid, 0) == 0 { return "/proc/\(pid)/ns/pid" }
         guard case .target(let id) = mode else { return nil }
         let target = try await existing(id)
         guard target.state == .running, target.pid > 0 else { return nil }

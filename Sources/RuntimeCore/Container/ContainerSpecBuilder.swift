@@ -22,7 +22,8 @@ public struct ContainerSpecBuilder: Sendable {
         /// to it, as containerd's restrict_oom_score_adj does, since the kernel refuses them
         /// without CAP_SYS_RESOURCE.
         public var minimumOOMScoreAdj: Int
-        /// The /proc/<pid>/ns/pid of the container a `.target` PID mode names.
+        /// The /proc/<pid>/ns/pid of the container a `.target` PID mode names, or of the pod's
+        /// pause process for `.pod`.
         public var targetPIDNamespace: String?
     }
 
@@ -149,7 +150,10 @@ public struct ContainerSpecBuilder: Sendable {
             // container gets one of its own, as in containerd.
             result.append(.init(type: "pid", path: nil))
         case .pod:
-            throw SkiffError(.failedPrecondition, "container \"\(context.spec.name)\" asks for the pod's shared PID namespace, which needs the pod's pause process; Skiff does not run one yet")
+            guard let path = context.targetPIDNamespace else {
+                throw SkiffError(.failedPrecondition, "pod sandbox \(sandbox.id) shares one PID namespace but its pause process is not running; recreate the pod")
+            }
+            result.append(.init(type: "pid", path: path))
         case .target(let id):
             guard let path = context.targetPIDNamespace else {
                 throw SkiffError(.notFound, "target container \(id) for the PID namespace is not running")

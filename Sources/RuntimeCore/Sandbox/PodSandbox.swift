@@ -95,6 +95,8 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     /// Empty: Skiff's own parent (`/skiff`).
     public var cgroupParent: String?
     public var sharedPID: Bool?
+    /// The pause process holding the shared PID namespace (host pid), while it runs.
+    public var pausePID: Int32?
     public var namespaces: PinnedNamespaces?
     /// The CNI network the pod was attached to and the raw ADD result (DEL's prevResult).
     public var networkName: String?

@@ -63,7 +63,7 @@ public actor SandboxService {
             createdAt: Self.nowNanoseconds(), labels: spec.labels, annotations: spec.annotations,
             runtimeHandler: spec.runtimeHandler.isEmpty ? options.handlers.defaultName : spec.runtimeHandler,
             hostname: spec.hostname.isEmpty ? spec.name : spec.hostname, logDirectory: spec.logDirectory,
-            hostNetwork: spec.hostNetwork, hostIPC: spec.hostIPC, hostPID: spec.hostPID, portMappings: spec.portMappings, cgroupParent: spec.cgroupParent, sharedPID: spec.sharedPID,
+            hostNetwork: spec.hostNetwork, hostIPC: spec.hostIPC, hostPID: spec.hostPID, portMappings: spec.portMappings, cgroupParent: spec.cgroupParent, sharedPID: spec.sharedPID, pausePID: nil,
             namespaces: nil, networkName: nil, networkResult: nil, ips: [], directory: directory)
         do throws(SkiffError) {
             do {
@@ -117,6 +117,21 @@ public actor SandboxService {
         if let namespaces = sandbox.namespaces { try pinner.unpin(namespaces) }
         try await store.delete(sandbox.id)
         logger.info("pod sandbox removed", metadata: ["id": "\(sandbox.id)", "pod": "\(sandbox.namespace)/\(sandbox.name)"])
+    }
+
+    /// Records (or clears) the pod's pause process.
+    public func recordPause(_ id: String, pid: Int32?) async throws(SkiffError) {
+        guard var sandbox = await store.find(id) else { return }
+        sandbox.pausePID = pid
+        try await store.save(sandbox)
+    }
+
+    /// A pod that lost something it cannot run without (its pause process) is not ready.
+    public func markNotReady(_ id: String, reason: String) async {
+        guard var sandbox = await store.find(id), sandbox.state == .ready else { return }
+        sandbox.state = .notReady
+        try? await store.save(sandbox)
+        logger.warning("pod sandbox is not ready any more", metadata: ["id": "\(id)", "reason": "\(reason)"])
     }
 
     // MARK: Queries

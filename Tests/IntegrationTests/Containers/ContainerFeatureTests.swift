@@ -173,6 +173,30 @@ import Testing
         }
     }
 
+    @Test func aSharedPIDPodRunsThePauseProcessAsItsInit() async throws {
+        try await ContainerHarness.with(sharedPID: true) { harness in
+            var statusRequest = Runtime_V1_PodSandboxStatusRequest()
+            statusRequest.podSandboxID = harness.podID
+            let pod = try await harness.daemon.runtime { try await $0.podSandboxStatus(statusRequest) }.status
+            #expect(pod.linux.namespaces.options.pid == .pod)
+            let first = try await Self.sleeper(harness, "first") { $0.linux.securityContext.namespaceOptions.pid = .pod }
+            let second = try await Self.sleeper(harness, "second") { $0.linux.securityContext.namespaceOptions.pid = .pod }
+            try await harness.waitForLog("second", containing: "ready")
+            let ps = String(decoding: try await harness.execSync(second, ["/bin/ps", "-o", "pid,args"]).stdout, as: UTF8.self)
+            let lines = ps.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(lines.contains { $0.hasPrefix("1 ") && $0.hasSuffix("/pause") }, "\(ps)")
+            #expect(lines.filter { $0.hasSuffix("sleep 1000") }.count == 2, "both containers' processes are visible: \(ps)")
+            // The pause process reaps: a container's orphan does not linger as a zombie.
+            _ = try await harness.execSync(first, ["/bin/sh", "-c", "(sleep 0.1 &) ; true"])
+            try await Task.sleep(for: .milliseconds(400))
+            let after = String(decoding: try await harness.execSync(second, ["/bin/ps", "-o", "stat,args"]).stdout, as: UTF8.self)
+            #expect(!after.split(separator: "\n").contains { $0.hasPrefix("Z") }, "\(after)")
+            try await PodSandboxTests.stop(harness.daemon, harness.podID)
+            #expect(try await harness.status(first).status.state == .containerExited)
+            #expect(ContainerHarness.processes(mentioning: "pause-" + harness.podID).isEmpty)
+        }
+    }
+
     @Test func afterSIGKILLOfSkiffdContainersAreReportedTruthfully() async throws {
         try await ContainerHarness.with { harness in
             let running = try await Self.sleeper(harness, "survivor")

@@ -15,7 +15,7 @@ struct ContainerHarness {
 
     static let busybox = try! BusyboxImages.busyboxBinary()
 
-    static func with(handler: String = "", extraConfig: String = "", _ body: (ContainerHarness) async throws -> Void) async throws {
+    static func with(handler: String = "", sharedPID: Bool = false, extraConfig: String = "", _ body: (ContainerHarness) async throws -> Void) async throws {
         let registry = try await TestRegistry.start()
         defer { registry.stop() }
         let fixture = BusyboxImages.standard(busybox: busybox)
@@ -27,7 +27,7 @@ struct ContainerHarness {
             let logDirectory = daemon.directory + "/pod-logs"
             var config = PodSandboxTests.config("ctr-pod", hostNetwork: true)
             config.logDirectory = logDirectory
-            config.linux.securityContext.namespaceOptions.pid = .container
+            config.linux.securityContext.namespaceOptions.pid = sharedPID ? .pod : .container
             let podID = try await PodSandboxTests.run(daemon, config, handler: handler)
             let harness = ContainerHarness(daemon: daemon, image: image, podID: podID, logDirectory: logDirectory)
             do {

@@ -1,0 +1,139 @@
+import Foundation
+import LinuxSys
+import SkiffCommon
+
+/// Pod-level lifecycle that involves containers: the pause process of pods that share one PID
+/// namespace, and stopping or removing a pod with its containers. Pods that do not share a PID
+/// namespace run no process at all.
+extension ContainerService {
+    /// RunPodSandbox: the sandbox, then its pause process when the pod shares PIDs. A pause that
+    /// cannot start undoes the sandbox.
+    public func runPod(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
+        var sandbox = try await sandboxes.run(spec)
+        guard spec.sharedPID && !spec.hostPID else { return sandbox }
+        do {
+            let pid = try await startPause(for: sandbox)
+            try await sandboxes.recordPause(sandbox.id, pid: pid)
+            sandbox.pausePID = pid
+        } catch {
+            await removePause(of: sandbox)
+            try? await sandboxes.remove(sandbox.id)
+            throw error
+        }
+        return sandbox
+    }
+
+    /// Stops every container of a pod (StopPodSandbox), its pause process, then the sandbox.
+    public func stopPod(_ sandboxID: String) async throws(SkiffError) {
+        guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
+        for container in await list(sandboxID: sandbox.id) where container.state == .running || container.state == .created {
+            try await stop(container.id, timeout: 0)
+        }
+        await removePause(of: sandbox)
+        if sandbox.pausePID != nil { try await sandboxes.recordPause(sandbox.id, pid: nil) }
+        try await sandboxes.stop(sandbox.id)
+    }
+
+    /// Removes every container of a pod (RemovePodSandbox), its pause process, then the sandbox.
+    public func removePod(_ sandboxID: String) async throws(SkiffError) {
+        guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
+        for container in await list(sandboxID: sandbox.id) {
+            try await remove(container.id)
+        }
+        await removePause(of: sandbox)
+        try await sandboxes.remove(sandbox.id)
+    }
+
+    static func pauseID(of sandbox: PodSandbox) -> String { "pause-" + sandbox.id }
+
+    var pauseRootfs: String { options.rootDir + "/pause/rootfs" }
+
+    /// The pause binary's root filesystem: one read-only directory shared by every pod.
+    func preparePauseRootfs() throws(SkiffError) {
+        guard FileSystem.isExecutableFile(options.pauseBinary) else {
+            throw SkiffError(.failedPrecondition, "the pause binary \(options.pauseBinary) is missing; reinstall skiffd (scripts/setup-node.sh installs skiff-pause beside it)")
+        }
+        do {
+            for directory in ["proc", "dev", "sys"] { try FileSystem.makeDirectories(pauseRootfs + "/" + directory, mode: 0o755) }
+            let installed = pauseRootfs + "/pause"
+            let wanted = try FileSystem.readBytes(options.pauseBinary, limit: 64 << 20)
+            if (try? FileSystem.readBytes(installed, limit: 64 << 20)) != wanted {
+                try FileSystem.writeAtomically(installed, wanted, mode: 0o755)
+            }
+        } catch {
+            throw error.skiffError("cannot prepare the pause root filesystem in \(pauseRootfs)")
+        }
+    }
+
+    func startPause(for sandbox: PodSandbox) async throws(SkiffError) -> Int32 {
+        try preparePauseRootfs()
+        guard let handler = options.handlers.handler(named: sandbox.runtimeHandler), let runtimePath = handler.resolvedPath else {
+            throw SkiffError(.failedPrecondition, "runtime handler \"\(sandbox.runtimeHandler)\" is not available on this node")
+        }
+        let id = Self.pauseID(of: sandbox)
+        let bundle = sandbox.directory + "/pause"
+        do {
+            try FileSystem.makeDirectories(bundle, mode: 0o700)
+        } catch {
+            throw error.skiffError("cannot create \(bundle)")
+        }
+        var spec = RuntimeSpec.basic(args: ["/pause"], rootfs: pauseRootfs, hostname: sandbox.hostNetwork ? nil : sandbox.hostname)
+        spec.root.readonly = true
+        // runc needs /proc; /dev on a tmpfs keeps its device nodes out of the shared rootfs.
+        spec.mounts = RuntimeSpec.standardMounts.filter { $0.destination == "/proc" || $0.destination == "/dev" }
+        spec.process.capabilities = .init([])
+        spec.linux.namespaces = [.init(type: "pid", path: nil), .init(type: "mount", path: nil)]
+        if let path = sandbox.namespaces?.network, !sandbox.hostNetwork { spec.linux.namespaces.append(.init(type: "network", path: path)) }
+        if let path = sandbox.namespaces?.ipc, !sandbox.hostIPC { spec.linux.namespaces.append(.init(type: "ipc", path: path)) }
+        if let path = sandbox.namespaces?.uts, !sandbox.hostNetwork { spec.linux.namespaces.append(.init(type: "uts", path: path)) }
+        let parent = (sandbox.cgroupParent ?? "").isEmpty ? options.defaultCgroupParent : sandbox.cgroupParent!
+        spec.linux.cgroupsPath = (parent.hasSuffix("/") ? String(parent.dropLast()) : parent) + "/skiff-" + id
+        spec.linux.maskedPaths = nil
+        spec.linux.readonlyPaths = nil
+        spec.process.oomScoreAdj = max(-998, minimumOOMScoreAdj)
+        try Self.writeJSON(spec, to: bundle + "/config.json")
+        let started = try await monitor.create(MonitorRequest(
+            id: id, name: "pause", bundle: bundle, runtimePath: runtimePath, runtimeRoot: handler.root, logPath: "",
+            exitDirectory: exitDirectory, socketDirectory: socketDirectory, stdin: false, stdinOnce: false, tty: false,
+            timeout: options.commandTimeout))
+        try await makeRuntime(handler).start(id: id)
+        logger.info("pod pause process started", metadata: ["pod": "\(sandbox.id)", "pid": "\(started.pid)"])
+        return started.pid
+    }
+
+    /// Kills and deletes the pod's pause container, if it has one. Never fails: what cannot be
+    /// removed is logged.
+    func removePause(of sandbox: PodSandbox) async {
+        let id = Self.pauseID(of: sandbox)
+        let bundle = sandbox.directory + "/pause"
+        guard FileSystem.exists(bundle), let handler = options.handlers.handler(named: sandbox.runtimeHandler) else { return }
+        let runtime = makeRuntime(handler)
+        try? await runtime.kill(id: id, signal: SIGKILL)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !FileSystem.exists(exitDirectory + "/" + id), ContinuousClock.now < deadline,
+              (try? await runtime.state(id: id)) != nil {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        do {
+            try await runtime.delete(id: id, force: true)
+        } catch {
+            logger.warning("cannot delete a pod's pause container", metadata: ["pod": "\(sandbox.id)", "error": "\(error)"])
+        }
+        try? FileSystem.removeIfPresent(exitDirectory + "/" + id)
+        try? DirectoryTree.remove(bundle)
+    }
+
+    /// After a restart: a pod whose pause process exited while skiffd was down is not ready.
+    func recoverPauses() async {
+        for sandbox in await sandboxes.list(state: .ready) where sandbox.pausePID != nil {
+            let id = Self.pauseID(of: sandbox)
+            let exited = FileSystem.exists(exitDirectory + "/" + id)
+            var gone = exited
+            if !exited, let handler = options.handlers.handler(named: sandbox.runtimeHandler) {
+                let state = try? await makeRuntime(handler).state(id: id)
+                gone = state == nil || state?.status == "stopped"
+            }
+            if gone { await sandboxes.markNotReady(sandbox.id, reason: "its pause process is gone") }
+        }
+    }
+}
