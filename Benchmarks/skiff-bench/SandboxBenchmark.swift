@@ -11,7 +11,7 @@ import RuntimeCore
 /// namespaces pinned with skiff-pinns and the same CNI chain ADDed and DELed directly, no daemon.
 @main
 struct SkiffBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "skiff-bench", subcommands: [Sandboxes.self])
+    static let configuration = CommandConfiguration(commandName: "skiff-bench", subcommands: [Sandboxes.self, Containers.self])
 
     struct Sandboxes: AsyncParsableCommand {
         @Option(help: "skiffd's socket.") var socket: String
@@ -52,6 +52,8 @@ struct SkiffBench: AsyncParsableCommand {
             request.config.metadata.name = name
             request.config.metadata.namespace = "bench"
             request.config.metadata.uid = "uid-\(name)-\(UUID().uuidString.prefix(6))"
+            // As the kubelet sends for pods without shareProcessNamespace: no pause process.
+            request.config.linux.securityContext.namespaceOptions.pid = .container
             let start = ContinuousClock.now
             let id = try await runtime.runPodSandbox(request).podSandboxID
             let ran = ContinuousClock.now - start

@@ -23,16 +23,20 @@ import Testing
         func unpin(_ namespaces: PinnedNamespaces) throws(SkiffError) {}
     }
 
+    /// One image manager for the suite, never released: its HTTP client must be shut down
+    /// before it goes, and these tests never pull.
+    static let images = try! ImageManager(
+        options: .init(rootDir: NSTemporaryDirectory() + "skiff-rs-images-\(getpid())", registry: RegistrySettings()), logger: Logger(label: "test"))
+
     static func service(stateDir: String, lookup: @escaping @Sendable (String) -> String? = { "/usr/bin/\($0)" }) async throws -> RuntimeService {
         let configuration = try ConfigLoader.parse("[network]\ncni_conf_dir = \"/nonexistent\"", file: "t.toml")
         let probe = NodeStatusProbe(configuration: configuration, lookup: lookup)
         let sandboxes = try await SandboxService(
             options: .init(stateDir: stateDir, cniConfDir: "/nonexistent", cniBinDirs: [], handlers: probe.handlers()),
             pinner: NoNamespaces(), logger: Logger(label: "test"))
-        let images = try ImageManager(options: .init(rootDir: stateDir + "/root", registry: RegistrySettings()), logger: Logger(label: "test"))
         let containers = try await ContainerService(
             options: .init(stateDir: stateDir, rootDir: stateDir + "/root", handlers: probe.handlers(), cgroupLayout: nil),
-            sandboxes: sandboxes, images: images, monitor: ConmonMonitor(binary: "/nonexistent/conmon"), logger: Logger(label: "test"))
+            sandboxes: sandboxes, images: Self.images, monitor: ConmonMonitor(binary: "/nonexistent/conmon"), logger: Logger(label: "test"))
         return RuntimeService(
             statusProbe: probe,
             settings: try RuntimeSettings(stateDir: stateDir),

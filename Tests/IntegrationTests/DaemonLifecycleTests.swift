@@ -43,23 +43,23 @@ import Testing
 
     @Test func rpcsNotBuiltYetAnswerUnimplementedNamingThemselves() async throws {
         try await withDaemon { daemon in
-            let container = await #expect(throws: RPCError.self) {
-                try await daemon.runtime { try await $0.createContainer(.init()) }
+            let checkpoint = await #expect(throws: RPCError.self) {
+                try await daemon.runtime { try await $0.checkpointContainer(.init()) }
             }
-            #expect(container?.code == .unimplemented)
-            #expect(container?.message.contains("CreateContainer") == true)
+            #expect(checkpoint?.code == .unimplemented)
+            #expect(checkpoint?.message.contains("CheckpointContainer") == true)
 
-            let list = await #expect(throws: RPCError.self) {
-                try await daemon.runtime { try await $0.listContainers(.init()) }
+            let metrics = await #expect(throws: RPCError.self) {
+                try await daemon.runtime { try await $0.listMetricDescriptors(.init()) }
             }
-            #expect(list?.code == .unimplemented)
-            #expect(list?.message.contains("ListContainers") == true)
+            #expect(metrics?.code == .unimplemented)
+            #expect(metrics?.message.contains("ListMetricDescriptors") == true)
 
             let exec = await #expect(throws: RPCError.self) {
-                try await daemon.runtime { try await $0.execSync(.init()) }
+                try await daemon.runtime { try await $0.exec(.init()) }
             }
             #expect(exec?.code == .unimplemented)
-            #expect(exec?.message.contains("ExecSync") == true)
+            #expect(exec?.message.contains("Exec") == true)
         }
     }
 

@@ -43,7 +43,12 @@ struct ContainerHarness {
     /// Removes every pod (and so every container) through the CRI, then checks for leftovers.
     func tearDown() async throws {
         let pods = try await daemon.runtime { try await $0.listPodSandbox(Runtime_V1_ListPodSandboxRequest()) }.items
+        let created = try await daemon.runtime { try await $0.listContainers(Runtime_V1_ListContainersRequest()) }.containers.map(\.id)
         for pod in pods { try await PodSandboxTests.remove(daemon, pod.id) }
+        let cgroups = (created + pods.map { "pause-" + $0.id }).flatMap { id in
+            ["/sys/fs/cgroup/memory/skiff/skiff-\(id)", "/sys/fs/cgroup/pids/skiff/skiff-\(id)", "/sys/fs/cgroup/skiff/skiff-\(id)"]
+        }.filter { FileManager.default.fileExists(atPath: $0) }
+        #expect(cgroups.isEmpty, "cgroups left: \(cgroups)")
         let containers = try await daemon.runtime { try await $0.listContainers(Runtime_V1_ListContainersRequest()) }.containers
         #expect(containers.isEmpty)
         #expect(try PodSandboxTests.leftovers(daemon).isEmpty, "mounts left under \(daemon.directory)")
