@@ -15,8 +15,19 @@ public enum CapabilitySet {
     /// Every capability the running kernel knows (numbers 0 through
     /// `/proc/sys/kernel/cap_last_cap`), by name, in number order. Capabilities newer than
     /// Skiff's name table are left out: no OCI runtime could name them either.
+    /// Limited to skiffd's own bounding set: a capability the daemon cannot hold cannot be given
+    /// (these nodes lack CAP_SYS_RESOURCE, and runc then fails with "unable to apply caps").
     public static func all() -> [String] {
-        names(throughLastCap: kernelLastCap())
+        let names = names(throughLastCap: kernelLastCap())
+        guard let bounding = ownBoundingSet() else { return names }
+        return names.enumerated().filter { $0.offset < 64 && bounding & (UInt64(1) << UInt64($0.offset)) != 0 }.map(\.element)
+    }
+
+    /// CapBnd of this process, from /proc/self/status.
+    static func ownBoundingSet() -> UInt64? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }) else { return nil }
+        return UInt64(line.dropFirst("CapBnd:".count).trimmingCharacters(in: .whitespaces), radix: 16)
     }
 
     /// The capability set of a container, following the CRI `LinuxContainerSecurityContext`:
