@@ -1,6 +1,7 @@
 import CRIAPI
 import Foundation
 import GRPCCore
+import ImageFixtures
 import Testing
 
 /// ExecSync, resources, mounts, log rotation, events and recovery, through a real skiffd.
@@ -199,13 +200,17 @@ import Testing
 
     @Test func afterSIGKILLOfSkiffdContainersAreReportedTruthfully() async throws {
         try await ContainerHarness.with { harness in
-            let running = try await Self.sleeper(harness, "survivor")
+            let running = try await harness.run(harness.config("survivor", ["/bin/sh", "-c", "echo ready; while true; do echo tick; sleep 0.2; done"]))
             let exiting = try await harness.run(harness.config("leaver", ["/bin/sh", "-c", "sleep 1; echo bye; exit 5"]))
             try await harness.waitForLog("survivor", containing: "ready")
             try await harness.daemon.stop(signal: SIGKILL)
             try await Task.sleep(for: .seconds(2))
+            let ticksBefore = harness.stdout("survivor").components(separatedBy: "tick").count
             try await harness.daemon.start()
             let survivor = try await harness.status(running).status
+            // conmon kept the log going while skiffd was away, and still does.
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(harness.stdout("survivor").components(separatedBy: "tick").count > ticksBefore + 1)
             #expect(survivor.state == .containerRunning)
             let leaver = try await harness.waitForExit(exiting)
             #expect(leaver.exitCode == 5)
@@ -226,3 +231,4 @@ enum CgroupPaths {
         unified ? "/sys/fs/cgroup\(cgroupsPath)/memory.max" : "/sys/fs/cgroup/memory\(cgroupsPath)/memory.limit_in_bytes"
     }
 }
+
