@@ -39,7 +39,9 @@ public enum ConfigSchema {
         .choice("runtime.cgroup_driver", default: DaemonConfiguration.CgroupDriver.cgroupfs,
                 doc: "How pod and container cgroups are created: `cgroupfs` writes the cgroup filesystem directly; `systemd` asks systemd for scopes. Must match the kubelet's `cgroupDriver`; RuntimeConfig reports it to the kubelet.") { $0.runtime.cgroupDriver = $1 },
         .path("runtime.pod_log_root", default: "/var/log/pods",
-              doc: "Directory under which the kubelet asks for pod log directories; log paths outside it are refused.") { $0.runtime.podLogRoot = $1 },
+              doc: "Directory under which the kubelet keeps pod log directories (its default). Informational for operators and `skiff check`; Skiff writes each container's CRI log where the pod's `log_directory` says.") { $0.runtime.podLogRoot = $1 },
+        .integer("runtime.shm_size_mib", default: 64, range: 1...1_048_576,
+                 doc: "Size in MiB of each pod's /dev/shm: one tmpfs per pod, shared by its containers as they share its IPC namespace (containerd's and cri-o's default is 64). Host-IPC pods use the node's /dev/shm.") { $0.runtime.shmSizeMiB = $1 },
         .string("runtime.pause_image", default: "registry.k8s.io/pause:3.10",
                 doc: "Image kept pinned (never garbage-collected) for pods that need an infra container. Skiff pins namespaces without one by default.") { $0.runtime.pauseImage = $1 },
 

@@ -31,6 +31,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var handlers: [String: RuntimeHandler] = [:]
         public var conmonPath = ""
         public var cgroupDriver = CgroupDriver.cgroupfs
+        public var shmSizeMiB = 64
         public var podLogRoot = ""
         public var pauseImage = ""
     }

@@ -39,7 +39,8 @@ public struct Daemon {
         let statusProbe = NodeStatusProbe(configuration: configuration)
         let sandboxes = try await SandboxService(
             options: .init(stateDir: directories.state, cniConfDir: configuration.network.cniConfDir,
-                           cniBinDirs: configuration.network.cniBinDirs, handlers: statusProbe.handlers()),
+                           cniBinDirs: configuration.network.cniBinDirs, handlers: statusProbe.handlers(),
+                           shmSizeBytes: configuration.runtime.shmSizeMiB << 20),
             pinner: PinnsNamespacePinner.besideExecutable(), logger: logger)
         let imageManager = try ImageManager(options: imageOptions(), logger: logger)
         let containers = try await ContainerService(

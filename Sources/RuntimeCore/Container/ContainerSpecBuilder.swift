@@ -261,7 +261,15 @@ public struct ContainerSpecBuilder: Sendable {
             mounts[sys].options = ["nosuid", "noexec", "nodev", "rw"]
         }
         if !requested.contains("/dev/shm") {
-            mounts.append(.init(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]))
+            // The pod's shared tmpfs (its containers share the IPC namespace, so they share
+            // /dev/shm too); the node's for host-IPC pods.
+            if let shm = context.sandbox.shmPath {
+                mounts.append(.init(destination: "/dev/shm", type: "bind", source: shm, options: ["rbind", "rprivate", "nosuid", "noexec", "nodev"]))
+            } else if context.sandbox.hostIPC {
+                mounts.append(.init(destination: "/dev/shm", type: "bind", source: "/dev/shm", options: ["rbind", "rprivate"]))
+            } else {
+                mounts.append(.init(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]))
+            }
         }
         let podFileOptions = spec.security.readOnlyRootfs ? ["rbind", "rprivate", "ro"] : ["rbind", "rprivate"]
         for (file, destination) in [("hostname", "/etc/hostname"), ("resolv.conf", "/etc/resolv.conf"), ("hosts", "/etc/hosts")]

@@ -97,6 +97,8 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     public var sharedPID: Bool?
     /// The pause process holding the shared PID namespace (host pid), while it runs.
     public var pausePID: Int32?
+    /// The pod's /dev/shm tmpfs (nil for host-IPC pods, and once stopped).
+    public var shmPath: String?
     public var namespaces: PinnedNamespaces?
     /// The CNI network the pod was attached to and the raw ADD result (DEL's prevResult).
     public var networkName: String?

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import LinuxSys
 import Logging
 import SkiffCommon
@@ -12,8 +15,12 @@ public actor SandboxService {
         public var cniBinDirs: [String]
         public var handlers: RuntimeHandlerSet
         public var cniTimeout: Duration
+        /// Size of each pod's /dev/shm tmpfs.
+        public var shmSizeBytes: Int
 
-        public init(stateDir: String, cniConfDir: String, cniBinDirs: [String], handlers: RuntimeHandlerSet, cniTimeout: Duration = .seconds(60)) {
+        public init(stateDir: String, cniConfDir: String, cniBinDirs: [String], handlers: RuntimeHandlerSet, cniTimeout: Duration = .seconds(60),
+                    shmSizeBytes: Int = 64 << 20) {
+            self.shmSizeBytes = shmSizeBytes
             self.stateDir = stateDir
             self.cniConfDir = cniConfDir
             self.cniBinDirs = cniBinDirs
@@ -64,7 +71,7 @@ public actor SandboxService {
             runtimeHandler: spec.runtimeHandler.isEmpty ? options.handlers.defaultName : spec.runtimeHandler,
             hostname: spec.hostname.isEmpty ? spec.name : spec.hostname, logDirectory: spec.logDirectory,
             hostNetwork: spec.hostNetwork, hostIPC: spec.hostIPC, hostPID: spec.hostPID, portMappings: spec.portMappings, cgroupParent: spec.cgroupParent, sharedPID: spec.sharedPID, pausePID: nil,
-            namespaces: nil, networkName: nil, networkResult: nil, ips: [], directory: directory)
+            shmPath: nil, namespaces: nil, networkName: nil, networkResult: nil, ips: [], directory: directory)
         do throws(SkiffError) {
             do {
                 try FileSystem.makeDirectories(directory, mode: 0o711)
@@ -86,6 +93,9 @@ public actor SandboxService {
                 sandbox.networkResult = String(decoding: result.raw, as: UTF8.self)
                 sandbox.ips = result.addresses.map(\.ip)
             }
+            if !spec.hostIPC {
+                sandbox.shmPath = try mountShm(in: directory)
+            }
             try writePodFiles(sandbox, dns: spec.dns)
             try await store.save(sandbox)
         } catch {
@@ -106,6 +116,7 @@ public actor SandboxService {
             try pinner.unpin(namespaces)
             sandbox.namespaces = nil
         }
+        try unmountShm(of: &sandbox)
         sandbox.state = .notReady
         try await store.save(sandbox)
     }
@@ -115,6 +126,7 @@ public actor SandboxService {
         guard var sandbox = await store.find(id) else { return }
         try await releaseNetwork(of: &sandbox, required: false)
         if let namespaces = sandbox.namespaces { try pinner.unpin(namespaces) }
+        try unmountShm(of: &sandbox)
         try await store.delete(sandbox.id)
         logger.info("pod sandbox removed", metadata: ["id": "\(sandbox.id)", "pod": "\(sandbox.namespace)/\(sandbox.name)"])
     }
@@ -188,7 +200,32 @@ public actor SandboxService {
         var copy = sandbox
         try? await releaseNetwork(of: &copy, required: false)
         if let namespaces = sandbox.namespaces { try? pinner.unpin(namespaces) }
+        try? unmountShm(of: &copy)
         try? await store.delete(sandbox.id)
+    }
+
+    /// The pod's /dev/shm: a tmpfs of the configured size its containers bind-mount.
+    private func mountShm(in directory: String) throws(SkiffError) -> String {
+        let path = directory + "/shm"
+        do {
+            try FileSystem.makeDirectories(path, mode: 0o1777)
+            try systemCall("mount", path) {
+                Glibc.mount("shm", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), "mode=1777,size=\(options.shmSizeBytes)")
+            }
+        } catch {
+            throw error.skiffError("cannot mount the pod's /dev/shm at \(path)")
+        }
+        return path
+    }
+
+    private func unmountShm(of sandbox: inout PodSandbox) throws(SkiffError) {
+        guard let path = sandbox.shmPath else { return }
+        do {
+            try FileSystem.unmount(path)
+        } catch {
+            throw error.skiffError("cannot unmount the pod's /dev/shm at \(path)")
+        }
+        sandbox.shmPath = nil
     }
 
     private func attachment(for sandbox: PodSandbox, netns: String) -> CNIAttachment {

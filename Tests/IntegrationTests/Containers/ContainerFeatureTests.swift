@@ -187,6 +187,11 @@ import Testing
             let lines = ps.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             #expect(lines.contains { $0.hasPrefix("1 ") && $0.hasSuffix("/pause") }, "\(ps)")
             #expect(lines.filter { $0.hasSuffix("sleep 1000") }.count == 2, "both containers' processes are visible: \(ps)")
+            // Containers of the pod share its /dev/shm (a tmpfs of runtime.shm_size_mib).
+            _ = try await harness.execSync(first, ["/bin/sh", "-c", "echo shared > /dev/shm/note"])
+            #expect(try await harness.execSync(second, ["/bin/cat", "/dev/shm/note"]).stdout == Data("shared\n".utf8))
+            let df = String(decoding: try await harness.execSync(second, ["/bin/sh", "-c", "grep ' /dev/shm ' /proc/mounts"]).stdout, as: UTF8.self)
+            #expect(df.contains("tmpfs") && df.contains("size=65536k"), "\(df)")
             // The pause process reaps: a container's orphan does not linger as a zombie.
             _ = try await harness.execSync(first, ["/bin/sh", "-c", "(sleep 0.1 &) ; true"])
             try await Task.sleep(for: .milliseconds(400))
