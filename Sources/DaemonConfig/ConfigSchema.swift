@@ -37,7 +37,7 @@ public enum ConfigSchema {
         .program("runtime.conmon_path", default: "conmon",
                  doc: "conmon, the per-container monitor that holds stdio, writes the CRI log and records the exit code. A bare name is looked up on $PATH.") { $0.runtime.conmonPath = $1 },
         .choice("runtime.cgroup_driver", default: DaemonConfiguration.CgroupDriver.cgroupfs,
-                doc: "How pod and container cgroups are created: `cgroupfs` writes the cgroup filesystem directly; `systemd` asks systemd for scopes. Must match the kubelet's `cgroupDriver`; RuntimeConfig reports it to the kubelet.") { $0.runtime.cgroupDriver = $1 },
+                doc: "How pod and container cgroups are created: `cgroupfs` has the OCI runtime write the cgroup filesystem directly. `systemd` (scopes through systemd) is not supported yet: skiffd refuses to start with it. Must match the kubelet's `cgroupDriver`; RuntimeConfig reports it to the kubelet.") { $0.runtime.cgroupDriver = $1 },
         .path("runtime.pod_log_root", default: "/var/log/pods",
               doc: "Directory under which the kubelet keeps pod log directories (its default). Informational for operators and `skiff check`; Skiff writes each container's CRI log where the pod's `log_directory` says.") { $0.runtime.podLogRoot = $1 },
         .integer("runtime.shm_size_mib", default: 64, range: 1...1_048_576,

@@ -28,6 +28,9 @@ public struct Daemon {
     }
 
     public func run() async throws(SkiffError) {
+        guard configuration.runtime.cgroupDriver == .cgroupfs else {
+            throw SkiffError(.failedPrecondition, "runtime.cgroup_driver = \"systemd\" is not supported yet; set it to \"cgroupfs\" (and the kubelet's cgroupDriver to cgroupfs)")
+        }
         let directories = try prepareDirectories()
         // Held until run() returns; the kernel releases them if the process dies.
         let locks = try takeLocks()

@@ -113,6 +113,11 @@ import Testing
             #expect(wrongType.status != 0)
             #expect(wrongType.stderr.contains("\(bad):2: key 'streaming.port': must be an integer"), "\(wrongType.stderr)")
 
+            try "root_dir = \"\(daemon.rootDir)\"\nstate_dir = \"\(daemon.stateDir)\"\n[grpc]\nsocket = \"\(daemon.socketPath)\"\n[runtime]\ncgroup_driver = \"systemd\"\n".write(toFile: bad, atomically: true, encoding: .utf8)
+            let systemd = try await daemon.runToCompletion(arguments: ["--config", bad])
+            #expect(systemd.status != 0)
+            #expect(systemd.stderr.contains("runtime.cgroup_driver") && systemd.stderr.contains("is not supported yet"), "\(systemd.stderr)")
+
             let missing = try await daemon.runToCompletion(arguments: ["--config", daemon.directory + "/absent.toml"])
             #expect(missing.status != 0)
             #expect(missing.stderr.contains("absent.toml"))

@@ -241,11 +241,17 @@ import Testing
         try await Self.withNetworkedDaemon { daemon, network in
             let kept = try await Self.run(daemon, Self.config("kept"))
             let broken = try await Self.run(daemon, Self.config("broken"))
+            let unplugged = try await Self.run(daemon, Self.config("unplugged"))
             let ip = try await Self.status(daemon, kept).network.ip
             try await daemon.stop(signal: SIGKILL)
-            // Something outside skiffd destroys one pod's network namespace while it is down.
+            // Something outside skiffd destroys one pod's network namespace while it is down,
+            // and another pod's interface (which CNI CHECK then finds missing).
             _ = umount2("\(daemon.stateDir)/sandboxes/\(broken)/ns/net", Int32(MNT_DETACH))
+            let deleted = try Self.nsenter(["--net=\(daemon.stateDir)/sandboxes/\(unplugged)/ns/net", "/usr/sbin/ip", "link", "del", "eth0"])
+            #expect(deleted.status == 0, "\(deleted.output)")
             try await daemon.start()
+            #expect(try await Self.status(daemon, unplugged).state == .sandboxNotready)
+            try await Self.remove(daemon, unplugged)
             let status = try await Self.status(daemon, kept)
             #expect(status.state == .sandboxReady)
             #expect(status.network.ip == ip)

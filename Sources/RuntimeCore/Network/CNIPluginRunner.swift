@@ -62,6 +62,21 @@ public struct CNIPluginRunner: Sendable {
         if let firstFailure { throw firstFailure }
     }
 
+    /// CHECK through the chain (CNI 0.4.0 and later): each plugin verifies the attachment the
+    /// ADD result describes is still in place. Networks of an older version are not checked.
+    public func check(_ network: CNINetworkList, _ attachment: CNIAttachment, previousResult: Data) async throws(SkiffError) {
+        guard Self.supportsCheck(network.cniVersion) else { return }
+        for plugin in network.plugins {
+            _ = try await invoke("CHECK", plugin: plugin, network: network, attachment: attachment, previous: previousResult)
+        }
+    }
+
+    static func supportsCheck(_ version: String) -> Bool {
+        let parts = version.split(separator: ".").compactMap { Int($0) }
+        guard let major = parts.first else { return false }
+        return major >= 1 || (major == 0 && (parts.count > 1 ? parts[1] : 0) >= 4)
+    }
+
     func invoke(_ command: String, plugin: Data, network: CNINetworkList, attachment: CNIAttachment, previous: Data?) async throws(SkiffError) -> Data? {
         guard var config = (try? JSONSerialization.jsonObject(with: plugin)) as? [String: Any], let type = config["type"] as? String else {
             throw SkiffError(.failedPrecondition, "a plugin of \(network.file) is malformed")

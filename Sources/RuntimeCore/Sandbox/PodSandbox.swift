@@ -97,6 +97,8 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     public var sharedPID: Bool?
     /// The pause process holding the shared PID namespace (host pid), while it runs.
     public var pausePID: Int32?
+    /// The pod's DNS config (also passed to CNI as the dns capability).
+    public var dns: SandboxSpec.DNS?
     /// The pod's /dev/shm tmpfs (nil for host-IPC pods, and once stopped).
     public var shmPath: String?
     public var namespaces: PinnedNamespaces?

@@ -70,7 +70,7 @@ public actor SandboxService {
             createdAt: Self.nowNanoseconds(), labels: spec.labels, annotations: spec.annotations,
             runtimeHandler: spec.runtimeHandler.isEmpty ? options.handlers.defaultName : spec.runtimeHandler,
             hostname: spec.hostname.isEmpty ? spec.name : spec.hostname, logDirectory: spec.logDirectory,
-            hostNetwork: spec.hostNetwork, hostIPC: spec.hostIPC, hostPID: spec.hostPID, portMappings: spec.portMappings, cgroupParent: spec.cgroupParent, sharedPID: spec.sharedPID, pausePID: nil,
+            hostNetwork: spec.hostNetwork, hostIPC: spec.hostIPC, hostPID: spec.hostPID, portMappings: spec.portMappings, cgroupParent: spec.cgroupParent, sharedPID: spec.sharedPID, pausePID: nil, dns: spec.dns,
             shmPath: nil, namespaces: nil, networkName: nil, networkResult: nil, ips: [], directory: directory)
         do throws(SkiffError) {
             do {
@@ -163,15 +163,27 @@ public actor SandboxService {
 
     // MARK: Helpers
 
-    /// After a restart: a ready sandbox whose pinned namespaces are gone is not ready any more.
+    /// After a restart: a ready sandbox whose pinned namespaces are gone, or whose network the
+    /// CNI plugins no longer find in place (CHECK), is not ready any more.
     func recover() async throws(SkiffError) {
         let mounts = (try? MountTable.current()) ?? MountTable(entries: [])
+        let network = try? CNINetworkList.load(directory: options.cniConfDir)
         for var sandbox in await store.all where sandbox.state == .ready {
             let paths = [sandbox.namespaces?.network, sandbox.namespaces?.ipc, sandbox.namespaces?.uts].compactMap { $0 }
             if paths.contains(where: { !mounts.isMountPoint($0) }) {
                 sandbox.state = .notReady
                 try await store.save(sandbox)
                 logger.warning("pod sandbox lost its namespaces; reported NotReady", metadata: ["id": "\(sandbox.id)"])
+                continue
+            }
+            guard let network, network.name == sandbox.networkName, let netns = sandbox.namespaces?.network,
+                  let result = sandbox.networkResult else { continue }
+            do {
+                try await cni.check(network, attachment(for: sandbox, netns: netns), previousResult: Data(result.utf8))
+            } catch {
+                sandbox.state = .notReady
+                try await store.save(sandbox)
+                logger.warning("pod network failed its CNI CHECK; reported NotReady", metadata: ["id": "\(sandbox.id)", "error": "\(error)"])
             }
         }
     }
@@ -234,12 +246,18 @@ public actor SandboxService {
             if !mapping.hostIP.isEmpty { entry["hostIP"] = mapping.hostIP }
             return entry
         }
-        let portMappings = (try? JSONSerialization.data(withJSONObject: mappings)) ?? Data("[]".utf8)
+        var capabilities = ["portMappings": (try? JSONSerialization.data(withJSONObject: mappings)) ?? Data("[]".utf8)]
+        if let dns = sandbox.dns {
+            capabilities["dns"] = try? JSONSerialization.data(withJSONObject: ["servers": dns.servers, "searches": dns.searches, "options": dns.options])
+        }
+        if let bandwidth = PodBandwidth(annotations: sandbox.annotations) {
+            capabilities["bandwidth"] = try? JSONSerialization.data(withJSONObject: bandwidth.runtimeConfig)
+        }
         return CNIAttachment(
             containerID: sandbox.id, netnsPath: netns,
             arguments: [("K8S_POD_NAMESPACE", sandbox.namespace), ("K8S_POD_NAME", sandbox.name),
                         ("K8S_POD_INFRA_CONTAINER_ID", sandbox.id), ("K8S_POD_UID", sandbox.uid)],
-            capabilities: ["portMappings": portMappings])
+            capabilities: capabilities)
     }
 
     /// hostname, resolv.conf (the pod's DNS config, else the node's) and hosts, for containers to mount.
