@@ -69,7 +69,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "StreamingServer", dependencies: ["SkiffCommon"]),
+        .target(
+            name: "StreamingServer",
+            dependencies: [
+                "SkiffCommon", "LinuxSys",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "CRIAPI",
             dependencies: [
@@ -97,7 +108,7 @@ let package = Package(
         .target(
             name: "SkiffDaemon",
             dependencies: [
-                "CRIServer", "DaemonConfig", "ImageCore", "LinuxSys", "RuntimeCore", "SkiffCommon",
+                "CRIServer", "DaemonConfig", "ImageCore", "LinuxSys", "RuntimeCore", "SkiffCommon", "StreamingServer",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -161,6 +172,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "CRIAPI", "SkiffAdminAPI", "ImageFixtures", "ImageCore", "CLinuxShim", "LinuxSys",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,5 +1,6 @@
 import CRIAPI
 import Foundation
+import StreamingServer
 import GRPCCore
 import SkiffCommon
 
@@ -15,8 +16,24 @@ extension RuntimeService {
         return response
     }
 
+    /// Validates the request and answers with a single-use URL on the streaming server.
     public func exec(request: Runtime_V1_ExecRequest, context: ServerContext) async throws -> Runtime_V1_ExecResponse {
-        throw SkiffError.notImplemented("Exec", "streaming")
+        guard let streaming else { throw SkiffError.notImplemented("Exec", "streaming") }
+        guard !request.cmd.isEmpty, !request.cmd[0].isEmpty else { throw SkiffError.invalidArgument("Exec needs a command") }
+        guard request.stdin || request.stdout || request.stderr else {
+            throw SkiffError.invalidArgument("Exec needs at least one of stdin, stdout and stderr")
+        }
+        guard !(request.tty && request.stderr) else {
+            throw SkiffError.invalidArgument("Exec with tty has no separate stderr: set stderr false (a terminal merges it into stdout)")
+        }
+        let container = try await containers.container(request.containerID)
+        guard container.state == .running else {
+            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not running; cannot exec in it")
+        }
+        var response = Runtime_V1_ExecResponse()
+        response.url = try await streaming.execURL(for: ExecStreamRequest(
+            containerID: container.id, command: request.cmd, tty: request.tty, stdin: request.stdin, stdout: request.stdout, stderr: request.stderr))
+        return response
     }
 
     public func attach(request: Runtime_V1_AttachRequest, context: ServerContext) async throws -> Runtime_V1_AttachResponse {

@@ -8,6 +8,7 @@ import Logging
 import RuntimeCore
 import ServiceLifecycle
 import SkiffCommon
+import StreamingServer
 
 #if canImport(Glibc)
 import Glibc
@@ -50,11 +51,15 @@ public struct Daemon {
             options: .init(stateDir: directories.state, rootDir: directories.root, handlers: statusProbe.handlers(),
                            cgroupLayout: CgroupLayout.detect(in: (try? MountTable.current()) ?? MountTable(entries: []))),
             sandboxes: sandboxes, images: imageManager, monitor: try conmon(), logger: logger)
+        let streaming = StreamingHTTPServer(
+            address: configuration.streaming.address, port: configuration.streaming.port,
+            starter: ContainerExecStarter(containers: containers), logger: logger)
+        let streamingPort = try await streaming.start()
         let runtimeService = RuntimeService(
             statusProbe: statusProbe,
             settings: try RuntimeSettings(stateDir: directories.state),
             cgroupDriver: configuration.runtime.cgroupDriver,
-            sandboxes: sandboxes, containers: containers)
+            sandboxes: sandboxes, containers: containers, streaming: streaming)
         let server = GRPCServer(
             transport: .http2NIOPosix(listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext),
             services: [runtimeService, ImageService(images: imageManager), AdminService(images: imageManager)],
@@ -74,14 +79,17 @@ public struct Daemon {
             "config": "\(configSource)", "handlers": "\(handlers)",
             "default_handler": "\(configuration.runtime.defaultHandler)",
             "root": "\(directories.root)", "state": "\(directories.state)",
+            "streaming": "\(configuration.streaming.address):\(streamingPort)",
         ])
         do {
             try await ServiceGroup(configuration: groupConfiguration).run()
         } catch {
+            await streaming.shutdown()
             await containers.shutdown()
             await imageManager.shutdown()
             throw SkiffError(.internalError, "the gRPC server stopped with an error", cause: DescribedError(error))
         }
+        await streaming.shutdown()
         await containers.shutdown()
         await imageManager.shutdown()
         logger.info("skiffd stopped")

@@ -2,6 +2,10 @@ import Foundation
 import LinuxSys
 import SkiffCommon
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// ExecSync, resource updates and log reopening: calls on a running container.
 extension ContainerService {
     public struct ExecResult: Sendable, Equatable {
@@ -92,5 +96,50 @@ extension ContainerService {
 
     static func quoted(_ command: [String]) -> String {
         command.joined(separator: " ").count > 80 ? "\"\(command.joined(separator: " ").prefix(77))...\"" : "\"\(command.joined(separator: " "))\""
+    }
+}
+
+extension ContainerService {
+    /// An interactive exec for the streaming server: the runtime's `exec` with its stdio left
+    /// open to the caller. With `tty` the runtime allocates the terminal and relays it over
+    /// those pipes. `finish` removes the process file once the caller is done.
+    public func startStreamingExec(_ id: String, command: [String], tty: Bool) async throws(SkiffError)
+        -> (child: RunningChild, kill: @Sendable () -> Void, finish: @Sendable () -> Void) {
+        guard !command.isEmpty, !command[0].isEmpty else { throw SkiffError.invalidArgument("Exec needs a command") }
+        await collectExit(of: id)
+        let container = try await existing(id)
+        guard container.state == .running else {
+            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not running; cannot exec in it")
+        }
+        guard let handler = options.handlers[container.runtimeHandler], let binary = handler.resolvedPath else {
+            throw SkiffError(.failedPrecondition, "runtime handler \"\(container.runtimeHandler)\" of container \(container.id) is not available")
+        }
+        let bundle = await store.directory(of: container.id)
+        var process = try processSpec(bundle: bundle)
+        process.args = command
+        process.terminal = tty
+        process.consoleSize = nil
+        if tty && !process.env.contains(where: { $0.hasPrefix("TERM=") }) { process.env.append("TERM=xterm") }
+        let token = SandboxService.newID().prefix(16)
+        let processFile = "\(bundle)/exec-\(token).json", pidFile = "\(bundle)/exec-\(token).pid"
+        try Self.writeJSON(process, to: processFile)
+        var arguments = ["--root", handler.root, "exec", "--process", processFile, "--pid-file", pidFile]
+        if tty { arguments.append("--tty") }
+        arguments.append(container.id)
+        do {
+            let child = try RunningChild.start(binary, arguments: arguments, environment: ["PATH=\(ExecutableLookup.fallbackPath)"])
+            let kill: @Sendable () -> Void = {
+                // The exec'd process may have its own session (tty): kill it by pid, then the runtime.
+                if let pid = (try? FileSystem.readText(pidFile)).flatMap({ Int32($0.trimmingNewline) }), pid > 0 { _ = Glibc.kill(pid, SIGKILL) }
+                child.kill()
+            }
+            return (child, kill, {
+                try? FileSystem.removeIfPresent(processFile)
+                try? FileSystem.removeIfPresent(pidFile)
+            })
+        } catch {
+            try? FileSystem.removeIfPresent(processFile)
+            throw error.skiffError("cannot run the OCI runtime \(binary)")
+        }
     }
 }

@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child whose stdin, stdout and stderr stay open for the caller to stream (an interactive
+/// exec), unlike `ChildProcess.run`, which collects everything. The pipe ends are non-blocking
+/// and owned by the caller; `exitStatus()` reaps on a thread of its own; `kill` signals the
+/// child's whole process group.
+public final class RunningChild: Sendable {
+    public let pid: Int32
+    public let stdinFD: Int32
+    public let stdoutFD: Int32
+    public let stderrFD: Int32
+
+    public static func start(_ executable: String, arguments: [String], environment: [String],
+                             options: ChildProcess.Options = .init()) throws(SystemCallError) -> RunningChild {
+        let spawned = try ChildProcess.spawn(executable, arguments: arguments, environment: environment, options: options)
+        return RunningChild(pid: spawned.pid, stdinFD: spawned.stdinFD, stdoutFD: spawned.stdoutFD, stderrFD: spawned.stderrFD)
+    }
+
+    init(pid: Int32, stdinFD: Int32, stdoutFD: Int32, stderrFD: Int32) {
+        self.pid = pid
+        self.stdinFD = stdinFD
+        self.stdoutFD = stdoutFD
+        self.stderrFD = stderrFD
+    }
+
+    public func kill(_ signal: Int32 = SIGKILL) {
+        _ = Glibc.kill(-pid, signal)
+    }
+
+    /// Waits for the child to exit (blocking a dedicated thread, never a Swift concurrency one)
+    /// and returns its exit code, or 128 + the signal number.
+    public func exitStatus() async -> Int32 {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            let box = Unmanaged.passRetained(WaitBox(pid: pid, continuation: continuation)).toOpaque()
+            var thread = pthread_t()
+            let created = pthread_create(&thread, nil, { raw in
+                let box = Unmanaged<WaitBox>.fromOpaque(raw!).takeRetainedValue()
+                box.run()
+                return nil
+            }, box)
+            if created == 0 {
+                pthread_detach(thread)
+            } else {
+                Unmanaged<WaitBox>.fromOpaque(box).takeRetainedValue().run()
+            }
+        }
+    }
+
+    private final class WaitBox: @unchecked Sendable {
+        // @unchecked: used by exactly one thread after creation.
+        let pid: Int32
+        let continuation: CheckedContinuation<Int32, Never>
+
+        init(pid: Int32, continuation: CheckedContinuation<Int32, Never>) {
+            self.pid = pid
+            self.continuation = continuation
+        }
+
+        func run() {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            continuation.resume(returning: (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F))
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import SkiffCommon
+
+/// The streaming server behind Exec (Attach and PortForward to come): a SwiftNIO HTTP/1.1
+/// server on the configured address that serves only `/exec/{token}` WebSocket upgrades with
+/// the `v5.channel.k8s.io` or `v4.channel.k8s.io` subprotocol, for tokens the Exec rpc handed
+/// out. Everything else — unknown, expired or reused tokens, other paths — gets 404.
+public final class StreamingHTTPServer: Sendable {
+    public static let subprotocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
+
+    let address: String
+    let requestedPort: Int
+    let tokens: StreamTokenCache<ExecStreamRequest>
+    let starter: any ExecStarter
+    let logger: Logger
+    let group: MultiThreadedEventLoopGroup
+    private let state = NIOLockedValueBox<(channel: Channel?, port: Int)>((nil, 0))
+    /// Requests whose token an upgrade consumed, until the upgraded pipeline takes them.
+    private let claimed = NIOLockedValueBox<[ObjectIdentifier: (ExecStreamRequest, String)]>([:])
+
+    public init(address: String, port: Int, starter: any ExecStarter, tokenLifetime: Duration = .seconds(60), logger: Logger) {
+        self.address = address
+        self.requestedPort = port
+        self.starter = starter
+        self.logger = logger
+        tokens = StreamTokenCache(lifetime: tokenLifetime)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    /// Binds and starts serving; returns the port (the kernel's pick when configured as 0).
+    public func start() async throws(SkiffError) -> Int {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [self] channel in
+                let upgrader = NIOWebSocketServerUpgrader(
+                    maxFrameSize: 1 << 20, automaticErrorHandling: true,
+                    shouldUpgrade: { [self] channel, head in shouldUpgrade(channel: channel, head: head) },
+                    upgradePipelineHandler: { [self] channel, _ in upgraded(channel) })
+                // The 404 responder serves plain HTTP only; once a WebSocket upgrade completes it
+                // leaves, so frames never reach it.
+                let notFound = NotFoundResponder()
+                let leaveAfterUpgrade: @Sendable (ChannelHandlerContext) -> Void = { context in
+                    context.pipeline.removeHandler(name: NotFoundResponder.name, promise: nil)
+                }
+                return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: leaveAfterUpgrade)).flatMap {
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(notFound, name: NotFoundResponder.name) }
+                }
+            }
+        do {
+            let channel = try await bootstrap.bind(host: address, port: requestedPort).get()
+            let port = channel.localAddress?.port ?? requestedPort
+            state.withLockedValue { $0 = (channel, port) }
+            return port
+        } catch {
+            throw SkiffError(.failedPrecondition, "the streaming server cannot listen on \(address):\(requestedPort)", cause: DescribedError(error))
+        }
+    }
+
+    public var port: Int { state.withLockedValue { $0.port } }
+
+    /// The URL the Exec rpc answers with.
+    public func execURL(for request: ExecStreamRequest) async throws(SkiffError) -> String {
+        guard let token = await tokens.insert(request) else {
+            throw SkiffError(.resourceExhausted, "too many streaming requests are waiting for their clients; try again shortly")
+        }
+        let host = address.contains(":") ? "[\(address)]" : address
+        return "http://\(host):\(port)/exec/\(token)"
+    }
+
+    public func shutdown() async {
+        let channel = state.withLockedValue { $0.channel }
+        try? await channel?.close()
+        try? await group.shutdownGracefully()
+    }
+
+    private func shouldUpgrade(channel: Channel, head: HTTPRequestHead) -> EventLoopFuture<HTTPHeaders?> {
+        let parts = head.uri.split(separator: "?").first?.split(separator: "/") ?? []
+        guard parts.count == 2, parts[0] == "exec" else { return channel.eventLoop.makeSucceededFuture(nil) }
+        let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map(String.init)
+        guard let chosen = Self.subprotocols.first(where: offered.contains) else { return channel.eventLoop.makeSucceededFuture(nil) }
+        let token = String(parts[1])
+        let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
+        let key = ObjectIdentifier(channel)
+        Task { [tokens, claimed] in
+            guard let request = await tokens.consume(token) else {
+                promise.succeed(nil)
+                return
+            }
+            claimed.withLockedValue { $0[key] = (request, chosen) }
+            promise.succeed(HTTPHeaders([("Sec-WebSocket-Protocol", chosen)]))
+        }
+        return promise.futureResult
+    }
+
+    private func upgraded(_ channel: Channel) -> EventLoopFuture<Void> {
+        guard let (request, subprotocol) = claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
+            return channel.close()
+        }
+        logger.debug("exec stream opened", metadata: ["container": "\(request.containerID)", "protocol": "\(subprotocol)"])
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(
+                ExecWebSocketHandler(request: request, starter: starter, version5: subprotocol.hasPrefix("v5"), logger: logger))
+        }
+    }
+}
+
+/// Answers every plain HTTP request (and every refused upgrade) with 404 and closes.
+final class NotFoundResponder: ChannelInboundHandler, RemovableChannelHandler {
+    static let name = "skiff.not-found"
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .end = unwrapInboundIn(data) else { return }
+        let body = "not found\n"
+        var headers = HTTPHeaders([("Content-Type", "text/plain"), ("Connection", "close")])
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .notFound, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}

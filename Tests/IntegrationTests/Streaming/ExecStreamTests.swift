@@ -1,0 +1,136 @@
+import CRIAPI
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import GRPCCore
+import Testing
+
+/// Exec over WebSocket (v5/v4.channel.k8s.io) through a real skiffd, with a client written
+/// from RFC 6455 and the Kubernetes channel protocol in the tests.
+@Suite(.serialized) struct ExecStreamTests {
+    static func execURL(_ harness: ContainerHarness, _ id: String, _ command: [String], stdin: Bool = false, tty: Bool = false) async throws -> String {
+        var request = Runtime_V1_ExecRequest()
+        request.containerID = id
+        request.cmd = command
+        request.stdin = stdin
+        request.stdout = true
+        request.stderr = !tty
+        request.tty = tty
+        return try await harness.daemon.runtime { try await $0.exec(request) }.url
+    }
+
+    /// Runs the blocking client off the cooperative pool.
+    static func session<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result_(catching: body)) }
+        }
+    }
+
+    static func status(_ channels: [UInt8: [UInt8]]) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(channels[3] ?? [])) as? [String: Any])
+    }
+
+    @Test func execOverWebSocketRelaysStreamsAndTheExitStatus() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await harness.run(harness.config("target", ["/bin/sleep", "1000"]))
+            let url = try await Self.execURL(harness, id, ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
+            #expect(url.hasPrefix("http://127.0.0.1:") && url.contains("/exec/"), "\(url)")
+            let (channels, code, subprotocol) = try await Self.session {
+                let client = try WebSocketTestClient(url: url, protocols: ["v5.channel.k8s.io", "v4.channel.k8s.io"])
+                let result = try client.collect()
+                return (result.channels, result.closeCode, client.subprotocol)
+            }
+            #expect(subprotocol == "v5.channel.k8s.io")
+            #expect(String(decoding: channels[1] ?? [], as: UTF8.self) == "out\n")
+            #expect(String(decoding: channels[2] ?? [], as: UTF8.self) == "err\n")
+            let status = try Self.status(channels)
+            #expect(status["status"] as? String == "Failure")
+            #expect(status["reason"] as? String == "NonZeroExitCode")
+            let causes = (status["details"] as? [String: Any])?["causes"] as? [[String: Any]]
+            #expect(causes?.first?["reason"] as? String == "ExitCode")
+            #expect(causes?.first?["message"] as? String == "3")
+            #expect(code == 1000)
+
+            // The token was single use.
+            await #expect(throws: WebSocketTestClient.Refused.self) {
+                try await Self.session { _ = try WebSocketTestClient(url: url, protocols: ["v5.channel.k8s.io"]) }
+            }
+            // Success, over v4.
+            let ok = try await Self.execURL(harness, id, ["/bin/echo", "fine"])
+            let (v4Channels, v4Protocol) = try await Self.session {
+                let client = try WebSocketTestClient(url: ok, protocols: ["v4.channel.k8s.io"])
+                return (try client.collect().channels, client.subprotocol)
+            }
+            #expect(v4Protocol == "v4.channel.k8s.io")
+            #expect(String(decoding: v4Channels[1] ?? [], as: UTF8.self) == "fine\n")
+            #expect(try Self.status(v4Channels)["status"] as? String == "Success")
+        }
+    }
+
+    @Test func stdinIsPipedAndItsCloseSignalEndsTheCommand() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await harness.run(harness.config("cat-target", ["/bin/sleep", "1000"]))
+            let url = try await Self.execURL(harness, id, ["/bin/sh", "-c", "cat; echo done"], stdin: true)
+            let channels = try await Self.session {
+                let client = try WebSocketTestClient(url: url, protocols: ["v5.channel.k8s.io"])
+                try client.send(channel: 0, Array("line one\n".utf8))
+                try client.send(channel: 0, Array("line two\n".utf8))
+                try client.send(channel: 255, [0])  // v5: close stdin
+                return try client.collect().channels
+            }
+            #expect(String(decoding: channels[1] ?? [], as: UTF8.self) == "line one\nline two\ndone\n")
+            #expect(try Self.status(channels)["status"] as? String == "Success")
+        }
+    }
+
+    @Test func badTokensPathsAndRequestsAreRefused() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await harness.run(harness.config("refusals", ["/bin/sleep", "1000"]))
+            let url = try await Self.execURL(harness, id, ["/bin/true"])
+            let base = String(url[..<url.range(of: "/exec/")!.lowerBound])
+            for path in ["/exec/" + String(repeating: "0", count: 32), "/attach/abc", "/"] {
+                await #expect(throws: WebSocketTestClient.Refused.self) {
+                    try await Self.session { _ = try WebSocketTestClient(url: base + path, protocols: ["v5.channel.k8s.io"]) }
+                }
+            }
+            // A plain GET gets 404.
+            let (_, response) = try await URLSession.shared.data(from: URL(string: base + "/exec/whatever")!)
+            #expect((response as? HTTPURLResponse)?.statusCode == 404)
+            // No known subprotocol: refused, and the token stays unspent only if never upgraded.
+            await #expect(throws: WebSocketTestClient.Refused.self) {
+                try await Self.session { _ = try WebSocketTestClient(url: url, protocols: ["channel.k8s.io"]) }
+            }
+            await expectCode(.invalidArgument) { _ = try await Self.execURL(harness, id, []) }
+            await expectCode(.invalidArgument) {
+                var request = Runtime_V1_ExecRequest()
+                request.containerID = id
+                request.cmd = ["/bin/true"]
+                request.tty = true
+                request.stdout = true
+                request.stderr = true
+                _ = try await harness.daemon.runtime { try await $0.exec(request) }
+            }
+            await expectCode(.notFound) { _ = try await Self.execURL(harness, "nope", ["/bin/true"]) }
+        }
+    }
+
+    @Test func aClientThatDisconnectsKillsOnlyItsOwnExec() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await harness.run(harness.config("survives", ["/bin/sleep", "1000"]))
+            let url = try await Self.execURL(harness, id, ["/bin/sh", "-c", "echo started; exec sleep 333"])
+            try await Self.session {
+                let client = try WebSocketTestClient(url: url, protocols: ["v5.channel.k8s.io"])
+                _ = try client.receive()  // "started"
+            }  // the client is gone (socket closed)
+            try await Task.sleep(for: .milliseconds(500))
+            let ps = String(decoding: try await harness.execSync(id, ["/bin/ps", "-o", "args"]).stdout, as: UTF8.self)
+            #expect(!ps.contains("sleep 333"), "\(ps)")
+            #expect(ps.contains("sleep 1000"), "the container itself runs on: \(ps)")
+            #expect(try await harness.status(id).status.state == .containerRunning)
+        }
+    }
+}
+
+/// `Result(catching:)` under a name that does not clash with the generic parameter above.
+typealias Result_ = Swift.Result
