@@ -23,7 +23,11 @@ public final class StreamingHTTPServer: Sendable {
     /// Requests whose token an upgrade consumed, until the upgraded pipeline takes them.
     private let claimed = NIOLockedValueBox<[ObjectIdentifier: (ExecStreamRequest, String)]>([:])
 
-    public init(address: String, port: Int, starter: any ExecStarter, tokenLifetime: Duration = .seconds(60), logger: Logger) {
+    let idleTimeout: Duration
+
+    public init(address: String, port: Int, starter: any ExecStarter, tokenLifetime: Duration = .seconds(60),
+                idleTimeout: Duration = .seconds(4 * 3600), logger: Logger) {
+        self.idleTimeout = idleTimeout
         self.address = address
         self.requestedPort = port
         self.starter = starter
@@ -47,7 +51,14 @@ public final class StreamingHTTPServer: Sendable {
                 let leaveAfterUpgrade: @Sendable (ChannelHandlerContext) -> Void = { context in
                     context.pipeline.removeHandler(name: NotFoundResponder.name, promise: nil)
                 }
-                return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: leaveAfterUpgrade)).flatMap {
+                let (seconds, attoseconds) = idleTimeout.components
+                let idle = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+                return channel.eventLoop.makeCompletedFuture {
+                    // A connection with no traffic either way for streaming.idle_timeout is closed.
+                    if idle > .zero { try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: idle), IdleCloser()]) }
+                }.flatMap {
+                    channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: leaveAfterUpgrade))
+                }.flatMap {
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(notFound, name: NotFoundResponder.name) }
                 }
             }
@@ -124,5 +135,18 @@ final class NotFoundResponder: ChannelInboundHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+/// Closes a connection once `IdleStateHandler` reports it idle.
+final class IdleCloser: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
