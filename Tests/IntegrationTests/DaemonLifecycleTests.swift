@@ -55,11 +55,11 @@ import Testing
             #expect(metrics?.code == .unimplemented)
             #expect(metrics?.message.contains("ListMetricDescriptors") == true)
 
-            let exec = await #expect(throws: RPCError.self) {
-                try await daemon.runtime { try await $0.exec(.init()) }
+            let attach = await #expect(throws: RPCError.self) {
+                try await daemon.runtime { try await $0.attach(.init()) }
             }
-            #expect(exec?.code == .unimplemented)
-            #expect(exec?.message.contains("Exec") == true)
+            #expect(attach?.code == .unimplemented)
+            #expect(attach?.message.contains("Attach") == true)
         }
     }
 

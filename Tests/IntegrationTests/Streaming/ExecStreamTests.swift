@@ -123,9 +123,15 @@ import Testing
                 let client = try WebSocketTestClient(url: url, protocols: ["v5.channel.k8s.io"])
                 _ = try client.receive()  // "started"
             }  // the client is gone (socket closed)
-            try await Task.sleep(for: .milliseconds(500))
-            let ps = String(decoding: try await harness.execSync(id, ["/bin/ps", "-o", "args"]).stdout, as: UTF8.self)
-            #expect(!ps.contains("sleep 333"), "\(ps)")
+            // The session's command goes (it may stay a zombie of the container's PID 1, which
+            // does not reap); the container stays.
+            var ps = ""
+            for _ in 0..<50 {
+                ps = String(decoding: try await harness.execSync(id, ["/bin/ps", "-o", "stat,args"]).stdout, as: UTF8.self)
+                if !ps.split(separator: "\n").contains(where: { $0.hasSuffix("sleep 333") && !$0.hasPrefix("Z") }) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(!ps.split(separator: "\n").contains { $0.hasSuffix("sleep 333") && !$0.hasPrefix("Z") }, "\(ps)")
             #expect(ps.contains("sleep 1000"), "the container itself runs on: \(ps)")
             #expect(try await harness.status(id).status.state == .containerRunning)
         }
