@@ -54,6 +54,10 @@ public struct UserResolver: Sendable {
     /// a numeric uid the image does not know runs with gid 0 (as Docker and containerd do).
     public func resolve(runAsUser: Int64?, runAsUsername: String, runAsGroup: Int64?, imageUser: String,
                         supplementalGroups: [Int64]) throws(SkiffError) -> Resolved {
+        if runAsGroup != nil && runAsUser == nil && runAsUsername.isEmpty {
+            // CRI: run_as_group without run_as_user or run_as_username MUST be an error.
+            throw SkiffError.invalidArgument("run_as_group is set without run_as_user or run_as_username")
+        }
         var userPart = ""
         var groupPart: String?
         if let runAsUser {

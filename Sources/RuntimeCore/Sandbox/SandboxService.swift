@@ -56,6 +56,9 @@ public actor SandboxService {
             let known = options.handlers.handlers.map(\.name).joined(separator: ", ")
             throw SkiffError.invalidArgument("runtime handler \"\(spec.runtimeHandler)\" is not configured (configured: \(known))")
         }
+        guard spec.hostname.utf8.count <= 63 else {
+            throw SkiffError.invalidArgument("hostname \"\(spec.hostname)\" is longer than 63 bytes")
+        }
         let key = "\(spec.namespace)/\(spec.name)/\(spec.uid)/\(spec.attempt)"
         let duplicate = SkiffError(.alreadyExists, "pod sandbox \(spec.namespace)/\(spec.name) (uid \(spec.uid), attempt \(spec.attempt)) already exists; remove it first")
         // Reserve before the first suspension point; a concurrent call sees the reservation or the record.
@@ -69,7 +72,9 @@ public actor SandboxService {
             id: id, name: spec.name, namespace: spec.namespace, uid: spec.uid, attempt: spec.attempt, state: .ready,
             createdAt: Self.nowNanoseconds(), labels: spec.labels, annotations: spec.annotations,
             runtimeHandler: spec.runtimeHandler.isEmpty ? options.handlers.defaultName : spec.runtimeHandler,
-            hostname: spec.hostname.isEmpty ? spec.name : spec.hostname, logDirectory: spec.logDirectory,
+            // No hostname asked for (crictl, critest; the kubelet always sends one): the ID's
+            // first 12 characters, as cri-o does — a pod name may be longer than a hostname can be.
+            hostname: spec.hostname.isEmpty ? String(id.prefix(12)) : spec.hostname, logDirectory: spec.logDirectory,
             hostNetwork: spec.hostNetwork, hostIPC: spec.hostIPC, hostPID: spec.hostPID, portMappings: spec.portMappings, cgroupParent: spec.cgroupParent, sharedPID: spec.sharedPID, pausePID: nil, dns: spec.dns,
             shmPath: nil, namespaces: nil, networkName: nil, networkResult: nil, ips: [], directory: directory)
         do throws(SkiffError) {
@@ -241,7 +246,9 @@ public actor SandboxService {
     }
 
     private func attachment(for sandbox: PodSandbox, netns: String) -> CNIAttachment {
-        let mappings = sandbox.portMappings.map { mapping -> [String: Any] in
+        // A mapping without a host port only documents the container port (the kubelet sends
+        // those too); portmap refuses port 0, so only real host ports go to CNI, as in containerd.
+        let mappings = sandbox.portMappings.filter { $0.hostPort > 0 }.map { mapping -> [String: Any] in
             var entry: [String: Any] = ["hostPort": mapping.hostPort, "containerPort": mapping.containerPort, "protocol": mapping.protocol]
             if !mapping.hostIP.isEmpty { entry["hostIP"] = mapping.hostIP }
             return entry

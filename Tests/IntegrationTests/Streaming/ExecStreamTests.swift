@@ -131,7 +131,8 @@ import Testing
                 if !ps.split(separator: "\n").contains(where: { $0.hasSuffix("sleep 333") && !$0.hasPrefix("Z") }) { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            #expect(!ps.split(separator: "\n").contains { $0.hasSuffix("sleep 333") && !$0.hasPrefix("Z") }, "\(ps)")
+            #expect(!ps.split(separator: "\n").contains { $0.hasSuffix("sleep 333") && !$0.hasPrefix("Z") },
+                    "\(ps)\n\(harness.daemon.log().split(separator: "\n").filter { $0.contains("exec") }.suffix(10).joined(separator: "\n"))")
             #expect(ps.contains("sleep 1000"), "the container itself runs on: \(ps)")
             #expect(try await harness.status(id).status.state == .containerRunning)
         }

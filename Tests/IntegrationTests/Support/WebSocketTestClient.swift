@@ -28,7 +28,8 @@ final class WebSocketTestClient {
         guard let components = URLComponents(string: url), let host = components.host, let port = components.port else {
             throw HarnessError("bad URL \(url)")
         }
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // CLOEXEC: a child another test spawns meanwhile must not keep this connection open.
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
