@@ -5,7 +5,7 @@ import GRPCCore
 import SkiffCommon
 
 /// ExecSync and the streaming entry points (api.proto: ExecSync, Exec, Attach, PortForward).
-/// The streaming ones are not served yet.
+/// PortForward is not served yet.
 extension RuntimeService {
     public func execSync(request: Runtime_V1_ExecSyncRequest, context: ServerContext) async throws -> Runtime_V1_ExecSyncResponse {
         let result = try await containers.execSync(request.containerID, command: request.cmd, timeout: max(0, request.timeout))
@@ -31,13 +31,23 @@ extension RuntimeService {
             throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not running; cannot exec in it")
         }
         var response = Runtime_V1_ExecResponse()
-        response.url = try await streaming.execURL(for: ExecStreamRequest(
-            containerID: container.id, command: request.cmd, tty: request.tty, stdin: request.stdin, stdout: request.stdout, stderr: request.stderr))
+        response.url = try await streaming.url(for: .exec(ExecStreamRequest(
+            containerID: container.id, command: request.cmd, tty: request.tty, stdin: request.stdin, stdout: request.stdout, stderr: request.stderr)))
         return response
     }
 
+    /// Validates the request (the container runs; stdin only if it was created with stdin) and
+    /// answers with a single-use URL on the streaming server.
     public func attach(request: Runtime_V1_AttachRequest, context: ServerContext) async throws -> Runtime_V1_AttachResponse {
-        throw SkiffError.notImplemented("Attach", "streaming")
+        guard let streaming else { throw SkiffError.notImplemented("Attach", "streaming") }
+        guard request.stdin || request.stdout || request.stderr else {
+            throw SkiffError.invalidArgument("Attach needs at least one of stdin, stdout and stderr")
+        }
+        let container = try await containers.validateAttach(request.containerID, stdin: request.stdin)
+        var response = Runtime_V1_AttachResponse()
+        response.url = try await streaming.url(for: .attach(AttachStreamRequest(
+            containerID: container.id, tty: container.tty, stdin: request.stdin, stdout: request.stdout, stderr: request.stderr && !container.tty)))
+        return response
     }
 
     public func portForward(request: Runtime_V1_PortForwardRequest, context: ServerContext) async throws -> Runtime_V1_PortForwardResponse {

@@ -6,26 +6,27 @@ import NIOPosix
 import NIOWebSocket
 import SkiffCommon
 
-/// The streaming server behind Exec (Attach and PortForward to come): a SwiftNIO HTTP/1.1
-/// server on the configured address that serves only `/exec/{token}` WebSocket upgrades with
-/// the `v5.channel.k8s.io` or `v4.channel.k8s.io` subprotocol, for tokens the Exec rpc handed
-/// out. Everything else — unknown, expired or reused tokens, other paths — gets 404.
+/// The streaming server behind Exec and Attach (PortForward to come): a SwiftNIO HTTP/1.1
+/// server on the configured address that serves only `/exec/{token}` and `/attach/{token}`
+/// WebSocket upgrades with
+/// the `v5.channel.k8s.io` or `v4.channel.k8s.io` subprotocol, for tokens the Exec and Attach
+/// rpcs handed out. Everything else — unknown, expired or reused tokens, other paths — gets 404.
 public final class StreamingHTTPServer: Sendable {
     public static let subprotocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
 
     let address: String
     let requestedPort: Int
-    let tokens: StreamTokenCache<ExecStreamRequest>
-    let starter: any ExecStarter
+    let tokens: StreamTokenCache<StreamRequest>
+    let starter: any StreamingBackend
     let logger: Logger
     let group: MultiThreadedEventLoopGroup
     private let state = NIOLockedValueBox<(channel: Channel?, port: Int)>((nil, 0))
     /// Requests whose token an upgrade consumed, until the upgraded pipeline takes them.
-    private let claimed = NIOLockedValueBox<[ObjectIdentifier: (ExecStreamRequest, String)]>([:])
+    private let claimed = NIOLockedValueBox<[ObjectIdentifier: (StreamRequest, String)]>([:])
 
     let idleTimeout: Duration
 
-    public init(address: String, port: Int, starter: any ExecStarter, tokenLifetime: Duration = .seconds(60),
+    public init(address: String, port: Int, starter: any StreamingBackend, tokenLifetime: Duration = .seconds(60),
                 idleTimeout: Duration = .seconds(4 * 3600), logger: Logger) {
         self.idleTimeout = idleTimeout
         self.address = address
@@ -74,13 +75,17 @@ public final class StreamingHTTPServer: Sendable {
 
     public var port: Int { state.withLockedValue { $0.port } }
 
-    /// The URL the Exec rpc answers with.
-    public func execURL(for request: ExecStreamRequest) async throws(SkiffError) -> String {
+    /// The URL the Exec or Attach rpc answers with.
+    public func url(for request: StreamRequest) async throws(SkiffError) -> String {
         guard let token = await tokens.insert(request) else {
             throw SkiffError(.resourceExhausted, "too many streaming requests are waiting for their clients; try again shortly")
         }
         let host = address.contains(":") ? "[\(address)]" : address
-        return "http://\(host):\(port)/exec/\(token)"
+        let kind = switch request {
+        case .exec: "exec"
+        case .attach: "attach"
+        }
+        return "http://\(host):\(port)/\(kind)/\(token)"
     }
 
     public func shutdown() async {
@@ -91,7 +96,8 @@ public final class StreamingHTTPServer: Sendable {
 
     private func shouldUpgrade(channel: Channel, head: HTTPRequestHead) -> EventLoopFuture<HTTPHeaders?> {
         let parts = head.uri.split(separator: "?").first?.split(separator: "/") ?? []
-        guard parts.count == 2, parts[0] == "exec" else { return channel.eventLoop.makeSucceededFuture(nil) }
+        guard parts.count == 2, parts[0] == "exec" || parts[0] == "attach" else { return channel.eventLoop.makeSucceededFuture(nil) }
+        let kind = String(parts[0])
         let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map(String.init)
         guard let chosen = Self.subprotocols.first(where: offered.contains) else { return channel.eventLoop.makeSucceededFuture(nil) }
         let token = String(parts[1])
@@ -99,6 +105,13 @@ public final class StreamingHTTPServer: Sendable {
         let key = ObjectIdentifier(channel)
         Task { [tokens, claimed] in
             guard let request = await tokens.consume(token) else {
+                promise.succeed(nil)
+                return
+            }
+            // A token only opens the kind of stream it was made for.
+            switch (request, kind) {
+            case (.exec, "exec"), (.attach, "attach"): break
+            default:
                 promise.succeed(nil)
                 return
             }
@@ -112,10 +125,16 @@ public final class StreamingHTTPServer: Sendable {
         guard let (request, subprotocol) = claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
             return channel.close()
         }
-        logger.debug("exec stream opened", metadata: ["container": "\(request.containerID)", "protocol": "\(subprotocol)"])
+        logger.debug("stream opened", metadata: ["container": "\(request.containerID)", "protocol": "\(subprotocol)"])
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(
-                ExecWebSocketHandler(request: request, starter: starter, version5: subprotocol.hasPrefix("v5"), logger: logger))
+            switch request {
+            case .exec(let exec):
+                try channel.pipeline.syncOperations.addHandler(
+                    ExecWebSocketHandler(request: exec, starter: starter, version5: subprotocol.hasPrefix("v5"), logger: logger))
+            case .attach(let attach):
+                try channel.pipeline.syncOperations.addHandler(
+                    AttachWebSocketHandler(request: attach, backend: starter, version5: subprotocol.hasPrefix("v5"), logger: logger))
+            }
         }
     }
 }

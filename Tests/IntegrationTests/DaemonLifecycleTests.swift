@@ -55,11 +55,11 @@ import Testing
             #expect(metrics?.code == .unimplemented)
             #expect(metrics?.message.contains("ListMetricDescriptors") == true)
 
-            let attach = await #expect(throws: RPCError.self) {
-                try await daemon.runtime { try await $0.attach(.init()) }
+            let forward = await #expect(throws: RPCError.self) {
+                try await daemon.runtime { try await $0.portForward(.init()) }
             }
-            #expect(attach?.code == .unimplemented)
-            #expect(attach?.message.contains("Attach") == true)
+            #expect(forward?.code == .unimplemented)
+            #expect(forward?.message.contains("PortForward") == true)
         }
     }
 

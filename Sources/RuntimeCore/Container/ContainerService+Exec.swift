@@ -128,10 +128,23 @@ extension ContainerService {
         arguments.append(container.id)
         do {
             let child = try RunningChild.start(binary, arguments: arguments, environment: ["PATH=\(ExecutableLookup.fallbackPath)"])
+            let logger = self.logger
             let kill: @Sendable () -> Void = {
-                // The exec'd process may have its own session (tty): kill it by pid, then the runtime.
-                if let pid = (try? FileSystem.readText(pidFile)).flatMap({ Int32($0.trimmingNewline) }), pid > 0 { _ = Glibc.kill(pid, SIGKILL) }
-                child.kill()
+                // The runtime puts the exec'd process in a session of its own, so it is killed by
+                // the pid the runtime writes — which runc writes only after the process has
+                // started (and may already have printed): wait for the file a little, then kill
+                // the process, then the runtime's process group.
+                Task.detached {
+                    var pid: Int32?
+                    for _ in 0..<300 {
+                        pid = (try? FileSystem.readText(pidFile)).flatMap { Int32($0.trimmingNewline) }
+                        if pid != nil || !FileSystem.exists(processFile) { break }
+                        try? await Task.sleep(for: .milliseconds(10))
+                    }
+                    if let pid, pid > 0 { _ = Glibc.kill(pid, SIGKILL) }
+                    child.kill()
+                    logger.debug("exec killed", metadata: ["container": "\(container.id)", "pid": "\(pid.map(String.init) ?? "unknown")"])
+                }
             }
             return (child, kill, {
                 try? FileSystem.removeIfPresent(processFile)

@@ -53,6 +53,8 @@ extension ContainerService {
         try await store.delete(container.id)
         cpuSamples[container.id] = nil
         try? FileSystem.removeIfPresent(exitDirectory + "/" + container.id)
+        // conmon's link to the attach socket (it removes it itself only when it exits cleanly).
+        try? FileSystem.removeIfPresent(socketDirectory + "/" + container.id)
         logger.info("container removed", metadata: ["id": "\(container.id)", "name": "\(container.name)"])
         await events.publish(ContainerEvent(kind: .deleted, container: container, timestamp: SandboxService.nowNanoseconds()))
     }

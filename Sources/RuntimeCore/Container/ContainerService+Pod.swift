@@ -120,6 +120,7 @@ extension ContainerService {
             logger.warning("cannot delete a pod's pause container", metadata: ["pod": "\(sandbox.id)", "error": "\(error)"])
         }
         try? FileSystem.removeIfPresent(exitDirectory + "/" + id)
+        try? FileSystem.removeIfPresent(socketDirectory + "/" + id)
         try? DirectoryTree.remove(bundle)
     }
 

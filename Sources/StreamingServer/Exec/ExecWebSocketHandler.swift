@@ -13,7 +13,7 @@ final class ExecWebSocketHandler: ChannelInboundHandler {
     typealias OutboundOut = WebSocketFrame
 
     let request: ExecStreamRequest
-    let starter: any ExecStarter
+    let starter: any StreamingBackend
     let version5: Bool
     let logger: Logger
     private var stdinChannel: Channel?
@@ -24,7 +24,7 @@ final class ExecWebSocketHandler: ChannelInboundHandler {
     private var exitCode: Int32?
     private var finished = false
 
-    init(request: ExecStreamRequest, starter: any ExecStarter, version5: Bool, logger: Logger) {
+    init(request: ExecStreamRequest, starter: any StreamingBackend, version5: Bool, logger: Logger) {
         self.request = request
         self.starter = starter
         self.version5 = version5
