@@ -21,6 +21,9 @@ final class AttachWebSocketHandler: ChannelInboundHandler {
     let logger: Logger
     private var attached: StartedAttach?
     private var finished = false
+    /// Input that arrives before the connection to conmon is up.
+    private var pendingStdin: [[UInt8]] = []
+    private var pendingStdinClose = false
 
     init(request: AttachStreamRequest, backend: any StreamingBackend, version5: Bool, logger: Logger) {
         self.request = request
@@ -50,7 +53,9 @@ final class AttachWebSocketHandler: ChannelInboundHandler {
             attached = nil
             return
         }
-        if !request.stdin { shutdown(attach.socket, Int32(SHUT_WR)) }
+        for bytes in pendingStdin { sendToContainer(bytes, attach) }
+        pendingStdin = []
+        if !request.stdin || pendingStdinClose { shutdown(attach.socket, Int32(SHUT_WR)) }
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let request = self.request
@@ -110,14 +115,17 @@ final class AttachWebSocketHandler: ChannelInboundHandler {
         switch frame.opcode {
         case .binary, .text:
             var payload = frame.unmaskedData
-            guard let first = payload.readInteger(as: UInt8.self), let channel = StreamChannel(rawValue: first), let attached else { return }
+            guard let first = payload.readInteger(as: UInt8.self), let channel = StreamChannel(rawValue: first) else { return }
             switch channel {
             case .stdin where request.stdin:
                 let bytes = payload.readBytes(length: payload.readableBytes) ?? []
-                if !bytes.isEmpty { _ = bytes.withUnsafeBytes { send(attached.socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+                guard !bytes.isEmpty else { return }
+                if let attached { sendToContainer(bytes, attached) } else { pendingStdin.append(bytes) }
             case .close where version5:
-                if payload.readInteger(as: UInt8.self) == StreamChannel.stdin.rawValue { shutdown(attached.socket, Int32(SHUT_WR)) }
+                guard payload.readInteger(as: UInt8.self) == StreamChannel.stdin.rawValue else { return }
+                if let attached { shutdown(attached.socket, Int32(SHUT_WR)) } else { pendingStdinClose = true }
             case .resize:
+                guard let attached else { return }
                 let size = (try? JSONSerialization.jsonObject(with: Data(payload.readableBytesView))) as? [String: Any]
                 if let width = size?["Width"] as? Int, let height = size?["Height"] as? Int, width > 0, height > 0 {
                     attached.resize(UInt16(clamping: width), UInt16(clamping: height))
@@ -133,6 +141,10 @@ final class AttachWebSocketHandler: ChannelInboundHandler {
         default:
             break
         }
+    }
+
+    private func sendToContainer(_ bytes: [UInt8], _ attached: StartedAttach) {
+        _ = bytes.withUnsafeBytes { send(attached.socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
     /// Leaves the container running: only this client's connection to conmon goes.

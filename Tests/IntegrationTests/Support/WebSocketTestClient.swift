@@ -24,7 +24,7 @@ final class WebSocketTestClient {
 
     /// Connects to `url` (http://host:port/path) and performs the opening handshake offering
     /// `protocols`; throws `Refused` with the status line when the server does not switch.
-    init(url: String, protocols: [String], timeoutSeconds: Int = 15) throws {
+    init(url: String, protocols: [String], timeoutSeconds: Int = 30) throws {
         guard let components = URLComponents(string: url), let host = components.host, let port = components.port else {
             throw HarnessError("bad URL \(url)")
         }
