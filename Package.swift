@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "StreamingServer",
             dependencies: [
-                "SkiffCommon", "LinuxSys",
+                "SkiffCommon", "LinuxSys", "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -11,3 +11,12 @@ static inline int skiff_deflate_init_gzip(z_stream *stream, int level) {
     // 15 + 16: write a gzip header.
     return deflateInit2(stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
 }
+
+// Plain zlib streams (SPDY header blocks): inflateInit/deflateInit are macros too.
+static inline int skiff_inflate_init_zlib(z_stream *stream) {
+    return inflateInit(stream);
+}
+
+static inline int skiff_deflate_init_zlib(z_stream *stream, int level) {
+    return deflateInit(stream, level);
+}
