@@ -8,7 +8,7 @@ import NIOWebSocket
 /// command, relays its stdout and stderr as channel 1 and 2 messages, the client's channel 0
 /// messages to its stdin, and ends with the exit status on channel 3 and a close frame. A client
 /// that goes away ends (kills) only its own exec.
-final class ExecWebSocketHandler: ChannelInboundHandler {
+final class ExecWebSocketHandler: ChannelInboundHandler, ExecTransport {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
@@ -16,13 +16,8 @@ final class ExecWebSocketHandler: ChannelInboundHandler {
     let starter: any StreamingBackend
     let version5: Bool
     let logger: Logger
-    private var stdinChannel: Channel?
-    private var pendingStdin: [ByteBuffer] = []
-    private var stdinClosed = false
-    private var started: StartedExec?
-    private var openOutputs = 0
-    private var exitCode: Int32?
-    private var finished = false
+    private var session: ExecSession?
+    private var context: ChannelHandlerContext?
 
     init(request: ExecStreamRequest, starter: any StreamingBackend, version5: Bool, logger: Logger) {
         self.request = request
@@ -32,100 +27,28 @@ final class ExecWebSocketHandler: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        let starter = self.starter, request = self.request
-        Task {
-            do {
-                let exec = try await starter.startExec(request)
-                loop.execute { bound.value.0.attach(exec, context: bound.value.1) }
-            } catch {
-                loop.execute { bound.value.0.fail("\(error)", context: bound.value.1) }
-            }
-        }
+        self.context = context
+        let session = ExecSession(request: request, starter: starter, loop: context.eventLoop, logger: logger)
+        session.transport = self
+        self.session = session
+        session.start()
     }
 
-    private func attach(_ exec: StartedExec, context: ChannelHandlerContext) {
-        started = exec
-        guard context.channel.isActive else {
-            exec.kill()
-            Task { _ = await exec.child.exitStatus(); exec.finish() }
-            return
-        }
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        openOutputs = 2
-        for (fd, channel) in [(exec.child.stdoutFD, StreamChannel.stdout), (exec.child.stderrFD, StreamChannel.stderr)] {
-            let forward = channel == .stdout ? request.stdout || request.tty : request.stderr
-            NIOPipeBootstrap(group: loop)
-                .channelInitializer { pipe in
-                    pipe.eventLoop.makeCompletedFuture {
-                        try pipe.pipeline.syncOperations.addHandler(OutputRelay(channel: channel, forward: forward) { buffer in
-                            bound.value.0.send(channel, buffer, context: bound.value.1)
-                        } onEnd: {
-                            bound.value.0.outputEnded(context: bound.value.1)
-                        })
-                    }
-                }
-                .takingOwnershipOfDescriptor(input: fd)
-                .whenFailure { _ in bound.value.0.outputEnded(context: bound.value.1) }
-        }
-        if request.stdin {
-            NIOPipeBootstrap(group: loop).takingOwnershipOfDescriptor(output: exec.child.stdinFD).whenComplete { result in
-                let handler = bound.value.0
-                switch result {
-                case .success(let channel):
-                    handler.stdinChannel = channel
-                    for buffer in handler.pendingStdin { channel.writeAndFlush(buffer, promise: nil) }
-                    handler.pendingStdin = []
-                    if handler.stdinClosed { channel.close(promise: nil) }
-                case .failure:
-                    handler.stdinClosed = true
-                }
-            }
-        } else {
-            close(exec.child.stdinFD)
-        }
-        let child = exec.child
-        Task {
-            let code = await child.exitStatus()
-            loop.execute { bound.value.0.exited(code, context: bound.value.1) }
-        }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
-    private func send(_ channel: StreamChannel, _ payload: ByteBuffer, context: ChannelHandlerContext) {
+    func send(_ channel: StreamChannel, _ payload: ByteBuffer) {
+        guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: payload.readableBytes + 1)
         buffer.writeInteger(channel.rawValue)
         buffer.writeImmutableBuffer(payload)
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: buffer)), promise: nil)
     }
 
-    private func outputEnded(context: ChannelHandlerContext) {
-        openOutputs -= 1
-        finishIfDone(context: context)
-    }
-
-    private func exited(_ code: Int32, context: ChannelHandlerContext) {
-        exitCode = code
-        started?.finish()
-        finishIfDone(context: context)
-    }
-
-    private func finishIfDone(context: ChannelHandlerContext) {
-        guard !finished, openOutputs <= 0, let exitCode else { return }
-        finished = true
-        stdinChannel?.close(promise: nil)
-        send(.error, ByteBuffer(bytes: KubernetesStatus.exited(exitCode, command: request.command)), context: context)
-        closeWebSocket(context: context)
-    }
-
-    private func fail(_ message: String, context: ChannelHandlerContext) {
-        finished = true
-        send(.error, ByteBuffer(bytes: KubernetesStatus.failure(message)), context: context)
-        closeWebSocket(context: context)
-    }
-
-    private func closeWebSocket(context: ChannelHandlerContext) {
+    func finish(status: [UInt8]) {
+        guard let context else { return }
+        send(.error, ByteBuffer(bytes: status))
         var data = context.channel.allocator.buffer(capacity: 2)
         data.write(webSocketErrorCode: .normalClosure)
         let channel = context.channel
@@ -142,20 +65,14 @@ final class ExecWebSocketHandler: ChannelInboundHandler {
             guard let first = payload.readInteger(as: UInt8.self), let channel = StreamChannel(rawValue: first) else { return }
             switch channel {
             case .stdin:
-                guard request.stdin, !stdinClosed else { return }
-                if let stdinChannel { stdinChannel.writeAndFlush(payload, promise: nil) } else { pendingStdin.append(payload) }
+                session?.stdin(payload)
             case .close where version5:
-                if payload.readInteger(as: UInt8.self) == StreamChannel.stdin.rawValue { closeStdin() }
-            case .resize:
-                break  // terminal resizes need the runtime's console socket: not supported yet
+                if payload.readInteger(as: UInt8.self) == StreamChannel.stdin.rawValue { session?.closeStdin() }
             default:
-                break
+                break  // resize: terminal resizes for exec need the runtime's console socket
             }
         case .connectionClose:
-            if !finished {
-                started?.kill()
-                finished = true
-            }
+            session?.kill()
             context.close(promise: nil)
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
@@ -164,18 +81,8 @@ final class ExecWebSocketHandler: ChannelInboundHandler {
         }
     }
 
-    private func closeStdin() {
-        stdinClosed = true
-        stdinChannel?.close(promise: nil)
-    }
-
     func channelInactive(context: ChannelHandlerContext) {
-        if !finished {
-            finished = true
-            started?.kill()
-            logger.debug("exec client went away; its command was killed", metadata: ["container": "\(request.containerID)"])
-        }
-        stdinChannel?.close(promise: nil)
+        session?.kill()
         context.fireChannelInactive()
     }
 }

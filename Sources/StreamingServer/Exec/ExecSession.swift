@@ -1,0 +1,141 @@
+import LinuxSys
+import Logging
+import NIOCore
+import NIOPosix
+
+/// How an exec session talks to its client, whatever the protocol (WebSocket channels, SPDY
+/// streams): output per stream, and the final status.
+protocol ExecTransport: AnyObject {
+    func send(_ channel: StreamChannel, _ payload: ByteBuffer)
+    /// The command ended (or could not start): `status` is the metav1.Status JSON.
+    func finish(status: [UInt8])
+}
+
+/// One exec, independent of the wire protocol: starts the command, relays its stdout and stderr
+/// to the transport and the client's stdin to it, and reports the exit status once the output
+/// is drained. Lives on one event loop; `kill()` ends the command if the client goes first.
+final class ExecSession {
+    let request: ExecStreamRequest
+    let starter: any StreamingBackend
+    let loop: EventLoop
+    let logger: Logger
+    weak var transport: (any ExecTransport)?
+    private var stdinChannel: Channel?
+    private var pendingStdin: [ByteBuffer] = []
+    private var stdinClosed = false
+    private var started: StartedExec?
+    private var openOutputs = 0
+    private var exitCode: Int32?
+    private(set) var finished = false
+
+    init(request: ExecStreamRequest, starter: any StreamingBackend, loop: EventLoop, logger: Logger) {
+        self.request = request
+        self.starter = starter
+        self.loop = loop
+        self.logger = logger
+    }
+
+    func start() {
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let starter = self.starter, request = self.request, loop = self.loop
+        Task {
+            do {
+                let exec = try await starter.startExec(request)
+                loop.execute { bound.value.attach(exec) }
+            } catch {
+                loop.execute { bound.value.fail("\(error)") }
+            }
+        }
+    }
+
+    private func attach(_ exec: StartedExec) {
+        started = exec
+        guard !finished else {
+            exec.kill()
+            Task { _ = await exec.child.exitStatus(); exec.finish() }
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let loop = self.loop
+        openOutputs = 2
+        for (fd, channel) in [(exec.child.stdoutFD, StreamChannel.stdout), (exec.child.stderrFD, StreamChannel.stderr)] {
+            let forward = channel == .stdout ? request.stdout || request.tty : request.stderr
+            NIOPipeBootstrap(group: loop)
+                .channelInitializer { pipe in
+                    pipe.eventLoop.makeCompletedFuture {
+                        try pipe.pipeline.syncOperations.addHandler(OutputRelay(channel: channel, forward: forward) { buffer in
+                            bound.value.transport?.send(channel, buffer)
+                        } onEnd: {
+                            bound.value.outputEnded()
+                        })
+                    }
+                }
+                .takingOwnershipOfDescriptor(input: fd)
+                .whenFailure { _ in bound.value.outputEnded() }
+        }
+        if request.stdin {
+            NIOPipeBootstrap(group: loop).takingOwnershipOfDescriptor(output: exec.child.stdinFD).whenComplete { result in
+                let session = bound.value
+                switch result {
+                case .success(let channel):
+                    session.stdinChannel = channel
+                    for buffer in session.pendingStdin { channel.writeAndFlush(buffer, promise: nil) }
+                    session.pendingStdin = []
+                    if session.stdinClosed { channel.close(promise: nil) }
+                case .failure:
+                    session.stdinClosed = true
+                }
+            }
+        } else {
+            close(exec.child.stdinFD)
+        }
+        let child = exec.child
+        Task {
+            let code = await child.exitStatus()
+            loop.execute { bound.value.exited(code) }
+        }
+    }
+
+    func stdin(_ payload: ByteBuffer) {
+        guard request.stdin, !stdinClosed else { return }
+        if let stdinChannel { stdinChannel.writeAndFlush(payload, promise: nil) } else { pendingStdin.append(payload) }
+    }
+
+    func closeStdin() {
+        stdinClosed = true
+        stdinChannel?.close(promise: nil)
+    }
+
+    /// The client went away first: the command goes, nothing else.
+    func kill() {
+        guard !finished else { return }
+        finished = true
+        started?.kill()
+        stdinChannel?.close(promise: nil)
+        logger.debug("exec client went away; its command was killed", metadata: ["container": "\(request.containerID)"])
+    }
+
+    private func outputEnded() {
+        openOutputs -= 1
+        finishIfDone()
+    }
+
+    private func exited(_ code: Int32) {
+        exitCode = code
+        started?.finish()
+        finishIfDone()
+    }
+
+    private func finishIfDone() {
+        guard !finished, openOutputs <= 0, let exitCode else { return }
+        finished = true
+        stdinChannel?.close(promise: nil)
+        transport?.finish(status: KubernetesStatus.exited(exitCode, command: request.command))
+    }
+
+    private func fail(_ message: String) {
+        guard !finished else { return }
+        finished = true
+        transport?.finish(status: KubernetesStatus.failure(message))
+    }
+}
