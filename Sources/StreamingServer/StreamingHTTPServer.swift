@@ -22,7 +22,7 @@ public final class StreamingHTTPServer: Sendable {
     let group: MultiThreadedEventLoopGroup
     private let state = NIOLockedValueBox<(channel: Channel?, port: Int)>((nil, 0))
     /// Requests whose token an upgrade consumed, until the upgraded pipeline takes them.
-    private let claimed = NIOLockedValueBox<[ObjectIdentifier: (StreamRequest, String)]>([:])
+    let claimed = NIOLockedValueBox<[ObjectIdentifier: (StreamRequest, String)]>([:])
 
     let idleTimeout: Duration
 
@@ -46,6 +46,7 @@ public final class StreamingHTTPServer: Sendable {
                     maxFrameSize: 1 << 20, automaticErrorHandling: true,
                     shouldUpgrade: { [self] channel, head in shouldUpgrade(channel: channel, head: head) },
                     upgradePipelineHandler: { [self] channel, _ in upgraded(channel) })
+                let spdy = SPDYUpgrader(server: self)
                 // The 404 responder serves plain HTTP only; once a WebSocket upgrade completes it
                 // leaves, so frames never reach it.
                 let notFound = NotFoundResponder()
@@ -58,7 +59,7 @@ public final class StreamingHTTPServer: Sendable {
                     // A connection with no traffic either way for streaming.idle_timeout is closed.
                     if idle > .zero { try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: idle), IdleCloser()]) }
                 }.flatMap {
-                    channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: leaveAfterUpgrade))
+                    channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader, spdy], completionHandler: leaveAfterUpgrade))
                 }.flatMap {
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(notFound, name: NotFoundResponder.name) }
                 }
@@ -119,6 +120,51 @@ public final class StreamingHTTPServer: Sendable {
             promise.succeed(HTTPHeaders([("Sec-WebSocket-Protocol", chosen)]))
         }
         return promise.futureResult
+    }
+
+    /// SPDY/3.1 upgrades (POST with `Upgrade: SPDY/3.1`) for exec, with the remotecommand
+    /// version negotiated through `X-Stream-Protocol-Version`; only v4 is served.
+    struct SPDYUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
+        // @unchecked: holds only the server, which is Sendable.
+        let server: StreamingHTTPServer
+        let supportedProtocol = "SPDY/3.1"
+        let requiredUpgradeHeaders: [String] = []
+        static let versions = ["v4.channel.k8s.io"]
+
+        struct Refused: Error {}
+
+        func buildUpgradeResponse(channel: Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
+            let parts = upgradeRequest.uri.split(separator: "?").first?.split(separator: "/") ?? []
+            let offered = upgradeRequest.headers[canonicalForm: "X-Stream-Protocol-Version"].map(String.init)
+            guard parts.count == 2, parts[0] == "exec", let chosen = Self.versions.first(where: offered.contains) else {
+                return channel.eventLoop.makeFailedFuture(Refused())
+            }
+            let promise = channel.eventLoop.makePromise(of: HTTPHeaders.self)
+            let token = String(parts[1]), key = ObjectIdentifier(channel)
+            let server = self.server
+            Task {
+                guard case .exec(let request)? = await server.tokens.consume(token) else {
+                    promise.fail(Refused())
+                    return
+                }
+                server.claimed.withLockedValue { $0[key] = (.exec(request), chosen) }
+                var headers = initialResponseHeaders
+                headers.add(name: "X-Stream-Protocol-Version", value: chosen)
+                promise.succeed(headers)
+            }
+            return promise.futureResult
+        }
+
+        func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
+            let channel = context.channel
+            guard case (.exec(let request), _)? = server.claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
+                return channel.close()
+            }
+            let server = self.server
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(SPDYExecHandler(request: request, starter: server.starter, logger: server.logger))
+            }
+        }
     }
 
     private func upgraded(_ channel: Channel) -> EventLoopFuture<Void> {

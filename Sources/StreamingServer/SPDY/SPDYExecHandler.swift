@@ -1,0 +1,130 @@
+import Logging
+import NIOCore
+
+/// One exec over SPDY/3.1 with the `v4.channel.k8s.io` remotecommand protocol, as client-go
+/// speaks it: the client opens one stream per stream type (`streamtype` header: error, stdin,
+/// stdout, stderr, resize), each answered with SYN_REPLY; once the streams the request needs
+/// are there the command starts; its output goes out as DATA on the stdout/stderr streams, stdin
+/// comes in as DATA (FIN closes it), and the metav1.Status goes on the error stream before every
+/// stream is finished and the connection closed.
+final class SPDYExecHandler: ChannelInboundHandler, ExecTransport {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let request: ExecStreamRequest
+    let starter: any StreamingBackend
+    let logger: Logger
+    private let inflater = SPDYHeaderInflater()
+    private let deflater = SPDYHeaderDeflater()
+    private var input: [UInt8] = []
+    private var streams: [String: UInt32] = [:]
+    private var session: ExecSession?
+    private var context: ChannelHandlerContext?
+    private var closing = false
+
+    init(request: ExecStreamRequest, starter: any StreamingBackend, logger: Logger) {
+        self.request = request
+        self.starter = starter
+        self.logger = logger
+    }
+
+    private var expectedStreams: Set<String> {
+        var expected: Set<String> = ["error"]
+        if request.stdin { expected.insert("stdin") }
+        if request.stdout { expected.insert("stdout") }
+        if request.stderr && !request.tty { expected.insert("stderr") }
+        return expected
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        input += buffer.readBytes(length: buffer.readableBytes) ?? []
+        do {
+            while let frame = try SPDYFrame.parse(&input) { handle(frame, context: context) }
+        } catch {
+            logger.debug("bad SPDY frame; closing", metadata: ["error": "\(error)"])
+            write(.goAway(lastGoodStreamID: streams.values.max() ?? 0, status: 1), context: context)
+            context.close(promise: nil)
+        }
+    }
+
+    private func handle(_ frame: SPDYFrame, context: ChannelHandlerContext) {
+        switch frame {
+        case .synStream(let id, _, _, let flags, let block):
+            guard let headers = try? inflater.headers(from: block) else {
+                write(.rstStream(streamID: id, status: 1), context: context)
+                return
+            }
+            let type = headers.first { $0.name == "streamtype" }?.value ?? ""
+            streams[type] = id
+            write(.synReply(streamID: id, flags: 0, headerBlock: deflater.compress([])), context: context)
+            if type == "stdin" && flags & SPDYFrame.flagFin != 0 { session?.closeStdin() }
+            if session == nil && expectedStreams.isSubset(of: Set(streams.keys)) { startSession(context: context) }
+        case .data(let id, let flags, let payload):
+            if id == streams["stdin"] {
+                if !payload.isEmpty {
+                    session?.stdin(ByteBuffer(bytes: payload))
+                    write(.windowUpdate(streamID: id, delta: UInt32(payload.count)), context: context)
+                }
+                if flags & SPDYFrame.flagFin != 0 { session?.closeStdin() }
+            }
+        case .rstStream(let id, _):
+            if id == streams["stdin"] { session?.closeStdin() }
+        case .ping(let id):
+            write(.ping(id: id), context: context)
+        case .goAway:
+            session?.kill()
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    private func startSession(context: ChannelHandlerContext) {
+        let session = ExecSession(request: request, starter: starter, loop: context.eventLoop, logger: logger)
+        session.transport = self
+        self.session = session
+        session.start()
+    }
+
+    private func write(_ frame: SPDYFrame, context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: frame.bytes)), promise: nil)
+    }
+
+    func send(_ channel: StreamChannel, _ payload: ByteBuffer) {
+        guard let context, !closing else { return }
+        let name = channel == .stdout ? "stdout" : (channel == .stderr ? "stderr" : "error")
+        guard let id = streams[name] else { return }
+        var remaining = payload
+        while remaining.readableBytes > 0, let chunk = remaining.readBytes(length: min(remaining.readableBytes, 16384)) {
+            write(.data(streamID: id, flags: 0, payload: chunk), context: context)
+        }
+    }
+
+    func finish(status: [UInt8]) {
+        guard let context, !closing else { return }
+        if let error = streams["error"] {
+            write(.data(streamID: error, flags: 0, payload: status), context: context)
+        }
+        closing = true
+        for (_, id) in streams.sorted(by: { $0.value < $1.value }) {
+            write(.data(streamID: id, flags: SPDYFrame.flagFin, payload: []), context: context)
+        }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: SPDYFrame.goAway(lastGoodStreamID: streams.values.max() ?? 0, status: 0).bytes)))
+            .whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        session?.kill()
+        context.fireChannelInactive()
+    }
+}
