@@ -179,7 +179,7 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],
-            exclude: ["Support/fake_registry.py", "Support/token_server.py"]
+            exclude: ["Support/fake_registry.py", "Support/token_server.py", "Support/spdy_exec_client.py"]
         ),
     ]
 )

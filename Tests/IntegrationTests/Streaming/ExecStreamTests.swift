@@ -141,3 +141,51 @@ import Testing
 
 /// `Result(catching:)` under a name that does not clash with the generic parameter above.
 typealias Result_ = Swift.Result
+
+/// Exec over SPDY/3.1 with a client written in Python from the SPDY draft (Support/spdy_exec_client.py).
+@Suite(.serialized) struct SPDYExecStreamTests {
+    static func client(_ url: String, _ arguments: [String] = []) async throws -> [String: Any] {
+        let output = try await ExecStreamTests.session { try Self.run(url, arguments) }
+        return try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any], "\(String(decoding: output, as: UTF8.self))")
+    }
+
+    static func run(_ url: String, _ arguments: [String]) throws -> Data {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Support/spdy_exec_client.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [script, url] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        for _ in 0..<500 where process.isRunning { usleep(10_000) }
+        return output
+    }
+
+    @Test func execOverSPDYRelaysStreamsStdinAndTheExitStatus() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await harness.run(harness.config("spdy-target", ["/bin/sleep", "1000"]))
+            let url = try await ExecStreamTests.execURL(harness, id, ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
+            let result = try await Self.client(url)
+            #expect(result["status"] as? Int == 101)
+            #expect(result["protocol"] as? [String] == ["v4.channel.k8s.io"])
+            #expect(result["replies"] as? [String] == ["error", "stderr", "stdout"], "every stream got its SYN_REPLY")
+            #expect(result["stdout"] as? String == "out\n")
+            #expect(result["stderr"] as? String == "err\n")
+            let status = try #require(try JSONSerialization.jsonObject(with: Data((result["error"] as? String ?? "").utf8)) as? [String: Any])
+            #expect(status["reason"] as? String == "NonZeroExitCode")
+            let causes = (status["details"] as? [String: Any])?["causes"] as? [[String: Any]]
+            #expect(causes?.first?["message"] as? String == "3")
+
+            let catURL = try await ExecStreamTests.execURL(harness, id, ["/bin/cat"], stdin: true)
+            let echoed = try await Self.client(catURL, ["--stdin", "through spdy\n"])
+            #expect(echoed["stdout"] as? String == "through spdy\n")
+            #expect((try JSONSerialization.jsonObject(with: Data((echoed["error"] as? String ?? "").utf8)) as? [String: Any])?["status"] as? String == "Success")
+
+            // A spent token is refused with 404.
+            let reused = try await Self.client(url)
+            #expect(reused["status"] as? Int == 404)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""A SPDY/3.1 remotecommand (v4.channel.k8s.io) client for the tests, written from the SPDY
+draft 3.1 and client-go's protocol description; it shares no code with Skiff's server.
+
+usage: spdy_exec_client.py URL [--stdin TEXT] [--no-stderr]
+Prints one JSON object: {"status": <101 or HTTP status>, "stdout": ..., "stderr": ..., "error": ...}.
+"""
+import base64, json, socket, struct, sys, urllib.parse, zlib
+
+# The SPDY/3 header dictionary (draft 3, section 2.6.10.1), base64 of its 1423 bytes; the
+# assert below checks it against the Adler-32 every SPDY/3 zlib header carries.
+DICTIONARY = base64.b64decode(
+    "AAAAB29wdGlvbnMAAAAEaGVhZAAAAARwb3N0AAAAA3B1dAAAAAZkZWxldGUAAAAFdHJhY2UAAAAGYWNjZXB0AAAADmFjY2Vw"
+    "dC1jaGFyc2V0AAAAD2FjY2VwdC1lbmNvZGluZwAAAA9hY2NlcHQtbGFuZ3VhZ2UAAAANYWNjZXB0LXJhbmdlcwAAAANhZ2UA"
+    "AAAFYWxsb3cAAAANYXV0aG9yaXphdGlvbgAAAA1jYWNoZS1jb250cm9sAAAACmNvbm5lY3Rpb24AAAAMY29udGVudC1iYXNl"
+    "AAAAEGNvbnRlbnQtZW5jb2RpbmcAAAAQY29udGVudC1sYW5ndWFnZQAAAA5jb250ZW50LWxlbmd0aAAAABBjb250ZW50LWxv"
+    "Y2F0aW9uAAAAC2NvbnRlbnQtbWQ1AAAADWNvbnRlbnQtcmFuZ2UAAAAMY29udGVudC10eXBlAAAABGRhdGUAAAAEZXRhZwAA"
+    "AAZleHBlY3QAAAAHZXhwaXJlcwAAAARmcm9tAAAABGhvc3QAAAAIaWYtbWF0Y2gAAAARaWYtbW9kaWZpZWQtc2luY2UAAAAN"
+    "aWYtbm9uZS1tYXRjaAAAAAhpZi1yYW5nZQAAABNpZi11bm1vZGlmaWVkLXNpbmNlAAAADWxhc3QtbW9kaWZpZWQAAAAIbG9j"
+    "YXRpb24AAAAMbWF4LWZvcndhcmRzAAAABnByYWdtYQAAABJwcm94eS1hdXRoZW50aWNhdGUAAAATcHJveHktYXV0aG9yaXph"
+    "dGlvbgAAAAVyYW5nZQAAAAdyZWZlcmVyAAAAC3JldHJ5LWFmdGVyAAAABnNlcnZlcgAAAAJ0ZQAAAAd0cmFpbGVyAAAAEXRy"
+    "YW5zZmVyLWVuY29kaW5nAAAAB3VwZ3JhZGUAAAAKdXNlci1hZ2VudAAAAAR2YXJ5AAAAA3ZpYQAAAAd3YXJuaW5nAAAAEHd3"
+    "dy1hdXRoZW50aWNhdGUAAAAGbWV0aG9kAAAAA2dldAAAAAZzdGF0dXMAAAAGMjAwIE9LAAAAB3ZlcnNpb24AAAAISFRUUC8x"
+    "LjEAAAADdXJsAAAABnB1YmxpYwAAAApzZXQtY29va2llAAAACmtlZXAtYWxpdmUAAAAGb3JpZ2luMTAwMTAxMjAxMjAyMjA1"
+    "MjA2MzAwMzAyMzAzMzA0MzA1MzA2MzA3NDAyNDA1NDA2NDA3NDA4NDA5NDEwNDExNDEyNDEzNDE0NDE1NDE2NDE3NTAyNTA0"
+    "NTA1MjAzIE5vbi1BdXRob3JpdGF0aXZlIEluZm9ybWF0aW9uMjA0IE5vIENvbnRlbnQzMDEgTW92ZWQgUGVybWFuZW50bHk0"
+    "MDAgQmFkIFJlcXVlc3Q0MDEgVW5hdXRob3JpemVkNDAzIEZvcmJpZGRlbjQwNCBOb3QgRm91bmQ1MDAgSW50ZXJuYWwgU2Vy"
+    "dmVyIEVycm9yNTAxIE5vdCBJbXBsZW1lbnRlZDUwMyBTZXJ2aWNlIFVuYXZhaWxhYmxlSmFuIEZlYiBNYXIgQXByIE1heSBK"
+    "dW4gSnVsIEF1ZyBTZXB0IE9jdCBOb3YgRGVjIDAwOjAwOjAwIE1vbiwgVHVlLCBXZWQsIFRodSwgRnJpLCBTYXQsIFN1biwg"
+    "R01UY2h1bmtlZCx0ZXh0L2h0bWwsaW1hZ2UvcG5nLGltYWdlL2pwZyxpbWFnZS9naWYsYXBwbGljYXRpb24veG1sLGFwcGxp"
+    "Y2F0aW9uL3hodG1sK3htbCx0ZXh0L3BsYWluLHRleHQvamF2YXNjcmlwdCxwdWJsaWNwcml2YXRlbWF4LWFnZT1nemlwLGRl"
+    "ZmxhdGUsc2RjaGNoYXJzZXQ9dXRmLThjaGFyc2V0PWlzby04ODU5LTEsdXRmLSwqLGVucT0wLg=="
+)
+assert len(DICTIONARY) == 1423 and zlib.adler32(DICTIONARY) == 0xE3C6A7C2
+
+
+def control(kind, flags, payload):
+    return struct.pack(">HHI", 0x8003, kind, (flags << 24) | len(payload)) + payload
+
+
+def main():
+    url = urllib.parse.urlparse(sys.argv[1])
+    stdin_text = sys.argv[sys.argv.index("--stdin") + 1].encode() if "--stdin" in sys.argv else None
+    want_stderr = "--no-stderr" not in sys.argv
+    sock = socket.create_connection((url.hostname, url.port), timeout=30)
+    sock.sendall((f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                  "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nX-Stream-Protocol-Version: channel.k8s.io\r\n"
+                  "Content-Length: 0\r\n\r\n").encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, data = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1]) if head else 0
+    if status != 101:
+        print(json.dumps({"status": status}))
+        return
+    protocol = [l.split(b":", 1)[1].strip().decode() for l in head.split(b"\r\n") if l.lower().startswith(b"x-stream-protocol-version")]
+    compressor = zlib.compressobj(zdict=DICTIONARY)
+    decompressor = zlib.decompressobj(zdict=DICTIONARY)
+    types = ["error"] + (["stdin"] if stdin_text is not None else []) + ["stdout"] + (["stderr"] if want_stderr else [])
+    ids = {}
+    for index, kind in enumerate(types):
+        stream_id = 1 + 2 * index
+        ids[stream_id] = kind
+        block = struct.pack(">I", 1) + struct.pack(">I", 10) + b"streamtype" + struct.pack(">I", len(kind)) + kind.encode()
+        compressed = compressor.compress(block) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        sock.sendall(control(1, 0, struct.pack(">IIBB", stream_id, 0, 0, 0) + compressed))
+    replies, output, finished = set(), {k: b"" for k in types}, set()
+    if stdin_text is not None:
+        stdin_id = [i for i, k in ids.items() if k == "stdin"][0]
+        sock.sendall(struct.pack(">II", stdin_id, (1 << 24) | len(stdin_text)) + stdin_text)
+    while True:
+        while len(data) >= 8:
+            length = struct.unpack(">I", data[4:8])[0] & 0xFFFFFF
+            if len(data) < 8 + length:
+                break
+            frame, data = data[:8 + length], data[8 + length:]
+            flags = frame[4]
+            if frame[0] & 0x80:
+                kind = struct.unpack(">H", frame[2:4])[0]
+                if kind == 2:  # SYN_REPLY
+                    stream_id = struct.unpack(">I", frame[8:12])[0] & 0x7FFFFFFF
+                    decompressor.decompress(frame[12:])
+                    replies.add(ids.get(stream_id))
+                elif kind == 7:  # GOAWAY
+                    finished.add("goaway")
+            else:
+                stream_id = struct.unpack(">I", frame[0:4])[0] & 0x7FFFFFFF
+                output[ids[stream_id]] += frame[8:]
+                if flags & 1:
+                    finished.add(ids[stream_id])
+        if "goaway" in finished or finished.issuperset(set(types) - {"stdin"}):
+            break
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    print(json.dumps({"status": status, "protocol": protocol, "replies": sorted(r for r in replies if r),
+                      "stdout": output["stdout"].decode(), "stderr": output.get("stderr", b"").decode(),
+                      "error": output["error"].decode()}))
+
+
+main()
