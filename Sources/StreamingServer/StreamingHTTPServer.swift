@@ -122,7 +122,26 @@ public final class StreamingHTTPServer: Sendable {
         return promise.futureResult
     }
 
-    /// SPDY/3.1 upgrades (POST with `Upgrade: SPDY/3.1`) for exec, with the remotecommand
+    /// Builds the exec or attach session a stream request stands for, bound to its transport.
+    func sessionFactory(for request: StreamRequest) -> StreamWebSocketHandler.SessionFactory {
+        let starter = self.starter, logger = self.logger
+        switch request {
+        case .exec(let exec):
+            return { loop, transport in
+                let session = ExecSession(request: exec, starter: starter, loop: loop, logger: logger)
+                session.transport = transport
+                return session
+            }
+        case .attach(let attach):
+            return { loop, transport in
+                let session = AttachSession(request: attach, backend: starter, loop: loop, logger: logger)
+                session.transport = transport
+                return session
+            }
+        }
+    }
+
+    /// SPDY/3.1 upgrades (POST with `Upgrade: SPDY/3.1`) for exec and attach, with the remotecommand
     /// version negotiated through `X-Stream-Protocol-Version`; only v4 is served.
     struct SPDYUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
         // @unchecked: holds only the server, which is Sendable.
@@ -136,18 +155,21 @@ public final class StreamingHTTPServer: Sendable {
         func buildUpgradeResponse(channel: Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
             let parts = upgradeRequest.uri.split(separator: "?").first?.split(separator: "/") ?? []
             let offered = upgradeRequest.headers[canonicalForm: "X-Stream-Protocol-Version"].map(String.init)
-            guard parts.count == 2, parts[0] == "exec", let chosen = Self.versions.first(where: offered.contains) else {
+            guard parts.count == 2, parts[0] == "exec" || parts[0] == "attach", let chosen = Self.versions.first(where: offered.contains) else {
                 return channel.eventLoop.makeFailedFuture(Refused())
             }
             let promise = channel.eventLoop.makePromise(of: HTTPHeaders.self)
-            let token = String(parts[1]), key = ObjectIdentifier(channel)
+            let token = String(parts[1]), key = ObjectIdentifier(channel), kind = String(parts[0])
             let server = self.server
             Task {
-                guard case .exec(let request)? = await server.tokens.consume(token) else {
+                let request = await server.tokens.consume(token)
+                switch (request, kind) {
+                case (.exec?, "exec"), (.attach?, "attach"): break
+                default:
                     promise.fail(Refused())
                     return
                 }
-                server.claimed.withLockedValue { $0[key] = (.exec(request), chosen) }
+                server.claimed.withLockedValue { $0[key] = (request!, chosen) }
                 var headers = initialResponseHeaders
                 headers.add(name: "X-Stream-Protocol-Version", value: chosen)
                 promise.succeed(headers)
@@ -157,12 +179,17 @@ public final class StreamingHTTPServer: Sendable {
 
         func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
             let channel = context.channel
-            guard case (.exec(let request), _)? = server.claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
+            guard let (request, _) = server.claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
                 return channel.close()
             }
-            let server = self.server
+            let needs = switch request {
+            case .exec(let exec): SPDYStreamHandler.Needs(stdin: exec.stdin, stdout: exec.stdout, stderr: exec.stderr && !exec.tty)
+            case .attach(let attach): SPDYStreamHandler.Needs(stdin: attach.stdin, stdout: attach.stdout, stderr: attach.stderr && !attach.tty)
+            }
+            let makeSession = server.sessionFactory(for: request)
+            let logger = server.logger
             return channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(SPDYExecHandler(request: request, starter: server.starter, logger: server.logger))
+                try channel.pipeline.syncOperations.addHandler(SPDYStreamHandler(needs: needs, logger: logger, makeSession: makeSession))
             }
         }
     }
@@ -172,15 +199,9 @@ public final class StreamingHTTPServer: Sendable {
             return channel.close()
         }
         logger.debug("stream opened", metadata: ["container": "\(request.containerID)", "protocol": "\(subprotocol)"])
+        let makeSession = sessionFactory(for: request)
         return channel.eventLoop.makeCompletedFuture {
-            switch request {
-            case .exec(let exec):
-                try channel.pipeline.syncOperations.addHandler(
-                    ExecWebSocketHandler(request: exec, starter: starter, version5: subprotocol.hasPrefix("v5"), logger: logger))
-            case .attach(let attach):
-                try channel.pipeline.syncOperations.addHandler(
-                    AttachWebSocketHandler(request: attach, backend: starter, version5: subprotocol.hasPrefix("v5"), logger: logger))
-            }
+            try channel.pipeline.syncOperations.addHandler(StreamWebSocketHandler(version5: subprotocol.hasPrefix("v5"), makeSession: makeSession))
         }
     }
 }

@@ -14,14 +14,21 @@ import Testing
         return try await harness.daemon.runtime { try await $0.attach(request) }.url
     }
 
+    /// A container reading lines from stdin (closed after the first attach, stdin_once) and
+    /// echoing them to stdout and stderr, running once it printed "before".
+    static func interactive(_ harness: ContainerHarness, _ name: String) async throws -> String {
+        let script = "echo before; while read line; do echo \"got $line\"; echo \"err $line\" >&2; done; echo bye"
+        let id = try await harness.run(harness.config(name, ["/bin/sh", "-c", script]) { config in
+            config.stdin = true
+            config.stdinOnce = true
+        })
+        try await harness.waitForLog(name, containing: "before")
+        return id
+    }
+
     @Test func attachRelaysNewOutputAndStdinAndEndsWhenTheContainerExits() async throws {
         try await ContainerHarness.with { harness in
-            let script = "echo before; while read line; do echo \"got $line\"; echo \"err $line\" >&2; done; echo bye"
-            let id = try await harness.run(harness.config("interactive", ["/bin/sh", "-c", script]) { config in
-                config.stdin = true
-                config.stdinOnce = true
-            })
-            try await harness.waitForLog("interactive", containing: "before")
+            let id = try await Self.interactive(harness, "interactive")
             let url = try await Self.attachURL(harness, id, stdin: true)
             #expect(url.contains("/attach/"))
             let channels = try await ExecStreamTests.session {
@@ -72,6 +79,23 @@ import Testing
             }
             try await harness.stop(id, timeout: 0)
             await expectCode(.failedPrecondition) { _ = try await Self.attachURL(harness, id, stdin: false) }
+        }
+    }
+}
+
+/// Attach over SPDY/3.1, with the Python client written from the SPDY draft.
+@Suite(.serialized) struct SPDYAttachStreamTests {
+    @Test func attachOverSPDYRelaysStdinAndNewOutput() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await AttachStreamTests.interactive(harness, "spdy-interactive")
+            let url = try await AttachStreamTests.attachURL(harness, id, stdin: true)
+            let result = try await SPDYExecStreamTests.client(url, ["--stdin", "hello\n"])
+            #expect(result["status"] as? Int == 101)
+            #expect(result["stdout"] as? String == "got hello\nbye\n", "earlier output is not replayed")
+            #expect(result["stderr"] as? String == "err hello\n")
+            let status = try #require(try JSONSerialization.jsonObject(with: Data((result["error"] as? String ?? "").utf8)) as? [String: Any])
+            #expect(status["status"] as? String == "Success")
+            #expect(try await harness.waitForExit(id).exitCode == 0)
         }
     }
 }

@@ -1,35 +1,33 @@
+import Foundation
 import LinuxSys
 import Logging
 import NIOCore
 import NIOPosix
 import NIOWebSocket
 
-/// One exec session over WebSocket (`v5.channel.k8s.io` / `v4.channel.k8s.io`): starts the
-/// command, relays its stdout and stderr as channel 1 and 2 messages, the client's channel 0
-/// messages to its stdin, and ends with the exit status on channel 3 and a close frame. A client
-/// that goes away ends (kills) only its own exec.
-final class ExecWebSocketHandler: ChannelInboundHandler, ExecTransport {
+/// An exec or attach session over WebSocket (`v5.channel.k8s.io` / `v4.channel.k8s.io`): the
+/// session's stdout and stderr as channel 1 and 2 messages, the client's channel 0 messages to
+/// its stdin, v5's `[255, 0]` closing stdin, channel 4 resizes, and at the end the status on
+/// channel 3 and a close frame.
+final class StreamWebSocketHandler: ChannelInboundHandler, ExecTransport {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    let request: ExecStreamRequest
-    let starter: any StreamingBackend
+    typealias SessionFactory = (EventLoop, any ExecTransport) -> any StreamSession
+
     let version5: Bool
-    let logger: Logger
-    private var session: ExecSession?
+    let makeSession: SessionFactory
+    private var session: (any StreamSession)?
     private var context: ChannelHandlerContext?
 
-    init(request: ExecStreamRequest, starter: any StreamingBackend, version5: Bool, logger: Logger) {
-        self.request = request
-        self.starter = starter
+    init(version5: Bool, makeSession: @escaping SessionFactory) {
         self.version5 = version5
-        self.logger = logger
+        self.makeSession = makeSession
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        let session = ExecSession(request: request, starter: starter, loop: context.eventLoop, logger: logger)
-        session.transport = self
+        let session = makeSession(context.eventLoop, self)
         self.session = session
         session.start()
     }
@@ -47,7 +45,7 @@ final class ExecWebSocketHandler: ChannelInboundHandler, ExecTransport {
     }
 
     func finish(status: [UInt8]) {
-        guard let context else { return }
+        guard let context, context.channel.isActive else { return }
         send(.error, ByteBuffer(bytes: status))
         var data = context.channel.allocator.buffer(capacity: 2)
         data.write(webSocketErrorCode: .normalClosure)
@@ -68,11 +66,13 @@ final class ExecWebSocketHandler: ChannelInboundHandler, ExecTransport {
                 session?.stdin(payload)
             case .close where version5:
                 if payload.readInteger(as: UInt8.self) == StreamChannel.stdin.rawValue { session?.closeStdin() }
+            case .resize:
+                if let size = TerminalSize(json: payload) { session?.resize(width: size.width, height: size.height) }
             default:
-                break  // resize: terminal resizes for exec need the runtime's console socket
+                break
             }
         case .connectionClose:
-            session?.kill()
+            session?.clientGone()
             context.close(promise: nil)
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
@@ -82,8 +82,21 @@ final class ExecWebSocketHandler: ChannelInboundHandler, ExecTransport {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        session?.kill()
+        session?.clientGone()
         context.fireChannelInactive()
+    }
+}
+
+/// A remotecommand resize message: `{"Width": W, "Height": H}`.
+struct TerminalSize {
+    var width: UInt16
+    var height: UInt16
+
+    init?(json payload: ByteBuffer) {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(payload.readableBytesView))) as? [String: Any],
+              let width = object["Width"] as? Int, let height = object["Height"] as? Int, width > 0, height > 0 else { return nil }
+        self.width = UInt16(clamping: width)
+        self.height = UInt16(clamping: height)
     }
 }
 

@@ -1,38 +1,46 @@
 import Logging
 import NIOCore
 
-/// One exec over SPDY/3.1 with the `v4.channel.k8s.io` remotecommand protocol, as client-go
-/// speaks it: the client opens one stream per stream type (`streamtype` header: error, stdin,
-/// stdout, stderr, resize), each answered with SYN_REPLY; once the streams the request needs
-/// are there the command starts; its output goes out as DATA on the stdout/stderr streams, stdin
-/// comes in as DATA (FIN closes it), and the metav1.Status goes on the error stream before every
-/// stream is finished and the connection closed.
-final class SPDYExecHandler: ChannelInboundHandler, ExecTransport {
+/// An exec or attach over SPDY/3.1 with the `v4.channel.k8s.io` remotecommand protocol, as
+/// client-go speaks it: the client opens one stream per stream type (`streamtype` header: error,
+/// stdin, stdout, stderr, resize), each answered with SYN_REPLY; once the streams the request
+/// needs are there the session starts; its output goes out as DATA on the stdout/stderr streams,
+/// stdin comes in as DATA (FIN closes it), resizes as JSON on the resize stream, and the
+/// metav1.Status goes on the error stream before every stream is finished and the connection
+/// closed.
+final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let request: ExecStreamRequest
-    let starter: any StreamingBackend
+    /// Which streams the session needs before it can start.
+    struct Needs {
+        var stdin: Bool
+        var stdout: Bool
+        var stderr: Bool
+    }
+
+    let needs: Needs
+    let makeSession: StreamWebSocketHandler.SessionFactory
     let logger: Logger
     private let inflater = SPDYHeaderInflater()
     private let deflater = SPDYHeaderDeflater()
     private var input: [UInt8] = []
     private var streams: [String: UInt32] = [:]
-    private var session: ExecSession?
+    private var session: (any StreamSession)?
     private var context: ChannelHandlerContext?
     private var closing = false
 
-    init(request: ExecStreamRequest, starter: any StreamingBackend, logger: Logger) {
-        self.request = request
-        self.starter = starter
+    init(needs: Needs, logger: Logger, makeSession: @escaping StreamWebSocketHandler.SessionFactory) {
+        self.needs = needs
         self.logger = logger
+        self.makeSession = makeSession
     }
 
     private var expectedStreams: Set<String> {
         var expected: Set<String> = ["error"]
-        if request.stdin { expected.insert("stdin") }
-        if request.stdout { expected.insert("stdout") }
-        if request.stderr && !request.tty { expected.insert("stderr") }
+        if needs.stdin { expected.insert("stdin") }
+        if needs.stdout { expected.insert("stdout") }
+        if needs.stderr { expected.insert("stderr") }
         return expected
     }
 
@@ -75,13 +83,16 @@ final class SPDYExecHandler: ChannelInboundHandler, ExecTransport {
                     write(.windowUpdate(streamID: id, delta: UInt32(payload.count)), context: context)
                 }
                 if flags & SPDYFrame.flagFin != 0 { session?.closeStdin() }
+            } else if id == streams["resize"], let size = TerminalSize(json: ByteBuffer(bytes: payload)) {
+                session?.resize(width: size.width, height: size.height)
+                write(.windowUpdate(streamID: id, delta: UInt32(payload.count)), context: context)
             }
         case .rstStream(let id, _):
             if id == streams["stdin"] { session?.closeStdin() }
         case .ping(let id):
             write(.ping(id: id), context: context)
         case .goAway:
-            session?.kill()
+            session?.clientGone()
             context.close(promise: nil)
         default:
             break
@@ -89,8 +100,7 @@ final class SPDYExecHandler: ChannelInboundHandler, ExecTransport {
     }
 
     private func startSession(context: ChannelHandlerContext) {
-        let session = ExecSession(request: request, starter: starter, loop: context.eventLoop, logger: logger)
-        session.transport = self
+        let session = makeSession(context.eventLoop, self)
         self.session = session
         session.start()
     }
@@ -124,7 +134,7 @@ final class SPDYExecHandler: ChannelInboundHandler, ExecTransport {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        session?.kill()
+        session?.clientGone()
         context.fireChannelInactive()
     }
 }

@@ -1,0 +1,18 @@
+import NIOCore
+
+/// What a protocol handler (WebSocket, SPDY) drives, whatever the session is (exec, attach).
+protocol StreamSession: AnyObject {
+    func start()
+    func stdin(_ payload: ByteBuffer)
+    func closeStdin()
+    func resize(width: UInt16, height: UInt16)
+    /// The client went away first.
+    func clientGone()
+}
+
+extension ExecSession: StreamSession {
+    /// Terminal resizes for exec need the runtime's console socket: not supported yet.
+    func resize(width: UInt16, height: UInt16) {}
+
+    func clientGone() { kill() }
+}
