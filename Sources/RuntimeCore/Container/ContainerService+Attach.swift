@@ -61,6 +61,6 @@ extension ContainerService {
     /// Resizes the container's terminal through conmon's control fifo.
     public func resizeTerminal(_ id: String, width: UInt16, height: UInt16) async throws(SkiffError) {
         let container = try await existing(id)
-        try ConmonMonitor.writeControl("1 \(height) \(width)\n", bundle: await store.directory(of: container.id))
+        try ConmonMonitor.writeControl("1 \(height) \(width)\n", bundle: store.directory(of: container.id))
     }
 }

@@ -20,31 +20,15 @@ extension ContainerService {
     /// Runs `command` in the container with the container's user, env and working directory;
     /// a timeout (seconds, 0 = none) kills the command and fails with DEADLINE_EXCEEDED.
     public func execSync(_ id: String, command: [String], timeout: Int64) async throws(SkiffError) -> ExecResult {
-        guard !command.isEmpty, !command[0].isEmpty else { throw SkiffError.invalidArgument("ExecSync needs a command") }
-        await collectExit(of: id)
-        let container = try await existing(id)
-        guard container.state == .running else {
-            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not running; cannot exec in it")
-        }
-        let bundle = await store.directory(of: container.id)
-        var process = try processSpec(bundle: bundle)
-        process.args = command
-        process.terminal = false
-        process.consoleSize = nil
-        let token = SandboxService.newID().prefix(16)
-        let processFile = "\(bundle)/exec-\(token).json", pidFile = "\(bundle)/exec-\(token).pid"
-        try Self.writeJSON(process, to: processFile)
-        defer {
-            try? FileSystem.removeIfPresent(processFile)
-            try? FileSystem.removeIfPresent(pidFile)
-        }
+        let exec = try await prepareExec(id, command: command, tty: false, rpc: "ExecSync")
+        defer { exec.cleanUp() }
         let limit: Duration = timeout > 0 ? .seconds(timeout) : .seconds(365 * 24 * 3600)
-        let result = try await runtime(for: container).exec(id: container.id, processFile: processFile, pidFile: pidFile,
-                                                            timeout: limit, outputLimit: Self.execOutputLimit)
+        let result = try await runtime(for: exec.container).exec(id: exec.container.id, processFile: exec.processFile, pidFile: exec.pidFile,
+                                                                 timeout: limit, outputLimit: Self.execOutputLimit)
         if result.timedOut {
             // The runtime was killed with its process group; the exec'd process too, by pid.
-            if let pid = (try? FileSystem.readText(pidFile)).flatMap({ Int32($0.trimmingNewline) }), pid > 0 { kill(pid, SIGKILL) }
-            throw SkiffError(.deadlineExceeded, "command \(Self.quoted(command)) in container \(container.id) timed out after \(timeout)s")
+            if let pid = exec.pid(), pid > 0 { kill(pid, SIGKILL) }
+            throw SkiffError(.deadlineExceeded, "command \(Self.quoted(command)) in container \(exec.container.id) timed out after \(timeout)s")
         }
         return ExecResult(stdout: result.stdout, stderr: result.stderr, exitCode: result.status)
     }
@@ -56,7 +40,7 @@ extension ContainerService {
         guard container.state == .running || container.state == .created else {
             throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue); only a live container's resources can change")
         }
-        let bundle = await store.directory(of: container.id)
+        let bundle = store.directory(of: container.id)
         var update = ContainerSpecBuilder.resources(resources, layout: options.cgroupLayout)
         update.devices = nil
         let file = "\(bundle)/update-\(SandboxService.newID().prefix(16)).json"
@@ -74,7 +58,7 @@ extension ContainerService {
         guard container.state == .running else {
             throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not running; its log is closed")
         }
-        try monitor.reopenLog(bundle: await store.directory(of: container.id))
+        try monitor.reopenLog(bundle: store.directory(of: container.id))
         // conmon reopens asynchronously; answer once the new file is there, as the kubelet
         // checks for it right after.
         guard !container.logPath.isEmpty else { return }
@@ -102,57 +86,74 @@ extension ContainerService {
 extension ContainerService {
     /// An interactive exec for the streaming server: the runtime's `exec` with its stdio left
     /// open to the caller. With `tty` the runtime allocates the terminal and relays it over
-    /// those pipes. `finish` removes the process file once the caller is done.
+    /// those pipes. `finish` removes the exec's files once the caller is done.
     public func startStreamingExec(_ id: String, command: [String], tty: Bool) async throws(SkiffError)
         -> (child: RunningChild, kill: @Sendable () -> Void, finish: @Sendable () -> Void) {
-        guard !command.isEmpty, !command[0].isEmpty else { throw SkiffError.invalidArgument("Exec needs a command") }
+        let exec = try await prepareExec(id, command: command, tty: tty, rpc: "Exec")
+        let child: RunningChild
+        do {
+            child = try runtime(for: exec.container).startExec(id: exec.container.id, processFile: exec.processFile, pidFile: exec.pidFile, tty: tty)
+        } catch {
+            exec.cleanUp()
+            throw error
+        }
+        let logger = self.logger
+        let kill: @Sendable () -> Void = {
+            // The runtime puts the exec'd process in a session of its own, so it is killed by the
+            // pid the runtime writes — which runc writes only after the process has started (and
+            // may already have printed): wait for the file a little, then kill the process, then
+            // the runtime's process group.
+            Task.detached {
+                var pid: Int32?
+                for _ in 0..<300 {
+                    pid = exec.pid()
+                    if pid != nil || !FileSystem.exists(exec.processFile) { break }
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+                if let pid, pid > 0 { _ = Glibc.kill(pid, SIGKILL) }
+                child.kill()
+                logger.debug("exec killed", metadata: ["container": "\(exec.container.id)", "pid": "\(pid.map(String.init) ?? "unknown")"])
+            }
+        }
+        return (child, kill, exec.cleanUp)
+    }
+
+    /// An exec's process spec written into the container's bundle, and where the runtime writes
+    /// the exec'd process's pid.
+    struct PreparedExec: Sendable {
+        var container: Container
+        var processFile: String
+        var pidFile: String
+
+        /// The exec'd process's host pid, once the runtime has written it.
+        func pid() -> Int32? {
+            (try? FileSystem.readText(pidFile)).flatMap { Int32($0.trimmingNewline) }
+        }
+
+        @Sendable func cleanUp() {
+            try? FileSystem.removeIfPresent(processFile)
+            try? FileSystem.removeIfPresent(pidFile)
+        }
+    }
+
+    /// Checks the container runs and writes the process spec for `command`: the container's
+    /// own process (user, env, working directory, capabilities) with new arguments.
+    func prepareExec(_ id: String, command: [String], tty: Bool, rpc: String) async throws(SkiffError) -> PreparedExec {
+        guard !command.isEmpty, !command[0].isEmpty else { throw SkiffError.invalidArgument("\(rpc) needs a command") }
         await collectExit(of: id)
         let container = try await existing(id)
         guard container.state == .running else {
             throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not running; cannot exec in it")
         }
-        guard let handler = options.handlers[container.runtimeHandler], let binary = handler.resolvedPath else {
-            throw SkiffError(.failedPrecondition, "runtime handler \"\(container.runtimeHandler)\" of container \(container.id) is not available")
-        }
-        let bundle = await store.directory(of: container.id)
+        let bundle = store.directory(of: container.id)
         var process = try processSpec(bundle: bundle)
         process.args = command
         process.terminal = tty
         process.consoleSize = nil
         if tty && !process.env.contains(where: { $0.hasPrefix("TERM=") }) { process.env.append("TERM=xterm") }
         let token = SandboxService.newID().prefix(16)
-        let processFile = "\(bundle)/exec-\(token).json", pidFile = "\(bundle)/exec-\(token).pid"
-        try Self.writeJSON(process, to: processFile)
-        var arguments = ["--root", handler.root, "exec", "--process", processFile, "--pid-file", pidFile]
-        if tty { arguments.append("--tty") }
-        arguments.append(container.id)
-        do {
-            let child = try RunningChild.start(binary, arguments: arguments, environment: ["PATH=\(ExecutableLookup.fallbackPath)"])
-            let logger = self.logger
-            let kill: @Sendable () -> Void = {
-                // The runtime puts the exec'd process in a session of its own, so it is killed by
-                // the pid the runtime writes — which runc writes only after the process has
-                // started (and may already have printed): wait for the file a little, then kill
-                // the process, then the runtime's process group.
-                Task.detached {
-                    var pid: Int32?
-                    for _ in 0..<300 {
-                        pid = (try? FileSystem.readText(pidFile)).flatMap { Int32($0.trimmingNewline) }
-                        if pid != nil || !FileSystem.exists(processFile) { break }
-                        try? await Task.sleep(for: .milliseconds(10))
-                    }
-                    if let pid, pid > 0 { _ = Glibc.kill(pid, SIGKILL) }
-                    child.kill()
-                    logger.debug("exec killed", metadata: ["container": "\(container.id)", "pid": "\(pid.map(String.init) ?? "unknown")"])
-                }
-            }
-            return (child, kill, {
-                try? FileSystem.removeIfPresent(processFile)
-                try? FileSystem.removeIfPresent(pidFile)
-            })
-        } catch {
-            try? FileSystem.removeIfPresent(processFile)
-            throw error.skiffError("cannot run the OCI runtime \(binary)")
-        }
+        let exec = PreparedExec(container: container, processFile: "\(bundle)/exec-\(token).json", pidFile: "\(bundle)/exec-\(token).pid")
+        try Self.writeJSON(process, to: exec.processFile)
+        return exec
     }
 }

@@ -85,7 +85,7 @@ extension ContainerService {
         var status = stat()
         let finishedAt = max(container.startedAt, stat(exitFile, &status) == 0
             ? Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec) : SandboxService.nowNanoseconds())
-        let bundle = await store.directory(of: container.id)
+        let bundle = store.directory(of: container.id)
         let oomKilled = FileSystem.exists(bundle + "/oom")
         container.state = .exited
         container.exitCode = code

@@ -86,8 +86,7 @@ extension ContainerService {
         if let path = sandbox.namespaces?.network, !sandbox.hostNetwork { spec.linux.namespaces.append(.init(type: "network", path: path)) }
         if let path = sandbox.namespaces?.ipc, !sandbox.hostIPC { spec.linux.namespaces.append(.init(type: "ipc", path: path)) }
         if let path = sandbox.namespaces?.uts, !sandbox.hostNetwork { spec.linux.namespaces.append(.init(type: "uts", path: path)) }
-        let parent = (sandbox.cgroupParent ?? "").isEmpty ? options.defaultCgroupParent : sandbox.cgroupParent!
-        spec.linux.cgroupsPath = (parent.hasSuffix("/") ? String(parent.dropLast()) : parent) + "/skiff-" + id
+        spec.linux.cgroupsPath = cgroupsPath(of: id, in: sandbox)
         spec.linux.maskedPaths = nil
         spec.linux.readonlyPaths = nil
         spec.process.oomScoreAdj = max(-998, minimumOOMScoreAdj)

@@ -1,6 +1,7 @@
 import Foundation
 import ImageCore
 import LinuxSys
+import Metadata
 import Logging
 import SkiffCommon
 
@@ -36,7 +37,8 @@ public actor ContainerService {
     }
 
     let options: Options
-    let store: ContainerStore
+    /// `<state_dir>/containers/<id>/container.json`, beside the bundle and conmon's files.
+    let store: RecordDirectory<Container>
     let sandboxes: SandboxService
     let images: ImageManager
     let monitor: any ContainerMonitor
@@ -63,7 +65,7 @@ public actor ContainerService {
         self.monitor = monitor
         self.makeRuntime = makeRuntime
         self.logger = logger
-        store = try ContainerStore(root: options.stateDir + "/containers")
+        store = try RecordDirectory(root: options.stateDir + "/containers", fileName: "container.json", id: \.id, createdAt: \.createdAt)
         minimumOOMScoreAdj = (try? FileSystem.readText("/proc/self/oom_score_adj")).flatMap { Int($0.trimmingNewline) } ?? 0
         for directory in [options.stateDir + "/exits", options.stateDir + "/attach", options.rootDir + "/containers"] {
             do {
@@ -114,17 +116,16 @@ public actor ContainerService {
         }
 
         let id = SandboxService.newID()
-        let bundle = await store.directory(of: id)
+        let bundle = store.directory(of: id)
         let layerDirectory = "\(layersRoot)/\(id)"
         let rootfs = layerDirectory + "/rootfs"
-        let parent = (sandbox.cgroupParent ?? "").isEmpty ? options.defaultCgroupParent : sandbox.cgroupParent!
         var container = Container(
             id: id, sandboxID: sandbox.id, name: spec.name, attempt: spec.attempt, image: spec.image, imageID: image.id.description,
             imageRef: image.repoDigests.first ?? image.id.description, labels: spec.labels, annotations: spec.annotations,
             state: .created, createdAt: SandboxService.nowNanoseconds(), startedAt: 0, finishedAt: 0, exitCode: 0, reason: "", message: "",
             logPath: sandbox.logDirectory.isEmpty || spec.logPath.isEmpty ? "" : sandbox.logDirectory + "/" + spec.logPath,
             mounts: spec.mounts, resources: spec.resources, runtimeHandler: handler.name,
-            cgroupsPath: (parent.hasSuffix("/") ? String(parent.dropLast()) : parent) + "/skiff-" + id,
+            cgroupsPath: cgroupsPath(of: id, in: sandbox),
             layers: image.chainIDs.map(\.description), stopSignal: Self.signalNumber(defaults.stopSignal) ?? SIGTERM,
             pid: 0, monitorPID: 0, stdin: spec.stdin, stdinOnce: spec.stdinOnce, tty: spec.tty,
             terminationMessageHostPath: Self.terminationMessageHostPath(spec))
@@ -216,7 +217,7 @@ public actor ContainerService {
     /// Details for ContainerStatus's `verbose` info.
     public func runtimeSpecJSON(of id: String) async -> String? {
         guard let container = await store.find(id) else { return nil }
-        return try? FileSystem.readText(await store.directory(of: container.id) + "/config.json", limit: 4 << 20)
+        return try? FileSystem.readText(store.directory(of: container.id) + "/config.json", limit: 4 << 20)
     }
 
     // MARK: Helpers
@@ -232,6 +233,13 @@ public actor ContainerService {
             throw SkiffError(.failedPrecondition, "runtime handler \"\(container.runtimeHandler)\" of container \(container.id) is no longer configured")
         }
         return makeRuntime(handler)
+    }
+
+    /// `<the pod's cgroup_parent, else options.defaultCgroupParent>/skiff-<id>`, the cgroupfs
+    /// path the OCI runtime creates for a container (or the pod's pause process).
+    func cgroupsPath(of id: String, in sandbox: PodSandbox) -> String {
+        let parent = (sandbox.cgroupParent ?? "").isEmpty ? options.defaultCgroupParent : sandbox.cgroupParent!
+        return (parent.hasSuffix("/") ? String(parent.dropLast()) : parent) + "/skiff-" + id
     }
 
     func targetPIDNamespace(_ mode: ContainerSpec.PIDMode, sandbox: PodSandbox) async throws(SkiffError) -> String? {

@@ -15,6 +15,9 @@ public protocol OCIRuntime: Sendable {
     /// Runs `process.json` in the running container, capturing its output; the exec'd
     /// process's host pid is written to `pidFile`.
     func exec(id: String, processFile: String, pidFile: String, timeout: Duration, outputLimit: Int) async throws(SkiffError) -> ChildProcess.Result
+    /// Starts `process.json` in the running container with its stdio left open to the caller
+    /// (an interactive exec); with `tty` the runtime allocates the terminal and relays it.
+    func startExec(id: String, processFile: String, pidFile: String, tty: Bool) throws(SkiffError) -> RunningChild
     /// Applies new `linux.resources` (a JSON file) to the running container's cgroup.
     func update(id: String, resourcesFile: String) async throws(SkiffError)
     func state(id: String) async throws(SkiffError) -> OCIState?
@@ -55,12 +58,25 @@ public struct RuncCompatibleRuntime: OCIRuntime {
     public func exec(id: String, processFile: String, pidFile: String, timeout: Duration, outputLimit: Int) async throws(SkiffError) -> ChildProcess.Result {
         let result: ChildProcess.Result
         do {
-            result = try await ChildProcess.run(binary, arguments: ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile, id],
+            result = try await ChildProcess.run(binary, arguments: execArguments(id: id, processFile: processFile, pidFile: pidFile, tty: false),
                                                 environment: ["PATH=\(ExecutableLookup.fallbackPath)"], timeout: timeout, outputLimit: outputLimit)
         } catch {
             throw error.skiffError("cannot run the OCI runtime \(binary)")
         }
         return result
+    }
+
+    public func startExec(id: String, processFile: String, pidFile: String, tty: Bool) throws(SkiffError) -> RunningChild {
+        do {
+            return try RunningChild.start(binary, arguments: execArguments(id: id, processFile: processFile, pidFile: pidFile, tty: tty),
+                                          environment: ["PATH=\(ExecutableLookup.fallbackPath)"])
+        } catch {
+            throw error.skiffError("cannot run the OCI runtime \(binary)")
+        }
+    }
+
+    func execArguments(id: String, processFile: String, pidFile: String, tty: Bool) -> [String] {
+        ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile] + (tty ? ["--tty"] : []) + [id]
     }
 
     public func update(id: String, resourcesFile: String) async throws(SkiffError) {

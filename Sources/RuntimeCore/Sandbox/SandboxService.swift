@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 import LinuxSys
+import Metadata
 import Logging
 import SkiffCommon
 
@@ -30,7 +31,8 @@ public actor SandboxService {
     }
 
     let options: Options
-    let store: SandboxStore
+    /// `<state_dir>/sandboxes/<id>/sandbox.json`, beside the pod's files and pinned namespaces.
+    let store: RecordDirectory<PodSandbox>
     let pinner: any NamespacePinning
     let cni: CNIPluginRunner
     let logger: Logger
@@ -42,7 +44,7 @@ public actor SandboxService {
         self.pinner = pinner
         self.logger = logger
         cni = CNIPluginRunner(binDirs: options.cniBinDirs, timeout: options.cniTimeout)
-        store = try SandboxStore(root: options.stateDir + "/sandboxes")
+        store = try RecordDirectory(root: options.stateDir + "/sandboxes", fileName: "sandbox.json", id: \.id, createdAt: \.createdAt)
         try await recover()
     }
 
@@ -67,7 +69,7 @@ public actor SandboxService {
         if await store.all.contains(where: { "\($0.namespace)/\($0.name)/\($0.uid)/\($0.attempt)" == key }) { throw duplicate }
 
         let id = Self.newID()
-        let directory = "\(store.root)/\(id)"
+        let directory = store.directory(of: id)
         var sandbox = PodSandbox(
             id: id, name: spec.name, namespace: spec.namespace, uid: spec.uid, attempt: spec.attempt, state: .ready,
             createdAt: Self.nowNanoseconds(), labels: spec.labels, annotations: spec.annotations,

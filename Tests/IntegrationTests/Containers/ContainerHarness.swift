@@ -59,13 +59,7 @@ struct ContainerHarness {
 
     /// Command lines of processes whose arguments contain `text` (conmon, runc, containers).
     static func processes(mentioning text: String) -> [String] {
-        var found: [String] = []
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(entry) != nil {
-            guard let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty else { continue }
-            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-            if line.contains(text) { found.append("\(entry): \(line)") }
-        }
-        return found
+        IntegrationTests.processes(mentioning: text).map { "\($0.pid): \($0.commandLine)" }
     }
 
     func config(_ name: String, _ command: [String], configure: (inout Runtime_V1_ContainerConfig) -> Void = { _ in }) -> Runtime_V1_ContainerConfig {

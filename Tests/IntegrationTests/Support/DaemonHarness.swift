@@ -129,10 +129,7 @@ final class DaemonHarness: @unchecked Sendable {
             let fields = line.split(separator: " ")
             if fields.count > 4, fields[4].hasPrefix(directory) { umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
-            if String(decoding: data, as: UTF8.self).contains(directory) { kill(pid, SIGKILL) }
-        }
+        for process in processes(mentioning: directory) { kill(process.pid, SIGKILL) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -198,4 +195,15 @@ func withDaemon(extraConfig: String = "", start: Bool = true, _ body: (DaemonHar
     defer { harness.cleanUp() }
     if start { try await harness.start() }
     try await body(harness)
+}
+
+/// Processes whose command line (arguments joined by spaces) contains `text`.
+func processes(mentioning text: String) -> [(pid: Int32, commandLine: String)] {
+    var found: [(pid: Int32, commandLine: String)] = []
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty else { continue }
+        let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        if line.contains(text) { found.append((pid, line)) }
+    }
+    return found
 }
