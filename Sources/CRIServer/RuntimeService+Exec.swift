@@ -5,7 +5,6 @@ import GRPCCore
 import SkiffCommon
 
 /// ExecSync and the streaming entry points (api.proto: ExecSync, Exec, Attach, PortForward).
-/// PortForward is not served yet.
 extension RuntimeService {
     public func execSync(request: Runtime_V1_ExecSyncRequest, context: ServerContext) async throws -> Runtime_V1_ExecSyncResponse {
         let result = try await containers.execSync(request.containerID, command: request.cmd, timeout: max(0, request.timeout))
@@ -50,7 +49,21 @@ extension RuntimeService {
         return response
     }
 
+    /// Validates the request (the pod exists and is ready; ports are 1-65535) and answers with a
+    /// single-use URL on the streaming server.
     public func portForward(request: Runtime_V1_PortForwardRequest, context: ServerContext) async throws -> Runtime_V1_PortForwardResponse {
-        throw SkiffError.notImplemented("PortForward", "streaming")
+        guard let streaming else { throw SkiffError.notImplemented("PortForward", "streaming") }
+        guard !request.podSandboxID.isEmpty else { throw SkiffError.invalidArgument("PortForward needs a pod_sandbox_id") }
+        var ports: [UInt16] = []
+        for port in request.port {
+            guard let valid = UInt16(exactly: port), valid > 0 else {
+                throw SkiffError.invalidArgument("PortForward port \(port) is not a TCP port (1-65535)")
+            }
+            ports.append(valid)
+        }
+        let sandbox = try await sandboxes.validatePortForward(request.podSandboxID)
+        var response = Runtime_V1_PortForwardResponse()
+        response.url = try await streaming.url(for: .portForward(PortForwardStreamRequest(podSandboxID: sandbox.id, ports: ports)))
+        return response
     }
 }

@@ -32,36 +32,11 @@ public final class RunningChild: Sendable {
     /// Waits for the child to exit (blocking a dedicated thread, never a Swift concurrency one)
     /// and returns its exit code, or 128 + the signal number.
     public func exitStatus() async -> Int32 {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-            let box = Unmanaged.passRetained(WaitBox(pid: pid, continuation: continuation)).toOpaque()
-            var thread = pthread_t()
-            let created = pthread_create(&thread, nil, { raw in
-                let box = Unmanaged<WaitBox>.fromOpaque(raw!).takeRetainedValue()
-                box.run()
-                return nil
-            }, box)
-            if created == 0 {
-                pthread_detach(thread)
-            } else {
-                Unmanaged<WaitBox>.fromOpaque(box).takeRetainedValue().run()
-            }
-        }
-    }
-
-    private final class WaitBox: @unchecked Sendable {
-        // @unchecked: used by exactly one thread after creation.
-        let pid: Int32
-        let continuation: CheckedContinuation<Int32, Never>
-
-        init(pid: Int32, continuation: CheckedContinuation<Int32, Never>) {
-            self.pid = pid
-            self.continuation = continuation
-        }
-
-        func run() {
+        let pid = self.pid
+        return await DedicatedThread.run {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            continuation.resume(returning: (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F))
+            return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         }
     }
 }

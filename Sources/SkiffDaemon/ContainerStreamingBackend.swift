@@ -2,10 +2,16 @@ import RuntimeCore
 import SkiffCommon
 import StreamingServer
 
-/// Connects the streaming server to the container service: an exec stream runs the command
-/// through the container's OCI runtime; an attach stream connects to the container's conmon.
+/// Connects the streaming server to the container and sandbox services: an exec stream runs
+/// the command through the container's OCI runtime; an attach stream connects to the
+/// container's conmon; a port-forward connects inside the pod's network namespace.
 struct ContainerStreamingBackend: StreamingBackend {
     let containers: ContainerService
+    let sandboxes: SandboxService
+
+    func connectToPod(_ podSandboxID: String, port: UInt16) async throws(SkiffError) -> Int32 {
+        try await sandboxes.connectToPod(podSandboxID, port: port)
+    }
 
     func startExec(_ request: ExecStreamRequest) async throws(SkiffError) -> StartedExec {
         let started = try await containers.startStreamingExec(request.containerID, command: request.command, tty: request.tty)

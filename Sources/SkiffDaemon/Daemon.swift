@@ -53,7 +53,7 @@ public struct Daemon {
             sandboxes: sandboxes, images: imageManager, monitor: try conmon(), logger: logger)
         let streaming = StreamingHTTPServer(
             address: configuration.streaming.address, port: configuration.streaming.port,
-            starter: ContainerStreamingBackend(containers: containers), idleTimeout: configuration.streaming.idleTimeout, logger: logger)
+            starter: ContainerStreamingBackend(containers: containers, sandboxes: sandboxes), idleTimeout: configuration.streaming.idleTimeout, logger: logger)
         let streamingPort = try await streaming.start()
         let runtimeService = RuntimeService(
             statusProbe: statusProbe,

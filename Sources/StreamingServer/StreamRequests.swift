@@ -38,15 +38,40 @@ public struct AttachStreamRequest: Sendable, Equatable {
     }
 }
 
+/// A port-forward into a pod's network namespace, waiting for its client. The ports the client
+/// may open: those the rpc named, or any when it named none (crictl and the kubelet name none;
+/// each forwarded connection says its port in a header).
+public struct PortForwardStreamRequest: Sendable, Equatable {
+    public var podSandboxID: String
+    public var ports: [UInt16]
+
+    public init(podSandboxID: String, ports: [UInt16]) {
+        self.podSandboxID = podSandboxID
+        self.ports = ports
+    }
+}
+
 /// What a streaming URL's token stands for.
 public enum StreamRequest: Sendable, Equatable {
     case exec(ExecStreamRequest)
     case attach(AttachStreamRequest)
+    case portForward(PortForwardStreamRequest)
 
-    var containerID: String {
+    /// The URL's first path segment.
+    var kind: String {
+        switch self {
+        case .exec: "exec"
+        case .attach: "attach"
+        case .portForward: "portforward"
+        }
+    }
+
+    /// The container or pod the stream is for, for logs.
+    var target: String {
         switch self {
         case .exec(let request): request.containerID
         case .attach(let request): request.containerID
+        case .portForward(let request): request.podSandboxID
         }
     }
 }
@@ -83,4 +108,7 @@ public struct StartedExec: Sendable {
 public protocol StreamingBackend: Sendable {
     func startExec(_ request: ExecStreamRequest) async throws(SkiffError) -> StartedExec
     func startAttach(_ request: AttachStreamRequest) async throws(SkiffError) -> StartedAttach
+    /// A TCP connection to `port` on the loopback address inside the pod's network namespace
+    /// (the node's, for a host-network pod): a connected, non-blocking socket fd the caller owns.
+    func connectToPod(_ podSandboxID: String, port: UInt16) async throws(SkiffError) -> Int32
 }

@@ -6,11 +6,11 @@ import NIOPosix
 import NIOWebSocket
 import SkiffCommon
 
-/// The streaming server behind Exec and Attach (PortForward to come): a SwiftNIO HTTP/1.1
-/// server on the configured address that serves only `/exec/{token}` and `/attach/{token}`
-/// WebSocket upgrades with
-/// the `v5.channel.k8s.io` or `v4.channel.k8s.io` subprotocol, for tokens the Exec and Attach
-/// rpcs handed out. Everything else — unknown, expired or reused tokens, other paths — gets 404.
+/// The streaming server behind Exec, Attach and PortForward: a SwiftNIO HTTP/1.1 server on the
+/// configured address that serves only upgrades of `/exec/{token}`, `/attach/{token}` and
+/// `/portforward/{token}` (SPDY/3.1, or WebSocket with the remotecommand subprotocols or the
+/// port-forward tunnel) for tokens the rpcs handed out. Everything else — unknown, expired or
+/// reused tokens, other paths, plain requests — gets 404.
 public final class StreamingHTTPServer: Sendable {
     public static let subprotocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
 
@@ -82,11 +82,7 @@ public final class StreamingHTTPServer: Sendable {
             throw SkiffError(.resourceExhausted, "too many streaming requests are waiting for their clients; try again shortly")
         }
         let host = address.contains(":") ? "[\(address)]" : address
-        let kind = switch request {
-        case .exec: "exec"
-        case .attach: "attach"
-        }
-        return "http://\(host):\(port)/\(kind)/\(token)"
+        return "http://\(host):\(port)/\(request.kind)/\(token)"
     }
 
     public func shutdown() async {
@@ -95,24 +91,33 @@ public final class StreamingHTTPServer: Sendable {
         try? await group.shutdownGracefully()
     }
 
+    /// The WebSocket subprotocols a kind of stream is served with, preferred first.
+    static func webSocketSubprotocols(for kind: String) -> [String] {
+        kind == "portforward" ? [WebSocketTunnel.subprotocol] : subprotocols
+    }
+
+    /// `/{kind}/{token}` of a request URI, for the three kinds served.
+    static func route(_ uri: String) -> (kind: String, token: String)? {
+        let parts = uri.split(separator: "?").first?.split(separator: "/") ?? []
+        guard parts.count == 2, ["exec", "attach", "portforward"].contains(parts[0]) else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+
+    /// Spends the token if it exists and was made for this kind of stream.
+    func claim(_ token: String, kind: String) async -> StreamRequest? {
+        guard let request = await tokens.consume(token) else { return nil }
+        // A token only opens the kind of stream it was made for.
+        return request.kind == kind ? request : nil
+    }
+
     private func shouldUpgrade(channel: Channel, head: HTTPRequestHead) -> EventLoopFuture<HTTPHeaders?> {
-        let parts = head.uri.split(separator: "?").first?.split(separator: "/") ?? []
-        guard parts.count == 2, parts[0] == "exec" || parts[0] == "attach" else { return channel.eventLoop.makeSucceededFuture(nil) }
-        let kind = String(parts[0])
+        guard let (kind, token) = Self.route(head.uri) else { return channel.eventLoop.makeSucceededFuture(nil) }
         let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map(String.init)
-        guard let chosen = Self.subprotocols.first(where: offered.contains) else { return channel.eventLoop.makeSucceededFuture(nil) }
-        let token = String(parts[1])
+        guard let chosen = Self.webSocketSubprotocols(for: kind).first(where: offered.contains) else { return channel.eventLoop.makeSucceededFuture(nil) }
         let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
         let key = ObjectIdentifier(channel)
-        Task { [tokens, claimed] in
-            guard let request = await tokens.consume(token) else {
-                promise.succeed(nil)
-                return
-            }
-            // A token only opens the kind of stream it was made for.
-            switch (request, kind) {
-            case (.exec, "exec"), (.attach, "attach"): break
-            default:
+        Task { [self] in
+            guard let request = await claim(token, kind: kind) else {
                 promise.succeed(nil)
                 return
             }
@@ -122,10 +127,32 @@ public final class StreamingHTTPServer: Sendable {
         return promise.futureResult
     }
 
+    /// The handlers that serve a claimed request once the connection is upgraded, after the
+    /// WebSocket codec (`tunnelled`) or on the raw connection (SPDY).
+    func streamHandlers(for request: StreamRequest, webSocketSubprotocol: String?) -> [any ChannelHandler] {
+        switch request {
+        case .portForward(let forward):
+            let handler = PortForwardHandler(request: forward, backend: starter, logger: logger)
+            let spdy: [any ChannelHandler] = [ByteToMessageHandler(SPDYFrameDecoder()), handler]
+            return webSocketSubprotocol == nil ? spdy : [WebSocketTunnel()] + spdy
+        case .exec(let exec):
+            guard webSocketSubprotocol == nil else { break }
+            let needs = SPDYStreamHandler.Needs(stdin: exec.stdin, stdout: exec.stdout, stderr: exec.stderr && !exec.tty)
+            return [ByteToMessageHandler(SPDYFrameDecoder()), SPDYStreamHandler(needs: needs, logger: logger, makeSession: sessionFactory(for: request))]
+        case .attach(let attach):
+            guard webSocketSubprotocol == nil else { break }
+            let needs = SPDYStreamHandler.Needs(stdin: attach.stdin, stdout: attach.stdout, stderr: attach.stderr && !attach.tty)
+            return [ByteToMessageHandler(SPDYFrameDecoder()), SPDYStreamHandler(needs: needs, logger: logger, makeSession: sessionFactory(for: request))]
+        }
+        return [StreamWebSocketHandler(version5: webSocketSubprotocol?.hasPrefix("v5") ?? false, makeSession: sessionFactory(for: request))]
+    }
+
     /// Builds the exec or attach session a stream request stands for, bound to its transport.
     func sessionFactory(for request: StreamRequest) -> StreamWebSocketHandler.SessionFactory {
         let starter = self.starter, logger = self.logger
         switch request {
+        case .portForward:
+            preconditionFailure("a port-forward has no exec/attach session")
         case .exec(let exec):
             return { loop, transport in
                 let session = ExecSession(request: exec, starter: starter, loop: loop, logger: logger)
@@ -141,35 +168,35 @@ public final class StreamingHTTPServer: Sendable {
         }
     }
 
-    /// SPDY/3.1 upgrades (POST with `Upgrade: SPDY/3.1`) for exec and attach, with the remotecommand
-    /// version negotiated through `X-Stream-Protocol-Version`; only v4 is served.
+    /// SPDY/3.1 upgrades (POST with `Upgrade: SPDY/3.1`): exec and attach with the remotecommand
+    /// version negotiated through `X-Stream-Protocol-Version` (only v4 is served), port-forward
+    /// with `portforward.k8s.io`.
     struct SPDYUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
         // @unchecked: holds only the server, which is Sendable.
         let server: StreamingHTTPServer
         let supportedProtocol = "SPDY/3.1"
         let requiredUpgradeHeaders: [String] = []
-        static let versions = ["v4.channel.k8s.io"]
+
+        static func versions(for kind: String) -> [String] {
+            kind == "portforward" ? ["portforward.k8s.io"] : ["v4.channel.k8s.io"]
+        }
 
         struct Refused: Error {}
 
         func buildUpgradeResponse(channel: Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
-            let parts = upgradeRequest.uri.split(separator: "?").first?.split(separator: "/") ?? []
             let offered = upgradeRequest.headers[canonicalForm: "X-Stream-Protocol-Version"].map(String.init)
-            guard parts.count == 2, parts[0] == "exec" || parts[0] == "attach", let chosen = Self.versions.first(where: offered.contains) else {
+            guard let (kind, token) = StreamingHTTPServer.route(upgradeRequest.uri),
+                  let chosen = Self.versions(for: kind).first(where: offered.contains) else {
                 return channel.eventLoop.makeFailedFuture(Refused())
             }
             let promise = channel.eventLoop.makePromise(of: HTTPHeaders.self)
-            let token = String(parts[1]), key = ObjectIdentifier(channel), kind = String(parts[0])
-            let server = self.server
+            let key = ObjectIdentifier(channel), server = self.server
             Task {
-                let request = await server.tokens.consume(token)
-                switch (request, kind) {
-                case (.exec?, "exec"), (.attach?, "attach"): break
-                default:
+                guard let request = await server.claim(token, kind: kind) else {
                     promise.fail(Refused())
                     return
                 }
-                server.claimed.withLockedValue { $0[key] = (request!, chosen) }
+                server.claimed.withLockedValue { $0[key] = (request, chosen) }
                 var headers = initialResponseHeaders
                 headers.add(name: "X-Stream-Protocol-Version", value: chosen)
                 promise.succeed(headers)
@@ -182,14 +209,10 @@ public final class StreamingHTTPServer: Sendable {
             guard let (request, _) = server.claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
                 return channel.close()
             }
-            let needs = switch request {
-            case .exec(let exec): SPDYStreamHandler.Needs(stdin: exec.stdin, stdout: exec.stdout, stderr: exec.stderr && !exec.tty)
-            case .attach(let attach): SPDYStreamHandler.Needs(stdin: attach.stdin, stdout: attach.stdout, stderr: attach.stderr && !attach.tty)
-            }
-            let makeSession = server.sessionFactory(for: request)
-            let logger = server.logger
+            server.logger.debug("stream opened", metadata: ["target": "\(request.target)", "protocol": "SPDY/3.1 \(request.kind)"])
+            let handlers = server.streamHandlers(for: request, webSocketSubprotocol: nil)
             return channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(SPDYStreamHandler(needs: needs, logger: logger, makeSession: makeSession))
+                try channel.pipeline.syncOperations.addHandlers(handlers)
             }
         }
     }
@@ -198,10 +221,10 @@ public final class StreamingHTTPServer: Sendable {
         guard let (request, subprotocol) = claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
             return channel.close()
         }
-        logger.debug("stream opened", metadata: ["container": "\(request.containerID)", "protocol": "\(subprotocol)"])
-        let makeSession = sessionFactory(for: request)
+        logger.debug("stream opened", metadata: ["target": "\(request.target)", "protocol": "\(subprotocol)"])
+        let handlers = streamHandlers(for: request, webSocketSubprotocol: subprotocol)
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(StreamWebSocketHandler(version5: subprotocol.hasPrefix("v5"), makeSession: makeSession))
+            try channel.pipeline.syncOperations.addHandlers(handlers)
         }
     }
 }

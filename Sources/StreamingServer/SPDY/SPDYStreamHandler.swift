@@ -9,7 +9,7 @@ import NIOCore
 /// metav1.Status goes on the error stream before every stream is finished and the connection
 /// closed.
 final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
-    typealias InboundIn = ByteBuffer
+    typealias InboundIn = SPDYFrame
     typealias OutboundOut = ByteBuffer
 
     /// Which streams the session needs before it can start.
@@ -24,7 +24,6 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
     let logger: Logger
     private let inflater = SPDYHeaderInflater()
     private let deflater = SPDYHeaderDeflater()
-    private var input: [UInt8] = []
     private var streams: [String: UInt32] = [:]
     private var session: (any StreamSession)?
     private var context: ChannelHandlerContext?
@@ -53,15 +52,14 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        input += buffer.readBytes(length: buffer.readableBytes) ?? []
-        do {
-            while let frame = try SPDYFrame.parse(&input) { handle(frame, context: context) }
-        } catch {
-            logger.debug("bad SPDY frame; closing", metadata: ["error": "\(error)"])
-            write(.goAway(lastGoodStreamID: streams.values.max() ?? 0, status: 1), context: context)
-            context.close(promise: nil)
-        }
+        handle(unwrapInboundIn(data), context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("bad SPDY frame; closing", metadata: ["error": "\(error)"])
+        write(.goAway(lastGoodStreamID: streams.values.max() ?? 0, status: 1), context: context)
+        session?.clientGone()
+        context.close(promise: nil)
     }
 
     private func handle(_ frame: SPDYFrame, context: ChannelHandlerContext) {
@@ -113,10 +111,7 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
         guard let context, !closing else { return }
         let name = channel == .stdout ? "stdout" : (channel == .stderr ? "stderr" : "error")
         guard let id = streams[name] else { return }
-        var remaining = payload
-        while remaining.readableBytes > 0, let chunk = remaining.readBytes(length: min(remaining.readableBytes, 16384)) {
-            write(.data(streamID: id, flags: 0, payload: chunk), context: context)
-        }
+        context.writeAndFlush(wrapOutboundOut(SPDYFrame.dataFrames(streamID: id, payload: payload, allocator: context.channel.allocator)), promise: nil)
     }
 
     func finish(status: [UInt8]) {

@@ -144,14 +144,14 @@ typealias Result_ = Swift.Result
 
 /// Exec over SPDY/3.1 with a client written in Python from the SPDY draft (Support/spdy_exec_client.py).
 @Suite(.serialized) struct SPDYExecStreamTests {
-    static func client(_ url: String, _ arguments: [String] = []) async throws -> [String: Any] {
-        let output = try await ExecStreamTests.session { try Self.run(url, arguments) }
+    static func client(_ url: String, _ arguments: [String] = [], script: String = "spdy_exec_client.py") async throws -> [String: Any] {
+        let output = try await ExecStreamTests.session { try Self.run(url, arguments, script: script) }
         return try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any], "\(String(decoding: output, as: UTF8.self))")
     }
 
-    static func run(_ url: String, _ arguments: [String]) throws -> Data {
+    static func run(_ url: String, _ arguments: [String], script name: String) throws -> Data {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Support/spdy_exec_client.py").path
+            .appendingPathComponent("Support/\(name)").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [script, url] + arguments

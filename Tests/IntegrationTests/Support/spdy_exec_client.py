@@ -38,6 +38,20 @@ def control(kind, flags, payload):
     return struct.pack(">HHI", 0x8003, kind, (flags << 24) | len(payload)) + payload
 
 
+def read_upgrade_response(sock, protocol_header):
+    """Reads the HTTP response head: (status, values of protocol_header, bytes after the head)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1]) if head else 0
+    protocol = [l.split(b":", 1)[1].strip().decode() for l in head.split(b"\r\n") if l.lower().startswith(protocol_header)]
+    return status, protocol, rest
+
+
 def main():
     url = urllib.parse.urlparse(sys.argv[1])
     stdin_text = sys.argv[sys.argv.index("--stdin") + 1].encode() if "--stdin" in sys.argv else None
@@ -46,18 +60,10 @@ def main():
     sock.sendall((f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
                   "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nX-Stream-Protocol-Version: channel.k8s.io\r\n"
                   "Content-Length: 0\r\n\r\n").encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    head, _, data = data.partition(b"\r\n\r\n")
-    status = int(head.split(b" ")[1]) if head else 0
+    status, protocol, data = read_upgrade_response(sock, b"x-stream-protocol-version")
     if status != 101:
         print(json.dumps({"status": status}))
         return
-    protocol = [l.split(b":", 1)[1].strip().decode() for l in head.split(b"\r\n") if l.lower().startswith(b"x-stream-protocol-version")]
     compressor = zlib.compressobj(zdict=DICTIONARY)
     decompressor = zlib.decompressobj(zdict=DICTIONARY)
     types = ["error"] + (["stdin"] if stdin_text is not None else []) + ["stdout"] + (["stderr"] if want_stderr else [])
@@ -103,4 +109,5 @@ def main():
                       "error": output["error"].decode()}))
 
 
-main()
+if __name__ == "__main__":
+    main()
