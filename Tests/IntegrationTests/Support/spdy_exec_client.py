@@ -38,6 +38,23 @@ def control(kind, flags, payload):
     return struct.pack(">HHI", 0x8003, kind, (flags << 24) | len(payload)) + payload
 
 
+def split_frames(data):
+    """Whole frames at the front of data as (is_control, type, stream_id, flags, payload), and the rest.
+    stream_id is the first word of the payload for control frames (SYN_REPLY, RST_STREAM …)."""
+    frames = []
+    while len(data) >= 8:
+        length = struct.unpack(">I", data[4:8])[0] & 0xFFFFFF
+        if len(data) < 8 + length:
+            break
+        frame, data = data[:8 + length], data[8 + length:]
+        if frame[0] & 0x80:
+            stream_id = struct.unpack(">I", frame[8:12])[0] & 0x7FFFFFFF if length >= 4 else 0
+            frames.append((True, struct.unpack(">H", frame[2:4])[0], stream_id, frame[4], frame[8:]))
+        else:
+            frames.append((False, 0, struct.unpack(">I", frame[0:4])[0] & 0x7FFFFFFF, frame[4], frame[8:]))
+    return frames, data
+
+
 def read_upgrade_response(sock, protocol_header):
     """Reads the HTTP response head: (status, values of protocol_header, bytes after the head)."""
     data = b""
@@ -79,23 +96,15 @@ def main():
         stdin_id = [i for i, k in ids.items() if k == "stdin"][0]
         sock.sendall(struct.pack(">II", stdin_id, (1 << 24) | len(stdin_text)) + stdin_text)
     while True:
-        while len(data) >= 8:
-            length = struct.unpack(">I", data[4:8])[0] & 0xFFFFFF
-            if len(data) < 8 + length:
-                break
-            frame, data = data[:8 + length], data[8 + length:]
-            flags = frame[4]
-            if frame[0] & 0x80:
-                kind = struct.unpack(">H", frame[2:4])[0]
-                if kind == 2:  # SYN_REPLY
-                    stream_id = struct.unpack(">I", frame[8:12])[0] & 0x7FFFFFFF
-                    decompressor.decompress(frame[12:])
-                    replies.add(ids.get(stream_id))
-                elif kind == 7:  # GOAWAY
-                    finished.add("goaway")
-            else:
-                stream_id = struct.unpack(">I", frame[0:4])[0] & 0x7FFFFFFF
-                output[ids[stream_id]] += frame[8:]
+        frames, data = split_frames(data)
+        for is_control, kind, stream_id, flags, payload in frames:
+            if is_control and kind == 2:  # SYN_REPLY
+                decompressor.decompress(payload[4:])
+                replies.add(ids.get(stream_id))
+            elif is_control and kind == 7:  # GOAWAY
+                finished.add("goaway")
+            elif not is_control:
+                output[ids[stream_id]] += payload
                 if flags & 1:
                     finished.add(ids[stream_id])
         if "goaway" in finished or finished.issuperset(set(types) - {"stdin"}):

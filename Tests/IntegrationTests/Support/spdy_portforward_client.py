@@ -16,7 +16,7 @@ Prints one JSON object: {"status": ..., "protocol": ..., "results": [{"data_leng
 import base64, json, os, socket, struct, sys, urllib.parse, zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from spdy_exec_client import DICTIONARY, control, read_upgrade_response  # noqa: E402  (the dictionary is checked there)
+from spdy_exec_client import DICTIONARY, control, read_upgrade_response, split_frames  # noqa: E402  (the dictionary is checked there)
 
 
 def data_frame(stream_id, flags, payload):
@@ -126,28 +126,20 @@ def main():
         if not chunk:
             break
         data += chunk
-        while len(data) >= 8:
-            length = struct.unpack(">I", data[4:8])[0] & 0xFFFFFF
-            if len(data) < 8 + length:
-                break
-            frame, data = data[:8 + length], data[8 + length:]
-            flags = frame[4]
-            if frame[0] & 0x80:
-                kind = struct.unpack(">H", frame[2:4])[0]
-                stream_id = struct.unpack(">I", frame[8:12])[0] & 0x7FFFFFFF
-                if kind == 2:  # SYN_REPLY
-                    decompressor.decompress(frame[12:])
-                    streams[stream_id][0]["reply"] += 1
-                elif kind == 3 and stream_id in streams:  # RST_STREAM
-                    streams[stream_id][0]["reset"] = True
-            else:
-                stream_id = struct.unpack(">I", frame[0:4])[0] & 0x7FFFFFFF
-                result, kind = streams[stream_id]
-                result[kind] += frame[8:]
-                if kind == "data":
-                    received += len(frame) - 8
+        frames, data = split_frames(data)
+        for is_control, kind, stream_id, flags, payload in frames:
+            if is_control and kind == 2:  # SYN_REPLY
+                decompressor.decompress(payload[4:])
+                streams[stream_id][0]["reply"] += 1
+            elif is_control and kind == 3 and stream_id in streams:  # RST_STREAM
+                streams[stream_id][0]["reset"] = True
+            elif not is_control:
+                result, name = streams[stream_id]
+                result[name] += payload
+                if name == "data":
+                    received += len(payload)
                 if flags & 1:
-                    result[kind + "_fin"] = True
+                    result[name + "_fin"] = True
         if 0 <= drop_after <= received:
             sock.close()
             print(json.dumps({"status": status, "dropped_after": received}))
