@@ -1,5 +1,9 @@
 #define _GNU_SOURCE
 #include "linux_shim.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 
 #include <fcntl.h>
 #include <sched.h>
@@ -46,4 +50,43 @@ int skiff_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int skiff_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path)
 {
     return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+int skiff_open_terminal(char *slave_path, size_t length) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) return -1;
+    if (grantpt(master) != 0 || unlockpt(master) != 0 || ptsname_r(master, slave_path, length) != 0) {
+        int saved = errno;
+        close(master);
+        errno = saved;
+        return -1;
+    }
+    // Raw input from the start (what the OCI runtime sets once it runs): bytes a client sends
+    // before then must pass through as they are, not be echoed or taken as line editing or EOF.
+    // Output keeps OPOST|ONLCR, as a terminal the runtime runs on would.
+    int slave = open(slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    struct termios settings;
+    if (slave < 0 || tcgetattr(slave, &settings) != 0) {
+        int saved = errno;
+        if (slave >= 0) close(slave);
+        close(master);
+        errno = saved;
+        return -1;
+    }
+    cfmakeraw(&settings);
+    settings.c_oflag |= OPOST | ONLCR;
+    int result = tcsetattr(slave, TCSANOW, &settings);
+    int saved = errno;
+    close(slave);
+    if (result != 0) {
+        close(master);
+        errno = saved;
+        return -1;
+    }
+    return master;
+}
+
+int skiff_set_terminal_size(int fd, unsigned short columns, unsigned short rows) {
+    struct winsize size = { .ws_row = rows, .ws_col = columns };
+    return ioctl(fd, TIOCSWINSZ, &size);
 }

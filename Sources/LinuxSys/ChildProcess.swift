@@ -34,11 +34,16 @@ public enum ChildProcess {
         /// for programs that daemonize (conmon): their detached half may not have left the
         /// group yet when the parent exits. The group is killed on a timeout either way.
         public var killGroupAfterExit: Bool
+        /// Whether the child's stdin, stdout and stderr are a new pseudo-terminal that is its
+        /// controlling terminal (in a session of its own), instead of three pipes; resizing the
+        /// terminal then signals the child SIGWINCH, as a terminal emulator would.
+        public var terminal: Bool
 
-        public init(workingDirectory: String? = nil, inheritedFDs: [Int32] = [], killGroupAfterExit: Bool = true) {
+        public init(workingDirectory: String? = nil, inheritedFDs: [Int32] = [], killGroupAfterExit: Bool = true, terminal: Bool = false) {
             self.workingDirectory = workingDirectory
             self.inheritedFDs = inheritedFDs
             self.killGroupAfterExit = killGroupAfterExit
+            self.terminal = terminal
         }
     }
 
@@ -65,20 +70,51 @@ public enum ChildProcess {
         var stdinFD: Int32
         var stdoutFD: Int32
         var stderrFD: Int32
+        /// The terminal's master side (stdin and stdout are copies of it; stderr is -1).
+        var terminalFD: Int32 = -1
     }
 
     static func spawn(_ executable: String, arguments: [String], environment: [String], options: Options) throws(SystemCallError) -> Spawned {
-        var stdinPipe: [Int32] = [0, 0], stdoutPipe: [Int32] = [0, 0], stderrPipe: [Int32] = [0, 0]
-        for index in 0..<3 {
-            let result = index == 0 ? skiff_pipe_cloexec(&stdinPipe) : index == 1 ? skiff_pipe_cloexec(&stdoutPipe) : skiff_pipe_cloexec(&stderrPipe)
-            guard result == 0 else { throw SystemCallError("pipe2", executable, errno: errno) }
-        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        // Our ends of the child's stdio, and the child's ends (closed here once it has them).
+        var ours: (stdin: Int32, stdout: Int32, stderr: Int32, terminal: Int32) = (-1, -1, -1, -1)
+        var theirs: [Int32] = []
+        func closeAll() { for fd in theirs + [ours.stdin, ours.stdout, ours.stderr, ours.terminal] where fd >= 0 { close(fd) } }
+        if options.terminal {
+            var path = [CChar](repeating: 0, count: 128)
+            let master = skiff_open_terminal(&path, path.count)
+            guard master >= 0 else { throw SystemCallError("posix_openpt", executable, errno: errno) }
+            ours.terminal = master
+            ours.stdin = fcntl(master, F_DUPFD_CLOEXEC, 0)
+            ours.stdout = fcntl(master, F_DUPFD_CLOEXEC, 0)
+            guard ours.stdin >= 0, ours.stdout >= 0 else {
+                let error = errno
+                closeAll()
+                throw SystemCallError("fcntl(F_DUPFD_CLOEXEC)", executable, errno: error)
+            }
+            // The child is a session leader (POSIX_SPAWN_SETSID, applied before file actions), so
+            // opening the slave makes it the child's controlling terminal.
+            posix_spawn_file_actions_addopen(&actions, 0, path, O_RDWR, 0)
+            posix_spawn_file_actions_adddup2(&actions, 0, 1)
+            posix_spawn_file_actions_adddup2(&actions, 0, 2)
+        } else {
+            var stdinPipe: [Int32] = [0, 0], stdoutPipe: [Int32] = [0, 0], stderrPipe: [Int32] = [0, 0]
+            for index in 0..<3 {
+                let result = index == 0 ? skiff_pipe_cloexec(&stdinPipe) : index == 1 ? skiff_pipe_cloexec(&stdoutPipe) : skiff_pipe_cloexec(&stderrPipe)
+                guard result == 0 else {
+                    let error = errno
+                    closeAll()
+                    throw SystemCallError("pipe2", executable, errno: error)
+                }
+                theirs.append(index == 0 ? stdinPipe[0] : index == 1 ? stdoutPipe[1] : stderrPipe[1])
+                if index == 0 { ours.stdin = stdinPipe[1] } else if index == 1 { ours.stdout = stdoutPipe[0] } else { ours.stderr = stderrPipe[0] }
+            }
+            posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+            posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        }
         // dup2 onto the same number would keep FD_CLOEXEC: such an fd is first copied elsewhere.
         var copies: [Int32] = []
         defer { for fd in copies { close(fd) } }
@@ -87,14 +123,21 @@ public enum ChildProcess {
             var source = fd
             if source <= target + Int32(options.inheritedFDs.count) {
                 source = fcntl(fd, F_DUPFD_CLOEXEC, 64)
-                guard source >= 0 else { throw SystemCallError("fcntl(F_DUPFD_CLOEXEC)", executable, errno: errno) }
+                guard source >= 0 else {
+                    let error = errno
+                    closeAll()
+                    throw SystemCallError("fcntl(F_DUPFD_CLOEXEC)", executable, errno: error)
+                }
                 copies.append(source)
             }
             posix_spawn_file_actions_adddup2(&actions, source, target)
         }
         if let directory = options.workingDirectory {
             let result = skiff_spawn_addchdir(&actions, directory)
-            guard result == 0 else { throw SystemCallError("posix_spawn_file_actions_addchdir_np", directory, errno: result) }
+            guard result == 0 else {
+                closeAll()
+                throw SystemCallError("posix_spawn_file_actions_addchdir_np", directory, errno: result)
+            }
         }
 
         var attributes = posix_spawnattr_t()
@@ -106,8 +149,10 @@ public enum ChildProcess {
         sigfillset(&defaults)
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
+        // A process group of its own (a new session also makes one), so a timeout kills all of it.
         posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        let grouping = options.terminal ? Self.spawnSetSID : Int32(POSIX_SPAWN_SETPGROUP)
+        posix_spawnattr_setflags(&attributes, Int16(Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | grouping))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
@@ -117,22 +162,22 @@ public enum ChildProcess {
         }
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        close(stdinPipe[0])
-        close(stdoutPipe[1])
-        close(stderrPipe[1])
+        for fd in theirs { close(fd) }
+        theirs = []
         guard result == 0 else {
-            close(stdinPipe[1])
-            close(stdoutPipe[0])
-            close(stderrPipe[0])
+            closeAll()
             throw SystemCallError("posix_spawn", executable, errno: result)
         }
         // Our ends never block: the job thread polls them together, so a child blocked writing its
         // output can never deadlock against us writing its input.
-        for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] {
+        for fd in [ours.stdin, ours.stdout, ours.stderr] where fd >= 0 {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         }
-        return Spawned(pid: pid, stdinFD: stdinPipe[1], stdoutFD: stdoutPipe[0], stderrFD: stderrPipe[0])
+        return Spawned(pid: pid, stdinFD: ours.stdin, stdoutFD: ours.stdout, stderrFD: ours.stderr, terminalFD: ours.terminal)
     }
+
+    /// glibc's POSIX_SPAWN_SETSID (a GNU extension Swift's Glibc module does not export).
+    static let spawnSetSID: Int32 = 0x80
 
     /// The blocking side: feeds stdin, drains stdout and stderr, enforces the deadline, reaps.
     final class Job: @unchecked Sendable {

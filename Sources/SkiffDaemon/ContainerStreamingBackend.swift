@@ -15,7 +15,7 @@ struct ContainerStreamingBackend: StreamingBackend {
 
     func startExec(_ request: ExecStreamRequest) async throws(SkiffError) -> StartedExec {
         let started = try await containers.startStreamingExec(request.containerID, command: request.command, tty: request.tty)
-        return StartedExec(child: started.child, kill: started.kill, finish: started.finish)
+        return StartedExec(child: started.child, kill: started.kill, finish: started.finish, resize: started.resize)
     }
 
     func startAttach(_ request: AttachStreamRequest) async throws(SkiffError) -> StartedAttach {

@@ -95,11 +95,15 @@ public struct StartedExec: Sendable {
     public var kill: @Sendable () -> Void
     /// Removes the exec's files once it has been reaped.
     public var finish: @Sendable () -> Void
+    /// Sets the terminal size (columns, rows) of a tty exec.
+    public var resize: @Sendable (UInt16, UInt16) -> Void
 
-    public init(child: RunningChild, kill: @escaping @Sendable () -> Void, finish: @escaping @Sendable () -> Void) {
+    public init(child: RunningChild, kill: @escaping @Sendable () -> Void, finish: @escaping @Sendable () -> Void,
+                resize: @escaping @Sendable (UInt16, UInt16) -> Void = { _, _ in }) {
         self.child = child
         self.kill = kill
         self.finish = finish
+        self.resize = resize
     }
 }
 

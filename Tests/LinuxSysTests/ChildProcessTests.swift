@@ -66,4 +66,25 @@ import Testing
         let after = try Self.openPipes()
         #expect(after - before < 25, "\(after - before) pipes more after 50 runs")
     }
+
+    @Test func aChildOnATerminalHasItAsControllingTTYAndSeesResizes() async throws {
+        let child = try RunningChild.start("/bin/sh", arguments: ["-c", "tty; read a; stty size; exit 2"], environment: ["PATH=/usr/bin:/bin"],
+                                           options: .init(terminal: true))
+        #expect(child.hasTerminal && child.stderrFD == -1)
+        child.resizeTerminal(columns: 77, rows: 22)
+        // Input written before the child reads arrives as typed: the terminal starts raw.
+        _ = write(child.stdinFD, "go\n", 3)
+        var output = ""
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = Date().addingTimeInterval(10)
+        while !output.contains("22 77"), Date() < deadline {
+            let count = read(child.stdoutFD, &buffer, buffer.count)
+            if count > 0 { output += String(decoding: buffer[0..<count], as: UTF8.self) } else { usleep(10_000) }
+        }
+        #expect(output.contains("/dev/pts/") && output.contains("22 77"), "\(output.debugDescription)")
+        #expect(!output.contains("go"), "no echo from a raw terminal: \(output.debugDescription)")
+        #expect(await child.exitStatus() == 2)
+        close(child.stdinFD)
+        close(child.stdoutFD)
+    }
 }

@@ -30,6 +30,13 @@ int skiff_pipe_cloexec(int fds[2]);
 #include <spawn.h>
 int skiff_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
+/// A new pseudo-terminal: returns its master fd (close-on-exec, not the caller's controlling
+/// terminal) and writes the slave's path, or -1 with errno set.
+int skiff_open_terminal(char *slave_path, size_t length);
+
+/// TIOCSWINSZ on a terminal fd.
+int skiff_set_terminal_size(int fd, unsigned short columns, unsigned short rows);
+
 /// makedev(3) is a macro in glibc.
 static inline dev_t skiff_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
 static inline unsigned int skiff_major(dev_t device) { return major(device); }

@@ -88,7 +88,7 @@ extension ContainerService {
     /// open to the caller. With `tty` the runtime allocates the terminal and relays it over
     /// those pipes. `finish` removes the exec's files once the caller is done.
     public func startStreamingExec(_ id: String, command: [String], tty: Bool) async throws(SkiffError)
-        -> (child: RunningChild, kill: @Sendable () -> Void, finish: @Sendable () -> Void) {
+        -> (child: RunningChild, kill: @Sendable () -> Void, finish: @Sendable () -> Void, resize: @Sendable (UInt16, UInt16) -> Void) {
         let exec = try await prepareExec(id, command: command, tty: tty, rpc: "Exec")
         let child: RunningChild
         do {
@@ -115,7 +115,13 @@ extension ContainerService {
                 logger.debug("exec killed", metadata: ["container": "\(exec.container.id)", "pid": "\(pid.map(String.init) ?? "unknown")"])
             }
         }
-        return (child, kill, exec.cleanUp)
+        // The runtime's own terminal (which it copies to the command's, once or on every
+        // SIGWINCH, depending on the runtime) and the command's terminal itself.
+        let resize: @Sendable (UInt16, UInt16) -> Void = { columns, rows in
+            child.resizeTerminal(columns: columns, rows: rows)
+            if let pid = exec.pid(), pid > 0 { TerminalResize.resizeTerminal(ofProcess: pid, columns: columns, rows: rows) }
+        }
+        return (child, kill, exec.cleanUp, resize)
     }
 
     /// An exec's process spec written into the container's bundle, and where the runtime writes

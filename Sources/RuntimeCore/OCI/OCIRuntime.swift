@@ -16,7 +16,8 @@ public protocol OCIRuntime: Sendable {
     /// process's host pid is written to `pidFile`.
     func exec(id: String, processFile: String, pidFile: String, timeout: Duration, outputLimit: Int) async throws(SkiffError) -> ChildProcess.Result
     /// Starts `process.json` in the running container with its stdio left open to the caller
-    /// (an interactive exec); with `tty` the runtime allocates the terminal and relays it.
+    /// (an interactive exec); with `tty` the runtime runs on a pseudo-terminal (stdin/stdout are
+    /// its master side), allocates the container's and relays between them, following resizes.
     func startExec(id: String, processFile: String, pidFile: String, tty: Bool) throws(SkiffError) -> RunningChild
     /// Applies new `linux.resources` (a JSON file) to the running container's cgroup.
     func update(id: String, resourcesFile: String) async throws(SkiffError)
@@ -68,8 +69,10 @@ public struct RuncCompatibleRuntime: OCIRuntime {
 
     public func startExec(id: String, processFile: String, pidFile: String, tty: Bool) throws(SkiffError) -> RunningChild {
         do {
+            // With a tty the runtime runs on a terminal of ours: it relays it to the container's
+            // console and follows its size (SIGWINCH), so resizing ours resizes the container's.
             return try RunningChild.start(binary, arguments: execArguments(id: id, processFile: processFile, pidFile: pidFile, tty: tty),
-                                          environment: ["PATH=\(ExecutableLookup.fallbackPath)"])
+                                          environment: ["PATH=\(ExecutableLookup.fallbackPath)"], options: .init(terminal: tty))
         } catch {
             throw error.skiffError("cannot run the OCI runtime \(binary)")
         }

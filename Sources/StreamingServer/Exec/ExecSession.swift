@@ -27,6 +27,8 @@ final class ExecSession {
     private var openOutputs = 0
     private var exitCode: Int32?
     private(set) var finished = false
+    /// A resize that came before the command started.
+    private var pendingSize: (columns: UInt16, rows: UInt16)?
 
     init(request: ExecStreamRequest, starter: any StreamingBackend, loop: EventLoop, logger: Logger) {
         self.request = request
@@ -57,8 +59,11 @@ final class ExecSession {
         }
         let bound = NIOLoopBound(self, eventLoop: loop)
         let loop = self.loop
-        openOutputs = 2
-        for (fd, channel) in [(exec.child.stdoutFD, StreamChannel.stdout), (exec.child.stderrFD, StreamChannel.stderr)] {
+        if let pendingSize { exec.resize(pendingSize.columns, pendingSize.rows) }
+        // On a terminal there is one output (stderr is the terminal too).
+        let outputs = [(exec.child.stdoutFD, StreamChannel.stdout), (exec.child.stderrFD, StreamChannel.stderr)].filter { $0.0 >= 0 }
+        openOutputs = outputs.count
+        for (fd, channel) in outputs {
             let forward = channel == .stdout ? request.stdout || request.tty : request.stderr
             NIOPipeBootstrap(group: loop)
                 .channelInitializer { pipe in
@@ -102,8 +107,19 @@ final class ExecSession {
     }
 
     func closeStdin() {
+        guard !stdinClosed else { return }
+        if request.tty {
+            // A terminal has no end of input of its own: the client's end of input is typed as
+            // the terminal's EOF character (^D), as a person at the terminal would.
+            stdin(ByteBuffer(bytes: [0x04]))
+        }
         stdinClosed = true
-        stdinChannel?.close(promise: nil)
+        if !request.tty { stdinChannel?.close(promise: nil) }
+    }
+
+    func resize(width: UInt16, height: UInt16) {
+        guard request.tty else { return }
+        if let started { started.resize(width, height) } else { pendingSize = (width, height) }
     }
 
     /// The client went away first: the command goes, nothing else.

@@ -11,8 +11,5 @@ protocol StreamSession: AnyObject {
 }
 
 extension ExecSession: StreamSession {
-    /// Terminal resizes for exec need the runtime's console socket: not supported yet.
-    func resize(width: UInt16, height: UInt16) {}
-
     func clientGone() { kill() }
 }

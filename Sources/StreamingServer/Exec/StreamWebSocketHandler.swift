@@ -127,6 +127,12 @@ final class OutputRelay: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// A terminal's master side reports EIO once the last process holding the terminal is gone:
+    /// that is its end of output.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
             end()

@@ -84,6 +84,59 @@ import Testing
         }
     }
 
+    /// Reads stdout (channel 1) until it contains `text`; returns everything read.
+    static func readStdout(_ client: WebSocketTestClient, until text: String, into output: inout String) throws {
+        do {
+            while !output.contains(text), let frame = try client.receive() {
+                if frame.opcode == 8 { break }
+                if frame.payload.first == 1 { output += String(decoding: frame.payload.dropFirst(), as: UTF8.self) }
+            }
+        } catch {
+            throw HarnessError("\(error) while waiting for \(text.debugDescription); stdout so far: \(output.debugDescription)")
+        }
+    }
+
+    @Test(arguments: ["", "crun"]) func aTTYExecRunsOnATerminalThatFollowsResizes(handler: String) async throws {
+        try await ContainerHarness.with(handler: handler) { harness in
+            let id = try await harness.run(harness.config("tty-target", ["/bin/sleep", "1000"]))
+            let script = "/bin/busybox tty; read a; /bin/busybox stty size; read b; /bin/busybox stty size; exit 4"
+            let url = try await Self.execURL(harness, id, ["/bin/sh", "-c", script], stdin: true, tty: true)
+            let (output, channels) = try await Self.session {
+                let client = try WebSocketTestClient(url: url, protocols: ["v5.channel.k8s.io"])
+                var output = ""
+                try client.send(channel: 4, Array(#"{"Width":100,"Height":40}"#.utf8))
+                try Self.readStdout(client, until: "/dev/pts/", into: &output)
+                usleep(300_000)  // the runtime applies the size on SIGWINCH
+                try client.send(channel: 0, Array("x\n".utf8))
+                try Self.readStdout(client, until: "40 100", into: &output)
+                try client.send(channel: 4, Array(#"{"Width":120,"Height":50}"#.utf8))
+                usleep(300_000)
+                try client.send(channel: 0, Array("y\n".utf8))
+                let rest = try client.collect().channels
+                output += String(decoding: rest[1] ?? [], as: UTF8.self)
+                return (output, rest)
+            }
+            let status = try Self.status(channels)
+            #expect(output.contains("/dev/pts/"), "the command's stdin is a terminal: \(output)")
+            #expect(output.contains("40 100") && output.contains("50 120"), "stty saw both sizes: \(output)")
+            #expect(!output.contains("\r\r"), "one terminal's line discipline, not two stacked: \(output.debugDescription)")
+            let causes = (status["details"] as? [String: Any])?["causes"] as? [[String: Any]]
+            #expect(causes?.first?["message"] as? String == "4")
+
+            // Closing stdin on a terminal types ^D: `cat` ends, as at a keyboard. Input sent at
+            // once, before the runtime has set its terminal up, arrives as typed (not as the
+            // line editing and EOF of a cooked terminal).
+            let catURL = try await Self.execURL(harness, id, ["/bin/sh", "-c", "cat; echo after-eof"], stdin: true, tty: true)
+            let catOutput = try await Self.session {
+                let client = try WebSocketTestClient(url: catURL, protocols: ["v5.channel.k8s.io"])
+                try client.send(channel: 0, Array("typed\n".utf8))
+                try client.send(channel: 255, [0])
+                return String(decoding: try client.collect().channels[1] ?? [], as: UTF8.self)
+            }
+            #expect(catOutput.contains("typed") && catOutput.contains("after-eof"), "\(catOutput.debugDescription)")
+        }
+    }
+
     @Test func badTokensPathsAndRequestsAreRefused() async throws {
         try await ContainerHarness.with { harness in
             let id = try await harness.run(harness.config("refusals", ["/bin/sleep", "1000"]))
@@ -186,6 +239,20 @@ typealias Result_ = Swift.Result
             // A spent token is refused with 404.
             let reused = try await Self.client(url)
             #expect(reused["status"] as? Int == 404)
+        }
+    }
+
+    @Test func aTTYExecOverSPDYFollowsResizesOnTheResizeStream() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await harness.run(harness.config("spdy-tty", ["/bin/sleep", "1000"]))
+            let script = "/bin/busybox tty; read a; /bin/busybox stty size; read b; /bin/busybox stty size; exit 6"
+            let url = try await ExecStreamTests.execURL(harness, id, ["/bin/sh", "-c", script], stdin: true, tty: true)
+            let result = try await Self.client(url, ["--tty", "--steps", "resize:100x40;wait:/dev/pts/;sleep:0.3;stdin:x\\n;wait:40 100;resize:132x43;sleep:0.3;stdin:y\\n"])
+            let stdout = result["stdout"] as? String ?? ""
+            #expect(result["replies"] as? [String] == ["error", "resize", "stdin", "stdout"], "\(result)")
+            #expect(stdout.contains("/dev/pts/") && stdout.contains("40 100") && stdout.contains("43 132"), "\(stdout.debugDescription)")
+            let status = try #require(try JSONSerialization.jsonObject(with: Data((result["error"] as? String ?? "").utf8)) as? [String: Any])
+            #expect(((status["details"] as? [String: Any])?["causes"] as? [[String: Any]])?.first?["message"] as? String == "6")
         }
     }
 }

@@ -2,10 +2,11 @@
 """A SPDY/3.1 remotecommand (v4.channel.k8s.io) client for the tests, written from the SPDY
 draft 3.1 and client-go's protocol description; it shares no code with Skiff's server.
 
-usage: spdy_exec_client.py URL [--stdin TEXT] [--no-stderr]
+usage: spdy_exec_client.py URL [--stdin TEXT] [--no-stderr] [--tty] [--steps STEPS]
+STEPS: ;-separated resize:WxH, sleep:SECONDS, stdin:TEXT, wait:STDOUT-TEXT, close-stdin.
 Prints one JSON object: {"status": <101 or HTTP status>, "stdout": ..., "stderr": ..., "error": ...}.
 """
-import base64, json, socket, struct, sys, urllib.parse, zlib
+import base64, json, socket, struct, sys, time, urllib.parse, zlib
 
 # The SPDY/3 header dictionary (draft 3, section 2.6.10.1), base64 of its 1423 bytes; the
 # assert below checks it against the Adler-32 every SPDY/3 zlib header carries.
@@ -72,7 +73,10 @@ def read_upgrade_response(sock, protocol_header):
 def main():
     url = urllib.parse.urlparse(sys.argv[1])
     stdin_text = sys.argv[sys.argv.index("--stdin") + 1].encode() if "--stdin" in sys.argv else None
-    want_stderr = "--no-stderr" not in sys.argv
+    tty = "--tty" in sys.argv
+    want_stderr = "--no-stderr" not in sys.argv and not tty
+    # --steps "resize:100x40;sleep:0.3;stdin:x\n;wait:40 100;close-stdin": an interactive session.
+    steps = [s for s in sys.argv[sys.argv.index("--steps") + 1].split(";") if s] if "--steps" in sys.argv else []
     sock = socket.create_connection((url.hostname, url.port), timeout=30)
     sock.sendall((f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
                   "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nX-Stream-Protocol-Version: channel.k8s.io\r\n"
@@ -83,7 +87,9 @@ def main():
         return
     compressor = zlib.compressobj(zdict=DICTIONARY)
     decompressor = zlib.decompressobj(zdict=DICTIONARY)
-    types = ["error"] + (["stdin"] if stdin_text is not None else []) + ["stdout"] + (["stderr"] if want_stderr else [])
+    wants_stdin = stdin_text is not None or any(s.startswith("stdin:") for s in steps)
+    types = (["error"] + (["stdin"] if wants_stdin else []) + ["stdout"] + (["stderr"] if want_stderr else [])
+             + (["resize"] if tty else []))
     ids = {}
     for index, kind in enumerate(types):
         stream_id = 1 + 2 * index
@@ -91,28 +97,50 @@ def main():
         block = struct.pack(">I", 1) + struct.pack(">I", 10) + b"streamtype" + struct.pack(">I", len(kind)) + kind.encode()
         compressed = compressor.compress(block) + compressor.flush(zlib.Z_SYNC_FLUSH)
         sock.sendall(control(1, 0, struct.pack(">IIBB", stream_id, 0, 0, 0) + compressed))
+    id_of = {kind: stream_id for stream_id, kind in ids.items()}
     replies, output, finished = set(), {k: b"" for k in types}, set()
-    if stdin_text is not None:
-        stdin_id = [i for i, k in ids.items() if k == "stdin"][0]
-        sock.sendall(struct.pack(">II", stdin_id, (1 << 24) | len(stdin_text)) + stdin_text)
-    while True:
-        frames, data = split_frames(data)
-        for is_control, kind, stream_id, flags, payload in frames:
-            if is_control and kind == 2:  # SYN_REPLY
-                decompressor.decompress(payload[4:])
-                replies.add(ids.get(stream_id))
-            elif is_control and kind == 7:  # GOAWAY
+
+    def send(kind, payload, flags=0):
+        sock.sendall(struct.pack(">II", id_of[kind], (flags << 24) | len(payload)) + payload)
+
+    def pump(until):
+        nonlocal data
+        while not until():
+            frames, data = split_frames(data)
+            for is_control, kind, stream_id, flags, payload in frames:
+                if is_control and kind == 2:  # SYN_REPLY
+                    decompressor.decompress(payload[4:])
+                    replies.add(ids.get(stream_id))
+                elif is_control and kind == 7:  # GOAWAY
+                    finished.add("goaway")
+                elif not is_control:
+                    output[ids[stream_id]] += payload
+                    if flags & 1:
+                        finished.add(ids[stream_id])
+            if until() or frames:
+                continue
+            chunk = sock.recv(65536)
+            if not chunk:
                 finished.add("goaway")
-            elif not is_control:
-                output[ids[stream_id]] += payload
-                if flags & 1:
-                    finished.add(ids[stream_id])
-        if "goaway" in finished or finished.issuperset(set(types) - {"stdin"}):
-            break
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+                return
+            data += chunk
+
+    if stdin_text is not None:
+        send("stdin", stdin_text, flags=1)
+    for step in steps:
+        action, _, argument = step.partition(":")
+        if action == "resize":
+            width, height = argument.split("x")
+            send("resize", json.dumps({"Width": int(width), "Height": int(height)}).encode())
+        elif action == "sleep":
+            time.sleep(float(argument))
+        elif action == "stdin":
+            send("stdin", argument.encode().decode("unicode_escape").encode("latin-1"))
+        elif action == "close-stdin":
+            send("stdin", b"", flags=1)
+        elif action == "wait":
+            pump(lambda: argument.encode() in output["stdout"] or "goaway" in finished)
+    pump(lambda: "goaway" in finished or finished.issuperset(set(types) - {"stdin", "resize"}))
     print(json.dumps({"status": status, "protocol": protocol, "replies": sorted(r for r in replies if r),
                       "stdout": output["stdout"].decode(), "stderr": output.get("stderr", b"").decode(),
                       "error": output["error"].decode()}))
