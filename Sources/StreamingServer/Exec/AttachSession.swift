@@ -18,6 +18,8 @@ final class AttachSession: StreamSession {
     weak var transport: (any ExecTransport)?
     private var attached: StartedAttach?
     private var finished = false
+    /// Holds the socket reader back while the client is not keeping up.
+    private let gate = FlowGate()
     /// Input that arrives before the connection to conmon is up.
     private var pendingStdin: [[UInt8]] = []
     private var pendingStdinClose = false
@@ -52,7 +54,7 @@ final class AttachSession: StreamSession {
         pendingStdin = []
         if !request.stdin || pendingStdinClose { shutdown(attach.socket, Int32(SHUT_WR)) }
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let request = self.request, loop = self.loop, socket = attach.socket
+        let request = self.request, loop = self.loop, socket = attach.socket, gate = self.gate
         // conmon's socket is SOCK_SEQPACKET: one read is one message, so a thread reads it
         // (NIO's channels are stream sockets). The event loop owns the fd and closes it once
         // the reader has stopped.
@@ -65,11 +67,20 @@ final class AttachSession: StreamSession {
                 let stream = buffer[0]
                 let wanted = stream == 2 ? request.stdout : (stream == 3 ? request.stderr : false)
                 guard wanted, count > 1 else { continue }
+                guard gate.waitToHandOver(count - 1) else { break }
                 let payload = ByteBuffer(bytes: buffer[1..<count])
-                loop.execute { bound.value.transport?.send(stream == 2 ? .stdout : .stderr, payload) }
+                loop.execute {
+                    let transport = bound.value.transport
+                    transport?.send(stream == 2 ? .stdout : .stderr, payload)
+                    gate.handedOn(payload.readableBytes, writable: transport?.isWritable ?? true)
+                }
             }
             loop.execute { bound.value.readerStopped() }
         }
+    }
+
+    func transportWritabilityChanged(_ writable: Bool) {
+        gate.setWritable(writable)
     }
 
     private func readerStopped() {
@@ -81,6 +92,7 @@ final class AttachSession: StreamSession {
     private func end(_ status: [UInt8]) {
         guard !finished else { return }
         finished = true
+        gate.stop()
         transport?.finish(status: status)
     }
 
@@ -101,6 +113,7 @@ final class AttachSession: StreamSession {
     func clientGone() {
         if !finished { logger.debug("attach client went away", metadata: ["container": "\(request.containerID)"]) }
         finished = true
+        gate.stop()
         if let attached { shutdown(attached.socket, Int32(SHUT_RDWR)) }
     }
 

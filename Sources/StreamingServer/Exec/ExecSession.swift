@@ -6,6 +6,9 @@ import NIOPosix
 /// How an exec session talks to its client, whatever the protocol (WebSocket channels, SPDY
 /// streams): output per stream, and the final status.
 protocol ExecTransport: AnyObject {
+    /// False while the client's connection has more queued than it should: the session stops
+    /// reading its output until `transportWritabilityChanged(true)`.
+    var isWritable: Bool { get }
     func send(_ channel: StreamChannel, _ payload: ByteBuffer)
     /// The command ended (or could not start): `status` is the metav1.Status JSON.
     func finish(status: [UInt8])
@@ -21,6 +24,8 @@ final class ExecSession {
     let logger: Logger
     weak var transport: (any ExecTransport)?
     private var stdinChannel: Channel?
+    /// The command's output pipes, paused while the client cannot keep up.
+    private var outputChannels: [Channel] = []
     private var pendingStdin: [ByteBuffer] = []
     private var stdinClosed = false
     private var started: StartedExec?
@@ -69,14 +74,19 @@ final class ExecSession {
                 .channelInitializer { pipe in
                     pipe.eventLoop.makeCompletedFuture {
                         try pipe.pipeline.syncOperations.addHandler(OutputRelay(channel: channel, forward: forward) { buffer in
-                            bound.value.transport?.send(channel, buffer)
+                            bound.value.relay(channel, buffer, from: pipe)
                         } onEnd: {
                             bound.value.outputEnded()
                         })
                     }
                 }
                 .takingOwnershipOfDescriptor(input: fd)
-                .whenFailure { _ in bound.value.outputEnded() }
+                .whenComplete { result in
+                    switch result {
+                    case .success(let pipe): bound.value.outputChannels.append(pipe)
+                    case .failure: bound.value.outputEnded()
+                    }
+                }
         }
         if request.stdin {
             NIOPipeBootstrap(group: loop).takingOwnershipOfDescriptor(output: exec.child.stdinFD).whenComplete { result in
@@ -99,6 +109,16 @@ final class ExecSession {
             let code = await child.exitStatus()
             loop.execute { bound.value.exited(code) }
         }
+    }
+
+    private func relay(_ channel: StreamChannel, _ buffer: ByteBuffer, from pipe: Channel) {
+        guard let transport else { return }
+        transport.send(channel, buffer)
+        if !transport.isWritable { _ = pipe.setOption(ChannelOptions.autoRead, value: false) }
+    }
+
+    func transportWritabilityChanged(_ writable: Bool) {
+        for pipe in outputChannels { _ = pipe.setOption(ChannelOptions.autoRead, value: writable) }
     }
 
     func stdin(_ payload: ByteBuffer) {

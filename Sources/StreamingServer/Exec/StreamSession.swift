@@ -8,6 +8,8 @@ protocol StreamSession: AnyObject {
     func resize(width: UInt16, height: UInt16)
     /// The client went away first.
     func clientGone()
+    /// The client's connection can take more output (true) or has enough queued (false).
+    func transportWritabilityChanged(_ writable: Bool)
 }
 
 extension ExecSession: StreamSession {

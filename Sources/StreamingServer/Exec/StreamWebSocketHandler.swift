@@ -36,6 +36,13 @@ final class StreamWebSocketHandler: ChannelInboundHandler, ExecTransport {
         self.context = nil
     }
 
+    var isWritable: Bool { context?.channel.isWritable ?? true }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        session?.transportWritabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
     func send(_ channel: StreamChannel, _ payload: ByteBuffer) {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: payload.readableBytes + 1)

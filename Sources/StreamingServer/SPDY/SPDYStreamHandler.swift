@@ -107,6 +107,13 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: frame.bytes)), promise: nil)
     }
 
+    var isWritable: Bool { context?.channel.isWritable ?? true }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        session?.transportWritabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
     func send(_ channel: StreamChannel, _ payload: ByteBuffer) {
         guard let context, !closing else { return }
         let name = channel == .stdout ? "stdout" : (channel == .stderr ? "stderr" : "error")

@@ -168,6 +168,25 @@ import Testing
         }
     }
 
+    @Test func aSlowReaderHoldsTheCommandBackInsteadOfFillingMemory() async throws {
+        try await ContainerHarness.with { harness in
+            let id = try await harness.run(harness.config("firehose", ["/bin/sleep", "1000"]))
+            let url = try await Self.execURL(harness, id, ["/bin/cat", "/dev/zero"])
+            let before = harness.daemon.residentKiB()
+            let after = try await Self.session {
+                let client = try WebSocketTestClient(url: url, protocols: ["v5.channel.k8s.io"])
+                _ = try client.receive()
+                // cat writes far faster than 1 GiB/s; the client reads nothing for 3 s.
+                usleep(3_000_000)
+                let after = harness.daemon.residentKiB()
+                var received = 0
+                while received < 8 << 20, let frame = try client.receive() { received += frame.payload.count }
+                return after
+            }
+            #expect(after - before < 64 << 10, "skiffd grew from \(before) KiB to \(after) KiB while the client did not read")
+        }
+    }
+
     @Test func aClientThatDisconnectsKillsOnlyItsOwnExec() async throws {
         try await ContainerHarness.with { harness in
             let id = try await harness.run(harness.config("survives", ["/bin/sleep", "1000"]))

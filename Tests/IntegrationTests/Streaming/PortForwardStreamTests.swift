@@ -80,6 +80,19 @@ import Testing
                 #expect(failure["data_length"] as? Int == 0 && failure["error_fin"] as? Bool == true)
             }
 
+            // A client that reads nothing holds the pod's sender back instead of filling skiffd.
+            _ = try await harness.run(harness.config("firehose", ["/bin/sh", "-c", "while true; do nc -l -p 9000 < /dev/zero; done"]))
+            for websocket in [false, true] {
+                let before = daemon.residentKiB()
+                let url = try await Self.url(daemon, podID)
+                async let stalled = Self.forward(url, port: 9000, websocket: websocket, send: "", extra: ["--stall", "3", "--no-fin", "--drop-after", "1000000"])
+                try await Task.sleep(for: .milliseconds(2500))
+                let during = daemon.residentKiB()
+                let output = try await stalled
+                #expect(output["dropped_after"] as? Int ?? 0 >= 1_000_000, "the forward carried data: \(output["dropped_after"] ?? Self.results(output).first?["data_length"] ?? "none")")
+                #expect(during - before < 64 << 10, "skiffd grew from \(before) KiB to \(during) KiB while the client did not read")
+            }
+
             // A client that goes away mid-transfer leaves nothing behind, and forwarding goes on.
             let before = Self.openFDs(daemon)
             for websocket in [false, true] {

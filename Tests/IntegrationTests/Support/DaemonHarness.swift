@@ -110,6 +110,14 @@ final class DaemonHarness: @unchecked Sendable {
         }
     }
 
+    /// skiffd's resident memory in KiB (0 when it does not run).
+    func residentKiB() -> Int {
+        guard let pid = process?.processIdentifier,
+              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
     func log() -> String {
         (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     }

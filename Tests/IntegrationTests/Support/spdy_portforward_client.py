@@ -3,17 +3,18 @@
 RFC 6455 and client-go's port-forward protocol description; it shares no code with Skiff.
 
 usage: spdy_portforward_client.py URL --port P [--websocket] [--requests N] [--send TEXT]
-                                  [--expect-bytes N] [--drop-after BYTES]
+                                  [--stall SECONDS] [--drop-after BYTES] [--no-fin]
 
 For each of N requests (requestID 0..N-1, all on one connection) it opens an error stream (and
 half-closes it, as client-go does), then a data stream for port P, sends TEXT and FIN on the data
 stream, and reads both streams to their FIN. With --websocket the SPDY bytes travel in binary
-WebSocket messages (subprotocol SPDY/3.1+portforward.k8s.io). --drop-after closes the socket
-once that many data bytes arrived (a client that goes away mid-stream).
+WebSocket messages (subprotocol SPDY/3.1+portforward.k8s.io). --stall waits before reading
+anything; --no-fin keeps the client's side of the data stream open; --drop-after closes the socket once that many data bytes arrived (a client that goes
+away mid-stream).
 Prints one JSON object: {"status": ..., "protocol": ..., "results": [{"data_length", "data_head",
 "error", "data_fin", "error_fin"}]}.
 """
-import base64, json, os, socket, struct, sys, urllib.parse, zlib
+import base64, json, os, socket, struct, sys, time, urllib.parse, zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from spdy_exec_client import DICTIONARY, control, read_upgrade_response, split_frames  # noqa: E402  (the dictionary is checked there)
@@ -119,7 +120,10 @@ def main():
         conn.send(control(1, 0, struct.pack(">IIBB", data_id, 0, 0, 0) + headers([("streamtype", "data")] + common)))
         if send:
             conn.send(data_frame(data_id, 0, send))
-        conn.send(data_frame(data_id, 1, b""))
+        if "--no-fin" not in sys.argv:
+            conn.send(data_frame(data_id, 1, b""))
+    if "--stall" in sys.argv:
+        time.sleep(float(option("--stall")))  # a client that reads nothing for a while
     data, received = b"", 0
     while not all(r["data_fin"] and r["error_fin"] or r["reset"] for r in results):
         chunk = conn.receive()
