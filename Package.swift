@@ -148,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "skiff-bench",
             dependencies: [
-                "CRIAPI", "LinuxSys", "RuntimeCore",
+                "CRIAPI", "LinuxSys", "RuntimeCore", "StreamingServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),

@@ -24,17 +24,8 @@ extension SkiffBench {
         func run() async throws {
             try await withGRPCClient(transport: try .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { client in
                 let runtimeClient = Runtime_V1_RuntimeService.Client(wrapping: client)
-                var pull = Runtime_V1_PullImageRequest()
-                pull.image.image = image
-                let imageID = try await Runtime_V1_ImageService.Client(wrapping: client).pullImage(pull).imageRef
-                var pod = Runtime_V1_RunPodSandboxRequest()
-                pod.config.metadata.name = "bench-containers"
-                pod.config.metadata.namespace = "bench"
-                pod.config.metadata.uid = "uid-\(UUID().uuidString.prefix(8))"
-                pod.config.linux.securityContext.namespaceOptions.network = .node
-                pod.config.linux.securityContext.namespaceOptions.pid = .container
-                pod.config.logDirectory = scratch + "/logs"
-                let podID = try await runtimeClient.runPodSandbox(pod).podSandboxID
+                let (imageID, podID) = try await SkiffBench.pullAndRunPod(client, image: image, name: "bench-containers",
+                                                                          logDirectory: scratch + "/logs", hostNetwork: true)
                 defer { Task { var remove = Runtime_V1_RemovePodSandboxRequest(); remove.podSandboxID = podID; _ = try? await runtimeClient.removePodSandbox(remove) } }
                 let baselineRSS = Self.memory(of: daemonPid)
 

@@ -229,7 +229,8 @@ public final class StreamingHTTPServer: Sendable {
     }
 }
 
-/// Answers every plain HTTP request (and every refused upgrade) with 404 and closes.
+/// Answers every plain HTTP request (and every refused upgrade) with 404 and closes; closes on
+/// malformed HTTP.
 final class NotFoundResponder: ChannelInboundHandler, RemovableChannelHandler {
     static let name = "skiff.not-found"
     typealias InboundIn = HTTPServerRequestPart
@@ -244,6 +245,13 @@ final class NotFoundResponder: ChannelInboundHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// Malformed HTTP (NIO's error handler has answered 400 by now): the connection is closed,
+    /// not left open until the idle timeout.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A refused upgrade also arrives here as an error; its request still gets the 404.
+        if error is HTTPParserError { context.close(promise: nil) }
     }
 }
 

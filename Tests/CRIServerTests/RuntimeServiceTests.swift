@@ -25,8 +25,12 @@ import Testing
 
     /// One image manager for the suite, never released: its HTTP client must be shut down
     /// before it goes, and these tests never pull.
-    static let images = try! ImageManager(
-        options: .init(rootDir: NSTemporaryDirectory() + "skiff-rs-images-\(getpid())", registry: RegistrySettings()), logger: Logger(label: "test"))
+    /// Its directory goes when the test process exits.
+    static let images: ImageManager = {
+        atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "skiff-rs-images-\(getpid())") }
+        return try! ImageManager(
+            options: .init(rootDir: NSTemporaryDirectory() + "skiff-rs-images-\(getpid())", registry: RegistrySettings()), logger: Logger(label: "test"))
+    }()
 
     static func service(stateDir: String, lookup: @escaping @Sendable (String) -> String? = { "/usr/bin/\($0)" }) async throws -> RuntimeService {
         let configuration = try ConfigLoader.parse("[network]\ncni_conf_dir = \"/nonexistent\"", file: "t.toml")

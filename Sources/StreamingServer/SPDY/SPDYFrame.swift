@@ -1,10 +1,11 @@
 /// SPDY/3.1 frames (SPDY draft 3.1, §2.2), as client-go's spdystream speaks them for
 /// remotecommand and port-forward. Header blocks stay compressed here; `SPDYHeaderInflater` and
-/// `SPDYHeaderDeflater` handle them, since their zlib state spans the connection.
-enum SPDYFrame: Equatable {
-    static let version: UInt16 = 3
-    static let flagFin: UInt8 = 0x01
-    static let flagUnidirectional: UInt8 = 0x02
+/// `SPDYHeaderDeflater` handle them, since their zlib state spans the connection. Public so
+/// that skiff-bench's clients speak the same frames.
+public enum SPDYFrame: Equatable, Sendable {
+    public static let version: UInt16 = 3
+    public static let flagFin: UInt8 = 0x01
+    public static let flagUnidirectional: UInt8 = 0x02
 
     case data(streamID: UInt32, flags: UInt8, payload: [UInt8])
     case synStream(streamID: UInt32, associatedTo: UInt32, priority: UInt8, flags: UInt8, headerBlock: [UInt8])
@@ -18,13 +19,13 @@ enum SPDYFrame: Equatable {
     /// A control frame of a type or version this codec does not know (to be ignored, per spec).
     case unknown(type: UInt16, flags: UInt8, payload: [UInt8])
 
-    enum ParseError: Error, Equatable { case tooLarge(Int), malformed(String) }
+    public enum ParseError: Error, Equatable { case tooLarge(Int), malformed(String) }
 
     /// The largest frame this server accepts (a DATA frame may carry up to 2^24 - 1 bytes).
-    static let maximumLength = 1 << 24 - 1
+    public static let maximumLength = 1 << 24 - 1
 
     /// Reads one frame from the front of `buffer` and removes it; nil when more bytes are needed.
-    static func parse(_ buffer: inout [UInt8]) throws(ParseError) -> SPDYFrame? {
+    public static func parse(_ buffer: inout [UInt8]) throws(ParseError) -> SPDYFrame? {
         guard buffer.count >= 8 else { return nil }
         let length = Int(buffer[5]) << 16 | Int(buffer[6]) << 8 | Int(buffer[7])
         guard buffer.count >= 8 + length else { return nil }
@@ -72,7 +73,7 @@ enum SPDYFrame: Equatable {
     }
 
     /// The frame's wire bytes.
-    var bytes: [UInt8] {
+    public var bytes: [UInt8] {
         func word(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
         func control(_ type: UInt16, _ flags: UInt8, _ payload: [UInt8]) -> [UInt8] {
             [0x80 | UInt8(Self.version >> 8), UInt8(Self.version & 0xFF), UInt8(type >> 8), UInt8(type & 0xFF), flags,
@@ -102,5 +103,5 @@ enum SPDYFrame: Equatable {
         }
     }
 
-    static func == (lhs: SPDYFrame, rhs: SPDYFrame) -> Bool { lhs.bytes == rhs.bytes }
+    public static func == (lhs: SPDYFrame, rhs: SPDYFrame) -> Bool { lhs.bytes == rhs.bytes }
 }

@@ -4,10 +4,10 @@ import CZlib
 /// entries are NUL-separated), compressed with zlib and the SPDY dictionary. Each direction of a
 /// connection is one zlib stream for its whole life, flushed (Z_SYNC_FLUSH) after every block,
 /// so a block can only be read by the inflater that read every earlier block of that peer.
-final class SPDYHeaderInflater {
+public final class SPDYHeaderInflater {
     private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         stream.initialize(to: z_stream())
         _ = skiff_inflate_init_zlib(stream)
     }
@@ -17,10 +17,10 @@ final class SPDYHeaderInflater {
         stream.deallocate()
     }
 
-    enum Failure: Error, Equatable { case corrupt, tooLarge, malformed }
+    public enum Failure: Error, Equatable { case corrupt, tooLarge, malformed }
 
     /// Decompresses one header block and parses its pairs (names lowercased, as SPDY requires).
-    func headers(from compressed: [UInt8], limit: Int = 256 << 10) throws(Failure) -> [(name: String, value: String)] {
+    public func headers(from compressed: [UInt8], limit: Int = 256 << 10) throws(Failure) -> [(name: String, value: String)] {
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         var input = compressed
@@ -75,10 +75,10 @@ final class SPDYHeaderInflater {
     }
 }
 
-final class SPDYHeaderDeflater {
+public final class SPDYHeaderDeflater {
     private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         stream.initialize(to: z_stream())
         _ = skiff_deflate_init_zlib(stream, Z_DEFAULT_COMPRESSION)
         _ = SPDYDictionary.bytes.withUnsafeBufferPointer { deflateSetDictionary(stream, $0.baseAddress, uInt($0.count)) }
@@ -99,7 +99,7 @@ final class SPDYHeaderDeflater {
     }
 
     /// Compresses one header block, ending with a sync flush.
-    func compress(_ headers: [(name: String, value: String)]) -> [UInt8] {
+    public func compress(_ headers: [(name: String, value: String)]) -> [UInt8] {
         var input = Self.serialize(headers)
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)

@@ -29,6 +29,8 @@ def main():
             data += chunk
     except socket.timeout:
         pass
+    except ConnectionResetError:
+        closed = True
     head, _, rest = data.partition(b"\r\n\r\n")
     received = rest
     if after is not None and not closed:
@@ -47,7 +49,9 @@ def main():
         try:
             sock.settimeout(2)
             closed = sock.recv(1) == b""
-        except (socket.timeout, ConnectionResetError):
+        except ConnectionResetError:
+            closed = True  # closed with our bytes unread: the kernel answers with RST
+        except socket.timeout:
             closed = False
     print(json.dumps({"status_line": head.split(b"\r\n")[0].decode("latin-1"), "after": list(received[:256]), "closed": closed}))
 
