@@ -77,6 +77,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -179,7 +180,8 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],
-            exclude: ["Support/fake_registry.py", "Support/token_server.py", "Support/spdy_exec_client.py"]
+            exclude: ["Support/fake_registry.py", "Support/token_server.py", "Support/spdy_exec_client.py",
+                      "Support/spdy_portforward_client.py", "Support/raw_request.py"]
         ),
     ]
 )

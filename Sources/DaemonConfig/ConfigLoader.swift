@@ -61,6 +61,13 @@ public enum ConfigLoader {
             throw ConfigIssue(line: lookup("grpc.socket", in: document)?.line ?? 0, key: "grpc.socket",
                               reason: "is \(socket.utf8.count) bytes long; a unix socket path must be shorter than 108 bytes")
         }
+        let streaming = configuration.streaming
+        if streaming.tlsCertFile.isEmpty != streaming.tlsKeyFile.isEmpty {
+            let missing = streaming.tlsCertFile.isEmpty ? "streaming.tls_cert_file" : "streaming.tls_key_file"
+            let given = streaming.tlsCertFile.isEmpty ? "streaming.tls_key_file" : "streaming.tls_cert_file"
+            throw ConfigIssue(line: lookup(given, in: document)?.line ?? 0, key: given,
+                              reason: "is set without \(missing): serving HTTPS needs both the certificate and its key")
+        }
         if configuration.rootDir == configuration.stateDir {
             throw ConfigIssue(line: lookup("state_dir", in: document)?.line ?? 0, key: "state_dir",
                               reason: "must differ from root_dir (\(configuration.rootDir)): one survives reboots, the other must not")

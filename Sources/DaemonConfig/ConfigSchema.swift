@@ -61,6 +61,10 @@ public enum ConfigSchema {
                  doc: "Port of the streaming server; 0 picks a free port at start.") { $0.streaming.port = $1 },
         .duration("streaming.idle_timeout", default: "4h",
                   doc: "A streaming connection with no traffic for this long is closed.") { $0.streaming.idleTimeout = $1 },
+        .path("streaming.tls_cert_file", default: "", allowEmpty: true,
+              doc: "PEM certificate chain for serving the streaming URLs over HTTPS; empty serves plain HTTP. Set together with `streaming.tls_key_file`.") { $0.streaming.tlsCertFile = $1 },
+        .path("streaming.tls_key_file", default: "", allowEmpty: true,
+              doc: "PEM private key of `streaming.tls_cert_file`.") { $0.streaming.tlsKeyFile = $1 },
     ]
 
     public static let namedTables: [ConfigNamedTables] = [

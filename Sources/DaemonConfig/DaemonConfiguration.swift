@@ -80,6 +80,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var address = ""
         public var port = 0
         public var idleTimeout = Duration.zero
+        public var tlsCertFile = ""
+        public var tlsKeyFile = ""
     }
 
     init() {}

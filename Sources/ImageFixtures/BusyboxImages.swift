@@ -63,4 +63,17 @@ public enum BusyboxImages {
                           cmd: ["/bin/sh"], workingDir: "/"),
             architecture: architecture)
     }
+
+    /// A web server image: the standard layers plus /www/index.html, run by busybox httpd on
+    /// `port` as the default command (what critest's web-server image is used for).
+    public static func webServer(busybox: [UInt8], port: Int = 80) -> FixtureImage {
+        var tar = TarBuilder()
+        tar.directory("www")
+        tar.file("www/index.html", "<html><body>skiff fixture web server</body></html>\n")
+        return FixtureImage(
+            layers: [baseLayer(busybox: busybox), changesLayer(), FixtureImage.Layer(tar: tar.finished())],
+            config: .init(env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                          cmd: ["/bin/httpd", "-f", "-p", String(port), "-h", "/www"], workingDir: "/"),
+            architecture: "amd64")
+    }
 }

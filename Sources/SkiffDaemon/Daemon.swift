@@ -53,7 +53,9 @@ public struct Daemon {
             sandboxes: sandboxes, images: imageManager, monitor: try conmon(), logger: logger)
         let streaming = StreamingHTTPServer(
             address: configuration.streaming.address, port: configuration.streaming.port,
-            starter: ContainerStreamingBackend(containers: containers, sandboxes: sandboxes), idleTimeout: configuration.streaming.idleTimeout, logger: logger)
+            starter: ContainerStreamingBackend(containers: containers, sandboxes: sandboxes), idleTimeout: configuration.streaming.idleTimeout,
+            tls: configuration.streaming.tlsCertFile.isEmpty ? nil : (configuration.streaming.tlsCertFile, configuration.streaming.tlsKeyFile),
+            logger: logger)
         let streamingPort = try await streaming.start()
         let runtimeService = RuntimeService(
             statusProbe: statusProbe,

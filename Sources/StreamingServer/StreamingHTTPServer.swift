@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 import SkiffCommon
 
@@ -25,10 +26,13 @@ public final class StreamingHTTPServer: Sendable {
     let claimed = NIOLockedValueBox<[ObjectIdentifier: (StreamRequest, String)]>([:])
 
     let idleTimeout: Duration
+    /// Where the HTTPS certificate chain and key are (PEM); nil serves plain HTTP.
+    let tls: (certificateFile: String, keyFile: String)?
 
     public init(address: String, port: Int, starter: any StreamingBackend, tokenLifetime: Duration = .seconds(60),
-                idleTimeout: Duration = .seconds(4 * 3600), logger: Logger) {
+                idleTimeout: Duration = .seconds(4 * 3600), tls: (certificateFile: String, keyFile: String)? = nil, logger: Logger) {
         self.idleTimeout = idleTimeout
+        self.tls = tls
         self.address = address
         self.requestedPort = port
         self.starter = starter
@@ -39,6 +43,7 @@ public final class StreamingHTTPServer: Sendable {
 
     /// Binds and starts serving; returns the port (the kernel's pick when configured as 0).
     public func start() async throws(SkiffError) -> Int {
+        let sslContext = try tls.map { files throws(SkiffError) in try Self.sslContext(certificateFile: files.certificateFile, keyFile: files.keyFile) }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
@@ -56,6 +61,7 @@ public final class StreamingHTTPServer: Sendable {
                 let (seconds, attoseconds) = idleTimeout.components
                 let idle = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
                 return channel.eventLoop.makeCompletedFuture {
+                    if let sslContext { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext)) }
                     // A connection with no traffic either way for streaming.idle_timeout is closed.
                     if idle > .zero { try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: idle), IdleCloser()]) }
                 }.flatMap {
@@ -76,13 +82,36 @@ public final class StreamingHTTPServer: Sendable {
 
     public var port: Int { state.withLockedValue { $0.port } }
 
+    /// The server's TLS settings from PEM files; a file that cannot be read or parsed stops
+    /// skiffd at start with its name.
+    static func sslContext(certificateFile: String, keyFile: String) throws(SkiffError) -> NIOSSLContext {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
+        } catch {
+            throw SkiffError(.failedPrecondition, "streaming.tls_cert_file \(certificateFile) is not a readable PEM certificate chain", cause: DescribedError(error))
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        } catch {
+            throw SkiffError(.failedPrecondition, "streaming.tls_key_file \(keyFile) is not a readable PEM private key", cause: DescribedError(error))
+        }
+        do {
+            let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw SkiffError(.failedPrecondition, "streaming TLS: the certificate \(certificateFile) and key \(keyFile) do not make a TLS server", cause: DescribedError(error))
+        }
+    }
+
     /// The URL the Exec or Attach rpc answers with.
     public func url(for request: StreamRequest) async throws(SkiffError) -> String {
         guard let token = await tokens.insert(request) else {
             throw SkiffError(.resourceExhausted, "too many streaming requests are waiting for their clients; try again shortly")
         }
         let host = address.contains(":") ? "[\(address)]" : address
-        return "http://\(host):\(port)/\(request.kind)/\(token)"
+        return "\(tls == nil ? "http" : "https")://\(host):\(port)/\(request.kind)/\(token)"
     }
 
     public func shutdown() async {

@@ -10,7 +10,7 @@ struct SkiffFixture: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skiff-fixture",
         abstract: "Build Skiff's fixture images and push them to a registry.",
-        subcommands: [Standard.self, Bench.self])
+        subcommands: [Standard.self, Web.self, Bench.self])
 
     struct Target: ParsableArguments {
         @Option(help: "Registry base URL, e.g. http://127.0.0.1:5000.") var registry: String
@@ -25,6 +25,19 @@ struct SkiffFixture: AsyncParsableCommand {
 
         func run() async throws {
             let image = BusyboxImages.standard(busybox: try BusyboxImages.busyboxBinary(busybox))
+            try await push(image, to: target)
+            print(image.configDigest)
+        }
+    }
+
+    struct Web: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A busybox httpd image serving /www/index.html on a port (80 by default).")
+        @OptionGroup var target: Target
+        @Option(help: "busybox binary to put in the image.") var busybox: String = BusyboxImages.defaultBusybox
+        @Option(help: "Port httpd listens on.") var port: Int = 80
+
+        func run() async throws {
+            let image = BusyboxImages.webServer(busybox: try BusyboxImages.busyboxBinary(busybox), port: port)
             try await push(image, to: target)
             print(image.configDigest)
         }

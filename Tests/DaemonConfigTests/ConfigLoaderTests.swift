@@ -74,6 +74,7 @@ import Testing
         ("root_dir = \"relative\"", 1, "root_dir", "absolute path"),
         ("log_level = \"loud\"", 1, "log_level", "must be one of trace, debug"),
         ("[streaming]\nport = 70000", 2, "streaming.port", "between 0 and 65535"),
+        ("[streaming]\n\ntls_cert_file = \"/etc/skiff/s.pem\"", 3, "streaming.tls_cert_file", "without streaming.tls_key_file"),
         ("[grpc]\nshutdown_timeout = \"soon\"", 2, "grpc.shutdown_timeout", "duration"),
         ("[network]\ncni_bin_dirs = [\"/a\", 3]", 2, "network.cni_bin_dirs", "list of strings"),
         ("[network]\ncni_bin_dirs = [\"lib/cni\"]", 2, "network.cni_bin_dirs", "absolute paths"),

@@ -54,12 +54,6 @@ import Testing
             }
             #expect(metrics?.code == .unimplemented)
             #expect(metrics?.message.contains("ListMetricDescriptors") == true)
-
-            let forward = await #expect(throws: RPCError.self) {
-                try await daemon.runtime { try await $0.portForward(.init()) }
-            }
-            #expect(forward?.code == .unimplemented)
-            #expect(forward?.message.contains("PortForward") == true)
         }
     }
 

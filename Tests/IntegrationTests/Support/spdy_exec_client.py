@@ -2,11 +2,11 @@
 """A SPDY/3.1 remotecommand (v4.channel.k8s.io) client for the tests, written from the SPDY
 draft 3.1 and client-go's protocol description; it shares no code with Skiff's server.
 
-usage: spdy_exec_client.py URL [--stdin TEXT] [--no-stderr] [--tty] [--steps STEPS]
+usage: spdy_exec_client.py URL [--stdin TEXT] [--no-stderr] [--tty] [--steps STEPS] [--cafile PEM]
 STEPS: ;-separated resize:WxH, sleep:SECONDS, stdin:TEXT, wait:STDOUT-TEXT, close-stdin.
 Prints one JSON object: {"status": <101 or HTTP status>, "stdout": ..., "stderr": ..., "error": ...}.
 """
-import base64, json, socket, struct, sys, time, urllib.parse, zlib
+import base64, json, socket, ssl, struct, sys, time, urllib.parse, zlib
 
 # The SPDY/3 header dictionary (draft 3, section 2.6.10.1), base64 of its 1423 bytes; the
 # assert below checks it against the Adler-32 every SPDY/3 zlib header carries.
@@ -78,6 +78,9 @@ def main():
     # --steps "resize:100x40;sleep:0.3;stdin:x\n;wait:40 100;close-stdin": an interactive session.
     steps = [s for s in sys.argv[sys.argv.index("--steps") + 1].split(";") if s] if "--steps" in sys.argv else []
     sock = socket.create_connection((url.hostname, url.port), timeout=30)
+    if url.scheme == "https":  # verified against --cafile (the test's own CA), name and all
+        context = ssl.create_default_context(cafile=sys.argv[sys.argv.index("--cafile") + 1] if "--cafile" in sys.argv else None)
+        sock = context.wrap_socket(sock, server_hostname=url.hostname)
     sock.sendall((f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
                   "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nX-Stream-Protocol-Version: channel.k8s.io\r\n"
                   "Content-Length: 0\r\n\r\n").encode())
