@@ -158,7 +158,7 @@ public final class StreamingHTTPServer: Sendable {
 
     /// The handlers that serve a claimed request once the connection is upgraded, after the
     /// WebSocket codec (`tunnelled`) or on the raw connection (SPDY).
-    func streamHandlers(for request: StreamRequest, webSocketSubprotocol: String?) -> [any ChannelHandler] {
+    func streamHandlers(for request: StreamRequest, webSocketSubprotocol: String?, spdyVersion: String = "") -> [any ChannelHandler] {
         switch request {
         case .portForward(let forward):
             let handler = PortForwardHandler(request: forward, backend: starter, logger: logger)
@@ -167,11 +167,11 @@ public final class StreamingHTTPServer: Sendable {
         case .exec(let exec):
             guard webSocketSubprotocol == nil else { break }
             let needs = SPDYStreamHandler.Needs(stdin: exec.stdin, stdout: exec.stdout, stderr: exec.stderr && !exec.tty)
-            return [ByteToMessageHandler(SPDYFrameDecoder()), SPDYStreamHandler(needs: needs, logger: logger, makeSession: sessionFactory(for: request))]
+            return [ByteToMessageHandler(SPDYFrameDecoder()), SPDYStreamHandler(needs: needs, version: spdyVersion, logger: logger, makeSession: sessionFactory(for: request))]
         case .attach(let attach):
             guard webSocketSubprotocol == nil else { break }
             let needs = SPDYStreamHandler.Needs(stdin: attach.stdin, stdout: attach.stdout, stderr: attach.stderr && !attach.tty)
-            return [ByteToMessageHandler(SPDYFrameDecoder()), SPDYStreamHandler(needs: needs, logger: logger, makeSession: sessionFactory(for: request))]
+            return [ByteToMessageHandler(SPDYFrameDecoder()), SPDYStreamHandler(needs: needs, version: spdyVersion, logger: logger, makeSession: sessionFactory(for: request))]
         }
         return [StreamWebSocketHandler(version5: webSocketSubprotocol?.hasPrefix("v5") ?? false, makeSession: sessionFactory(for: request))]
     }
@@ -206,8 +206,9 @@ public final class StreamingHTTPServer: Sendable {
         let supportedProtocol = "SPDY/3.1"
         let requiredUpgradeHeaders: [String] = []
 
+        /// Newest first; v2 and v3 differ from v4 only in the error stream's content (text).
         static func versions(for kind: String) -> [String] {
-            kind == "portforward" ? ["portforward.k8s.io"] : ["v4.channel.k8s.io"]
+            kind == "portforward" ? ["portforward.k8s.io"] : ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io"]
         }
 
         struct Refused: Error {}
@@ -235,11 +236,11 @@ public final class StreamingHTTPServer: Sendable {
 
         func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
             let channel = context.channel
-            guard let (request, _) = server.claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
+            guard let (request, version) = server.claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
                 return channel.close()
             }
-            server.logger.debug("stream opened", metadata: ["target": "\(request.target)", "protocol": "SPDY/3.1 \(request.kind)"])
-            let handlers = server.streamHandlers(for: request, webSocketSubprotocol: nil)
+            server.logger.debug("stream opened", metadata: ["target": "\(request.target)", "protocol": "SPDY/3.1 \(version)"])
+            let handlers = server.streamHandlers(for: request, webSocketSubprotocol: nil, spdyVersion: version)
             return channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandlers(handlers)
             }

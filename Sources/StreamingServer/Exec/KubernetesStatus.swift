@@ -18,6 +18,14 @@ enum KubernetesStatus {
         return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map(Array.init) ?? success()
     }
 
+    /// What remotecommand v2 and v3 put on the error stream instead: nothing on success, else
+    /// the status's message as text (those clients have no exit-code cause).
+    static func plainText(_ status: [UInt8]) -> [UInt8] {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(status))) as? [String: Any],
+              object["status"] as? String != "Success" else { return [] }
+        return Array((object["message"] as? String ?? "command failed").utf8)
+    }
+
     static func failure(_ message: String) -> [UInt8] {
         let object: [String: Any] = ["metadata": [String: Any](), "status": "Failure", "message": message, "reason": "InternalError"]
         return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map(Array.init) ?? success()

@@ -20,6 +20,8 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
     }
 
     let needs: Needs
+    /// remotecommand v2/v3: the error stream carries text, not a metav1.Status.
+    let plainTextErrors: Bool
     let makeSession: StreamWebSocketHandler.SessionFactory
     let logger: Logger
     private let inflater = SPDYHeaderInflater()
@@ -29,8 +31,9 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
     private var context: ChannelHandlerContext?
     private var closing = false
 
-    init(needs: Needs, logger: Logger, makeSession: @escaping StreamWebSocketHandler.SessionFactory) {
+    init(needs: Needs, version: String = "v4.channel.k8s.io", logger: Logger, makeSession: @escaping StreamWebSocketHandler.SessionFactory) {
         self.needs = needs
+        self.plainTextErrors = version != "v4.channel.k8s.io"
         self.logger = logger
         self.makeSession = makeSession
     }
@@ -123,8 +126,9 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
 
     func finish(status: [UInt8]) {
         guard let context, !closing else { return }
-        if let error = streams["error"] {
-            write(.data(streamID: error, flags: 0, payload: status), context: context)
+        let payload = plainTextErrors ? KubernetesStatus.plainText(status) : status
+        if let error = streams["error"], !payload.isEmpty {
+            write(.data(streamID: error, flags: 0, payload: payload), context: context)
         }
         closing = true
         for (_, id) in streams.sorted(by: { $0.value < $1.value }) {

@@ -258,6 +258,19 @@ typealias Result_ = Swift.Result
             // A spent token is refused with 404.
             let reused = try await Self.client(url)
             #expect(reused["status"] as? Int == 404)
+
+            // remotecommand v3 and v2: the same streams, the error stream in plain text.
+            for version in ["v3.channel.k8s.io", "v2.channel.k8s.io"] {
+                let failing = try await Self.client(try await ExecStreamTests.execURL(harness, id, ["/bin/sh", "-c", "echo old; exit 3"]),
+                                                    ["--versions", version])
+                #expect(failing["protocol"] as? [String] == [version] && failing["stdout"] as? String == "old\n", "\(failing)")
+                #expect((failing["error"] as? String ?? "").hasPrefix("command terminated with non-zero exit code"), "\(failing)")
+                let fine = try await Self.client(try await ExecStreamTests.execURL(harness, id, ["/bin/true"]), ["--versions", version])
+                #expect(fine["error"] as? String == "", "\(fine)")
+            }
+            // v1 is not served.
+            let v1 = try await Self.client(try await ExecStreamTests.execURL(harness, id, ["/bin/true"]), ["--versions", "channel.k8s.io"])
+            #expect(v1["status"] as? Int == 404)
         }
     }
 

@@ -2,7 +2,7 @@
 """A SPDY/3.1 remotecommand (v4.channel.k8s.io) client for the tests, written from the SPDY
 draft 3.1 and client-go's protocol description; it shares no code with Skiff's server.
 
-usage: spdy_exec_client.py URL [--stdin TEXT] [--no-stderr] [--tty] [--steps STEPS] [--cafile PEM]
+usage: spdy_exec_client.py URL [--stdin TEXT] [--no-stderr] [--tty] [--steps STEPS] [--cafile PEM] [--versions V,V]
 STEPS: ;-separated resize:WxH, sleep:SECONDS, stdin:TEXT, wait:STDOUT-TEXT, close-stdin.
 Prints one JSON object: {"status": <101 or HTTP status>, "stdout": ..., "stderr": ..., "error": ...}.
 """
@@ -81,9 +81,10 @@ def main():
     if url.scheme == "https":  # verified against --cafile (the test's own CA), name and all
         context = ssl.create_default_context(cafile=sys.argv[sys.argv.index("--cafile") + 1] if "--cafile" in sys.argv else None)
         sock = context.wrap_socket(sock, server_hostname=url.hostname)
+    versions = (sys.argv[sys.argv.index("--versions") + 1] if "--versions" in sys.argv else "v4.channel.k8s.io,channel.k8s.io").split(",")
+    offered = "".join(f"X-Stream-Protocol-Version: {v}\r\n" for v in versions)
     sock.sendall((f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-                  "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nX-Stream-Protocol-Version: channel.k8s.io\r\n"
-                  "Content-Length: 0\r\n\r\n").encode())
+                  f"{offered}Content-Length: 0\r\n\r\n").encode())
     status, protocol, data = read_upgrade_response(sock, b"x-stream-protocol-version")
     if status != 101:
         print(json.dumps({"status": status}))
