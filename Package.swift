@@ -159,7 +159,15 @@ let package = Package(
         .testTarget(name: "DaemonConfigTests", dependencies: ["DaemonConfig", "SkiffCommon"]),
         .testTarget(name: "LinuxSysTests", dependencies: ["LinuxSys", "SkiffCommon"]),
         .testTarget(name: "RuntimeCoreTests", dependencies: ["RuntimeCore", "DaemonConfig"]),
-        .testTarget(name: "StreamingServerTests", dependencies: ["StreamingServer"]),
+        .testTarget(
+            name: "StreamingServerTests",
+            dependencies: [
+                "StreamingServer", "SkiffCommon",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "ImageFixtures", "SkiffCommon"]),
         .testTarget(
             name: "CRIServerTests",
