@@ -194,7 +194,7 @@ enum StreamingClients {
 
     /// The baseline: the same request straight to the pod's address, counted to the close.
     static func directFetch(host: String, port: Int, request: String) throws -> Int {
-        var connection = try BenchConnection(host: host, port: port)
+        let connection = try BenchConnection(host: host, port: port)
         defer { connection.close() }
         try connection.send(Array(request.utf8))
         var chunk = [UInt8](repeating: 0, count: 1 << 18)
