@@ -77,8 +77,21 @@ extension ContainerService {
         }
     }
 
-    /// Records the exit of a container whose exit file conmon has written.
+    /// Records the exit of a container whose exit file conmon has written. Concurrent callers
+    /// (the watcher, a status or exec rpc) share one collection: recording spans suspension
+    /// points, and two would each publish a STOPPED event.
     func collectExit(of id: String) async {
+        if let inProgress = exitCollections[id] {
+            await inProgress.value
+            return
+        }
+        let collection = Task { await self.recordExit(of: id) }
+        exitCollections[id] = collection
+        await collection.value
+        exitCollections[id] = nil
+    }
+
+    private func recordExit(of id: String) async {
         guard var container = await store.find(id), container.state == .running || container.state == .created else { return }
         let exitFile = exitDirectory + "/" + container.id
         guard let text = try? FileSystem.readText(exitFile), let code = Int32(text.trimmingNewline) else { return }

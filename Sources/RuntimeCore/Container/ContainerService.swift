@@ -47,6 +47,8 @@ public actor ContainerService {
     let logger: Logger
     let minimumOOMScoreAdj: Int
     var exitWatcher: Task<Void, Never>?
+    /// Exit collections in progress, so that the watcher and an rpc never record one exit twice.
+    var exitCollections: [String: Task<Void, Never>] = [:]
     /// The last CPU sample per container, for nanocores.
     var cpuSamples: [String: (timestamp: Int64, usage: UInt64)] = [:]
     /// Name keys of CreateContainer calls in progress.
