@@ -5,7 +5,7 @@ import ImageCore
 /// binary, no libraries).
 public enum BusyboxImages {
     public static let defaultBusybox = "/bin/busybox"
-    public static let applets = ["sh", "echo", "cat", "ls", "sleep", "id", "env", "true", "false", "test", "printf", "wc", "head", "httpd", "nc", "touch", "mkdir", "rm", "dd", "pwd", "grep", "tail", "hostname", "kill", "ps", "date", "top", "tee", "sed", "awk", "find", "xargs", "seq", "tr", "cut", "sort", "uniq", "whoami", "uname", "stat", "ln", "chmod", "chown", "df", "du", "timeout", "nslookup", "ip", "ifconfig", "ping", "mount", "which", "basename", "dirname", "md5sum", "sha256sum", "uptime", "free"]
+    public static let applets = ["sh", "echo", "cat", "ls", "sleep", "id", "env", "true", "false", "test", "printf", "wc", "head", "httpd", "nc", "touch", "mkdir", "rm", "dd", "pwd", "grep", "tail", "hostname", "kill", "ps", "date", "top", "tee", "sed", "awk", "find", "xargs", "seq", "tr", "cut", "sort", "uniq", "whoami", "uname", "stat", "ln", "chmod", "chown", "df", "du", "timeout", "nslookup", "ip", "ifconfig", "ping", "mount", "which", "basename", "dirname", "md5sum", "sha256sum", "uptime", "free", "brctl", "cp", "mv", "readlink", "stty", "tty"]
 
     public static func busyboxBinary(_ path: String = defaultBusybox) throws -> [UInt8] {
         Array(try Data(contentsOf: URL(fileURLWithPath: path)))
