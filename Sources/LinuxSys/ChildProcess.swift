@@ -57,9 +57,7 @@ public enum ChildProcess {
         let job = Job(child: spawned, stdin: stdin, timeoutMilliseconds: timeoutMilliseconds, outputLimit: outputLimit,
                       killGroupAfterExit: options.killGroupAfterExit)
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                job.start { continuation.resume(returning: $0) }
-            }
+            await DedicatedThread.run { job.runToEnd() }
         } onCancel: {
             kill(-spawned.pid, SIGKILL)
         }
@@ -179,15 +177,14 @@ public enum ChildProcess {
     /// glibc's POSIX_SPAWN_SETSID (a GNU extension Swift's Glibc module does not export).
     static let spawnSetSID: Int32 = 0x80
 
-    /// The blocking side: feeds stdin, drains stdout and stderr, enforces the deadline, reaps.
-    final class Job: @unchecked Sendable {
-        // @unchecked: only the job's own thread touches the mutable state after start().
+    /// The blocking side: feeds stdin, drains stdout and stderr, enforces the deadline, reaps
+    /// (on a thread of its own: `DedicatedThread`).
+    final class Job: Sendable {
         let child: Spawned
         let stdin: [UInt8]
         let timeoutMilliseconds: Int
         let outputLimit: Int
         let killGroupAfterExit: Bool
-        var completion: ((Result) -> Void)?
 
         init(child: Spawned, stdin: [UInt8], timeoutMilliseconds: Int, outputLimit: Int, killGroupAfterExit: Bool) {
             self.child = child
@@ -195,23 +192,6 @@ public enum ChildProcess {
             self.timeoutMilliseconds = timeoutMilliseconds
             self.outputLimit = outputLimit
             self.killGroupAfterExit = killGroupAfterExit
-        }
-
-        func start(_ completion: @escaping (Result) -> Void) {
-            self.completion = completion
-            var thread = pthread_t()
-            let context = Unmanaged.passRetained(self).toOpaque()
-            let created = pthread_create(&thread, nil, { raw in
-                let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
-                job.completion?(job.runToEnd())
-                return nil
-            }, context)
-            if created == 0 {
-                pthread_detach(thread)
-            } else {
-                Unmanaged<Job>.fromOpaque(context).release()
-                completion(runToEnd())
-            }
         }
 
         func runToEnd() -> Result {
