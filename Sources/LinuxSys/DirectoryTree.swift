@@ -98,12 +98,5 @@ public func readFileInRoot(_ root: String, _ path: String, limit: Int = 1 << 20)
     defer { close(fd) }
     var status = stat()
     guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { throw SystemCallError("open", path + " (not a regular file)", errno: EINVAL) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 16384)
-    while bytes.count < limit {
-        let count = try systemCall("read", path) { buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
-        if count == 0 { break }
-        bytes.append(contentsOf: buffer[0..<count])
-    }
-    return Array(bytes.prefix(limit))
+    return try FileSystem.readAll(fd, path: path, limit: limit)
 }

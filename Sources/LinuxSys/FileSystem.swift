@@ -81,6 +81,11 @@ public enum FileSystem {
     public static func readBytes(_ path: String, limit: Int = 1 << 20) throws(SystemCallError) -> [UInt8] {
         let fd = try systemCall("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
+        return try readAll(fd, path: path, limit: limit)
+    }
+
+    /// Reads an open file to its end, at most `limit` bytes (`path` names it in errors).
+    static func readAll(_ fd: Int32, path: String, limit: Int) throws(SystemCallError) -> [UInt8] {
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         while bytes.count < limit {
