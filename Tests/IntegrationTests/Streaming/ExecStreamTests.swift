@@ -277,24 +277,18 @@ typealias Result_ = Swift.Result
         let directory = NSTemporaryDirectory() + "skiff-tls-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem",
-                             "-days", "1", "-subj", "/CN=skiff-streaming-test", "-addext", "subjectAltName=IP:127.0.0.1"]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        #expect(openssl.terminationStatus == 0)
-        let tls = "[streaming]\ntls_cert_file = \"\(directory)/cert.pem\"\ntls_key_file = \"\(directory)/key.pem\"\n"
+        // A server certificate for 127.0.0.1 signed by a test CA, as the TLS registry tests use.
+        try TestRegistry.makeCertificates(in: directory)
+        let tls = "[streaming]\ntls_cert_file = \"\(directory)/server.pem\"\ntls_key_file = \"\(directory)/server.key\"\n"
         try await ContainerHarness.with(extraConfig: tls) { harness in
             let id = try await harness.run(harness.config("tls-target", ["/bin/sleep", "1000"]))
             let url = try await ExecStreamTests.execURL(harness, id, ["/bin/sh", "-c", "echo over tls; exit 2"])
             #expect(url.hasPrefix("https://127.0.0.1:"), "\(url)")
-            let result = try await Self.client(url, ["--cafile", directory + "/cert.pem"])
+            let result = try await Self.client(url, ["--cafile", directory + "/ca.pem"])
             #expect(result["status"] as? Int == 101 && result["stdout"] as? String == "over tls\n", "\(result)")
             // Plain HTTP on the TLS port is not served.
-            let plain = url.replacingOccurrences(of: "https://", with: "http://")
-            let refused = try await Self.client(try await ExecStreamTests.execURL(harness, id, ["/bin/true"]).replacingOccurrences(of: "https://", with: "http://"))
+            let plain = try await ExecStreamTests.execURL(harness, id, ["/bin/true"]).replacingOccurrences(of: "https://", with: "http://")
+            let refused = try await Self.client(plain)
             #expect(refused["status"] as? Int != 101, "\(plain): \(refused)")
         }
     }
