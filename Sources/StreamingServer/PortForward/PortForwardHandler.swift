@@ -224,12 +224,7 @@ final class PortForwardHandler: ChannelInboundHandler {
 
     private func toClient(_ connection: ForwardedConnection, _ buffer: ByteBuffer) {
         guard let context, let id = connection.dataStream, !connection.dataFinSent else { return }
-        // Header and payload go out as separate buffers (one writev), so the bytes are not copied.
-        var remaining = buffer
-        while remaining.readableBytes > 0, let chunk = remaining.readSlice(length: min(remaining.readableBytes, SPDYFrame.outgoingDataChunk)) {
-            context.write(wrapOutboundOut(ByteBuffer(bytes: SPDYFrame.dataHeader(streamID: id, flags: 0, length: chunk.readableBytes))), promise: nil)
-            context.write(wrapOutboundOut(chunk), promise: nil)
-        }
+        for part in SPDYFrame.dataFrameParts(streamID: id, payload: buffer) { context.write(wrapOutboundOut(part), promise: nil) }
         context.flush()
         if !context.channel.isWritable { _ = connection.target?.setOption(ChannelOptions.autoRead, value: false) }
     }

@@ -81,7 +81,7 @@ public enum SPDYFrame: Equatable, Sendable {
         }
         switch self {
         case .data(let streamID, let flags, let payload):
-            return word(streamID & 0x7FFF_FFFF) + [flags, UInt8(payload.count >> 16 & 0xFF), UInt8(payload.count >> 8 & 0xFF), UInt8(payload.count & 0xFF)] + payload
+            return Self.dataHeader(streamID: streamID, flags: flags, length: payload.count) + payload
         case .synStream(let streamID, let associatedTo, let priority, let flags, let block):
             return control(1, flags, word(streamID) + word(associatedTo) + [priority << 5, 0] + block)
         case .synReply(let streamID, let flags, let block):

@@ -27,14 +27,15 @@ extension SPDYFrame {
     /// The largest DATA payload this server sends in one frame.
     static let outgoingDataChunk = 262_144
 
-    /// Wire bytes of DATA frames carrying `payload` on `streamID`, split into chunks.
-    static func dataFrames(streamID: UInt32, payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// DATA frames carrying `payload` on `streamID`, as header and payload buffers to write in
+    /// turn (one writev; the payload is not copied), split into chunks.
+    static func dataFrameParts(streamID: UInt32, payload: ByteBuffer) -> [ByteBuffer] {
         var remaining = payload
-        var out = allocator.buffer(capacity: payload.readableBytes + 8 * (payload.readableBytes / outgoingDataChunk + 1))
+        var parts: [ByteBuffer] = []
         while remaining.readableBytes > 0, let chunk = remaining.readSlice(length: min(remaining.readableBytes, outgoingDataChunk)) {
-            out.writeBytes(dataHeader(streamID: streamID, flags: 0, length: chunk.readableBytes))
-            out.writeImmutableBuffer(chunk)
+            parts.append(ByteBuffer(bytes: dataHeader(streamID: streamID, flags: 0, length: chunk.readableBytes)))
+            parts.append(chunk)
         }
-        return out
+        return parts
     }
 }

@@ -121,7 +121,8 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
         guard let context, !closing else { return }
         let name = channel == .stdout ? "stdout" : (channel == .stderr ? "stderr" : "error")
         guard let id = streams[name] else { return }
-        context.writeAndFlush(wrapOutboundOut(SPDYFrame.dataFrames(streamID: id, payload: payload, allocator: context.channel.allocator)), promise: nil)
+        for part in SPDYFrame.dataFrameParts(streamID: id, payload: payload) { context.write(wrapOutboundOut(part), promise: nil) }
+        context.flush()
     }
 
     func finish(status: [UInt8]) {
