@@ -49,8 +49,11 @@ public final class StreamingHTTPServer: Sendable {
             .childChannelInitializer { [self] channel in
                 let upgrader = NIOWebSocketServerUpgrader(
                     maxFrameSize: 1 << 20, automaticErrorHandling: true,
-                    shouldUpgrade: { [self] channel, head in shouldUpgrade(channel: channel, head: head) },
-                    upgradePipelineHandler: { [self] channel, _ in upgraded(channel) })
+                    shouldUpgrade: { [self] channel, head in
+                        reserve(head, offeredIn: "Sec-WebSocket-Protocol", served: Self.webSocketSubprotocols(for:), on: channel)
+                            .map { chosen in chosen.map { HTTPHeaders([("Sec-WebSocket-Protocol", $0)]) } }
+                    },
+                    upgradePipelineHandler: { [self] channel, _ in installStream(on: channel, webSocket: true) })
                 let spdy = SPDYUpgrader(server: self)
                 // The 404 responder serves plain HTTP only; once a WebSocket upgrade completes it
                 // leaves, so frames never reach it.
@@ -139,11 +142,16 @@ public final class StreamingHTTPServer: Sendable {
         return request.kind == kind ? request : nil
     }
 
-    private func shouldUpgrade(channel: Channel, head: HTTPRequestHead) -> EventLoopFuture<HTTPHeaders?> {
-        guard let (kind, token) = Self.route(head.uri) else { return channel.eventLoop.makeSucceededFuture(nil) }
-        let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map(String.init)
-        guard let chosen = Self.webSocketSubprotocols(for: kind).first(where: offered.contains) else { return channel.eventLoop.makeSucceededFuture(nil) }
-        let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
+    /// The first step of every upgrade: the URI names a kind and a token, the client offers (in
+    /// `header`) a protocol `served` lists for that kind, and the token is spent for that kind.
+    /// The request and the chosen protocol wait in `claimed` for the upgraded pipeline
+    /// (`installStream`); the future carries the chosen protocol, nil when refused.
+    func reserve(_ head: HTTPRequestHead, offeredIn header: String, served: (String) -> [String], on channel: Channel) -> EventLoopFuture<String?> {
+        let offered = head.headers[canonicalForm: header].map(String.init)
+        guard let (kind, token) = Self.route(head.uri), let chosen = served(kind).first(where: offered.contains) else {
+            return channel.eventLoop.makeSucceededFuture(nil)
+        }
+        let promise = channel.eventLoop.makePromise(of: String?.self)
         let key = ObjectIdentifier(channel)
         Task { [self] in
             guard let request = await claim(token, kind: kind) else {
@@ -151,29 +159,40 @@ public final class StreamingHTTPServer: Sendable {
                 return
             }
             claimed.withLockedValue { $0[key] = (request, chosen) }
-            promise.succeed(HTTPHeaders([("Sec-WebSocket-Protocol", chosen)]))
+            promise.succeed(chosen)
         }
         return promise.futureResult
     }
 
-    /// The handlers that serve a claimed request once the connection is upgraded, after the
-    /// WebSocket codec (`tunnelled`) or on the raw connection (SPDY).
-    func streamHandlers(for request: StreamRequest, webSocketSubprotocol: String?, spdyVersion: String = "") -> [any ChannelHandler] {
+    /// The last step: the reserved request's handlers go into the upgraded pipeline, after the
+    /// WebSocket codec or on the raw connection (SPDY).
+    func installStream(on channel: Channel, webSocket: Bool) -> EventLoopFuture<Void> {
+        guard let (request, chosen) = claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
+            return channel.close()
+        }
+        logger.debug("stream opened", metadata: ["target": "\(request.target)", "protocol": "\(webSocket ? "" : "SPDY/3.1 ")\(chosen)"])
+        let handlers = streamHandlers(for: request, protocol: chosen, webSocket: webSocket)
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandlers(handlers)
+        }
+    }
+
+    /// The handlers that serve a claimed request once the connection is upgraded with the
+    /// `chosen` protocol, after the WebSocket codec (`webSocket`) or on the raw connection (SPDY).
+    func streamHandlers(for request: StreamRequest, protocol chosen: String, webSocket: Bool) -> [any ChannelHandler] {
+        let needs: SPDYStreamHandler.Needs
         switch request {
         case .portForward(let forward):
-            let handler = PortForwardHandler(request: forward, backend: starter, logger: logger)
-            let spdy: [any ChannelHandler] = [ByteToMessageHandler(SPDYFrameDecoder()), handler]
-            return webSocketSubprotocol == nil ? spdy : [WebSocketTunnel()] + spdy
+            let spdy: [any ChannelHandler] = [ByteToMessageHandler(SPDYFrameDecoder()), PortForwardHandler(request: forward, backend: starter, logger: logger)]
+            return webSocket ? [WebSocketTunnel()] + spdy : spdy
         case .exec(let exec):
-            guard webSocketSubprotocol == nil else { break }
-            let needs = SPDYStreamHandler.Needs(stdin: exec.stdin, stdout: exec.stdout, stderr: exec.stderr && !exec.tty)
-            return [ByteToMessageHandler(SPDYFrameDecoder()), SPDYStreamHandler(needs: needs, version: spdyVersion, logger: logger, makeSession: sessionFactory(for: request))]
+            needs = SPDYStreamHandler.Needs(stdin: exec.stdin, stdout: exec.stdout, stderr: exec.stderr && !exec.tty)
         case .attach(let attach):
-            guard webSocketSubprotocol == nil else { break }
-            let needs = SPDYStreamHandler.Needs(stdin: attach.stdin, stdout: attach.stdout, stderr: attach.stderr && !attach.tty)
-            return [ByteToMessageHandler(SPDYFrameDecoder()), SPDYStreamHandler(needs: needs, version: spdyVersion, logger: logger, makeSession: sessionFactory(for: request))]
+            needs = SPDYStreamHandler.Needs(stdin: attach.stdin, stdout: attach.stdout, stderr: attach.stderr && !attach.tty)
         }
-        return [StreamWebSocketHandler(version5: webSocketSubprotocol?.hasPrefix("v5") ?? false, makeSession: sessionFactory(for: request))]
+        let makeSession = sessionFactory(for: request)
+        if webSocket { return [StreamWebSocketHandler(version5: chosen.hasPrefix("v5"), makeSession: makeSession)] }
+        return [ByteToMessageHandler(SPDYFrameDecoder()), SPDYStreamHandler(needs: needs, version: chosen, logger: logger, makeSession: makeSession)]
     }
 
     /// Builds the exec or attach session a stream request stands for, bound to its transport.
@@ -214,47 +233,16 @@ public final class StreamingHTTPServer: Sendable {
         struct Refused: Error {}
 
         func buildUpgradeResponse(channel: Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
-            let offered = upgradeRequest.headers[canonicalForm: "X-Stream-Protocol-Version"].map(String.init)
-            guard let (kind, token) = StreamingHTTPServer.route(upgradeRequest.uri),
-                  let chosen = Self.versions(for: kind).first(where: offered.contains) else {
-                return channel.eventLoop.makeFailedFuture(Refused())
-            }
-            let promise = channel.eventLoop.makePromise(of: HTTPHeaders.self)
-            let key = ObjectIdentifier(channel), server = self.server
-            Task {
-                guard let request = await server.claim(token, kind: kind) else {
-                    promise.fail(Refused())
-                    return
-                }
-                server.claimed.withLockedValue { $0[key] = (request, chosen) }
+            server.reserve(upgradeRequest, offeredIn: "X-Stream-Protocol-Version", served: Self.versions(for:), on: channel).flatMapThrowing { chosen in
+                guard let chosen else { throw Refused() }
                 var headers = initialResponseHeaders
                 headers.add(name: "X-Stream-Protocol-Version", value: chosen)
-                promise.succeed(headers)
+                return headers
             }
-            return promise.futureResult
         }
 
         func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
-            let channel = context.channel
-            guard let (request, version) = server.claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
-                return channel.close()
-            }
-            server.logger.debug("stream opened", metadata: ["target": "\(request.target)", "protocol": "SPDY/3.1 \(version)"])
-            let handlers = server.streamHandlers(for: request, webSocketSubprotocol: nil, spdyVersion: version)
-            return channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandlers(handlers)
-            }
-        }
-    }
-
-    private func upgraded(_ channel: Channel) -> EventLoopFuture<Void> {
-        guard let (request, subprotocol) = claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
-            return channel.close()
-        }
-        logger.debug("stream opened", metadata: ["target": "\(request.target)", "protocol": "\(subprotocol)"])
-        let handlers = streamHandlers(for: request, webSocketSubprotocol: subprotocol)
-        return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandlers(handlers)
+            server.installStream(on: context.channel, webSocket: false)
         }
     }
 }

@@ -31,7 +31,7 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
     private var context: ChannelHandlerContext?
     private var closing = false
 
-    init(needs: Needs, version: String = "v4.channel.k8s.io", logger: Logger, makeSession: @escaping StreamWebSocketHandler.SessionFactory) {
+    init(needs: Needs, version: String, logger: Logger, makeSession: @escaping StreamWebSocketHandler.SessionFactory) {
         self.needs = needs
         self.plainTextErrors = version != "v4.channel.k8s.io"
         self.logger = logger
