@@ -9,8 +9,6 @@ import Glibc
 /// enters the pod's namespace only to create the sockets, returns to skiffd's own, and then
 /// connects: no event loop or Swift concurrency thread ever changes namespace.
 public enum LoopbackDialer {
-    private static let cloneNewNet: Int32 = 0x4000_0000
-
     /// A connected, non-blocking, close-on-exec socket to 127.0.0.1:`port` (or [::1]:`port` when
     /// nothing listens on IPv4) in the namespace pinned at `networkNamespace` (skiffd's own when nil).
     public static func connect(port: UInt16, networkNamespace: String?, timeout: Duration = .seconds(10)) async throws(SystemCallError) -> Int32 {
@@ -40,36 +38,16 @@ public enum LoopbackDialer {
 
     /// An IPv4 and (where the namespace has IPv6) an IPv6 TCP socket created in the namespace.
     private static func sockets(in networkNamespace: String?) throws(SystemCallError) -> (Int32, Int32) {
-        var origin: Int32 = -1
-        if let networkNamespace {
-            origin = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-            guard origin >= 0 else { throw SystemCallError("open", "/proc/thread-self/ns/net", errno: errno) }
-            let target = open(networkNamespace, O_RDONLY | O_CLOEXEC)
-            guard target >= 0 else {
-                let error = errno
-                close(origin)
-                throw SystemCallError("open", networkNamespace, errno: error)
-            }
-            let entered = skiff_setns(target, cloneNewNet)
-            let error = errno
-            close(target)
-            guard entered == 0 else {
-                close(origin)
-                throw SystemCallError("setns", networkNamespace, errno: error)
-            }
+        let create = { () throws(SystemCallError) -> (Int32, Int32) in
+            let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+            let v4 = socket(AF_INET, type, 0)
+            let v4Error = errno
+            let v6 = socket(AF_INET6, type, 0)
+            guard v4 >= 0 || v6 >= 0 else { throw SystemCallError("socket", networkNamespace ?? "host network", errno: v4Error) }
+            return (v4, v6)
         }
-        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-        let v4 = socket(AF_INET, type, 0)
-        let v4Error = errno
-        let v6 = socket(AF_INET6, type, 0)
-        if origin >= 0 {
-            // This thread is dedicated and ends right after; going back is still done so that
-            // nothing else it might run lands in the pod.
-            _ = skiff_setns(origin, cloneNewNet)
-            close(origin)
-        }
-        guard v4 >= 0 || v6 >= 0 else { throw SystemCallError("socket", networkNamespace ?? "host network", errno: v4Error) }
-        return (v4, v6)
+        guard let networkNamespace else { return try create() }
+        return try NetworkNamespace.inside(networkNamespace, create)
     }
 
     private static func connect(_ fd: Int32, family: Int32, port: UInt16, timeout: Duration) throws(SystemCallError) {

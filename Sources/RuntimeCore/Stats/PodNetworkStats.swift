@@ -2,7 +2,7 @@ import Foundation
 import LinuxSys
 
 /// Byte and error counters of a network namespace's interfaces, read from /proc/net/dev as
-/// seen inside the namespace (through nsenter, so no daemon thread ever changes namespace).
+/// seen inside the namespace (by a dedicated thread that enters it: `NetworkNamespace`).
 public struct InterfaceCounters: Sendable, Equatable {
     public var name: String
     public var rxBytes: UInt64
@@ -12,12 +12,14 @@ public struct InterfaceCounters: Sendable, Equatable {
 }
 
 public enum PodNetworkStats {
-    public static func read(networkNamespace path: String, timeout: Duration = .seconds(5)) async -> [InterfaceCounters] {
-        guard let nsenter = ExecutableLookup.resolve("nsenter"),
-              let result = try? await ChildProcess.run(nsenter, arguments: ["--net=\(path)", "cat", "/proc/net/dev"],
-                                                       environment: ["PATH=\(ExecutableLookup.fallbackPath)"], timeout: timeout),
-              result.status == 0 else { return [] }
-        return parse(result.stdoutText)
+    /// Empty when the namespace cannot be entered (the pod is gone).
+    public static func read(networkNamespace path: String) async -> [InterfaceCounters] {
+        let text: String? = await DedicatedThread.run {
+            // /proc/thread-self/net, not /proc/net: the latter follows the process's main thread.
+            (try? NetworkNamespace.inside(path) { () throws(SystemCallError) in try FileSystem.readBytes("/proc/thread-self/net/dev") })
+                .map { String(decoding: $0, as: UTF8.self) }
+        }
+        return text.map(parse) ?? []
     }
 
     /// `/proc/net/dev`: two header lines, then `name: rx_bytes rx_packets rx_errs … tx_bytes

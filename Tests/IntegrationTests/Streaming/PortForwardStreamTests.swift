@@ -93,6 +93,12 @@ import Testing
                 #expect(during - before < 64 << 10, "skiffd grew from \(before) KiB to \(during) KiB while the client did not read")
             }
 
+            // The pod's own interface counters (read inside its namespace) saw those bytes go out.
+            var statsRequest = Runtime_V1_PodSandboxStatsRequest()
+            statsRequest.podSandboxID = podID
+            let network = try await daemon.runtime { try await $0.podSandboxStats(statsRequest) }.stats.linux.network
+            #expect(network.defaultInterface.name == "eth0" && network.defaultInterface.txBytes.value > 0, "\(network)")
+
             // A client that goes away mid-transfer leaves nothing behind, and forwarding goes on.
             let before = Self.openFDs(daemon)
             for websocket in [false, true] {
