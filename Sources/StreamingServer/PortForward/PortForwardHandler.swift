@@ -143,7 +143,6 @@ final class PortForwardHandler: ChannelInboundHandler {
             end(connection, error: "invalid port header \"\(connection.portHeader ?? "")\": a port number 1-65535 is needed")
             return
         }
-        connection.port = port
         guard request.ports.isEmpty || request.ports.contains(port) else {
             end(connection, error: "port \(port) was not named in the PortForward request (\(request.ports.map(String.init).joined(separator: ", ")))")
             return
@@ -154,14 +153,14 @@ final class PortForwardHandler: ChannelInboundHandler {
         Task {
             do throws(SkiffError) {
                 let fd = try await backend.connectToPod(podID, port: port)
-                loop.execute { bound.value.connected(boundConnection.value, fd: fd) }
+                loop.execute { bound.value.connected(boundConnection.value, fd: fd, port: port) }
             } catch {
                 loop.execute { bound.value.end(boundConnection.value, error: "error forwarding port \(port) to pod \(podID): \(error.message)") }
             }
         }
     }
 
-    private func connected(_ connection: ForwardedConnection, fd: Int32) {
+    private func connected(_ connection: ForwardedConnection, fd: Int32, port: UInt16) {
         guard let context, !connection.closed else {
             _ = close(fd)
             return
@@ -190,7 +189,7 @@ final class PortForwardHandler: ChannelInboundHandler {
                     handler.attach(channel, to: connection)
                 case .failure(let error):
                     _ = close(fd)
-                    handler.end(connection, error: "error forwarding port \(connection.port ?? 0) to pod \(handler.request.podSandboxID): \(error)")
+                    handler.end(connection, error: "error forwarding port \(port) to pod \(handler.request.podSandboxID): \(error)")
                 }
             }
     }
@@ -310,7 +309,6 @@ final class PortForwardHandler: ChannelInboundHandler {
 final class ForwardedConnection {
     let requestID: String
     var portHeader: String?
-    var port: UInt16?
     var dataStream: UInt32?
     var errorStream: UInt32?
     var started = false
