@@ -17,6 +17,11 @@ let package = Package(
         .executable(name: "skiff-fixture", targets: ["skiff-fixture"]),
         .executable(name: "skiff-pinns", targets: ["skiff-pinns"]),
         .executable(name: "skiff-pause", targets: ["skiff-pause"]),
+        // For the libFuzzer targets of Fuzz/Package.swift (scripts/fuzz.sh) only.
+        .library(name: "ImageCore", targets: ["ImageCore"]),
+        .library(name: "StreamingServer", targets: ["StreamingServer"]),
+        .library(name: "DaemonConfig", targets: ["DaemonConfig"]),
+        .library(name: "RuntimeCore", targets: ["RuntimeCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
@@ -113,6 +118,7 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -158,6 +164,14 @@ let package = Package(
         ),
         .testTarget(name: "DaemonConfigTests", dependencies: ["DaemonConfig", "SkiffCommon"]),
         .testTarget(name: "LinuxSysTests", dependencies: ["LinuxSys", "SkiffCommon"]),
+        .testTarget(
+            name: "SkiffDaemonTests",
+            dependencies: [
+                "SkiffDaemon",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "RuntimeCoreTests", dependencies: ["RuntimeCore", "DaemonConfig"]),
         .testTarget(
             name: "StreamingServerTests",
@@ -189,7 +203,7 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],
             exclude: ["Support/fake_registry.py", "Support/token_server.py", "Support/spdy_exec_client.py",
-                      "Support/spdy_portforward_client.py", "Support/raw_request.py"]
+                      "Support/spdy_portforward_client.py", "Support/raw_request.py", "Support/grpcgo-load"]
         ),
     ]
 )

@@ -9,6 +9,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -89,4 +91,20 @@ int skiff_open_terminal(char *slave_path, size_t length) {
 int skiff_set_terminal_size(int fd, unsigned short columns, unsigned short rows) {
     struct winsize size = { .ws_row = rows, .ws_col = columns };
     return ioctl(fd, TIOCSWINSZ, &size);
+}
+
+int skiff_become_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+int skiff_inotify_watch_directory(const char *path) {
+    int fd = inotify_init1(IN_CLOEXEC);
+    if (fd < 0) return -1;
+    if (inotify_add_watch(fd, path, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+        int error = errno;
+        close(fd);
+        errno = error;
+        return -1;
+    }
+    return fd;
 }

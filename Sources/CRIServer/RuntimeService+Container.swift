@@ -9,7 +9,9 @@ extension RuntimeService {
     public func createContainer(request: Runtime_V1_CreateContainerRequest, context: ServerContext) async throws -> Runtime_V1_CreateContainerResponse {
         guard !request.podSandboxID.isEmpty else { throw SkiffError.invalidArgument("CreateContainer needs pod_sandbox_id") }
         guard request.hasConfig else { throw SkiffError.invalidArgument("CreateContainer needs a config") }
-        let container = try await containers.create(in: request.podSandboxID, try ContainerConversions.spec(request.config))
+        let spec = try ContainerConversions.spec(request.config)
+        let containers = self.containers
+        let container = try await cancelledWithRPC { try await containers.create(in: request.podSandboxID, spec) }
         var response = Runtime_V1_CreateContainerResponse()
         response.containerID = container.id
         return response

@@ -7,7 +7,10 @@ import SkiffCommon
 /// ExecSync and the streaming entry points (api.proto: ExecSync, Exec, Attach, PortForward).
 extension RuntimeService {
     public func execSync(request: Runtime_V1_ExecSyncRequest, context: ServerContext) async throws -> Runtime_V1_ExecSyncResponse {
-        let result = try await containers.execSync(request.containerID, command: request.cmd, timeout: max(0, request.timeout))
+        let containers = self.containers
+        let result = try await cancelledWithRPC {
+            try await containers.execSync(request.containerID, command: request.cmd, timeout: max(0, request.timeout))
+        }
         var response = Runtime_V1_ExecSyncResponse()
         response.stdout = Data(result.stdout)
         response.stderr = Data(result.stderr)

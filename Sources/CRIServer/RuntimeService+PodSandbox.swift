@@ -7,7 +7,9 @@ import SkiffCommon
 /// Pod sandbox rpcs (api.proto: RunPodSandbox … UpdatePodSandboxResources).
 extension RuntimeService {
     public func runPodSandbox(request: Runtime_V1_RunPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_RunPodSandboxResponse {
-        let sandbox = try await containers.runPod(Self.spec(request.config, handler: request.runtimeHandler))
+        let spec = Self.spec(request.config, handler: request.runtimeHandler)
+        let containers = self.containers
+        let sandbox = try await cancelledWithRPC { try await containers.runPod(spec) }
         var response = Runtime_V1_RunPodSandboxResponse()
         response.podSandboxID = sandbox.id
         return response

@@ -38,12 +38,18 @@ public enum ChildProcess {
         /// controlling terminal (in a session of its own), instead of three pipes; resizing the
         /// terminal then signals the child SIGWINCH, as a terminal emulator would.
         public var terminal: Bool
+        /// Runs on the waiting thread when the deadline passes or the task is cancelled, before
+        /// the child's process group is killed: for what the child started outside its group
+        /// (an exec'd command in a container), to be killed while the child can still reap it.
+        public var beforeKill: (@Sendable () -> Void)?
 
-        public init(workingDirectory: String? = nil, inheritedFDs: [Int32] = [], killGroupAfterExit: Bool = true, terminal: Bool = false) {
+        public init(workingDirectory: String? = nil, inheritedFDs: [Int32] = [], killGroupAfterExit: Bool = true, terminal: Bool = false,
+                    beforeKill: (@Sendable () -> Void)? = nil) {
             self.workingDirectory = workingDirectory
             self.inheritedFDs = inheritedFDs
             self.killGroupAfterExit = killGroupAfterExit
             self.terminal = terminal
+            self.beforeKill = beforeKill
         }
     }
 
@@ -55,11 +61,11 @@ public enum ChildProcess {
         let (seconds, attoseconds) = timeout.components
         let timeoutMilliseconds = Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
         let job = Job(child: spawned, stdin: stdin, timeoutMilliseconds: timeoutMilliseconds, outputLimit: outputLimit,
-                      killGroupAfterExit: options.killGroupAfterExit)
+                      killGroupAfterExit: options.killGroupAfterExit, beforeKill: options.beforeKill)
         return await withTaskCancellationHandler {
             await DedicatedThread.run { job.runToEnd() }
         } onCancel: {
-            kill(-spawned.pid, SIGKILL)
+            job.cancel()
         }
     }
 
@@ -158,11 +164,15 @@ public enum ChildProcess {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        var result: Int32 = 0
+        let spawnedPID = ChildReaper.registry.spawn { () -> pid_t? in
+            var pid: pid_t = 0
+            result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+            return result == 0 ? pid : nil
+        }
         for fd in theirs { close(fd) }
         theirs = []
-        guard result == 0 else {
+        guard result == 0, let pid = spawnedPID else {
             closeAll()
             throw SystemCallError("posix_spawn", executable, errno: result)
         }
@@ -185,13 +195,41 @@ public enum ChildProcess {
         let timeoutMilliseconds: Int
         let outputLimit: Int
         let killGroupAfterExit: Bool
+        let beforeKill: (@Sendable () -> Void)?
+        /// A pipe whose read end wakes the waiting thread when the task is cancelled (closed
+        /// with the job, so a late cancel never writes into a reused fd).
+        private let wakeFDs: (read: Int32, write: Int32)
 
-        init(child: Spawned, stdin: [UInt8], timeoutMilliseconds: Int, outputLimit: Int, killGroupAfterExit: Bool) {
+        init(child: Spawned, stdin: [UInt8], timeoutMilliseconds: Int, outputLimit: Int, killGroupAfterExit: Bool,
+             beforeKill: (@Sendable () -> Void)?) {
             self.child = child
             self.stdin = stdin
             self.timeoutMilliseconds = timeoutMilliseconds
             self.outputLimit = outputLimit
             self.killGroupAfterExit = killGroupAfterExit
+            self.beforeKill = beforeKill
+            var fds: [Int32] = [-1, -1]
+            if skiff_pipe_cloexec(&fds) == 0 {
+                for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+            }
+            wakeFDs = (fds[0], fds[1])
+        }
+
+        deinit {
+            for fd in [wakeFDs.read, wakeFDs.write] where fd >= 0 { close(fd) }
+        }
+
+        /// The task waiting for this job was cancelled: the waiting thread stops the child as on
+        /// a timeout. Without a wake pipe, the group is killed from here.
+        func cancel() {
+            var byte: UInt8 = 1
+            if wakeFDs.write < 0 || write(wakeFDs.write, &byte, 1) < 0 && errno != EAGAIN { kill(-child.pid, SIGKILL) }
+        }
+
+        /// What a timeout or a cancellation does: the caller's own stop first, then the group.
+        private func stopChild() {
+            beforeKill?()
+            kill(-child.pid, SIGKILL)
         }
 
         func runToEnd() -> Result {
@@ -208,20 +246,28 @@ public enum ChildProcess {
             var inFD: Int32 = stdin.isEmpty ? -1 : child.stdinFD
             if stdin.isEmpty { close(child.stdinFD) }
             var outFD = child.stdoutFD, errFD = child.stderrFD
-            let deadline = Self.nowMilliseconds() + timeoutMilliseconds
+            let deadline = monotonicMilliseconds() + timeoutMilliseconds
             var buffer = [UInt8](repeating: 0, count: 65536)
+            var stopped = false
             while outFD >= 0 || errFD >= 0 {
-                let remaining = deadline - Self.nowMilliseconds()
+                let remaining = deadline - monotonicMilliseconds()
                 if remaining <= 0 {
                     timedOut = true
-                    kill(-child.pid, SIGKILL)
+                    stopped = true
+                    stopChild()
                     break
                 }
                 var fds = [pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0),
                            pollfd(fd: outFD, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: errFD, events: Int16(POLLIN), revents: 0)]
-                let ready = poll(&fds, 3, Int32(min(remaining, 1000)))
+                           pollfd(fd: errFD, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: wakeFDs.read, events: Int16(POLLIN), revents: 0)]
+                let ready = poll(&fds, 4, Int32(min(remaining, 1000)))
                 if ready < 0 && errno != EINTR { break }
+                if fds[3].revents != 0 {
+                    stopped = true
+                    stopChild()
+                    break
+                }
                 if inFD >= 0 && fds[0].revents != 0 {
                     let count = stdin.withUnsafeBytes { write(inFD, $0.baseAddress! + written, $0.count - written) }
                     if count > 0 { written += count }
@@ -250,31 +296,21 @@ public enum ChildProcess {
             }
             for fd in [inFD, outFD, errFD] where fd >= 0 { close(fd) }
             // Reap, still within the deadline: a child that closed its output but lingers is killed.
-            var status: Int32 = 0
-            while true {
-                let result = waitpid(child.pid, &status, timedOut ? 0 : WNOHANG)
-                if result == child.pid { break }
-                if result < 0 && errno != EINTR { break }
-                if result == 0 {
-                    if Self.nowMilliseconds() >= deadline {
-                        timedOut = true
-                        kill(-child.pid, SIGKILL)
-                        _ = waitpid(child.pid, &status, 0)
-                        break
-                    }
-                    usleep(2000)
+            let registry = ChildReaper.registry
+            let status: Int32
+            if !stopped, let exited = registry.wait(for: child.pid, deadline: deadline) {
+                status = exited
+            } else {
+                if !stopped {
+                    timedOut = true
+                    stopChild()
                 }
+                status = registry.wait(for: child.pid, deadline: nil) ?? 0
             }
             // Anything the child left running in its process group goes too.
             if killGroupAfterExit || timedOut { kill(-child.pid, SIGKILL) }
-            let exitCode: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-            return Result(status: exitCode, stdout: stdout, stderr: stderr, timedOut: timedOut, truncated: truncated)
-        }
-
-        static func nowMilliseconds() -> Int {
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            return now.tv_sec * 1000 + now.tv_nsec / 1_000_000
+            return Result(status: ChildReaper.exitCode(fromWaitStatus: status), stdout: stdout, stderr: stderr, timedOut: timedOut,
+                          truncated: truncated)
         }
     }
 }

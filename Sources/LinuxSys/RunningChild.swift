@@ -53,9 +53,7 @@ public final class RunningChild: Sendable {
     public func exitStatus() async -> Int32 {
         let pid = self.pid
         return await DedicatedThread.run {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            ChildReaper.exitCode(fromWaitStatus: ChildReaper.registry.wait(for: pid, deadline: nil) ?? 0)
         }
     }
 }

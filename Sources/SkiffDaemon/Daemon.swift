@@ -32,6 +32,13 @@ public struct Daemon {
         guard configuration.runtime.cgroupDriver == .cgroupfs else {
             throw SkiffError(.failedPrecondition, "runtime.cgroup_driver = \"systemd\" is not supported yet; set it to \"cgroupfs\" (and the kubelet's cgroupDriver to cgroupfs)")
         }
+        // Before anything is spawned: commands whose runtime dies (an exec killed on its timeout)
+        // are re-parented to skiffd and reaped, whatever the node's init does.
+        do {
+            try ChildReaper.adoptOrphans()
+        } catch {
+            throw SkiffError(.internalError, "cannot become the reaper of skiffd's orphaned processes: \(error.description)")
+        }
         let directories = try prepareDirectories()
         // Held until run() returns; the kernel releases them if the process dies.
         let locks = try takeLocks()
@@ -63,7 +70,7 @@ public struct Daemon {
             cgroupDriver: configuration.runtime.cgroupDriver,
             sandboxes: sandboxes, containers: containers, streaming: streaming)
         let server = GRPCServer(
-            transport: .http2NIOPosix(listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext),
+            transport: .http2NIOPosix(listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext, config: Self.transportConfig),
             services: [runtimeService, ImageService(images: imageManager), AdminService(images: imageManager)],
             interceptors: [RequestLoggingInterceptor(logger: logger)])
 
@@ -95,6 +102,21 @@ public struct Daemon {
         await containers.shutdown()
         await imageManager.shutdown()
         logger.info("skiffd stopped")
+    }
+
+    /// The gRPC transport: grpc-swift's defaults (no idle or age limit, so a connection the
+    /// kubelet keeps for weeks is never sent GOAWAY while in use; keepalive pings from the server
+    /// every 2 h), plus `HTTP2PingResponder` first in each connection's pipeline, which answers
+    /// the client's PINGs before swift-nio-http2's control-frame budget can count them (see there
+    /// for why: a GOAWAY naming stream 0 makes grpc-go replay rpcs skiffd already ran).
+    static var transportConfig: HTTP2ServerTransport.Posix.Config {
+        .defaults { config in
+            config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(HTTP2PingResponder(), position: .first)
+                }
+            }
+        }
     }
 
     /// conmon, as configured (`runtime.conmon`) or found on PATH.

@@ -242,10 +242,22 @@ import Testing
             let kept = try await Self.run(daemon, Self.config("kept"))
             let broken = try await Self.run(daemon, Self.config("broken"))
             let unplugged = try await Self.run(daemon, Self.config("unplugged"))
+            // A port mapping on the default network (Debian's portmap fails CNI CHECK for an
+            // IPv4-only pod: skiffd must not trust CHECK), and a pod whose pause holds its PIDs.
+            var publishedConfig = Self.config("published-kept")
+            var mapping = Runtime_V1_PortMapping()
+            mapping.containerPort = 8080
+            mapping.hostPort = Int32.random(in: 20000...40000)
+            mapping.protocol = .tcp
+            publishedConfig.portMappings = [mapping]
+            let published = try await Self.run(daemon, publishedConfig)
+            var sharedConfig = Self.config("shared-pid-kept")
+            sharedConfig.linux.securityContext.namespaceOptions.pid = .pod
+            let shared = try await Self.run(daemon, sharedConfig)
             let ip = try await Self.status(daemon, kept).network.ip
             try await daemon.stop(signal: SIGKILL)
             // Something outside skiffd destroys one pod's network namespace while it is down,
-            // and another pod's interface (which CNI CHECK then finds missing).
+            // and another pod's interface (with the address CNI gave it).
             _ = umount2("\(daemon.stateDir)/sandboxes/\(broken)/ns/net", Int32(MNT_DETACH))
             let deleted = try Self.nsenter(["--net=\(daemon.stateDir)/sandboxes/\(unplugged)/ns/net", "/usr/sbin/ip", "link", "del", "eth0"])
             #expect(deleted.status == 0, "\(deleted.output)")
@@ -256,7 +268,9 @@ import Testing
             #expect(status.state == .sandboxReady)
             #expect(status.network.ip == ip)
             #expect(try await Self.status(daemon, broken).state == .sandboxNotready)
-            for id in [kept, broken] { try await Self.remove(daemon, id) }
+            #expect(try await Self.status(daemon, published).state == .sandboxReady)
+            #expect(try await Self.status(daemon, shared).state == .sandboxReady)
+            for id in [kept, broken, published, shared] { try await Self.remove(daemon, id) }
             #expect(try Self.leftovers(daemon).isEmpty)
             _ = network
         }

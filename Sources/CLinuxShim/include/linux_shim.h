@@ -37,6 +37,20 @@ int skiff_open_terminal(char *slave_path, size_t length);
 /// TIOCSWINSZ on a terminal fd.
 int skiff_set_terminal_size(int fd, unsigned short columns, unsigned short rows);
 
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to this process instead
+/// of the node's init (prctl is variadic, which Swift cannot call).
+int skiff_become_child_subreaper(void);
+
+/// inotify_init1(IN_CLOEXEC) and inotify_add_watch(2) for the events a directory watcher needs
+/// (files closed after writing, or moved in); the event size and mask bits are returned for parsing.
+int skiff_inotify_watch_directory(const char *path);
+enum {
+    SKIFF_IN_CLOSE_WRITE = 0x00000008,
+    SKIFF_IN_MOVED_TO = 0x00000080,
+    SKIFF_IN_Q_OVERFLOW = 0x00004000,
+    SKIFF_INOTIFY_EVENT_HEADER = 16,
+};
+
 /// makedev(3) is a macro in glibc.
 static inline dev_t skiff_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
 static inline unsigned int skiff_major(dev_t device) { return major(device); }

@@ -26,8 +26,7 @@ extension ContainerService {
         let result = try await runtime(for: exec.container).exec(id: exec.container.id, processFile: exec.processFile, pidFile: exec.pidFile,
                                                                  timeout: limit, outputLimit: Self.execOutputLimit)
         if result.timedOut {
-            // The runtime was killed with its process group; the exec'd process too, by pid.
-            if let pid = exec.pid(), pid > 0 { kill(pid, SIGKILL) }
+            // The runtime killed the command's process tree before itself (killExecTree).
             throw SkiffError(.deadlineExceeded, "command \(Self.quoted(command)) in container \(exec.container.id) timed out after \(timeout)s")
         }
         return ExecResult(stdout: result.stdout, stderr: result.stderr, exitCode: result.status)
@@ -100,17 +99,10 @@ extension ContainerService {
         let logger = self.logger
         let kill: @Sendable () -> Void = {
             // The runtime puts the exec'd process in a session of its own, so it is killed by the
-            // pid the runtime writes — which runc writes only after the process has started (and
-            // may already have printed): wait for the file a little, then kill the process, then
-            // the runtime's process group.
-            Task.detached {
-                var pid: Int32?
-                for _ in 0..<300 {
-                    pid = exec.pid()
-                    if pid != nil || !FileSystem.exists(exec.processFile) { break }
-                    try? await Task.sleep(for: .milliseconds(10))
-                }
-                if let pid, pid > 0 { _ = Glibc.kill(pid, SIGKILL) }
+            // pid the runtime writes, with everything it started, while the runtime can still
+            // reap it; then the runtime's process group.
+            DedicatedThread.start {
+                let pid = RuncCompatibleRuntime.killExecTree(pidFile: exec.pidFile)
                 child.kill()
                 logger.debug("exec killed", metadata: ["container": "\(exec.container.id)", "pid": "\(pid.map(String.init) ?? "unknown")"])
             }

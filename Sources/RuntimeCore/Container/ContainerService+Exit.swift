@@ -25,14 +25,14 @@ extension ContainerService {
         throw SkiffError(.deadlineExceeded, "container \(container.id) did not exit within \(options.commandTimeout) of SIGKILL")
     }
 
-    /// Polls for the exit file; true once the container is recorded as exited.
+    /// Waits for the container's exit to be recorded, woken by conmon's exit file; true once it is.
     func waitForExit(_ id: String, within duration: Duration) async -> Bool {
         let deadline = ContinuousClock.now + duration
         while true {
             await collectExit(of: id)
             if let container = await store.find(id), container.state != .running && container.state != .created { return true }
             if ContinuousClock.now >= deadline { return false }
-            try? await Task.sleep(for: .milliseconds(10))
+            await waitForExitFile(id, until: deadline)
         }
     }
 
@@ -61,14 +61,77 @@ extension ContainerService {
 
     // MARK: Exits
 
+    /// Learns of exits as conmon writes its exit files (inotify on the exit directory), then
+    /// sweeps once for files written before the watch began. Without inotify (its limits
+    /// reached), the directory is polled every `exitPollInterval` instead.
     func startExitWatcher() {
-        let interval = options.exitPollInterval
-        exitWatcher = Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
+        do {
+            let watcher = try DirectoryWatcher(directory: exitDirectory)
+            exitFiles = watcher
+            // The task holds the stream, not the watcher: dropping the watcher ends the stream.
+            let events = watcher.events
+            exitWatcher = Task { [weak self] in
                 await self?.collectExits()
+                for await event in events {
+                    switch event {
+                    case .file(let name): await self?.exitFileWritten(name)
+                    case .overflow: await self?.exitFilesOverflowed()
+                    }
+                }
+            }
+        } catch {
+            logger.warning("cannot watch conmon's exit files; polling them instead", metadata: ["error": "\(error)"])
+            let interval = options.exitPollInterval
+            exitWatcher = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    await self?.exitFilesOverflowed()
+                }
             }
         }
+    }
+
+    /// conmon wrote `name` into the exit directory: a container's exit, or a pod's pause.
+    func exitFileWritten(_ name: String) async {
+        if name.hasPrefix(Self.pausePrefix) {
+            let sandboxID = String(name.dropFirst(Self.pausePrefix.count))
+            if !pausesBeingRemoved.contains(sandboxID) {
+                await sandboxes.markNotReady(sandboxID, reason: "its pause process exited")
+            }
+        } else {
+            await collectExit(of: name)
+        }
+        if let waiting = exitWaiters.removeValue(forKey: name) {
+            for continuation in waiting.values { continuation.resume() }
+        }
+    }
+
+    /// Events were lost (or there is no watch): every running container and every waiter looks again.
+    func exitFilesOverflowed() async {
+        await collectExits()
+        for name in exitWaiters.keys where FileSystem.exists(exitDirectory + "/" + name) {
+            await exitFileWritten(name)
+        }
+    }
+
+    /// Returns once conmon has written the exit file `name`, or at `deadline`.
+    func waitForExitFile(_ name: String, until deadline: ContinuousClock.Instant) async {
+        if FileSystem.exists(exitDirectory + "/" + name) { return }
+        let token = nextExitWaiter
+        nextExitWaiter += 1
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            exitWaiters[name, default: [:]][token] = continuation
+            Task { [weak self] in
+                try? await Task.sleep(until: deadline)
+                await self?.exitWaitExpired(name, token: token)
+            }
+        }
+    }
+
+    private func exitWaitExpired(_ name: String, token: Int) {
+        guard let continuation = exitWaiters[name]?.removeValue(forKey: token) else { return }
+        if exitWaiters[name]?.isEmpty == true { exitWaiters[name] = nil }
+        continuation.resume()
     }
 
     func collectExits() async {

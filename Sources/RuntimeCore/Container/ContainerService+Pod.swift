@@ -6,9 +6,25 @@ import SkiffCommon
 /// namespace, and stopping or removing a pod with its containers. Pods that do not share a PID
 /// namespace run no process at all.
 extension ContainerService {
-    /// RunPodSandbox: the sandbox, then its pause process when the pod shares PIDs. A pause that
-    /// cannot start undoes the sandbox.
+    /// RunPodSandbox: the sandbox, then its pause process when the pod shares PIDs. Runs to its
+    /// end even when the caller gives up, and a retry gets the pod it made (`CreationLedger`).
     public func runPod(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
+        let sandboxes = self.sandboxes
+        return try await podCreations.create(
+            key: "\(spec.namespace)/\(spec.name)/\(spec.uid)/\(spec.attempt)", spec: spec,
+            what: "pod sandbox \(spec.namespace)/\(spec.name) (uid \(spec.uid), attempt \(spec.attempt))",
+            stillExists: { pod in (try? await sandboxes.sandbox(pod.id)) != nil },
+            work: { [self] in
+                do throws(SkiffError) {
+                    return .success(try await self.runPodOnce(spec))
+                } catch {
+                    return .failure(error)
+                }
+            })
+    }
+
+    /// One RunPodSandbox. A pause that cannot start undoes the sandbox.
+    func runPodOnce(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
         var sandbox = try await sandboxes.run(spec)
         guard spec.sharedPID && !spec.hostPID else { return sandbox }
         do {
@@ -44,7 +60,8 @@ extension ContainerService {
         try await sandboxes.remove(sandbox.id)
     }
 
-    static func pauseID(of sandbox: PodSandbox) -> String { "pause-" + sandbox.id }
+    static let pausePrefix = "pause-"
+    static func pauseID(of sandbox: PodSandbox) -> String { pausePrefix + sandbox.id }
 
     var pauseRootfs: String { options.rootDir + "/pause/rootfs" }
 
@@ -107,11 +124,11 @@ extension ContainerService {
         let bundle = sandbox.directory + "/pause"
         guard FileSystem.exists(bundle), let handler = options.handlers.handler(named: sandbox.runtimeHandler) else { return }
         let runtime = makeRuntime(handler)
-        try? await runtime.kill(id: id, signal: SIGKILL)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !FileSystem.exists(exitDirectory + "/" + id), ContinuousClock.now < deadline,
-              (try? await runtime.state(id: id)) != nil {
-            try? await Task.sleep(for: .milliseconds(10))
+        pausesBeingRemoved.insert(sandbox.id)
+        defer { pausesBeingRemoved.remove(sandbox.id) }
+        // Not there (never started, or already deleted): no exit file will come.
+        if (try? await runtime.kill(id: id, signal: SIGKILL)) != nil {
+            await waitForExitFile(id, until: ContinuousClock.now + .seconds(10))
         }
         do {
             try await runtime.delete(id: id, force: true)

@@ -17,7 +17,8 @@ public actor ContainerService {
         /// Parent cgroup for pods that name none.
         public var defaultCgroupParent: String
         public var commandTimeout: Duration
-        /// How often running containers are checked for an exit file.
+        /// How often running containers are checked for an exit file when the exit directory
+        /// cannot be watched with inotify.
         public var exitPollInterval: Duration
         /// The static pause binary run as PID 1 of pods that share a PID namespace.
         public var pauseBinary: String
@@ -47,10 +48,20 @@ public actor ContainerService {
     let logger: Logger
     let minimumOOMScoreAdj: Int
     var exitWatcher: Task<Void, Never>?
+    /// The inotify watch on conmon's exit directory (nil when polling).
+    var exitFiles: DirectoryWatcher?
+    /// Callers waiting for an exit file, by file name, then by waiter.
+    var exitWaiters: [String: [Int: CheckedContinuation<Void, Never>]] = [:]
+    var nextExitWaiter = 0
+    /// Pods whose pause process skiffd is stopping itself (its exit is no news).
+    var pausesBeingRemoved: Set<String> = []
     /// Exit collections in progress, so that the watcher and an rpc never record one exit twice.
     var exitCollections: [String: Task<Void, Never>] = [:]
     /// The last CPU sample per container, for nanocores.
     var cpuSamples: [String: (timestamp: Int64, usage: UInt64)] = [:]
+    /// RunPodSandbox and CreateContainer calls in progress or finished unclaimed, for retries.
+    let podCreations = CreationLedger<SandboxSpec, PodSandbox>()
+    let containerCreations = CreationLedger<ContainerSpec, Container>()
     /// Name keys of CreateContainer calls in progress.
     private var reserved: Set<String> = []
 
@@ -92,11 +103,29 @@ public actor ContainerService {
     public func shutdown() {
         exitWatcher?.cancel()
         exitWatcher = nil
+        exitFiles = nil
     }
 
     // MARK: Create
 
+    /// CreateContainer. Runs to its end even when the caller gives up, and a retry gets the
+    /// container it made (`CreationLedger`).
     public func create(in sandboxID: String, _ spec: ContainerSpec) async throws(SkiffError) -> Container {
+        let store = self.store
+        return try await containerCreations.create(
+            key: "\(sandboxID)/\(spec.name)/\(spec.attempt)", spec: spec,
+            what: "container \"\(spec.name)\" (attempt \(spec.attempt)) of pod sandbox \(sandboxID)",
+            stillExists: { container in await store.find(container.id) != nil },
+            work: { [self] in
+                do throws(SkiffError) {
+                    return .success(try await self.createOnce(in: sandboxID, spec))
+                } catch {
+                    return .failure(error)
+                }
+            })
+    }
+
+    func createOnce(in sandboxID: String, _ spec: ContainerSpec) async throws(SkiffError) -> Container {
         guard !spec.name.isEmpty else { throw SkiffError.invalidArgument("CreateContainer needs metadata.name") }
         guard !spec.image.isEmpty else { throw SkiffError.invalidArgument("CreateContainer needs image.image") }
         let sandbox = try await sandboxes.sandbox(sandboxID)
@@ -107,7 +136,9 @@ public actor ContainerService {
         let duplicate = SkiffError(.alreadyExists, "container \"\(spec.name)\" (attempt \(spec.attempt)) already exists in pod sandbox \(sandbox.id); remove it first")
         guard reserved.insert(key).inserted else { throw duplicate }
         defer { reserved.remove(key) }
-        if await store.all.contains(where: { "\($0.sandboxID)/\($0.name)/\($0.attempt)" == key }) { throw duplicate }
+        if let holder = await store.all.first(where: { "\($0.sandboxID)/\($0.name)/\($0.attempt)" == key }) {
+            throw SkiffError(.alreadyExists, "container \"\(spec.name)\" (attempt \(spec.attempt)) already exists in pod sandbox \(sandbox.id) as \(holder.id); remove it first")
+        }
 
         guard let image = await images.image(spec.image) else {
             throw SkiffError(.notFound, "image \"\(spec.image)\" is not present on this node; pull it first")

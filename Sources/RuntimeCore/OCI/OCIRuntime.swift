@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import LinuxSys
 import SkiffCommon
 
@@ -59,8 +62,11 @@ public struct RuncCompatibleRuntime: OCIRuntime {
     public func exec(id: String, processFile: String, pidFile: String, timeout: Duration, outputLimit: Int) async throws(SkiffError) -> ChildProcess.Result {
         let result: ChildProcess.Result
         do {
+            // On a timeout or cancellation the command and its children die first, while the
+            // runtime is still their parent and reaps them; then the runtime.
             result = try await ChildProcess.run(binary, arguments: execArguments(id: id, processFile: processFile, pidFile: pidFile, tty: false),
-                                                environment: ["PATH=\(ExecutableLookup.fallbackPath)"], timeout: timeout, outputLimit: outputLimit)
+                                                environment: ["PATH=\(ExecutableLookup.fallbackPath)"], timeout: timeout, outputLimit: outputLimit,
+                                                options: .init(beforeKill: { Self.killExecTree(pidFile: pidFile) }))
         } catch {
             throw error.skiffError("cannot run the OCI runtime \(binary)")
         }
@@ -76,6 +82,23 @@ public struct RuncCompatibleRuntime: OCIRuntime {
         } catch {
             throw error.skiffError("cannot run the OCI runtime \(binary)")
         }
+    }
+
+    /// Kills an exec'd command and everything it started, by the host pid the runtime writes to
+    /// `pidFile` once the command runs (waited for up to 2 s), and waits up to 1 s for it to be
+    /// reaped. Blocking: runs on a dedicated thread. Returns the pid, nil if none was written.
+    @discardableResult
+    public static func killExecTree(pidFile: String) -> Int32? {
+        var pid: Int32?
+        let deadline = ContinuousClock.now + .seconds(2)
+        while pid == nil && ContinuousClock.now < deadline {
+            pid = (try? FileSystem.readText(pidFile)).flatMap { Int32($0.trimmingNewline) }
+            if pid == nil { usleep(5000) }
+        }
+        guard let pid, pid > 0 else { return nil }
+        ProcessTree.kill(pid)
+        _ = ProcessTree.waitUntilGone(pid, milliseconds: 1000)
+        return pid
     }
 
     func execArguments(id: String, processFile: String, pidFile: String, tty: Bool) -> [String] {

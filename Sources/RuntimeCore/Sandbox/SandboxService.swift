@@ -66,7 +66,9 @@ public actor SandboxService {
         // Reserve before the first suspension point; a concurrent call sees the reservation or the record.
         guard reserved.insert(key).inserted else { throw duplicate }
         defer { reserved.remove(key) }
-        if await store.all.contains(where: { "\($0.namespace)/\($0.name)/\($0.uid)/\($0.attempt)" == key }) { throw duplicate }
+        if let holder = await store.all.first(where: { "\($0.namespace)/\($0.name)/\($0.uid)/\($0.attempt)" == key }) {
+            throw SkiffError(.alreadyExists, "pod sandbox \(spec.namespace)/\(spec.name) (uid \(spec.uid), attempt \(spec.attempt)) already exists as \(holder.id); remove it first")
+        }
 
         let id = Self.newID()
         let directory = store.directory(of: id)
@@ -170,28 +172,42 @@ public actor SandboxService {
 
     // MARK: Helpers
 
-    /// After a restart: a ready sandbox whose pinned namespaces are gone, or whose network the
-    /// CNI plugins no longer find in place (CHECK), is not ready any more.
+    /// After a restart: a ready sandbox whose pinned namespaces are gone, or whose network
+    /// namespace no longer holds the addresses CNI gave it (on interfaces that are up), is not
+    /// ready any more. CNI CHECK is not used: plugins fail it for reasons unrelated to the pod
+    /// (Debian's portmap looks for IPv6 chains of IPv4-only pods), and a NotReady pod is killed
+    /// and recreated by the kubelet; what skiffd can see for itself is checked instead.
     func recover() async throws(SkiffError) {
         let mounts = (try? MountTable.current()) ?? MountTable(entries: [])
-        let network = try? CNINetworkList.load(directory: options.cniConfDir)
-        for var sandbox in await store.all where sandbox.state == .ready {
+        for sandbox in await store.all where sandbox.state == .ready {
             let paths = [sandbox.namespaces?.network, sandbox.namespaces?.ipc, sandbox.namespaces?.uts].compactMap { $0 }
             if paths.contains(where: { !mounts.isMountPoint($0) }) {
-                sandbox.state = .notReady
-                try await store.save(sandbox)
-                logger.warning("pod sandbox lost its namespaces; reported NotReady", metadata: ["id": "\(sandbox.id)"])
+                await markNotReady(sandbox.id, reason: "its pinned namespaces are gone")
                 continue
             }
-            guard let network, network.name == sandbox.networkName, let netns = sandbox.namespaces?.network,
-                  let result = sandbox.networkResult else { continue }
-            do {
-                try await cni.check(network, attachment(for: sandbox, netns: netns), previousResult: Data(result.utf8))
-            } catch {
-                sandbox.state = .notReady
-                try await store.save(sandbox)
-                logger.warning("pod network failed its CNI CHECK; reported NotReady", metadata: ["id": "\(sandbox.id)", "error": "\(error)"])
+            guard !sandbox.hostNetwork, let netns = sandbox.namespaces?.network, !sandbox.ips.isEmpty else { continue }
+            if let problem = await Self.missingAddresses(sandbox.ips, inNamespace: netns) {
+                await markNotReady(sandbox.id, reason: problem)
             }
+        }
+    }
+
+    /// Why the pod's network namespace does not hold `ips` on interfaces that are up; nil when it does.
+    static func missingAddresses(_ ips: [String], inNamespace netns: String) async -> String? {
+        let found: Result<[InterfaceAddress], SystemCallError> = await DedicatedThread.run {
+            do throws(SystemCallError) {
+                return .success(try NetworkNamespace.inside(netns) { () throws(SystemCallError) in try InterfaceAddresses.current() })
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch found {
+        case .failure(let error):
+            return "its network namespace cannot be read: \(error.description)"
+        case .success(let addresses):
+            let present = Set(addresses.filter(\.isUp).compactMap { InterfaceAddresses.canonical($0.address) })
+            let missing = ips.filter { !present.contains(InterfaceAddresses.canonical($0) ?? $0) }
+            return missing.isEmpty ? nil : "its network namespace no longer has \(missing.joined(separator: ", ")) on an interface that is up"
         }
     }
 
