@@ -11,7 +11,7 @@ import RuntimeCore
 /// namespaces pinned with skiff-pinns and the same CNI chain ADDed and DELed directly, no daemon.
 @main
 struct SkiffBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "skiff-bench", subcommands: [Sandboxes.self, Containers.self, Streaming.self])
+    static let configuration = CommandConfiguration(commandName: "skiff-bench", subcommands: [Sandboxes.self, Containers.self, Streaming.self, Soak.self])
 
     struct Sandboxes: AsyncParsableCommand {
         @Option(help: "skiffd's socket.") var socket: String

@@ -87,7 +87,7 @@ import Testing
     }
 
     static func leftovers(_ daemon: DaemonHarness) throws -> [String] {
-        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let mounts = nodeMountInfo()
         return mounts.split(separator: "\n").filter { $0.contains(daemon.directory) }.map(String.init)
     }
 

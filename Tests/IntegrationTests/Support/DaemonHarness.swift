@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
+import LinuxSys
 
 /// A real skiffd process on a private root, state dir and socket, driven over its socket with
 /// the generated CRI client. Everything lives under one temporary directory that `cleanUp()`
@@ -133,7 +134,7 @@ final class DaemonHarness: @unchecked Sendable {
                 _ = try? runQuietly(binary, ["--root", "\(runtimes)/\(handler)", "delete", "--force", id])
             }
         }
-        for line in (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))?.split(separator: "\n") ?? [] {
+        for line in nodeMountInfo().split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count > 4, fields[4].hasPrefix(directory) { umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
@@ -214,4 +215,10 @@ func processes(mentioning text: String) -> [(pid: Int32, commandLine: String)] {
         if line.contains(text) { found.append((pid, line)) }
     }
     return found
+}
+
+/// /proc/self/mountinfo, read to its end (Foundation's String(contentsOfFile:) stops after the
+/// first page of a /proc file, which hides every mount past it).
+func nodeMountInfo() -> String {
+    (try? FileSystem.readBytes("/proc/self/mountinfo", limit: 64 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
 }
