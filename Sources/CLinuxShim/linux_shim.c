@@ -54,6 +54,11 @@ int skiff_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path)
     return posix_spawn_file_actions_addchdir_np(actions, path);
 }
 
+int skiff_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int lowest)
+{
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+}
+
 int skiff_open_terminal(char *slave_path, size_t length) {
     int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0) return -1;

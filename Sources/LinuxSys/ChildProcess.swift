@@ -136,6 +136,15 @@ public enum ChildProcess {
             }
             posix_spawn_file_actions_adddup2(&actions, source, target)
         }
+        // Nothing else of ours reaches the child: fds opened without O_CLOEXEC by libraries
+        // (swift-nio accepts client connections without it) would otherwise keep the CRI
+        // socket's connections open in every conmon and runtime after skiffd dies, and clients
+        // would wait for their deadline instead of seeing the connection close.
+        let closeFromResult = skiff_spawn_addclosefrom(&actions, 3 + Int32(options.inheritedFDs.count))
+        guard closeFromResult == 0 else {
+            closeAll()
+            throw SystemCallError("posix_spawn_file_actions_addclosefrom_np", executable, errno: closeFromResult)
+        }
         if let directory = options.workingDirectory {
             let result = skiff_spawn_addchdir(&actions, directory)
             guard result == 0 else {

@@ -33,6 +33,8 @@ import Testing
     @Test(arguments: [
         "", "UPPER", "a//b", "/abs", "img:", "img:-bad", "img@sha256:short", "img@sha256:" + String(repeating: "g", count: 64),
         "host:99999/img", "a/b_/c", "img:" + String(repeating: "t", count: 129), "with space", "a/-b",
+        // Found by Fuzz/Reference: fullwidth hex digits and non-ASCII algorithm names passed as a digest.
+        "img@sha256:\u{FF41}" + String(repeating: "a", count: 63), "img@sh\u{E9}256:" + String(repeating: "a", count: 64),
     ])
     func refusesMalformedReferences(input: String) {
         #expect {

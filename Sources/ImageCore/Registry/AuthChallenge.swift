@@ -11,11 +11,15 @@ struct AuthChallenge: Sendable, Equatable {
     }
 
     /// Parses the first challenge of the header; nil if it is not one.
+    ///
+    /// Works on Unicode scalars, not Characters: after a combining or prepended mark (U+0301,
+    /// U+0601, …) a space, quote or comma would otherwise hide inside one grapheme cluster and be
+    /// missed as a delimiter.
     init?(header: String) {
-        let trimmed = header.drop { $0 == " " }
+        let trimmed = header.unicodeScalars.drop { $0 == " " }
         guard !trimmed.isEmpty else { return nil }
         guard let space = trimmed.firstIndex(of: " ") else {
-            self.init(scheme: trimmed.lowercased(), parameters: [:])
+            self.init(scheme: String(trimmed).lowercased(), parameters: [:])
             return
         }
         var parameters: [String: String] = [:]
@@ -23,33 +27,31 @@ struct AuthChallenge: Sendable, Equatable {
         while !rest.isEmpty {
             rest = rest.drop { $0 == " " || $0 == "," }
             guard let equals = rest.firstIndex(of: "=") else { break }
-            let key = rest[..<equals].trimmingTrailingSpaces().lowercased()
+            let key = String(Self.trimmingTrailingSpaces(rest[..<equals])).lowercased()
             rest = rest[rest.index(after: equals)...].drop { $0 == " " }
-            var value = ""
+            var value = String.UnicodeScalarView()
             if rest.first == "\"" {
                 rest = rest.dropFirst()
                 var escaped = false
-                while let character = rest.first {
+                while let scalar = rest.first {
                     rest = rest.dropFirst()
-                    if escaped { value.append(character); escaped = false; continue }
-                    if character == "\\" { escaped = true; continue }
-                    if character == "\"" { break }
-                    value.append(character)
+                    if escaped { value.append(scalar); escaped = false; continue }
+                    if scalar == "\\" { escaped = true; continue }
+                    if scalar == "\"" { break }
+                    value.append(scalar)
                 }
             } else {
                 let token = rest.prefix { $0 != "," }
-                value = String(token.trimmingTrailingSpaces())
-                rest = rest.dropFirst(token.count)
+                value.append(contentsOf: Self.trimmingTrailingSpaces(token))
+                rest = rest[token.endIndex...]
             }
-            parameters[key] = value
+            parameters[key] = String(value)
         }
-        self.init(scheme: trimmed[..<space].lowercased(), parameters: parameters)
+        self.init(scheme: String(trimmed[..<space]).lowercased(), parameters: parameters)
     }
-}
 
-extension Substring {
-    func trimmingTrailingSpaces() -> Substring {
-        var copy = self
+    private static func trimmingTrailingSpaces(_ text: Substring.UnicodeScalarView) -> Substring.UnicodeScalarView {
+        var copy = text
         while copy.last == " " { copy.removeLast() }
         return copy
     }

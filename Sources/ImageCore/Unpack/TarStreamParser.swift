@@ -7,6 +7,9 @@ struct TarStreamParser {
     static let blockSize = 512
     /// pax headers and GNU long names beyond this are refused as hostile.
     static let maxExtendedHeader: Int64 = 1 << 20
+    /// Larger entry sizes are refused: no layer comes near, and a size close to Int64.max
+    /// would overflow once its block padding is added.
+    static let maxEntrySize: Int64 = 1 << 62
 
     private enum State {
         case header
@@ -93,6 +96,7 @@ struct TarStreamParser {
         let type = block[156]
         let size = try Self.number(block[124..<136], field: "size")
         guard size >= 0 else { throw SkiffError(.invalidArgument, "a tar header has a negative size") }
+        guard size <= Self.maxEntrySize else { throw SkiffError(.invalidArgument, "a tar header has a size of \(size) bytes, beyond \(Self.maxEntrySize)") }
         let padding = Int((Int64(Self.blockSize) - size % Int64(Self.blockSize)) % Int64(Self.blockSize))
         switch type {
         case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
@@ -153,7 +157,9 @@ struct TarStreamParser {
         }
         var size = headerSize
         if let paxSize = pax["size"] {
-            guard let parsed = Int64(paxSize), parsed >= 0 else { throw SkiffError(.invalidArgument, "layer entry \"\(name)\" has a bad pax size") }
+            guard let parsed = Int64(paxSize), parsed >= 0, parsed <= Self.maxEntrySize else {
+                throw SkiffError(.invalidArgument, "layer entry \"\(name)\" has a bad pax size")
+            }
             size = parsed
         }
         var uid = try Self.number(block[108..<116], field: "uid")
@@ -169,8 +175,11 @@ struct TarStreamParser {
             let parts = mtime.split(separator: ".", maxSplits: 1)
             if let whole = parts.first.flatMap({ Int64($0) }) { seconds = whole }
             if parts.count == 2 {
+                // Digits only: Int64 would take "-5" or "+5", and a timespec's nanoseconds must be 0...999999999.
                 let fraction = String(parts[1].prefix(9))
-                nanoseconds = (Int64(fraction) ?? 0) * Int64(pow10(9 - fraction.count))
+                if fraction.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+                    nanoseconds = (Int64(fraction) ?? 0) * Int64(pow10(9 - fraction.count))
+                }
             }
         }
         return TarEntry(
@@ -201,7 +210,7 @@ struct TarStreamParser {
         while index < bytes.count {
             guard let space = bytes[index...].firstIndex(of: UInt8(ascii: " ")),
                   let length = Int(String(decoding: bytes[index..<space], as: UTF8.self)), length > 0,
-                  index + length <= bytes.count, bytes[index + length - 1] == UInt8(ascii: "\n"),
+                  length <= bytes.count - index, bytes[index + length - 1] == UInt8(ascii: "\n"),
                   let equals = bytes[(space + 1)..<(index + length)].firstIndex(of: UInt8(ascii: "=")) else {
                 throw SkiffError(.invalidArgument, "the layer has a malformed pax extended header")
             }

@@ -98,8 +98,12 @@ extension ContainerService {
             if !pausesBeingRemoved.contains(sandboxID) {
                 await sandboxes.markNotReady(sandboxID, reason: "its pause process exited")
             }
-        } else {
+        } else if await store.find(name) != nil {
             await collectExit(of: name)
+        } else if exitWaiters[name] == nil, FileSystem.exists(exitDirectory + "/" + name), !name.contains(".") {
+            // A container removed at recovery (being created when skiffd stopped) whose conmon
+            // wrote its exit afterwards: nobody will read it.
+            try? FileSystem.removeIfPresent(exitDirectory + "/" + name)
         }
         if let waiting = exitWaiters.removeValue(forKey: name) {
             for continuation in waiting.values { continuation.resume() }
@@ -155,7 +159,7 @@ extension ContainerService {
     }
 
     private func recordExit(of id: String) async {
-        guard var container = await store.find(id), container.state == .running || container.state == .created else { return }
+        guard !starting.contains(id), var container = await store.find(id), container.state == .running || container.state == .created else { return }
         let exitFile = exitDirectory + "/" + container.id
         guard let text = try? FileSystem.readText(exitFile), let code = Int32(text.trimmingNewline) else { return }
         var status = stat()
@@ -194,11 +198,22 @@ extension ContainerService {
             await collectExit(of: container.id)
             guard var current = await store.find(container.id), current.state == .running || current.state == .created,
                   let runtime = try? runtime(for: current) else { continue }
+            let state: OCIState?
             let gone: Bool
             do {
-                gone = try await runtime.state(id: current.id) == nil
+                state = try await runtime.state(id: current.id)
+                gone = state == nil
             } catch {
+                state = nil
                 gone = false
+            }
+            if current.state == .created, let state, state.status == "running" {
+                // skiffd died between `runtime start` and recording it: the container runs.
+                current.state = .running
+                current.startedAt = SandboxService.nowNanoseconds()
+                try? await store.save(current)
+                logger.warning("container was started while skiffd went down; recorded as running", metadata: ["id": "\(current.id)"])
+                continue
             }
             if gone {
                 current.state = .exited
@@ -215,6 +230,24 @@ extension ContainerService {
         for name in FileSystem.directoryEntries(layersRoot) ?? [] where !known.contains(name) {
             logger.warning("removing the writable layer of a container without a record", metadata: ["id": "\(name)"])
             await releaseFilesystem(id: name, layers: [])
+        }
+        // Exit files of containers and pauses that no longer exist (skiffd stopped between a
+        // removal's record and its files).
+        let sandboxIDs = Set(await sandboxes.list().map(\.id))
+        for name in FileSystem.directoryEntries(exitDirectory) ?? [] where !known.contains(name) {
+            if name.hasPrefix(Self.pausePrefix), sandboxIDs.contains(String(name.dropFirst(Self.pausePrefix.count))) { continue }
+            try? FileSystem.removeIfPresent(exitDirectory + "/" + name)
+        }
+        // A CreateContainer that skiffd did not live to record: its runtime container (and
+        // with it the process, conmon's child, and the cgroup), bundle and exit file go.
+        for name in FileSystem.directoryEntries(store.root) ?? [] where !known.contains(name) && !name.hasPrefix(".") {
+            logger.warning("removing a container that was being created when skiffd stopped", metadata: ["id": "\(name)"])
+            for handler in options.handlers.handlers where handler.resolvedPath != nil {
+                try? await makeRuntime(handler).delete(id: name, force: true)
+            }
+            try? DirectoryTree.remove(store.directory(of: name))
+            try? FileSystem.removeIfPresent(exitDirectory + "/" + name)
+            try? FileSystem.removeIfPresent(socketDirectory + "/" + name)
         }
     }
 }

@@ -142,6 +142,16 @@ extension ContainerService {
 
     /// After a restart: a pod whose pause process exited while skiffd was down is not ready.
     func recoverPauses() async {
+        // skiffd died between the pod's record and its pause: RunPodSandbox never answered, so
+        // no client knows the pod; it goes, and the client's retry makes it anew.
+        for sandbox in await sandboxes.list(state: .ready) where sandbox.sharedPID == true && !sandbox.hostPID && sandbox.pausePID == nil {
+            logger.warning("removing a pod whose pause process was being started when skiffd stopped", metadata: ["id": "\(sandbox.id)"])
+            do {
+                try await removePod(sandbox.id)
+            } catch {
+                await sandboxes.markNotReady(sandbox.id, reason: "its pause process was never recorded and it cannot be removed: \(error)")
+            }
+        }
         for sandbox in await sandboxes.list(state: .ready) where sandbox.pausePID != nil {
             let id = Self.pauseID(of: sandbox)
             let exited = FileSystem.exists(exitDirectory + "/" + id)

@@ -53,6 +53,8 @@ public actor ContainerService {
     /// Callers waiting for an exit file, by file name, then by waiter.
     var exitWaiters: [String: [Int: CheckedContinuation<Void, Never>]] = [:]
     var nextExitWaiter = 0
+    /// Containers whose StartContainer is between `runtime start` and its record.
+    var starting: Set<String> = []
     /// Pods whose pause process skiffd is stopping itself (its exit is no news).
     var pausesBeingRemoved: Set<String> = []
     /// Exit collections in progress, so that the watcher and an rpc never record one exit twice.
@@ -87,8 +89,9 @@ public actor ContainerService {
                 throw error.skiffError("cannot create \(directory)")
             }
         }
-        await recover()
+        // The watch first: recovery waits for exits too (pause processes it removes).
         startExitWatcher()
+        await recover()
     }
 
     /// `skiff-pause` next to the running executable (skiffd, or the test runner).
@@ -222,13 +225,17 @@ public actor ContainerService {
             throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not created; only a created container can be started")
         }
         let startedAt = SandboxService.nowNanoseconds()
+        // A command that exits at once has its exit file before this records the start: the
+        // exit is collected after it (never a STOPPED before STARTED, nor a start over an exit).
+        starting.insert(container.id)
+        defer { starting.remove(container.id) }
         try await runtime(for: container).start(id: container.id)
         container.state = .running
         container.startedAt = startedAt
         try await store.save(container)
         logger.info("container started", metadata: ["id": "\(container.id)", "name": "\(container.name)"])
         await events.publish(ContainerEvent(kind: .started, container: container, timestamp: container.startedAt))
-        // A command that exits at once may already have its exit file.
+        starting.remove(container.id)
         await collectExit(of: container.id)
     }
 

@@ -97,6 +97,14 @@ public actor SandboxService {
                 guard let network = try CNINetworkList.load(directory: options.cniConfDir) else {
                     throw SkiffError(.failedPrecondition, "no CNI network config in \(options.cniConfDir): the pod network is not ready")
                 }
+                // What CNI DEL needs (port mappings, names), should skiffd die before the record
+                // is written: `removeUnrecorded` reads it back.
+                var provisional = sandbox
+                provisional.networkName = network.name
+                if let bytes = try? JSONEncoder().encode(provisional) {
+                    // try?: without it an interrupted pod loses only portmap's rules at recovery.
+                    try? FileSystem.writeAtomically(directory + "/" + Self.provisionalRecordName, Array(bytes))
+                }
                 let result = try await cni.add(network, attachment(for: sandbox, netns: netns))
                 sandbox.networkName = network.name
                 sandbox.networkResult = String(decoding: result.raw, as: UTF8.self)
@@ -179,6 +187,10 @@ public actor SandboxService {
     /// and recreated by the kubelet; what skiffd can see for itself is checked instead.
     func recover() async throws(SkiffError) {
         let mounts = (try? MountTable.current()) ?? MountTable(entries: [])
+        let known = Set(await store.all.map(\.id))
+        for name in FileSystem.directoryEntries(store.root) ?? [] where !known.contains(name) && !name.hasPrefix(".") {
+            await removeUnrecorded(name, mounts: mounts)
+        }
         for sandbox in await store.all where sandbox.state == .ready {
             let paths = [sandbox.namespaces?.network, sandbox.namespaces?.ipc, sandbox.namespaces?.uts].compactMap { $0 }
             if paths.contains(where: { !mounts.isMountPoint($0) }) {
@@ -189,6 +201,41 @@ public actor SandboxService {
             if let problem = await Self.missingAddresses(sandbox.ips, inNamespace: netns) {
                 await markNotReady(sandbox.id, reason: problem)
             }
+        }
+    }
+
+    /// The sandbox as it stood just before CNI ADD, beside the record that is written last.
+    static let provisionalRecordName = "creating.json"
+
+    /// A RunPodSandbox that skiffd did not live to record (its record is written last): the
+    /// network is released through CNI DEL by container ID (host-local's address, the veth,
+    /// portmap's chains), then the pinned namespaces and /dev/shm are unmounted and the
+    /// directory removed.
+    func removeUnrecorded(_ id: String, mounts: MountTable) async {
+        logger.warning("removing a pod sandbox that was being created when skiffd stopped", metadata: ["id": "\(id)"])
+        let directory = store.directory(of: id)
+        let netns = directory + "/ns/net"
+        let provisional = (try? FileSystem.readBytes(directory + "/" + Self.provisionalRecordName))
+            .flatMap { try? JSONDecoder().decode(PodSandbox.self, from: Data($0)) }
+        if mounts.isMountPoint(netns), let network = try? CNINetworkList.load(directory: options.cniConfDir) {
+            let stub = provisional ?? PodSandbox(
+                id: id, name: "", namespace: "", uid: "", attempt: 0, state: .notReady, createdAt: 0, labels: [:], annotations: [:],
+                runtimeHandler: "", hostname: "", logDirectory: "", hostNetwork: false, hostIPC: false, hostPID: false, portMappings: [],
+                cgroupParent: nil, sharedPID: nil, pausePID: nil, dns: nil, shmPath: nil, namespaces: nil, networkName: network.name,
+                networkResult: nil, ips: [], directory: directory)
+            do {
+                try await cni.delete(network, attachment(for: stub, netns: netns), previousResult: nil)
+            } catch {
+                logger.warning("CNI DEL of an unrecorded pod sandbox failed", metadata: ["id": "\(id)", "error": "\(error)"])
+            }
+        }
+        for mountPoint in mounts.entries.map(\.mountPoint).filter({ $0.hasPrefix(directory + "/") }).sorted(by: >) {
+            _ = umount2(mountPoint, Int32(MNT_DETACH))
+        }
+        do {
+            try DirectoryTree.remove(directory)
+        } catch {
+            logger.warning("cannot remove an unrecorded pod sandbox's directory", metadata: ["id": "\(id)", "error": "\(error)"])
         }
     }
 
