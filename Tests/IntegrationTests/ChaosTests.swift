@@ -401,8 +401,8 @@ import Testing
         defer { registry.stop() }
         try await registry.withPusher { try await $0.push(BusyboxImages.standard(busybox: ContainerHarness.busybox), repository: "skiff/busybox", tag: "1.0") }
         let cgroupParent = "/skiff-chaos-" + UUID().uuidString.prefix(8).lowercased()
-        // What DaemonHarness.cleanUp misses (it reads only 4 KiB of mountinfo) and what is not
-        // under the daemon's directory; runs after it has killed skiffd and its containers.
+        // What is not under the daemon's directory (DaemonHarness.cleanUp's part); runs after it
+        // has killed skiffd and its containers.
         var directory: String?
         var bridge: String?
         defer {
@@ -597,7 +597,7 @@ import Testing
         if !processesLeft.isEmpty { await run.finding("processes mentioning the daemon dir left: \(processesLeft)", ids: []) }
         if !membersLeft.isEmpty { await run.finding("processes left in skiff-<id> cgroups: \(membersLeft)", ids: Array(membersLeft.keys)) }
 
-        // Not PodSandboxTests.leftovers: String(contentsOfFile:) reads only the first 4 KiB of a /proc file.
+        // Mount points under the daemon's directory (leftovers() matches any field), by kind.
         let mounts = mountLines(under: daemon.directory)
         if !mounts.isEmpty {
             let kinds = Dictionary(grouping: mounts) { line in line.split(separator: " - ").last?.split(separator: " ").first.map(String.init) ?? "?" }.map { "\($0.value.count) \($0.key)" }
@@ -628,13 +628,9 @@ import Testing
 
     // MARK: Helpers
 
-    /// Lines of /proc/self/mountinfo (read whole: Foundation's String(contentsOfFile:) stops
-    /// after 4 KiB of a /proc file) whose mount point is under `directory`.
+    /// Lines of /proc/self/mountinfo whose mount point is under `directory`.
     static func mountLines(under directory: String) -> [String] {
-        guard let handle = FileHandle(forReadingAtPath: "/proc/self/mountinfo") else { return [] }
-        defer { try? handle.close() }
-        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-        return text.split(separator: "\n").filter { line in
+        nodeMountInfo().split(separator: "\n").filter { line in
             let fields = line.split(separator: " ")
             return fields.count > 4 && fields[4].hasPrefix(directory + "/")
         }.map(String.init)

@@ -100,7 +100,7 @@ extension ContainerService {
             }
         } else if await store.find(name) != nil {
             await collectExit(of: name)
-        } else if exitWaiters[name] == nil, FileSystem.exists(exitDirectory + "/" + name), !name.contains(".") {
+        } else if exitWaiters[name] == nil, !name.contains(".") {
             // A container removed at recovery (being created when skiffd stopped) whose conmon
             // wrote its exit afterwards: nobody will read it.
             try? FileSystem.removeIfPresent(exitDirectory + "/" + name)
@@ -239,14 +239,14 @@ extension ContainerService {
             try? FileSystem.removeIfPresent(exitDirectory + "/" + name)
         }
         // A CreateContainer that skiffd did not live to record: its runtime container (and
-        // with it the process, conmon's child, and the cgroup), bundle and exit file go.
+        // with it the process, conmon's child, and the cgroup) and bundle go; an exit file
+        // went with the sweep above, or goes when conmon writes it (exitFileWritten).
         for name in FileSystem.directoryEntries(store.root) ?? [] where !known.contains(name) && !name.hasPrefix(".") {
             logger.warning("removing a container that was being created when skiffd stopped", metadata: ["id": "\(name)"])
             for handler in options.handlers.handlers where handler.resolvedPath != nil {
                 try? await makeRuntime(handler).delete(id: name, force: true)
             }
             try? DirectoryTree.remove(store.directory(of: name))
-            try? FileSystem.removeIfPresent(exitDirectory + "/" + name)
             try? FileSystem.removeIfPresent(socketDirectory + "/" + name)
         }
     }
