@@ -8,6 +8,12 @@ enum ContainerConversions {
     static func spec(_ config: Runtime_V1_ContainerConfig) throws(SkiffError) -> ContainerSpec {
         let linux = config.linux
         let context = linux.securityContext
+        var unrecognized = UnrecognizedEnums()
+        unrecognized.check(context.namespaceOptions, at: "linux.security_context.namespace_options")
+        unrecognized.check(context.seccomp, present: context.hasSeccomp, at: "linux.security_context.seccomp")
+        unrecognized.check(context.apparmor, present: context.hasApparmor, at: "linux.security_context.apparmor")
+        unrecognized.check(context.supplementalGroupsPolicy, "linux.security_context.supplemental_groups_policy")
+        for (index, mount) in config.mounts.enumerated() { unrecognized.check(mount.propagation, "mounts[\(index)].propagation") }
         var security = ContainerSpec.Security()
         security.privileged = context.privileged
         security.capabilitiesAdd = context.capabilities.addCapabilities
@@ -35,7 +41,7 @@ enum ContainerConversions {
         case .target: security.pidMode = .target(context.namespaceOptions.targetID)
         default: security.pidMode = .container
         }
-        return ContainerSpec(
+        var spec = ContainerSpec(
             name: config.metadata.name, attempt: config.metadata.attempt, image: config.image.image,
             command: config.command, args: config.args, workingDir: config.workingDir,
             env: config.envs.map { (key: $0.key, value: String(decoding: $0.value, as: UTF8.self)) },
@@ -50,6 +56,11 @@ enum ContainerConversions {
             stdin: config.stdin, stdinOnce: config.stdinOnce, tty: config.tty,
             resources: linux.hasResources ? resources(linux.resources) : ContainerSpec.Resources(),
             security: security)
+        spec.unrecognized = unrecognized.values
+        let namespaces = context.namespaceOptions
+        spec.requestsUserNamespace = namespaces.hasUsernsOptions && namespaces.usernsOptions.mode != .node
+        spec.strictSupplementalGroups = context.supplementalGroupsPolicy == .strict
+        return spec
     }
 
     static func propagation(_ propagation: Runtime_V1_MountPropagation) -> ContainerSpec.Mount.Propagation {
@@ -65,6 +76,7 @@ enum ContainerConversions {
             switch context.seccomp.profileType {
             case .runtimeDefault: return .runtimeDefault
             case .localhost: return .localhost(context.seccomp.localhostRef)
+            // An unknown type is named in `unrecognized` and refused by the validation.
             default: return .unconfined
             }
         }

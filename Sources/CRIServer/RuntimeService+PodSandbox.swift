@@ -69,24 +69,34 @@ extension RuntimeService {
     // MARK: Conversions
 
     static func spec(_ config: Runtime_V1_PodSandboxConfig, handler: String) -> SandboxSpec {
-        let options = config.linux.securityContext.namespaceOptions
+        let security = config.linux.securityContext
+        let options = security.namespaceOptions
+        var unrecognized = UnrecognizedEnums()
+        unrecognized.check(options, at: "linux.security_context.namespace_options")
+        unrecognized.check(security.seccomp, present: security.hasSeccomp, at: "linux.security_context.seccomp")
+        unrecognized.check(security.apparmor, present: security.hasApparmor, at: "linux.security_context.apparmor")
         let dns = config.hasDnsConfig
             ? SandboxSpec.DNS(servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options)
             : nil
+        let portMappings = config.portMappings.enumerated().map { index, mapping in
+            unrecognized.check(mapping.protocol, "port_mappings[\(index)].protocol")
+            let proto = switch mapping.protocol {
+            case .udp: "udp"
+            case .sctp: "sctp"
+            default: "tcp"
+            }
+            return SandboxSpec.PortMapping(containerPort: mapping.containerPort, hostPort: mapping.hostPort, protocol: proto, hostIP: mapping.hostIp)
+        }
         return SandboxSpec(
             name: config.metadata.name, namespace: config.metadata.namespace, uid: config.metadata.uid,
             attempt: config.metadata.attempt, hostname: config.hostname, logDirectory: config.logDirectory, dns: dns,
-            portMappings: config.portMappings.map { mapping in
-                let proto = switch mapping.protocol {
-                case .udp: "udp"
-                case .sctp: "sctp"
-                default: "tcp"
-                }
-                return SandboxSpec.PortMapping(containerPort: mapping.containerPort, hostPort: mapping.hostPort, protocol: proto, hostIP: mapping.hostIp)
-            },
+            portMappings: portMappings,
             labels: config.labels, annotations: config.annotations, runtimeHandler: handler,
             hostNetwork: options.network == .node, hostIPC: options.ipc == .node, hostPID: options.pid == .node,
-            sysctls: config.linux.sysctls, cgroupParent: config.linux.cgroupParent, sharedPID: options.pid == .pod)
+            sysctls: config.linux.sysctls, cgroupParent: config.linux.cgroupParent, sharedPID: options.pid == .pod,
+            privileged: security.privileged,
+            requestsUserNamespace: options.hasUsernsOptions && options.usernsOptions.mode != .node,
+            unrecognized: unrecognized.values)
     }
 
     static func metadata(_ sandbox: PodSandbox) -> Runtime_V1_PodSandboxMetadata {

@@ -30,7 +30,7 @@ public enum ConfigSchema {
         .string("grpc.socket_group", default: "",
                 doc: "Group (name or numeric id) that owns the socket, so members may use crictl without root. Empty keeps the socket root's alone.") { $0.grpc.socketGroup = $1 },
         .duration("grpc.shutdown_timeout", default: "10s",
-                  doc: "On SIGTERM or SIGINT skiffd stops accepting calls and lets running ones finish for at most this long before cancelling them.") { $0.grpc.shutdownTimeout = $1 },
+                  doc: "On SIGTERM or SIGINT skiffd stops accepting calls and lets running ones finish for at most this long before cancelling them; a call that does not end within 5 s of its cancellation is left behind and skiffd exits 0 (its state is on disk).") { $0.grpc.shutdownTimeout = $1 },
 
         .string("runtime.default_handler", default: "runc",
                 doc: "Handler used when a pod names no RuntimeClass handler; must be one of `runtime.handlers`.") { $0.runtime.defaultHandler = $1 },

@@ -100,3 +100,17 @@ public func readFileInRoot(_ root: String, _ path: String, limit: Int = 1 << 20)
     guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { throw SystemCallError("open", path + " (not a regular file)", errno: EINVAL) }
     return try FileSystem.readAll(fd, path: path, limit: limit)
 }
+
+/// Whether `path` is an executable regular file in a container's root filesystem, resolved as
+/// the container would (symlinks followed inside `root`, RESOLVE_IN_ROOT).
+public func isExecutableFileInRoot(_ root: String, _ path: String) -> Bool {
+    let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard rootFD >= 0 else { return false }
+    defer { close(rootFD) }
+    let openPath: Int32 = 0o10000000  // O_PATH, which Glibc's Swift module does not export
+    let fd = skiff_openat2(rootFD, path, UInt64(UInt32(bitPattern: openPath | O_CLOEXEC)), 0, UInt64(SKIFF_RESOLVE_IN_ROOT | SKIFF_RESOLVE_NO_MAGICLINKS))
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var status = stat()
+    return fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG && (status.st_mode & 0o111) != 0
+}

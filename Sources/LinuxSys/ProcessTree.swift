@@ -55,4 +55,11 @@ public enum ProcessTree {
         }
         return true
     }
+
+    /// The command name of `pid` (/proc/<pid>/comm), nil when it is gone: tells a recorded pid
+    /// that still names the process it did from a reused one.
+    public static func commandName(of pid: pid_t) -> String? {
+        guard pid > 0, let text = try? FileSystem.readText("/proc/\(pid)/comm", limit: 64) else { return nil }
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
 }

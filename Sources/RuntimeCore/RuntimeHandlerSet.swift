@@ -10,6 +10,12 @@ public struct RuntimeHandlerSet: Sendable {
         /// The executable found for it; nil when it is missing on this node.
         public var resolvedPath: String?
         public var root: String
+
+        /// A handler as an object's record kept it, for ending that object after the handler
+        /// has left the configuration.
+        static func recorded(name: String, binary: String, root: String) -> Handler {
+            Handler(name: name, configuredPath: binary, resolvedPath: FileSystem.isExecutableFile(binary) ? binary : nil, root: root)
+        }
     }
 
     public let defaultName: String

@@ -75,11 +75,13 @@ public struct Daemon {
             interceptors: [RequestLoggingInterceptor(logger: logger)])
 
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: GRPCServerService(server: server), serviceName: "grpc")],
+            services: [.init(service: GRPCServerService(server: server, forcedExitGrace: .seconds(5), socketPath: socketPath, logger: logger),
+                             serviceName: "grpc")],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.grpc.shutdownTimeout
-        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        // No ServiceGroup limit (it ends in a fatal error): GRPCServerService exits cleanly instead.
+        groupConfiguration.maximumCancellationDuration = nil
 
         let handlers = statusProbe.handlers().handlers
             .map { "\($0.name)=\($0.resolvedPath ?? "missing:\($0.configuredPath)")" }.joined(separator: ",")
@@ -109,11 +111,21 @@ public struct Daemon {
     /// every 2 h), plus `HTTP2PingResponder` first in each connection's pipeline, which answers
     /// the client's PINGs before swift-nio-http2's control-frame budget can count them (see there
     /// for why: a GOAWAY naming stream 0 makes grpc-go replay rpcs skiffd already ran).
+    /// The largest request message: the kubelet's own limit (16 MiB, k8s.io/cri-client's
+    /// maxMsgSize). A larger one is answered RESOURCE_EXHAUSTED by `OversizedRequestResponder`.
+    static let maxRequestSize = 16 << 20
+
     static var transportConfig: HTTP2ServerTransport.Posix.Config {
         .defaults { config in
+            config.rpc.maxRequestPayloadSize = maxRequestSize
             config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(HTTP2PingResponder(), position: .first)
+                }
+            }
+            config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(OversizedRequestResponder(limit: maxRequestSize), position: .first)
                 }
             }
         }

@@ -1,17 +1,40 @@
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
+import Logging
 import ServiceLifecycle
 
 /// Runs the gRPC server as a Service: on graceful shutdown it stops accepting calls and lets the
 /// running ones finish; the ServiceGroup cancels it when `grpc.shutdown_timeout` runs out.
+///
+/// A call that does not end on cancellation (one waiting its turn behind a stop of the same pod,
+/// a runtime that hangs) must neither keep skiffd up forever nor crash it (ServiceGroup's own
+/// limit ends in a fatal error, a SIGILL): `forcedExitGrace` after the cancellation, skiffd logs
+/// what happened and exits 0. Every state change is already durable (the same guarantee that
+/// makes a SIGKILL safe), so nothing is lost.
 struct GRPCServerService: Service {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let forcedExitGrace: Duration
+    let socketPath: String
+    let logger: Logger
 
     func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await server.serve()
-        } onGracefulShutdown: {
-            server.beginGracefulShutdown()
+        let grace = forcedExitGrace
+        let socketPath = socketPath
+        let logger = logger
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await server.serve()
+            } onGracefulShutdown: {
+                server.beginGracefulShutdown()
+            }
+        } onCancel: {
+            Task.detached {
+                try? await Task.sleep(for: grace)
+                logger.warning("rpcs still running \(grace) after they were cancelled at the end of the shutdown timeout; exiting without them (their state is on disk)")
+                unlink(socketPath)
+                exit(0)
+            }
         }
     }
 }

@@ -38,10 +38,25 @@ static int write_sysctl(const char *assignment) {
     if (!equals || equals == assignment) { errno = EINVAL; return -1; }
     char path[PATH_MAX] = "/proc/sys/";
     size_t length = strlen(path);
-    for (const char *c = assignment; c < equals && length < sizeof path - 1; c++) {
-        if (*c == '/' || (*c == '.' && c[1] == '.')) { errno = EINVAL; return -1; }
-        path[length++] = *c == '.' ? '/' : *c;
+    // Dots separate the path's components; a slash stands for a literal dot inside one (the
+    // kubelet's normalised form of net.ipv4.conf.eth0/100.forwarding). skiffd has validated the
+    // name; a component that is empty, "." or ".." is still refused here.
+    const char *component = path + length;
+    for (const char *c = assignment; c <= equals && length < sizeof path - 1; c++) {
+        if (c == equals || *c == '.') {
+            size_t size = (size_t)(path + length - component);
+            if (size == 0 || (size == 1 && component[0] == '.') || (size == 2 && component[0] == '.' && component[1] == '.')) {
+                errno = EINVAL;
+                return -1;
+            }
+            if (c == equals) break;
+            path[length++] = '/';
+            component = path + length;
+        } else {
+            path[length++] = *c == '/' ? '.' : *c;
+        }
     }
+    if (length >= sizeof path - 1) { errno = ENAMETOOLONG; return -1; }
     path[length] = 0;
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;

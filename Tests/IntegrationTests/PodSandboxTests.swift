@@ -82,7 +82,7 @@ import Testing
         process.standardError = pipe
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        for _ in 0..<500 where process.isRunning { usleep(10_000) }
+        process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 

@@ -1,3 +1,4 @@
+import CLinuxShim
 import Foundation
 import LinuxSys
 import Testing
@@ -472,6 +473,9 @@ final class SpawnedChild {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
+        // Nothing else of the test process: other tests' pipes and Foundation's exit-notification
+        // socket kept open in this child delayed their EOFs and exits.
+        skiff_spawn_addclosefrom(&actions, 3)
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var child: pid_t = 0

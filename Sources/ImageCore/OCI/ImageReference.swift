@@ -34,7 +34,7 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         var remainder = Substring(text)
         if let at = remainder.firstIndex(of: "@") {
             let digest = String(remainder[remainder.index(after: at)...])
-            guard Self.isValidDigest(digest) else { throw invalid("the digest \"\(digest)\" is not algorithm:hex (e.g. sha256: and 64 hex digits)") }
+            guard Self.isValidDigest(digest) else { throw invalid("the digest \"\(digest)\" is not sha256: and 64 lowercase hex digits (the only digest Skiff verifies)") }
             self.digest = digest
             remainder = remainder[..<at]
         }
@@ -66,15 +66,13 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         if tag == nil && digest == nil { tag = "latest" }
     }
 
+    /// `sha256:` and 64 lowercase hex digits: the one algorithm the content store verifies. A
+    /// reference pinned by another (`@md5:…`, `@sha512:…`) is refused before any registry is
+    /// asked, rather than fetched and then found unverifiable.
     static func isValidDigest(_ digest: String) -> Bool {
-        let parts = digest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-        // ASCII only: Character's isLowercase, isNumber and isHexDigit also take other scripts'
-        // letters and digits and fullwidth hex digits ("ａ"), which no content store accepts.
-        guard parts.count == 2, !parts[0].isEmpty,
-              parts[0].allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || "+._-".contains($0)) }) else { return false }
-        let hex = parts[1]
-        guard hex.count >= 32, hex.allSatisfy({ $0.isASCII && $0.isHexDigit && !$0.isUppercase }) else { return false }
-        return parts[0] != "sha256" || hex.count == 64
+        guard digest.hasPrefix("sha256:") else { return false }
+        let hex = digest.utf8.dropFirst(7)
+        return hex.count == 64 && hex.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
     static func isValidTag(_ tag: String) -> Bool {

@@ -40,4 +40,8 @@ public struct Container: Codable, Sendable, Equatable {
     public var tty: Bool
     /// Where the kubelet's termination-message file is on the node, if it mounted one.
     public var terminationMessageHostPath: String?
+    /// The runtime binary and root the container was created with, so it can still be stopped
+    /// and removed once its handler has left the configuration (nil in older records).
+    public var runtimeBinary: String?
+    public var runtimeRoot: String?
 }

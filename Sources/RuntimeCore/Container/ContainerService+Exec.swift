@@ -34,6 +34,7 @@ extension ContainerService {
 
     /// Applies new resources to the running container's cgroup and records them.
     public func updateResources(_ id: String, _ resources: ContainerSpec.Resources) async throws(SkiffError) {
+        try resources.validate(node: nodeFacts, field: "linux")
         await collectExit(of: id)
         var container = try await existing(id)
         guard container.state == .running || container.state == .created else {

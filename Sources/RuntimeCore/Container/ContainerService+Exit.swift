@@ -3,62 +3,9 @@ import ImageCore
 import LinuxSys
 import SkiffCommon
 
-/// Stopping, removing, and learning of exits: conmon writes `<state_dir>/exits/<id>` with the
-/// exit code when a container's process ends, whether skiffd was running then or not.
+/// Learning of exits: conmon writes `<state_dir>/exits/<id>` with the exit code when a
+/// container's process ends, whether skiffd was running then or not.
 extension ContainerService {
-    // MARK: Stop
-
-    /// Sends the stop signal, waits up to `timeout` seconds, then SIGKILL. 0 kills at once.
-    /// Stopping a container that is not running succeeds.
-    public func stop(_ id: String, timeout: Int64) async throws(SkiffError) {
-        await collectExit(of: id)
-        let container = try await existing(id)
-        guard container.state == .running || container.state == .created else { return }
-        let runtime = try runtime(for: container)
-        if timeout > 0 {
-            try? await runtime.kill(id: container.id, signal: container.stopSignal)
-            if await waitForExit(container.id, within: .seconds(timeout)) { return }
-            logger.info("container did not stop within its grace period; killing it", metadata: ["id": "\(container.id)", "grace": "\(timeout)s"])
-        }
-        try? await runtime.kill(id: container.id, signal: SIGKILL)
-        if await waitForExit(container.id, within: options.commandTimeout) { return }
-        throw SkiffError(.deadlineExceeded, "container \(container.id) did not exit within \(options.commandTimeout) of SIGKILL")
-    }
-
-    /// Waits for the container's exit to be recorded, woken by conmon's exit file; true once it is.
-    func waitForExit(_ id: String, within duration: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + duration
-        while true {
-            await collectExit(of: id)
-            if let container = await store.find(id), container.state != .running && container.state != .created { return true }
-            if ContinuousClock.now >= deadline { return false }
-            await waitForExitFile(id, until: deadline)
-        }
-    }
-
-    // MARK: Remove
-
-    /// Kills a running container, deletes it from the OCI runtime, unmounts and deletes its root
-    /// filesystem and files. Removing a container that does not exist succeeds.
-    public func remove(_ id: String) async throws(SkiffError) {
-        guard !id.isEmpty else { throw SkiffError.invalidArgument("a container ID is required") }
-        guard let container = await store.find(id) else { return }
-        if container.state == .running || container.state == .created {
-            try await stop(container.id, timeout: 0)
-        }
-        if let runtime = try? runtime(for: container) {
-            try await runtime.delete(id: container.id, force: true)
-        }
-        await releaseFilesystem(id: container.id, layers: container.layers.compactMap { try? Digest(parsing: $0) })
-        try await store.delete(container.id)
-        cpuSamples[container.id] = nil
-        try? FileSystem.removeIfPresent(exitDirectory + "/" + container.id)
-        // conmon's link to the attach socket (it removes it itself only when it exits cleanly).
-        try? FileSystem.removeIfPresent(socketDirectory + "/" + container.id)
-        logger.info("container removed", metadata: ["id": "\(container.id)", "name": "\(container.name)"])
-        await events.publish(ContainerEvent(kind: .deleted, container: container, timestamp: SandboxService.nowNanoseconds()))
-    }
-
     // MARK: Exits
 
     /// Learns of exits as conmon writes its exit files (inotify on the exit directory), then
@@ -197,7 +144,7 @@ extension ContainerService {
         for container in all where container.state == .running || container.state == .created {
             await collectExit(of: container.id)
             guard var current = await store.find(container.id), current.state == .running || current.state == .created,
-                  let runtime = try? runtime(for: current) else { continue }
+                  let runtime = try? teardownRuntime(for: current) else { continue }
             let state: OCIState?
             let gone: Bool
             do {

@@ -40,24 +40,36 @@ extension ContainerService {
     }
 
     /// Stops every container of a pod (StopPodSandbox), its pause process, then the sandbox.
+    /// Concurrent stops and removals of one pod run one after the other and all answer.
     public func stopPod(_ sandboxID: String) async throws(SkiffError) {
-        guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
-        for container in await list(sandboxID: sandbox.id) where container.state == .running || container.state == .created {
-            try await stop(container.id, timeout: 0)
+        try await teardown.withLock("pod/" + sandboxID) { () async throws(SkiffError) in
+            guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
+            for container in await list(sandboxID: sandbox.id) where container.state == .running || container.state == .created {
+                try await stop(container.id, timeout: 0)
+            }
+            await removePause(of: sandbox)
+            if sandbox.pausePID != nil { try await sandboxes.recordPause(sandbox.id, pid: nil) }
+            try await sandboxes.stop(sandbox.id)
         }
-        await removePause(of: sandbox)
-        if sandbox.pausePID != nil { try await sandboxes.recordPause(sandbox.id, pid: nil) }
-        try await sandboxes.stop(sandbox.id)
     }
 
     /// Removes every container of a pod (RemovePodSandbox), its pause process, then the sandbox.
     public func removePod(_ sandboxID: String) async throws(SkiffError) {
-        guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
-        for container in await list(sandboxID: sandbox.id) {
-            try await remove(container.id)
+        try await teardown.withLock("pod/" + sandboxID) { () async throws(SkiffError) in
+            guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
+            for container in await list(sandboxID: sandbox.id) {
+                try await remove(container.id)
+            }
+            await removePause(of: sandbox)
+            try await sandboxes.remove(sandbox.id)
         }
-        await removePause(of: sandbox)
-        try await sandboxes.remove(sandbox.id)
+    }
+
+    /// The runtime of the pod's handler: configured, else as recorded when the pod was made.
+    func pauseRuntime(of sandbox: PodSandbox) -> (any OCIRuntime)? {
+        if let handler = options.handlers.handler(named: sandbox.runtimeHandler) { return makeRuntime(handler) }
+        guard let binary = sandbox.runtimeBinary, let root = sandbox.runtimeRoot else { return nil }
+        return makeRuntime(.recorded(name: sandbox.runtimeHandler, binary: binary, root: root))
     }
 
     static let pausePrefix = "pause-"
@@ -122,8 +134,7 @@ extension ContainerService {
     func removePause(of sandbox: PodSandbox) async {
         let id = Self.pauseID(of: sandbox)
         let bundle = sandbox.directory + "/pause"
-        guard FileSystem.exists(bundle), let handler = options.handlers.handler(named: sandbox.runtimeHandler) else { return }
-        let runtime = makeRuntime(handler)
+        guard FileSystem.exists(bundle), let runtime = pauseRuntime(of: sandbox) else { return }
         pausesBeingRemoved.insert(sandbox.id)
         defer { pausesBeingRemoved.remove(sandbox.id) }
         // Not there (never started, or already deleted): no exit file will come.
@@ -156,8 +167,8 @@ extension ContainerService {
             let id = Self.pauseID(of: sandbox)
             let exited = FileSystem.exists(exitDirectory + "/" + id)
             var gone = exited
-            if !exited, let handler = options.handlers.handler(named: sandbox.runtimeHandler) {
-                let state = try? await makeRuntime(handler).state(id: id)
+            if !exited, let runtime = pauseRuntime(of: sandbox) {
+                let state = try? await runtime.state(id: id)
                 gone = state == nil || state?.status == "stopped"
             }
             if gone { await sandboxes.markNotReady(sandbox.id, reason: "its pause process is gone") }

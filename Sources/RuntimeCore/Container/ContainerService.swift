@@ -47,6 +47,8 @@ public actor ContainerService {
     public let events = ContainerEventHub()
     let logger: Logger
     let minimumOOMScoreAdj: Int
+    /// What request validation needs to know of the node (huge page sizes, AppArmor, cgroups).
+    let nodeFacts: ContainerSpec.NodeFacts
     var exitWatcher: Task<Void, Never>?
     /// The inotify watch on conmon's exit directory (nil when polling).
     var exitFiles: DirectoryWatcher?
@@ -64,6 +66,8 @@ public actor ContainerService {
     /// RunPodSandbox and CreateContainer calls in progress or finished unclaimed, for retries.
     let podCreations = CreationLedger<SandboxSpec, PodSandbox>()
     let containerCreations = CreationLedger<ContainerSpec, Container>()
+    /// Stops and removals, one at a time per container and per pod.
+    let teardown = ObjectLocks()
     /// Name keys of CreateContainer calls in progress.
     private var reserved: Set<String> = []
 
@@ -81,6 +85,7 @@ public actor ContainerService {
         self.makeRuntime = makeRuntime
         self.logger = logger
         store = try RecordDirectory(root: options.stateDir + "/containers", fileName: "container.json", id: \.id, createdAt: \.createdAt)
+        nodeFacts = ContainerSpec.NodeFacts.current(cgroupLayout: options.cgroupLayout)
         minimumOOMScoreAdj = (try? FileSystem.readText("/proc/self/oom_score_adj")).flatMap { Int($0.trimmingNewline) } ?? 0
         for directory in [options.stateDir + "/exits", options.stateDir + "/attach", options.rootDir + "/containers"] {
             do {
@@ -129,9 +134,8 @@ public actor ContainerService {
     }
 
     func createOnce(in sandboxID: String, _ spec: ContainerSpec) async throws(SkiffError) -> Container {
-        guard !spec.name.isEmpty else { throw SkiffError.invalidArgument("CreateContainer needs metadata.name") }
-        guard !spec.image.isEmpty else { throw SkiffError.invalidArgument("CreateContainer needs image.image") }
         let sandbox = try await sandboxes.sandbox(sandboxID)
+        try spec.validate(in: sandbox, node: nodeFacts)
         guard sandbox.state == .ready else {
             throw SkiffError(.failedPrecondition, "pod sandbox \(sandbox.id) is not ready (it was stopped); create a new sandbox")
         }
@@ -164,7 +168,7 @@ public actor ContainerService {
             cgroupsPath: cgroupsPath(of: id, in: sandbox),
             layers: image.chainIDs.map(\.description), stopSignal: Self.signalNumber(defaults.stopSignal) ?? SIGTERM,
             pid: 0, monitorPID: 0, stdin: spec.stdin, stdinOnce: spec.stdinOnce, tty: spec.tty,
-            terminationMessageHostPath: Self.terminationMessageHostPath(spec))
+            terminationMessageHostPath: Self.terminationMessageHostPath(spec), runtimeBinary: runtimePath, runtimeRoot: handler.root)
         var leased = false
         var runtimeCreated = false
         do throws(SkiffError) {
@@ -189,6 +193,7 @@ public actor ContainerService {
                 id: id, spec: spec, image: defaults, sandbox: sandbox, user: user, rootfs: rootfs, cgroupsPath: container.cgroupsPath,
                 cgroupLayout: options.cgroupLayout, minimumOOMScoreAdj: minimumOOMScoreAdj,
                 targetPIDNamespace: try await targetPIDNamespace(spec.security.pidMode, sandbox: sandbox)))
+            try CommandCheck.check(runtimeSpec)
             try Self.writeJSON(runtimeSpec, to: bundle + "/config.json")
             if !container.logPath.isEmpty {
                 do {
@@ -210,6 +215,8 @@ public actor ContainerService {
             await releaseFilesystem(id: id, layers: leased ? image.chainIDs : [])
             try? await store.delete(id)
             try? FileSystem.removeIfPresent(exitDirectory + "/" + id)
+            // conmon's attach socket link, left when the runtime refused the container.
+            try? FileSystem.removeIfPresent(socketDirectory + "/" + id)
             throw error
         }
         logger.info("container created", metadata: ["id": "\(id)", "name": "\(spec.name)", "pod": "\(sandbox.id)", "image": "\(spec.image)"])

@@ -105,6 +105,13 @@ public struct ContainerSpec: Sendable, Equatable {
     public var resources: Resources
     public var security: Security
     public var sysctls: [String: String]
+    /// Enum fields the CRI version Skiff speaks does not define (see `UnrecognizedValue`).
+    public var unrecognized: [UnrecognizedValue] = []
+    /// namespace_options.userns_options with mode POD (refused while unsupported).
+    public var requestsUserNamespace = false
+    /// supplemental_groups_policy Strict: only the listed groups, none from the image (refused
+    /// while unsupported: the image's groups are always merged).
+    public var strictSupplementalGroups = false
 
     public init(name: String, attempt: UInt32 = 0, image: String, command: [String] = [], args: [String] = [], workingDir: String = "",
                 env: [(key: String, value: String)] = [], mounts: [Mount] = [], devices: [Device] = [], labels: [String: String] = [:],
@@ -136,5 +143,7 @@ public struct ContainerSpec: Sendable, Equatable {
             && lhs.mounts == rhs.mounts && lhs.devices == rhs.devices && lhs.labels == rhs.labels && lhs.annotations == rhs.annotations
             && lhs.logPath == rhs.logPath && lhs.stdin == rhs.stdin && lhs.stdinOnce == rhs.stdinOnce && lhs.tty == rhs.tty
             && lhs.resources == rhs.resources && lhs.security == rhs.security && lhs.sysctls == rhs.sysctls
+            && lhs.unrecognized == rhs.unrecognized && lhs.requestsUserNamespace == rhs.requestsUserNamespace
+            && lhs.strictSupplementalGroups == rhs.strictSupplementalGroups
     }
 }

@@ -46,12 +46,23 @@ public struct SandboxSpec: Sendable, Equatable {
     public var cgroupParent: String
     /// The pod's containers share one PID namespace (PodSandboxConfig pid option POD).
     public var sharedPID: Bool
+    /// LinuxSandboxSecurityContext.privileged: only then may its containers be privileged.
+    public var privileged: Bool
+    /// userns_options with mode POD: a user namespace for the pod (refused while unsupported).
+    public var requestsUserNamespace: Bool
+    /// Enum fields whose value the CRI version Skiff speaks does not define; the validation
+    /// refuses the request naming them (never mapped to a default).
+    public var unrecognized: [UnrecognizedValue]
 
     public init(name: String, namespace: String, uid: String, attempt: UInt32 = 0, hostname: String = "", logDirectory: String = "",
                 dns: DNS? = nil, portMappings: [PortMapping] = [], labels: [String: String] = [:], annotations: [String: String] = [:],
                 runtimeHandler: String = "", hostNetwork: Bool = false, hostIPC: Bool = false, hostPID: Bool = false, sysctls: [String: String] = [:],
-                cgroupParent: String = "", sharedPID: Bool = false) {
+                cgroupParent: String = "", sharedPID: Bool = false, privileged: Bool = false, requestsUserNamespace: Bool = false,
+                unrecognized: [UnrecognizedValue] = []) {
         self.sharedPID = sharedPID
+        self.privileged = privileged
+        self.requestsUserNamespace = requestsUserNamespace
+        self.unrecognized = unrecognized
         self.cgroupParent = cgroupParent
         self.name = name
         self.namespace = namespace
@@ -109,4 +120,24 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     public var ips: [String]
     /// Files the pod's containers mount: hostname, resolv.conf, hosts.
     public var directory: String
+    /// The pod may run privileged containers (nil in records written before it was kept).
+    public var privileged: Bool?
+    /// The runtime binary and root of the pod's handler when it was created, so its pause
+    /// process can be ended after the handler has left the configuration (nil in older records).
+    public var runtimeBinary: String?
+    public var runtimeRoot: String?
+}
+
+/// An enum field of a request whose raw value has no meaning in the CRI version Skiff speaks
+/// (a newer client, or a hostile one). Kept so the domain's validation refuses it by name
+/// rather than the conversion mapping it to some default.
+public struct UnrecognizedValue: Sendable, Equatable {
+    /// The field's path in the request, e.g. `port_mappings[2].protocol`.
+    public var field: String
+    public var rawValue: Int
+
+    public init(field: String, rawValue: Int) {
+        self.field = field
+        self.rawValue = rawValue
+    }
 }

@@ -51,15 +51,10 @@ public actor SandboxService {
     // MARK: Run
 
     public func run(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
-        for (field, value) in [("metadata.name", spec.name), ("metadata.namespace", spec.namespace), ("metadata.uid", spec.uid)] where value.isEmpty {
-            throw SkiffError.invalidArgument("RunPodSandbox needs \(field)")
-        }
-        guard options.handlers.handler(named: spec.runtimeHandler) != nil else {
+        try spec.validate()
+        guard let handler = options.handlers.handler(named: spec.runtimeHandler) else {
             let known = options.handlers.handlers.map(\.name).joined(separator: ", ")
             throw SkiffError.invalidArgument("runtime handler \"\(spec.runtimeHandler)\" is not configured (configured: \(known))")
-        }
-        guard spec.hostname.utf8.count <= 63 else {
-            throw SkiffError.invalidArgument("hostname \"\(spec.hostname)\" is longer than 63 bytes")
         }
         let key = "\(spec.namespace)/\(spec.name)/\(spec.uid)/\(spec.attempt)"
         let duplicate = SkiffError(.alreadyExists, "pod sandbox \(spec.namespace)/\(spec.name) (uid \(spec.uid), attempt \(spec.attempt)) already exists; remove it first")
@@ -80,7 +75,8 @@ public actor SandboxService {
             // first 12 characters, as cri-o does — a pod name may be longer than a hostname can be.
             hostname: spec.hostname.isEmpty ? String(id.prefix(12)) : spec.hostname, logDirectory: spec.logDirectory,
             hostNetwork: spec.hostNetwork, hostIPC: spec.hostIPC, hostPID: spec.hostPID, portMappings: spec.portMappings, cgroupParent: spec.cgroupParent, sharedPID: spec.sharedPID, pausePID: nil, dns: spec.dns,
-            shmPath: nil, namespaces: nil, networkName: nil, networkResult: nil, ips: [], directory: directory)
+            shmPath: nil, namespaces: nil, networkName: nil, networkResult: nil, ips: [], directory: directory, privileged: spec.privileged,
+            runtimeBinary: handler.resolvedPath, runtimeRoot: handler.root)
         do throws(SkiffError) {
             do {
                 try FileSystem.makeDirectories(directory, mode: 0o711)
@@ -89,7 +85,7 @@ public actor SandboxService {
             }
             let request = NamespaceRequest(network: !spec.hostNetwork, ipc: !spec.hostIPC, uts: !spec.hostNetwork,
                                            hostname: spec.hostNetwork ? nil : sandbox.hostname,
-                                           sysctls: spec.hostNetwork ? spec.sysctls.filter { !$0.key.hasPrefix("net.") } : spec.sysctls)
+                                           sysctls: spec.sysctls)
             if request.network || request.ipc || request.uts {
                 sandbox.namespaces = try await pinner.pin(request, in: directory + "/ns")
             }

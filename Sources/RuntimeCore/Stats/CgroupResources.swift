@@ -30,6 +30,19 @@ public enum CgroupFiles {
         return relative.isEmpty ? base : base + "/" + relative.joined(separator: "/")
     }
 
+    /// The processes in the cgroup at `path` (its cgroup.procs; the pids hierarchy on v1, where
+    /// every container has one), empty when it is gone.
+    public static func processes(ofCgroup path: String, layout: CgroupLayout, root: String = "/sys/fs/cgroup") -> [Int32] {
+        guard isConfined(path) else { return [] }
+        let controllers = layout == .unified ? ["pids"] : ["pids", "memory", "cpu"]
+        for controller in controllers {
+            if let text = readText(directory(for: controller, cgroup: path, layout: layout, root: root) + "/cgroup.procs") {
+                return text.split(separator: "\n").compactMap { Int32($0) }
+            }
+        }
+        return []
+    }
+
     /// The limits set on the cgroup at `path`; a field is nil when its file is missing or
     /// unreadable, or when it holds the kernel's "no limit" value ("max", -1, or v1's
     /// page-rounded LONG_MAX for memory).

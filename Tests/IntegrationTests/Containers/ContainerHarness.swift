@@ -13,9 +13,12 @@ struct ContainerHarness {
     let podID: String
     let logDirectory: String
 
-    static let busybox = try! BusyboxImages.busyboxBinary()
+    // Empty when busybox-static is missing: the images then fail to run, visibly, instead of a trap.
+    static let busybox = (try? BusyboxImages.busyboxBinary()) ?? []
 
-    static func with(handler: String = "", sharedPID: Bool = false, extraConfig: String = "", _ body: (ContainerHarness) async throws -> Void) async throws {
+    /// `privilegedPod`: the pod may run privileged containers (LinuxSandboxSecurityContext.privileged).
+    static func with(handler: String = "", sharedPID: Bool = false, privilegedPod: Bool = false, extraConfig: String = "",
+                     _ body: (ContainerHarness) async throws -> Void) async throws {
         let registry = try await TestRegistry.start()
         defer { registry.stop() }
         let fixture = BusyboxImages.standard(busybox: busybox)
@@ -28,6 +31,7 @@ struct ContainerHarness {
             var config = PodSandboxTests.config("ctr-pod", hostNetwork: true)
             config.logDirectory = logDirectory
             config.linux.securityContext.namespaceOptions.pid = sharedPID ? .pod : .container
+            config.linux.securityContext.privileged = privilegedPod
             let podID = try await PodSandboxTests.run(daemon, config, handler: handler)
             let harness = ContainerHarness(daemon: daemon, image: image, podID: podID, logDirectory: logDirectory)
             do {

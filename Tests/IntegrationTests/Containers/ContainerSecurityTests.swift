@@ -17,7 +17,7 @@ import Testing
     }
 
     @Test func capabilitiesSeccompAndPrivileged() async throws {
-        try await ContainerHarness.with { harness in
+        try await ContainerHarness.with(privilegedPod: true) { harness in
             let plain = try await harness.run(harness.config("plain", ["/bin/cat", "/proc/self/status"]))
             let tuned = try await harness.run(harness.config("tuned", ["/bin/cat", "/proc/self/status"]) { config in
                 config.linux.securityContext.capabilities.addCapabilities = ["NET_ADMIN"]

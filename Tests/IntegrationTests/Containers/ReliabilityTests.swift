@@ -21,9 +21,9 @@ import Testing
             guard let member = Int32(entry),
                   (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/ns/pid")) == namespace,
                   let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")"), open < close else { return nil }
             let name = String(stat[stat.index(after: open)..<close])
-            let state = stat[stat.index(close, offsetBy: 2)...].prefix(1)
+            let state = stat[close...].dropFirst(2).prefix(1)
             return NodeProcess(pid: member, state: String(state), name: name)
         }.sorted { $0.pid < $1.pid }
     }
@@ -108,7 +108,7 @@ import Testing
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> NodeProcess? in
             guard let child = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
                   let close = stat.lastIndex(of: ")") else { return nil }
-            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            let fields = stat[close...].dropFirst(2).split(separator: " ")
             guard fields.count > 1, Int32(fields[1]) == pid else { return nil }
             return NodeProcess(pid: child, state: String(fields[0]), name: "")
         }

@@ -84,8 +84,10 @@ final class DaemonHarness: @unchecked Sendable {
     func runToCompletion(arguments: [String], timeout: Duration = .seconds(30)) async throws -> (status: Int32, stderr: String) {
         logIndex += 1
         let process = try launch(arguments: arguments)
+        reapedStatus = nil
         try await waitForExit(process, timeout: timeout)
-        return (process.terminationStatus, log())
+        // Reaped by waitForExit itself: Foundation never saw the exit, and asking it would trap.
+        return (reapedStatus ?? process.terminationStatus, log())
     }
 
     /// Sends `signal` and waits for the daemon to exit; returns its exit status.

@@ -18,6 +18,8 @@ final class WebSocketTestClient {
         var description: String { "upgrade refused: \(status)" }
     }
 
+    /// Closed by deinit only: the object is fully initialised once this is set, so a throwing
+    /// init runs deinit too (closing here as well closed another test's fd of the same number).
     let fd: Int32
     private var buffer: [UInt8] = []
     private(set) var subprotocol = ""
@@ -39,7 +41,7 @@ final class WebSocketTestClient {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { close(fd); throw HarnessError("connect to \(url) failed: errno \(errno)") }
+        guard connected == 0 else { throw HarnessError("connect to \(url) failed: errno \(errno)") }
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         var request = "GET \(components.path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"
@@ -48,14 +50,14 @@ final class WebSocketTestClient {
         try sendAll(Array(request.utf8))
         let head = try readHead()
         let lines = head.components(separatedBy: "\r\n")
-        guard lines.first?.hasPrefix("HTTP/1.1 101") == true else { close(fd); throw Refused(status: lines.first ?? "") }
+        guard lines.first?.hasPrefix("HTTP/1.1 101") == true else { throw Refused(status: lines.first ?? "") }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             let parts = line.split(separator: ":", maxSplits: 1)
             if parts.count == 2 { headers[parts[0].lowercased()] = parts[1].trimmingCharacters(in: .whitespaces) }
         }
         let expected = Data(Insecure.SHA1.hash(data: Data((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))).base64EncodedString()
-        guard headers["sec-websocket-accept"] == expected else { close(fd); throw HarnessError("bad Sec-WebSocket-Accept in \(head)") }
+        guard headers["sec-websocket-accept"] == expected else { throw HarnessError("bad Sec-WebSocket-Accept in \(head)") }
         subprotocol = headers["sec-websocket-protocol"] ?? ""
     }
 
@@ -94,6 +96,7 @@ final class WebSocketTestClient {
             guard let extended = try readBytes(8) else { return nil }
             length = extended.reduce(0) { $0 << 8 | Int($1) }
         }
+        guard (0...(64 << 20)).contains(length) else { throw HarnessError("a frame of \(length) bytes") }
         guard first[1] & 0x80 == 0 else { throw HarnessError("the server masked a frame") }
         guard let payload = try readBytes(length) else { return nil }
         return Frame(opcode: first[0] & 0x0F, payload: payload)

@@ -1,0 +1,124 @@
+import Foundation
+import ImageCore
+import LinuxSys
+import SkiffCommon
+
+/// StopContainer and RemoveContainer: serialised per container (`teardown`), and never wedged by
+/// a runtime that cannot end a container — that one is forced.
+extension ContainerService {
+    // MARK: Stop
+
+    /// Sends the stop signal, waits up to `timeout` seconds, then SIGKILL. 0 kills at once.
+    /// Stopping a container that is not running succeeds; concurrent stops and removes of one
+    /// container run one after the other and all answer.
+    public func stop(_ id: String, timeout: Int64) async throws(SkiffError) {
+        try await teardown.withLock("container/" + id) { () async throws(SkiffError) in
+            try await stopHoldingLock(id, timeout: timeout)
+        }
+    }
+
+    /// How long a SIGKILLed container may take to be reported by conmon before it is forced.
+    var killGrace: Duration { min(options.commandTimeout, .seconds(10)) }
+
+    private func stopHoldingLock(_ id: String, timeout: Int64) async throws(SkiffError) {
+        await collectExit(of: id)
+        let container = try await existing(id)
+        guard container.state == .running || container.state == .created else { return }
+        let runtime = try teardownRuntime(for: container)
+        if container.state == .created {
+            // Never started: there is nothing to stop gracefully, and some runtimes (runsc) do
+            // not end a created container on a signal. delete --force ends it and its helpers.
+            try? await runtime.delete(id: container.id, force: true)
+            if await waitForExit(container.id, within: killGrace) { return }
+            await forceEnd(container, runtime: runtime, why: "its runtime did not end the created container")
+            return
+        }
+        if timeout > 0 {
+            try? await runtime.kill(id: container.id, signal: container.stopSignal)
+            if await waitForExit(container.id, within: .seconds(timeout)) { return }
+            logger.info("container did not stop within its grace period; killing it", metadata: ["id": "\(container.id)", "grace": "\(timeout)s"])
+        }
+        try? await runtime.kill(id: container.id, signal: SIGKILL)
+        if await waitForExit(container.id, within: killGrace) { return }
+        await forceEnd(container, runtime: runtime, why: "it did not exit within \(killGrace) of SIGKILL")
+    }
+
+    /// The runtime could not end the container: `delete --force`, then conmon and every process
+    /// left in the container's cgroup are killed, and the exit is recorded by skiffd (137).
+    func forceEnd(_ container: Container, runtime: any OCIRuntime, why: String) async {
+        logger.warning("forcing a container's end", metadata: ["id": "\(container.id)", "reason": "\(why)"])
+        try? await runtime.delete(id: container.id, force: true)
+        if await waitForExit(container.id, within: .seconds(2)) { return }
+        if container.monitorPID > 0, ProcessTree.commandName(of: container.monitorPID) == "conmon" {
+            kill(container.monitorPID, SIGKILL)
+        }
+        if let layout = options.cgroupLayout {
+            for pid in CgroupFiles.processes(ofCgroup: container.cgroupsPath, layout: layout) { kill(pid, SIGKILL) }
+        }
+        guard var current = await store.find(container.id), current.state == .running || current.state == .created else { return }
+        current.state = .exited
+        current.exitCode = 137
+        current.finishedAt = SandboxService.nowNanoseconds()
+        current.reason = "Error"
+        current.message = "killed by skiffd: \(why)"
+        do {
+            try await store.save(current)
+        } catch {
+            logger.error("cannot record a forced exit", metadata: ["id": "\(current.id)", "error": "\(error)"])
+            return
+        }
+        await events.publish(ContainerEvent(kind: .stopped, container: current, timestamp: current.finishedAt))
+    }
+
+    /// Waits for the container's exit to be recorded, woken by conmon's exit file; true once it is.
+    func waitForExit(_ id: String, within duration: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + duration
+        while true {
+            await collectExit(of: id)
+            if let container = await store.find(id), container.state != .running && container.state != .created { return true }
+            if await store.find(id) == nil { return true }
+            if ContinuousClock.now >= deadline { return false }
+            await waitForExitFile(id, until: deadline)
+        }
+    }
+
+    // MARK: Remove
+
+    /// Kills a running container, deletes it from the OCI runtime, unmounts and deletes its root
+    /// filesystem and files. Removing a container that does not exist succeeds.
+    public func remove(_ id: String) async throws(SkiffError) {
+        guard !id.isEmpty else { throw SkiffError.invalidArgument("a container ID is required") }
+        try await teardown.withLock("container/" + id) { () async throws(SkiffError) in
+            try await removeHoldingLock(id)
+        }
+    }
+
+    private func removeHoldingLock(_ id: String) async throws(SkiffError) {
+        guard let container = await store.find(id) else { return }
+        if container.state == .running || container.state == .created {
+            try await stopHoldingLock(container.id, timeout: 0)
+        }
+        if let runtime = try? teardownRuntime(for: container) {
+            try await runtime.delete(id: container.id, force: true)
+        }
+        await releaseFilesystem(id: container.id, layers: container.layers.compactMap { try? Digest(parsing: $0) })
+        try await store.delete(container.id)
+        cpuSamples[container.id] = nil
+        try? FileSystem.removeIfPresent(exitDirectory + "/" + container.id)
+        // conmon's link to the attach socket (it removes it itself only when it exits cleanly).
+        try? FileSystem.removeIfPresent(socketDirectory + "/" + container.id)
+        logger.info("container removed", metadata: ["id": "\(container.id)", "name": "\(container.name)"])
+        await events.publish(ContainerEvent(kind: .deleted, container: container, timestamp: SandboxService.nowNanoseconds()))
+    }
+
+    /// The runtime that created the container, for ending it: the configured handler, else (the
+    /// handler was removed from the config since) the binary and root recorded at creation, so a
+    /// container can always be stopped and removed.
+    func teardownRuntime(for container: Container) throws(SkiffError) -> any OCIRuntime {
+        if let handler = options.handlers[container.runtimeHandler] { return makeRuntime(handler) }
+        guard let binary = container.runtimeBinary, let root = container.runtimeRoot else {
+            throw SkiffError(.failedPrecondition, "runtime handler \"\(container.runtimeHandler)\" of container \(container.id) is no longer configured and its record predates the runtime path being kept")
+        }
+        return makeRuntime(.recorded(name: container.runtimeHandler, binary: binary, root: root))
+    }
+}

@@ -1,0 +1,62 @@
+import LinuxSys
+import SkiffCommon
+
+/// Shared checks of request fields, each refusal an INVALID_ARGUMENT that names the field and
+/// shows the value (escaped and truncated: a hostile megabyte is never echoed back).
+enum RequestCheck {
+    /// The longest value shown in a refusal.
+    static let shownLength = 80
+
+    static func refuse(_ field: String, _ value: String, _ reason: String) -> SkiffError {
+        SkiffError.invalidArgument("\(field) \(shown(value)) \(reason)")
+    }
+
+    static func refuse(_ field: String, _ value: some BinaryInteger, _ reason: String) -> SkiffError {
+        SkiffError.invalidArgument("\(field) \(value) \(reason)")
+    }
+
+    /// `value` as a quoted literal, control characters escaped, cut after `shownLength` characters.
+    static func shown(_ value: String) -> String {
+        guard value.count > shownLength else { return doubleQuotedLiteral(value) }
+        return doubleQuotedLiteral(String(value.prefix(shownLength))) + "… (\(value.utf8.count) bytes)"
+    }
+
+    /// Tabs are allowed where a value is a list of words (`net.ipv4.ip_local_port_range`).
+    static func hasControlCharacters(_ value: String, allowingTabs: Bool = false) -> Bool {
+        value.unicodeScalars.contains { ($0.value < 0x20 && !(allowingTabs && $0 == "\t")) || $0.value == 0x7F }
+    }
+
+    /// `/`-rooted, and no component is `.` or `..` (a path that cannot climb out of where it
+    /// is joined, and says plainly where it points); no NUL.
+    static func isCleanAbsolutePath(_ path: String) -> Bool {
+        path.hasPrefix("/") && hasNoDotComponents(path)
+    }
+
+    /// Not `/`-rooted, not empty, no `.` or `..` component: stays under the directory it is joined to.
+    static func isCleanRelativePath(_ path: String) -> Bool {
+        !path.isEmpty && !path.hasPrefix("/") && hasNoDotComponents(path)
+    }
+
+    private static func hasNoDotComponents(_ path: String) -> Bool {
+        !path.utf8.contains(0) && !path.split(separator: "/", omittingEmptySubsequences: true).contains { $0 == "." || $0 == ".." }
+    }
+
+    static func isIPAddress(_ text: String) -> Bool {
+        !text.isEmpty && InterfaceAddresses.canonical(text) != nil
+    }
+
+    /// A kernel CPU or memory-node list: `0-3,8,10-11`, every number below `limit`.
+    static func isCPUList(_ text: String, limit: Int) -> Bool {
+        let ranges = text.split(separator: ",", omittingEmptySubsequences: false)
+        guard !ranges.isEmpty else { return false }
+        for range in ranges {
+            let bounds = range.split(separator: "-", omittingEmptySubsequences: false)
+            guard (1...2).contains(bounds.count), bounds.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (48...57).contains($0) } && $0.count <= 5 }) else {
+                return false
+            }
+            let numbers = bounds.compactMap { Int($0) }
+            guard numbers.count == bounds.count, numbers.allSatisfy({ $0 < limit }), numbers.first! <= numbers.last! else { return false }
+        }
+        return true
+    }
+}
