@@ -49,7 +49,7 @@ enum ContainerConversions {
                 ContainerSpec.Mount(
                     containerPath: mount.containerPath, hostPath: mount.hostPath, readOnly: mount.readonly,
                     recursiveReadOnly: mount.recursiveReadOnly,
-                    propagation: propagation(mount.propagation))
+                    propagation: propagation(mount.propagation), image: mount.hasImage ? mount.image.image : nil)
             },
             devices: config.devices.map { ContainerSpec.Device(containerPath: $0.containerPath, hostPath: $0.hostPath, permissions: $0.permissions) },
             labels: config.labels, annotations: config.annotations, logPath: config.logPath,

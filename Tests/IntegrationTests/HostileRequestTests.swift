@@ -96,6 +96,12 @@ import Testing
             await Self.expectRefusal(naming: "metadata.name") { try await run { $0.metadata.name = String(repeating: "n", count: 1 << 20) } }
             await Self.expectRefusal(naming: "metadata.name") { try await run { $0.metadata.name = "web;IP=10.0.0.9" } }
             await Self.expectRefusal(naming: "hostname") { try await run { $0.hostname = "web\n6.6.6.6 evil" } }
+            // A digest Skiff cannot verify is refused before any registry is asked.
+            await Self.expectRefusal(naming: "digest") {
+                var pull = Runtime_V1_PullImageRequest()
+                pull.image.image = "registry.invalid/skiff/busybox@md5:d41d8cd98f00b204e9800998ecf8427e"
+                _ = try await daemon.images { try await $0.pullImage(pull) }
+            }
             // Over the 16 MiB message limit: RESOURCE_EXHAUSTED, not a reset stream (CANCELLED).
             await Self.expectRefusal(.resourceExhausted, naming: "limit") {
                 try await run { $0.annotations["big"] = String(repeating: "x", count: 17 << 20) }

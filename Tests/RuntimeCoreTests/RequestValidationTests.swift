@@ -144,6 +144,7 @@ struct RequestValidationTests {
         Self.expectRefused(Self.container { $0.security.apparmorProfile = "k8s-nginx" }, naming: "apparmor")
         Self.expectRefused(Self.container { $0.security.seccomp = .localhost("profile.json") }, naming: "seccomp.localhost_ref")
         Self.expectRefused(Self.container { $0.unrecognized = [UnrecognizedValue(field: "mounts[0].propagation", rawValue: -1)] }, naming: "mounts[0].propagation")
+        Self.expectRefused(Self.container { $0.mounts = [.init(containerPath: "/data", hostPath: "", image: "busybox")] }, naming: "mounts[0].image")
     }
 
     @Test func containerPathsStayInTheirPlace() {

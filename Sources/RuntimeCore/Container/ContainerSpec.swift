@@ -8,8 +8,12 @@ public struct ContainerSpec: Sendable, Equatable {
         public var readOnly: Bool
         public var recursiveReadOnly: Bool
         public var propagation: Propagation
+        /// An image volume (Mount.image): the image to mount instead of a host path.
+        public var image: String?
 
-        public init(containerPath: String, hostPath: String, readOnly: Bool = false, recursiveReadOnly: Bool = false, propagation: Propagation = .private) {
+        public init(containerPath: String, hostPath: String, readOnly: Bool = false, recursiveReadOnly: Bool = false, propagation: Propagation = .private,
+                    image: String? = nil) {
+            self.image = image
             self.containerPath = containerPath
             self.hostPath = hostPath
             self.readOnly = readOnly

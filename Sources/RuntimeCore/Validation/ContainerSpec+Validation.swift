@@ -102,6 +102,9 @@ extension ContainerSpec {
             throw RequestCheck.refuse("log_path", logPath, "is not a path relative to the pod's log_directory without . or .. components")
         }
         for (index, mount) in mounts.enumerated() {
+            if let image = mount.image {
+                throw RequestCheck.refuse("mounts[\(index)].image", image, "asks for an image volume, which Skiff does not support yet")
+            }
             let destination = ContainerSpecBuilder.normalized(mount.containerPath)
             guard RequestCheck.isCleanAbsolutePath(mount.containerPath) else {
                 throw RequestCheck.refuse("mounts[\(index)].container_path", mount.containerPath, "is not an absolute path without . or .. components")

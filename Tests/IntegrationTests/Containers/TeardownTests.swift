@@ -101,3 +101,21 @@ import Testing
         }
     }
 }
+
+/// runsc does not end a created container on a signal: StopPodSandbox ends it with
+/// `delete --force` (which also ends its sandbox and gofer) instead of waiting a minute and failing.
+@Suite(.serialized) struct GVisorTeardownTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/runsc")))
+    func aGVisorContainerCreatedButNeverStartedIsStoppedAndRemoved() async throws {
+        let handler = "[runtime.handlers.runc]\nruntime_path = \"runc\"\n[runtime.handlers.runsc]\nruntime_path = \"runsc\"\n"
+        try await ContainerHarness.with(handler: "runsc", extraConfig: handler) { harness in
+            _ = try await harness.create(harness.config("gvisor-created", ["/bin/sleep", "1452"]))
+            let started = ContinuousClock.now
+            try await PodSandboxTests.stop(harness.daemon, harness.podID)
+            #expect(ContinuousClock.now - started < .seconds(30), "StopPodSandbox took \(ContinuousClock.now - started)")
+            try await PodSandboxTests.remove(harness.daemon, harness.podID)
+            let left = ContainerHarness.processes(mentioning: harness.daemon.directory).filter { !$0.contains("skiffd") }
+            #expect(left.isEmpty, "runsc's sandbox, gofer or conmon left: \(left)")
+        }
+    }
+}
