@@ -61,6 +61,20 @@ struct ContainerHarness {
         #expect(left.isEmpty, "processes left: \(left)")
     }
 
+    /// Config for runc as the default handler plus a handler `name` whose runtime is the shell
+    /// `script` (written to `directory`), for runtimes that misbehave on purpose.
+    static func wrapperHandlerConfig(_ name: String, in directory: String, script: String) throws -> String {
+        let wrapper = "\(directory)/\(name)-runc"
+        try ("#!/bin/sh\n" + script + "\n").write(toFile: wrapper, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+        return """
+        [runtime.handlers.runc]
+        runtime_path = "runc"
+        [runtime.handlers.\(name)]
+        runtime_path = "\(wrapper)"
+        """
+    }
+
     /// Command lines of processes whose arguments contain `text` (conmon, runc, containers).
     static func processes(mentioning text: String) -> [String] {
         IntegrationTests.processes(mentioning: text).map { "\($0.pid): \($0.commandLine)" }

@@ -10,9 +10,7 @@ import Testing
 @Suite(.serialized) struct FailureInjectionTests {
     /// A runc wrapper that fails the subcommands listed (one a line) in `<directory>/fail-at`.
     static func flakyHandlerConfig(in directory: String) throws -> String {
-        let wrapper = directory + "/flaky-runc"
-        try """
-        #!/bin/sh
+        try ContainerHarness.wrapperHandlerConfig("flaky", in: directory, script: """
         for argument in "$@"; do
           case "$argument" in
             create|start|kill|delete|state|exec|update)
@@ -21,14 +19,7 @@ import Testing
           esac
         done
         exec runc "$@"
-        """.write(toFile: wrapper, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
-        return """
-        [runtime.handlers.runc]
-        runtime_path = "runc"
-        [runtime.handlers.flaky]
-        runtime_path = "\(wrapper)"
-        """
+        """)
     }
 
     static func failAt(_ step: String?, in directory: String) throws {

@@ -117,19 +117,10 @@ import Testing
     /// A handler whose runtime takes 2 s over every `create` (conmon runs it for containers and
     /// for pause processes), so that a client's deadline passes while skiffd is creating.
     static func slowHandlerConfig(in directory: String) throws -> String {
-        let wrapper = directory + "/slow-runc"
-        try """
-        #!/bin/sh
+        try ContainerHarness.wrapperHandlerConfig("slow", in: directory, script: """
         for argument in "$@"; do [ "$argument" = create ] && sleep 2 && break; done
         exec runc "$@"
-        """.write(toFile: wrapper, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
-        return """
-        [runtime.handlers.runc]
-        runtime_path = "runc"
-        [runtime.handlers.slow]
-        runtime_path = "\(wrapper)"
-        """
+        """)
     }
 
     @Test func aCreationWhoseClientGaveUpIsWhatItsRetryGets() async throws {
