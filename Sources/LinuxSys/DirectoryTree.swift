@@ -114,3 +114,22 @@ public func isExecutableFileInRoot(_ root: String, _ path: String) -> Bool {
     var status = stat()
     return fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG && (status.st_mode & 0o111) != 0
 }
+
+/// The target of `path` when it is a symlink in a container's root filesystem (its parent
+/// resolved inside `root`), nil otherwise.
+public func symlinkTargetInRoot(_ root: String, _ path: String) -> String? {
+    let parent = FileSystem.parentDirectory(of: path)
+    let name = String(path.split(separator: "/").last ?? "")
+    guard !name.isEmpty, name != ".", name != ".." else { return nil }
+    let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard rootFD >= 0 else { return nil }
+    defer { close(rootFD) }
+    let parentFD = skiff_openat2(rootFD, parent.isEmpty ? "." : parent, UInt64(UInt32(bitPattern: O_RDONLY | O_DIRECTORY | O_CLOEXEC)), 0,
+                                 UInt64(SKIFF_RESOLVE_IN_ROOT | SKIFF_RESOLVE_NO_MAGICLINKS))
+    guard parentFD >= 0 else { return nil }
+    defer { close(parentFD) }
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let count = readlinkat(parentFD, name, &buffer, buffer.count - 1)
+    guard count > 0 else { return nil }
+    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -42,10 +42,15 @@ extension ContainerService {
     /// Stops every container of a pod (StopPodSandbox), its pause process, then the sandbox.
     /// Concurrent stops and removals of one pod run one after the other and all answer.
     public func stopPod(_ sandboxID: String) async throws(SkiffError) {
-        try await teardown.withLock("pod/" + sandboxID) { () async throws(SkiffError) in
+        try await teardown.withLock(await lockKey(ofPod: sandboxID)) { () async throws(SkiffError) in
             guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
             for container in await list(sandboxID: sandbox.id) where container.state == .running || container.state == .created {
-                try await stop(container.id, timeout: 0)
+                do throws(SkiffError) {
+                    try await stop(container.id, timeout: 0)
+                } catch {
+                    // Removed by a RemoveContainer that ran first: nothing of it to stop.
+                    guard error.code == .notFound else { throw error }
+                }
             }
             await removePause(of: sandbox)
             if sandbox.pausePID != nil { try await sandboxes.recordPause(sandbox.id, pid: nil) }
@@ -55,7 +60,7 @@ extension ContainerService {
 
     /// Removes every container of a pod (RemovePodSandbox), its pause process, then the sandbox.
     public func removePod(_ sandboxID: String) async throws(SkiffError) {
-        try await teardown.withLock("pod/" + sandboxID) { () async throws(SkiffError) in
+        try await teardown.withLock(await lockKey(ofPod: sandboxID)) { () async throws(SkiffError) in
             guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
             for container in await list(sandboxID: sandbox.id) {
                 try await remove(container.id)
@@ -63,6 +68,11 @@ extension ContainerService {
             await removePause(of: sandbox)
             try await sandboxes.remove(sandbox.id)
         }
+    }
+
+    /// The lock of a pod, by its full ID (see `lockKey(ofContainer:)`).
+    func lockKey(ofPod id: String) async -> String {
+        "pod/" + ((try? await sandboxes.sandbox(id))?.id ?? id)
     }
 
     /// The runtime of the pod's handler: configured, else as recorded when the pod was made.

@@ -12,9 +12,15 @@ extension ContainerService {
     /// Stopping a container that is not running succeeds; concurrent stops and removes of one
     /// container run one after the other and all answer.
     public func stop(_ id: String, timeout: Int64) async throws(SkiffError) {
-        try await teardown.withLock("container/" + id) { () async throws(SkiffError) in
+        try await teardown.withLock(await lockKey(ofContainer: id)) { () async throws(SkiffError) in
             try await stopHoldingLock(id, timeout: timeout)
         }
+    }
+
+    /// The lock of a container, by its full ID: a unique prefix (crictl's) and the full ID (the
+    /// kubelet's) name one container and must wait for each other.
+    func lockKey(ofContainer id: String) async -> String {
+        "container/" + ((await store.find(id))?.id ?? id)
     }
 
     /// How long a SIGKILLed container may take to be reported by conmon before it is forced.
@@ -30,7 +36,7 @@ extension ContainerService {
             // not end a created container on a signal. delete --force ends it and its helpers.
             try? await runtime.delete(id: container.id, force: true)
             if await waitForExit(container.id, within: killGrace) { return }
-            await forceEnd(container, runtime: runtime, why: "its runtime did not end the created container")
+            try await forceEnd(container, runtime: runtime, why: "its runtime did not end the created container")
             return
         }
         if timeout > 0 {
@@ -40,16 +46,17 @@ extension ContainerService {
         }
         try? await runtime.kill(id: container.id, signal: SIGKILL)
         if await waitForExit(container.id, within: killGrace) { return }
-        await forceEnd(container, runtime: runtime, why: "it did not exit within \(killGrace) of SIGKILL")
+        try await forceEnd(container, runtime: runtime, why: "it did not exit within \(killGrace) of SIGKILL")
     }
 
     /// The runtime could not end the container: `delete --force`, then conmon and every process
     /// left in the container's cgroup are killed, and the exit is recorded by skiffd (137).
-    func forceEnd(_ container: Container, runtime: any OCIRuntime, why: String) async {
+    func forceEnd(_ container: Container, runtime: any OCIRuntime, why: String) async throws(SkiffError) {
         logger.warning("forcing a container's end", metadata: ["id": "\(container.id)", "reason": "\(why)"])
         try? await runtime.delete(id: container.id, force: true)
         if await waitForExit(container.id, within: .seconds(2)) { return }
-        if container.monitorPID > 0, ProcessTree.commandName(of: container.monitorPID) == "conmon" {
+        // conmon's command line names the container (--cid): a reused pid is never killed.
+        if container.monitorPID > 0, ProcessTree.commandLine(of: container.monitorPID)?.contains(container.id) == true {
             kill(container.monitorPID, SIGKILL)
         }
         if let layout = options.cgroupLayout {
@@ -61,12 +68,7 @@ extension ContainerService {
         current.finishedAt = SandboxService.nowNanoseconds()
         current.reason = "Error"
         current.message = "killed by skiffd: \(why)"
-        do {
-            try await store.save(current)
-        } catch {
-            logger.error("cannot record a forced exit", metadata: ["id": "\(current.id)", "error": "\(error)"])
-            return
-        }
+        try await store.save(current)
         await events.publish(ContainerEvent(kind: .stopped, container: current, timestamp: current.finishedAt))
     }
 
@@ -88,7 +90,7 @@ extension ContainerService {
     /// filesystem and files. Removing a container that does not exist succeeds.
     public func remove(_ id: String) async throws(SkiffError) {
         guard !id.isEmpty else { throw SkiffError.invalidArgument("a container ID is required") }
-        try await teardown.withLock("container/" + id) { () async throws(SkiffError) in
+        try await teardown.withLock(await lockKey(ofContainer: id)) { () async throws(SkiffError) in
             try await removeHoldingLock(id)
         }
     }

@@ -193,7 +193,7 @@ public actor ContainerService {
                 id: id, spec: spec, image: defaults, sandbox: sandbox, user: user, rootfs: rootfs, cgroupsPath: container.cgroupsPath,
                 cgroupLayout: options.cgroupLayout, minimumOOMScoreAdj: minimumOOMScoreAdj,
                 targetPIDNamespace: try await targetPIDNamespace(spec.security.pidMode, sandbox: sandbox)))
-            try CommandCheck.check(runtimeSpec)
+            try CommandCheck.check(runtimeSpec, runtimePath: runtimePath)
             try Self.writeJSON(runtimeSpec, to: bundle + "/config.json")
             if !container.logPath.isEmpty {
                 do {
@@ -226,7 +226,15 @@ public actor ContainerService {
 
     // MARK: Start
 
+    /// Under the container's teardown lock: a concurrent RemoveContainer runs before or after,
+    /// never between `runtime start` and the record (which would bring a removed record back).
     public func start(_ id: String) async throws(SkiffError) {
+        try await teardown.withLock(await lockKey(ofContainer: id)) { () async throws(SkiffError) in
+            try await startHoldingLock(id)
+        }
+    }
+
+    private func startHoldingLock(_ id: String) async throws(SkiffError) {
         var container = try await existing(id)
         guard container.state == .created else {
             throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not created; only a created container can be started")

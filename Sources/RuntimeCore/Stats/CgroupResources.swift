@@ -30,15 +30,23 @@ public enum CgroupFiles {
         return relative.isEmpty ? base : base + "/" + relative.joined(separator: "/")
     }
 
-    /// The processes in the cgroup at `path` (its cgroup.procs; the pids hierarchy on v1, where
-    /// every container has one), empty when it is gone.
+    /// The processes in the cgroup at `path` and the cgroups below it (cgroup.procs; the pids
+    /// hierarchy on v1, where every container has one), empty when it is gone.
     public static func processes(ofCgroup path: String, layout: CgroupLayout, root: String = "/sys/fs/cgroup") -> [Int32] {
         guard isConfined(path) else { return [] }
         let controllers = layout == .unified ? ["pids"] : ["pids", "memory", "cpu"]
         for controller in controllers {
-            if let text = readText(directory(for: controller, cgroup: path, layout: layout, root: root) + "/cgroup.procs") {
-                return text.split(separator: "\n").compactMap { Int32($0) }
+            let top = directory(for: controller, cgroup: path, layout: layout, root: root)
+            guard FileSystem.exists(top + "/cgroup.procs") else { continue }
+            var found: [Int32] = []
+            var pending = [top]
+            while let directory = pending.popLast() {
+                found += (readText(directory + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { Int32($0) }
+                for entry in FileSystem.directoryEntries(directory) ?? [] where FileSystem.exists("\(directory)/\(entry)/cgroup.procs") {
+                    pending.append("\(directory)/\(entry)")
+                }
             }
+            return found
         }
         return []
     }

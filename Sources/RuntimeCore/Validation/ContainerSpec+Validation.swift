@@ -73,7 +73,8 @@ extension ContainerSpec {
     }
 
     private func checkSecurity(in sandbox: PodSandbox, node: NodeFacts) throws(SkiffError) {
-        if security.privileged && sandbox.privileged != true {
+        // nil: a pod recorded before the field was kept, which could run privileged containers then.
+        if security.privileged && sandbox.privileged == false {
             throw SkiffError.invalidArgument("linux.security_context.privileged is set but pod sandbox \(sandbox.id) is not privileged (its linux.security_context.privileged is false)")
         }
         if case .localhost(let path) = security.seccomp, !RequestCheck.isCleanAbsolutePath(path) {
@@ -85,7 +86,7 @@ extension ContainerSpec {
         }
         for (field, paths) in [("masked_paths", security.maskedPaths ?? []), ("readonly_paths", security.readonlyPaths ?? [])] {
             for (index, path) in paths.enumerated() where !RequestCheck.isCleanAbsolutePath(path) {
-                throw RequestCheck.refuse("linux.security_context.\(field)[\(index)]", path, "is not an absolute path without . or .. components")
+                throw RequestCheck.refuse("linux.security_context.\(field)[\(index)]", path, "is not an absolute path without .. components")
             }
         }
     }
@@ -99,7 +100,7 @@ extension ContainerSpec {
 
     private func checkPaths() throws(SkiffError) {
         if !logPath.isEmpty && !RequestCheck.isCleanRelativePath(logPath) {
-            throw RequestCheck.refuse("log_path", logPath, "is not a path relative to the pod's log_directory without . or .. components")
+            throw RequestCheck.refuse("log_path", logPath, "is not a path relative to the pod's log_directory without .. components")
         }
         for (index, mount) in mounts.enumerated() {
             if let image = mount.image {
@@ -107,7 +108,7 @@ extension ContainerSpec {
             }
             let destination = ContainerSpecBuilder.normalized(mount.containerPath)
             guard RequestCheck.isCleanAbsolutePath(mount.containerPath) else {
-                throw RequestCheck.refuse("mounts[\(index)].container_path", mount.containerPath, "is not an absolute path without . or .. components")
+                throw RequestCheck.refuse("mounts[\(index)].container_path", mount.containerPath, "is not an absolute path without .. components")
             }
             guard destination != "/" else {
                 throw RequestCheck.refuse("mounts[\(index)].container_path", mount.containerPath, "is the container's root; mount below it")
@@ -116,7 +117,7 @@ extension ContainerSpec {
                 throw RequestCheck.refuse("mounts[\(index)].container_path", mount.containerPath, "is inside /proc, where the OCI runtimes allow no mounts but a few files")
             }
             guard RequestCheck.isCleanAbsolutePath(mount.hostPath) else {
-                throw RequestCheck.refuse("mounts[\(index)].host_path", mount.hostPath, "is not an absolute path without . or .. components")
+                throw RequestCheck.refuse("mounts[\(index)].host_path", mount.hostPath, "is not an absolute path without .. components")
             }
         }
         for (index, device) in devices.enumerated() {
@@ -134,8 +135,9 @@ extension ContainerSpec {
 }
 
 extension ContainerSpec.Resources {
-    /// The smallest memory limit accepted: less cannot start a process (cri-o's floor too).
-    public static let minimumMemoryLimit: Int64 = 12 << 20
+    /// The smallest memory limit accepted: less cannot start a container's process (Docker's
+    /// long-standing floor; cri-o's is 12 MiB, but pods with 10Mi limits exist).
+    public static let minimumMemoryLimit: Int64 = 6 << 20
 
     /// Values the kernel and the OCI runtimes accept; also UpdateContainerResources' check.
     public func validate(node: ContainerSpec.NodeFacts, field: String) throws(SkiffError) {

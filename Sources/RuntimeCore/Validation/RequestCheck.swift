@@ -26,23 +26,33 @@ enum RequestCheck {
         value.unicodeScalars.contains { ($0.value < 0x20 && !(allowingTabs && $0 == "\t")) || $0.value == 0x7F }
     }
 
-    /// `/`-rooted, and no component is `.` or `..` (a path that cannot climb out of where it
-    /// is joined, and says plainly where it points); no NUL.
+    /// `/`-rooted, and no component is `..` (a path that cannot climb out of where it is
+    /// joined); no NUL. (`.` components are harmless, and the API allows them.)
     static func isCleanAbsolutePath(_ path: String) -> Bool {
-        path.hasPrefix("/") && hasNoDotComponents(path)
+        path.hasPrefix("/") && hasNoParentComponents(path)
     }
 
-    /// Not `/`-rooted, not empty, no `.` or `..` component: stays under the directory it is joined to.
+    /// Not `/`-rooted, not empty, no `..` component: stays under the directory it is joined to.
     static func isCleanRelativePath(_ path: String) -> Bool {
-        !path.isEmpty && !path.hasPrefix("/") && hasNoDotComponents(path)
+        !path.isEmpty && !path.hasPrefix("/") && hasNoParentComponents(path)
     }
 
-    private static func hasNoDotComponents(_ path: String) -> Bool {
-        !path.utf8.contains(0) && !path.split(separator: "/", omittingEmptySubsequences: true).contains { $0 == "." || $0 == ".." }
+    private static func hasNoParentComponents(_ path: String) -> Bool {
+        !path.utf8.contains(0) && !path.split(separator: "/", omittingEmptySubsequences: true).contains { $0 == ".." }
     }
 
     static func isIPAddress(_ text: String) -> Bool {
         !text.isEmpty && InterfaceAddresses.canonical(text) != nil
+    }
+
+    /// An IP address, or an IPv6 address with a zone (`fe80::1%eth0`), as resolv.conf allows:
+    /// the kubelet copies the node's name servers verbatim for host-network pods.
+    static func isNameServerAddress(_ text: String) -> Bool {
+        guard let percent = text.firstIndex(of: "%") else { return isIPAddress(text) }
+        let address = String(text[..<percent])
+        let zone = text[text.index(after: percent)...]
+        return address.contains(":") && isIPAddress(address) && !zone.isEmpty && zone.count <= 16
+            && zone.utf8.allSatisfy { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 45 || $0 == 46 || $0 == 95 }
     }
 
     /// A kernel CPU or memory-node list: `0-3,8,10-11`, every number below `limit`.

@@ -1,3 +1,4 @@
+import LinuxSys
 import SkiffCommon
 
 /// RunPodSandbox's checks, made before anything is created: every field that reaches the node
@@ -14,10 +15,10 @@ extension SandboxSpec {
         try Self.checkIdentity([("metadata.name", name), ("metadata.namespace", namespace), ("metadata.uid", uid)])
         try checkHostname()
         if !logDirectory.isEmpty && !RequestCheck.isCleanAbsolutePath(logDirectory) {
-            throw RequestCheck.refuse("log_directory", logDirectory, "is not an absolute path without . or .. components")
+            throw RequestCheck.refuse("log_directory", logDirectory, "is not an absolute path without .. components")
         }
         if !cgroupParent.isEmpty && !(RequestCheck.isCleanAbsolutePath(cgroupParent) && !RequestCheck.hasControlCharacters(cgroupParent)) {
-            throw RequestCheck.refuse("linux.cgroup_parent", cgroupParent, "is not an absolute cgroupfs path without . or .. components (the cgroupfs driver is configured)")
+            throw RequestCheck.refuse("linux.cgroup_parent", cgroupParent, "is not an absolute cgroupfs path without .. components (the cgroupfs driver is configured)")
         }
         try SysctlPolicy.check(sysctls, hostNetwork: hostNetwork, hostIPC: hostIPC)
         if let dns { try Self.check(dns) }
@@ -40,7 +41,8 @@ extension SandboxSpec {
     /// The hostname is written into the pod's /etc/hosts and /etc/hostname: one RFC 1123 name.
     private func checkHostname() throws(SkiffError) {
         guard !hostname.isEmpty else { return }
-        guard hostname.utf8.count <= 63 else { throw RequestCheck.refuse("hostname", hostname, "is longer than 63 bytes") }
+        // 64: the kernel's limit, which the kubelet's setHostnameAsFQDN may reach.
+        guard hostname.utf8.count <= 64 else { throw RequestCheck.refuse("hostname", hostname, "is longer than 64 bytes") }
         let allowed = hostname.utf8.allSatisfy { byte in
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
@@ -53,7 +55,7 @@ extension SandboxSpec {
     /// resolv.conf is written line by line from these: each entry is one word, servers are IP
     /// addresses.
     static func check(_ dns: DNS) throws(SkiffError) {
-        for (index, server) in dns.servers.enumerated() where !RequestCheck.isIPAddress(server) {
+        for (index, server) in dns.servers.enumerated() where !RequestCheck.isNameServerAddress(server) {
             throw RequestCheck.refuse("dns_config.servers[\(index)]", server, "is not an IP address")
         }
         for (index, search) in dns.searches.enumerated() {
@@ -97,8 +99,14 @@ extension SandboxSpec {
         }
     }
 
+    /// Whether two host IPs of a mapping claim a common address: "" is every address, 0.0.0.0
+    /// every IPv4 one and :: every IPv6 one (a dual-stack pod maps one port on both).
     private static func addressesOverlap(_ first: String, _ second: String) -> Bool {
-        let wildcard: Set<String> = ["", "0.0.0.0", "::"]
-        return wildcard.contains(first) || wildcard.contains(second) || first == second
+        if first.isEmpty || second.isEmpty { return true }
+        let firstIsV6 = first.contains(":")
+        let secondIsV6 = second.contains(":")
+        guard firstIsV6 == secondIsV6 else { return false }
+        let wildcard = firstIsV6 ? "::" : "0.0.0.0"
+        return first == wildcard || second == wildcard || InterfaceAddresses.canonical(first) == InterfaceAddresses.canonical(second)
     }
 }

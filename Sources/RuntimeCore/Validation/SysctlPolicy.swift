@@ -34,7 +34,9 @@ enum SysctlPolicy {
             default:
                 break
             }
-            guard !value.isEmpty, value.utf8.count <= 4096, !RequestCheck.hasControlCharacters(value, allowingTabs: true) else {
+            // One line (a final newline is what `echo` would write anyway), at most 4096 bytes.
+            let line = value.hasSuffix("\n") ? String(value.dropLast()) : value
+            guard value.utf8.count <= 4096, !RequestCheck.hasControlCharacters(line, allowingTabs: true) else {
                 throw RequestCheck.refuse(field, value, "is not a sysctl value (one line of at most 4096 bytes)")
             }
         }
