@@ -177,6 +177,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RuntimeCoreTests", dependencies: ["RuntimeCore", "DaemonConfig"]),
+        .testTarget(name: "MetadataTests", dependencies: ["Metadata", "LinuxSys", "SkiffCommon"]),
         .testTarget(
             name: "StreamingServerTests",
             dependencies: [

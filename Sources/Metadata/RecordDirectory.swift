@@ -11,8 +11,14 @@ public actor RecordDirectory<Record: Codable & Sendable> {
     let id: @Sendable (Record) -> String
     let createdAt: @Sendable (Record) -> Int64
     private var records: [String: Record] = [:]
+    /// Directories whose record file exists but cannot be read or decoded, with the reason. They
+    /// are neither loaded nor treated as unrecorded: recovery must not remove what it cannot
+    /// read (an operator moves the file away to reset it).
+    public private(set) var unreadable: [String: String] = [:]
 
-    /// Creates `root` if needed and loads every record found; unreadable ones are skipped.
+    /// Creates `root` if needed and loads every record found. Temporary files of a write that
+    /// was interrupted (`<fileName>.tmp-<pid>`) are removed: the record beside them is the old
+    /// value, whole. Unreadable records are kept in `unreadable`.
     public init(root: String, fileName: String, id: @escaping @Sendable (Record) -> String,
                 createdAt: @escaping @Sendable (Record) -> Int64) throws(SkiffError) {
         self.root = root
@@ -24,9 +30,18 @@ public actor RecordDirectory<Record: Codable & Sendable> {
         } catch {
             throw error.skiffError("cannot create \(root)")
         }
-        for name in FileSystem.directoryEntries(root) ?? [] {
-            if let record = try? DurableValueFile<Record>(path: "\(root)/\(name)/\(fileName)").read() {
-                records[id(record)] = record
+        for name in FileSystem.directoryEntries(root) ?? [] where !name.hasPrefix(".") {
+            let directory = "\(root)/\(name)"
+            for entry in FileSystem.directoryEntries(directory) ?? [] where entry.hasPrefix(fileName + ".tmp-") {
+                // try?: a leftover that cannot be removed now is removed at the next start.
+                try? FileSystem.removeIfPresent(directory + "/" + entry)
+            }
+            do throws(SkiffError) {
+                if let record = try DurableValueFile<Record>(path: "\(directory)/\(fileName)").read() {
+                    records[id(record)] = record
+                }
+            } catch {
+                unreadable[name] = error.description
             }
         }
     }
@@ -58,5 +73,6 @@ public actor RecordDirectory<Record: Codable & Sendable> {
             throw error.skiffError("cannot remove \(directory(of: id))")
         }
         records[id] = nil
+        unreadable[id] = nil
     }
 }

@@ -237,6 +237,19 @@ import Testing
         }
     }
 
+    @Test func anUnreadableRecordIsLeftInPlaceAndReportedAtStart() async throws {
+        try await withDaemon { daemon in
+            let id = try await Self.run(daemon, Self.config("unreadable", hostNetwork: true))
+            try await daemon.stop(signal: SIGKILL)
+            try Data("{torn".utf8).write(to: URL(fileURLWithPath: "\(daemon.stateDir)/sandboxes/\(id)/sandbox.json"))
+            try await daemon.start()
+            #expect(FileManager.default.fileExists(atPath: "\(daemon.stateDir)/sandboxes/\(id)/ns/ipc"), "recovery did not remove what it cannot read")
+            #expect(daemon.log().contains("a pod sandbox's record cannot be read"), "\(daemon.log().suffix(2000))")
+            let pods = try await daemon.runtime { try await $0.listPodSandbox(Runtime_V1_ListPodSandboxRequest()) }.items
+            #expect(pods.isEmpty)
+        }
+    }
+
     @Test func aSandboxSurvivesSIGKILLOfTheDaemonAndLostNamespacesShowNotReady() async throws {
         try await Self.withNetworkedDaemon { daemon, network in
             let kept = try await Self.run(daemon, Self.config("kept"))

@@ -173,7 +173,11 @@ extension ContainerService {
             }
         }
         await recoverPauses()
-        let known = Set(all.map(\.id))
+        let unreadable = await store.unreadable
+        for (id, reason) in unreadable.sorted(by: { $0.key < $1.key }) {
+            logger.error("a container's record cannot be read; its files and root filesystem are left as they are", metadata: ["id": "\(id)", "error": "\(reason)"])
+        }
+        let known = Set(all.map(\.id)).union(unreadable.keys)
         for name in FileSystem.directoryEntries(layersRoot) ?? [] where !known.contains(name) {
             logger.warning("removing the writable layer of a container without a record", metadata: ["id": "\(name)"])
             await releaseFilesystem(id: name, layers: [])

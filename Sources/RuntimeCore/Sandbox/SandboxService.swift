@@ -183,7 +183,11 @@ public actor SandboxService {
     /// and recreated by the kubelet; what skiffd can see for itself is checked instead.
     func recover() async throws(SkiffError) {
         let mounts = (try? MountTable.current()) ?? MountTable(entries: [])
-        let known = Set(await store.all.map(\.id))
+        let unreadable = await store.unreadable
+        for (id, reason) in unreadable.sorted(by: { $0.key < $1.key }) {
+            logger.error("a pod sandbox's record cannot be read; its directory is left as it is", metadata: ["id": "\(id)", "error": "\(reason)"])
+        }
+        let known = Set(await store.all.map(\.id)).union(unreadable.keys)
         for name in FileSystem.directoryEntries(store.root) ?? [] where !known.contains(name) && !name.hasPrefix(".") {
             await removeUnrecorded(name, mounts: mounts)
         }
