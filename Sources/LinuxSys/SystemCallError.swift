@@ -37,11 +37,15 @@ public func systemCall<Result: BinaryInteger>(
 
 extension SystemCallError {
     /// The error in the domain's terms; `message` says what Skiff was doing.
-    public func skiffError(_ message: String) -> SkiffError {
+    ///
+    /// A failing system call is skiffd's own failure (INTERNAL), whatever its errno: a missing
+    /// file while creating a container's directories is no "object not found" for the client,
+    /// nor is EPERM the client's lack of permission. Only the caller knows what a missing file
+    /// means for its request (an import file the client named, a runtime binary the node lacks):
+    /// it says so with `ifMissing`. Exhausted resources (disk, fds) stay RESOURCE_EXHAUSTED.
+    public func skiffError(_ message: String, ifMissing: SkiffError.Code = .internalError) -> SkiffError {
         let code: SkiffError.Code = switch errno {
-        case ENOENT: .notFound
-        case EEXIST: .alreadyExists
-        case EACCES, EPERM: .permissionDenied
+        case ENOENT: ifMissing
         case ENOSPC, EDQUOT, EMFILE, ENFILE: .resourceExhausted
         default: .internalError
         }

@@ -38,7 +38,7 @@ public struct ContentStore: Sendable {
         do {
             return try FileSystem.readBytes(path(of: digest), limit: limit)
         } catch {
-            throw error.skiffError("cannot read blob \(digest)")
+            throw error.skiffError("cannot read blob \(digest)", ifMissing: .notFound)
         }
     }
 

@@ -174,7 +174,7 @@ extension ImageManager {
         do {
             bytes = try FileSystem.readBytes(path, limit: RegistryClient.maxManifestSize)
         } catch {
-            throw error.skiffError("cannot read \(path)")
+            throw error.skiffError("cannot read \(path)", ifMissing: .notFound)
         }
         return try decode(Value.self, bytes, what: String(path.split(separator: "/").last ?? ""))
     }
@@ -190,7 +190,7 @@ extension ImageManager {
     /// Reads a file in 1 MiB chunks.
     static func stream(fileAt path: String, _ body: (UnsafeRawBufferPointer) throws(SkiffError) -> Void) throws(SkiffError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemCallError("open", path, errno: errno).skiffError("cannot read \(path)") }
+        guard fd >= 0 else { throw SystemCallError("open", path, errno: errno).skiffError("cannot read \(path)", ifMissing: .notFound) }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {

@@ -23,7 +23,7 @@ public struct CNINetworkList: Sendable {
         do {
             bytes = try FileSystem.readBytes(file, limit: 1 << 20)
         } catch {
-            throw error.skiffError("cannot read the CNI configuration \(file)")
+            throw error.skiffError("cannot read the CNI configuration \(file)", ifMissing: .failedPrecondition)
         }
         return try parse(Data(bytes), file: file)
     }

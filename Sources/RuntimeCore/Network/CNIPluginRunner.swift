@@ -105,7 +105,7 @@ public struct CNIPluginRunner: Sendable {
         do {
             result = try await ChildProcess.run(binary, environment: environment, stdin: stdin, timeout: timeout, outputLimit: 1 << 20)
         } catch {
-            throw error.skiffError("cannot run CNI plugin \(binary)")
+            throw error.skiffError("cannot run CNI plugin \(binary)", ifMissing: .failedPrecondition)
         }
         if result.timedOut {
             throw SkiffError(.deadlineExceeded, "CNI plugin \(type) \(command) for \(attachment.containerID) took longer than \(timeout)")

@@ -68,7 +68,7 @@ public struct RuncCompatibleRuntime: OCIRuntime {
                                                 environment: ["PATH=\(ExecutableLookup.fallbackPath)"], timeout: timeout, outputLimit: outputLimit,
                                                 options: .init(beforeKill: { Self.killExecTree(pidFile: pidFile) }))
         } catch {
-            throw error.skiffError("cannot run the OCI runtime \(binary)")
+            throw error.skiffError("cannot run the OCI runtime \(binary)", ifMissing: .failedPrecondition)
         }
         return result
     }
@@ -80,7 +80,7 @@ public struct RuncCompatibleRuntime: OCIRuntime {
             return try RunningChild.start(binary, arguments: execArguments(id: id, processFile: processFile, pidFile: pidFile, tty: tty),
                                           environment: ["PATH=\(ExecutableLookup.fallbackPath)"], options: .init(terminal: tty))
         } catch {
-            throw error.skiffError("cannot run the OCI runtime \(binary)")
+            throw error.skiffError("cannot run the OCI runtime \(binary)", ifMissing: .failedPrecondition)
         }
     }
 
@@ -136,7 +136,7 @@ public struct RuncCompatibleRuntime: OCIRuntime {
             result = try await ChildProcess.run(binary, arguments: ["--root", root] + arguments,
                                                 environment: ["PATH=\(ExecutableLookup.fallbackPath)"], timeout: timeout)
         } catch {
-            throw error.skiffError("cannot run the OCI runtime \(binary)")
+            throw error.skiffError("cannot run the OCI runtime \(binary)", ifMissing: .failedPrecondition)
         }
         if result.timedOut {
             throw SkiffError(.deadlineExceeded, "\(name) \(arguments.first ?? "") did not finish within \(timeout)")

@@ -60,7 +60,7 @@ public struct PinnsNamespacePinner: NamespacePinning {
         do {
             result = try await ChildProcess.run(helper, arguments: arguments, timeout: timeout)
         } catch {
-            throw error.skiffError("cannot run \(helper) to create the pod's namespaces")
+            throw error.skiffError("cannot run \(helper) to create the pod's namespaces", ifMissing: .failedPrecondition)
         }
         guard result.status == 0, !result.timedOut else {
             let reason = result.timedOut ? "timed out" : result.stderrText.trimmingNewline
