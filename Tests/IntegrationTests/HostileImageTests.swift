@@ -139,7 +139,14 @@ import Testing
                 catch let error as RPCError { return .failure(error) }
                 catch { return .failure(RPCError(code: .unknown, message: "\(error)")) }
             }()
-            try await Task.sleep(for: .milliseconds(300))
+            // SIGTERM once the pull is in flight on skiffd (its layer transfer stalled), not after
+            // a fixed sleep: on a loaded machine the call might not have reached skiffd yet, and
+            // a call that arrives after SIGTERM is refused (UNAVAILABLE), as it should be.
+            let stalled = "\(fake.directory)/behaviour/\(layer.digest.hex).stalled"
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !FileManager.default.fileExists(atPath: stalled) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             let pid = daemon.process!.processIdentifier
             kill(pid, SIGTERM)
             let outcome = await pull

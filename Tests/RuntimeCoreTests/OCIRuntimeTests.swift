@@ -1,5 +1,6 @@
 import Foundation
 import LinuxSys
+import SkiffCommon
 import Testing
 @testable import RuntimeCore
 
@@ -41,5 +42,27 @@ import Testing
         // `run` removes the container when it exits.
         #expect(try await runtime.state(id: id) == nil)
         try await runtime.delete(id: id, force: true)  // deleting a missing container is fine
+    }
+
+    /// A runtime whose `state` prints something that is not an OCI state: an error, not "gone"
+    /// (recovery would otherwise record a running container as exited).
+    @Test func stateOutputThatIsNoStateIsAnErrorNotAMissingContainer() async throws {
+        let directory = "/tmp/skiff-oci-\(UUID().uuidString.prefix(8).lowercased())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func runtime(_ script: String) throws -> RuncCompatibleRuntime {
+            let path = directory + "/fake-\(UUID().uuidString.prefix(4))"
+            try ("#!/bin/sh\n" + script + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            return RuncCompatibleRuntime(name: "fake", binary: path, root: directory + "/root")
+        }
+        let garbled = try runtime("echo 'warning: something'; exit 0")
+        await #expect(throws: SkiffError.self) { _ = try await garbled.state(id: "c1") }
+        let missing = try runtime("echo 'container does not exist' >&2; exit 1")
+        #expect(try await missing.state(id: "c1") == nil)
+        let running = try runtime(#"echo '{"ociVersion":"1.0.2","id":"c1","status":"running","pid":42,"bundle":"/b"}'"#)
+        #expect(try await running.state(id: "c1") == OCIState(id: "c1", status: "running", pid: 42, bundle: "/b"))
+        let broken = try runtime("echo 'permission denied' >&2; exit 1")
+        await #expect(throws: SkiffError.self) { _ = try await broken.state(id: "c1") }
     }
 }

@@ -60,9 +60,16 @@ public actor ImageManager {
     }
 
     /// The decoded config of an image, for ImageStatus and container creation.
+    /// The image's config blob, decoded; nil when the content store no longer has it. A blob
+    /// that does not decode is an error: it was verified and decoded when the image was pulled.
     public func configuration(of record: ImageRecord) throws(SkiffError) -> ImageConfiguration? {
         guard let bytes = try content.read(record.id) else { return nil }
-        return try? ImageConfigCodec.decode(bytes)
+        do {
+            return try ImageConfigCodec.decode(bytes)
+        } catch {
+            throw SkiffError(.internalError, "the config of image \(record.id) in the content store cannot be decoded; remove and pull the image again",
+                             cause: DescribedError(error))
+        }
     }
 
     public func usage() -> (bytes: Int64, inodes: Int64, mountpoint: String) {

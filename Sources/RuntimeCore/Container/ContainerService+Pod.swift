@@ -178,8 +178,14 @@ extension ContainerService {
             let exited = FileSystem.exists(exitDirectory + "/" + id)
             var gone = exited
             if !exited, let runtime = pauseRuntime(of: sandbox) {
-                let state = try? await runtime.state(id: id)
-                gone = state == nil || state?.status == "stopped"
+                do throws(SkiffError) {
+                    let state = try await runtime.state(id: id)
+                    gone = state == nil || state?.status == "stopped"
+                } catch {
+                    // The runtime could not say: the pod keeps its state rather than being
+                    // declared broken on no evidence (the kubelet would recreate it).
+                    logger.warning("cannot read the state of a pod's pause process", metadata: ["pod": "\(sandbox.id)", "error": "\(error)"])
+                }
             }
             if gone { await sandboxes.markNotReady(sandbox.id, reason: "its pause process is gone") }
         }

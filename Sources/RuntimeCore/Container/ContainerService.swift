@@ -150,7 +150,12 @@ public actor ContainerService {
         guard let image = await images.image(spec.image) else {
             throw SkiffError(.notFound, "image \"\(spec.image)\" is not present on this node; pull it first")
         }
-        let defaults = (try? await images.configuration(of: image))??.config ?? ImageConfiguration.Defaults()
+        // The image's user, entrypoint and environment: a config that cannot be read fails the
+        // creation (running with empty defaults could run as root an image that names a user).
+        guard let configuration = try await images.configuration(of: image) else {
+            throw SkiffError(.failedPrecondition, "the config of image \(image.id) is missing from the content store; remove and pull the image again")
+        }
+        let defaults = configuration.config ?? ImageConfiguration.Defaults()
         guard let handler = options.handlers.handler(named: sandbox.runtimeHandler), let runtimePath = handler.resolvedPath else {
             throw SkiffError(.failedPrecondition, "runtime handler \"\(sandbox.runtimeHandler)\" of pod \(sandbox.id) is not available on this node")
         }

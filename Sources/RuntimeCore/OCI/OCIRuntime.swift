@@ -24,6 +24,8 @@ public protocol OCIRuntime: Sendable {
     func startExec(id: String, processFile: String, pidFile: String, tty: Bool) throws(SkiffError) -> RunningChild
     /// Applies new `linux.resources` (a JSON file) to the running container's cgroup.
     func update(id: String, resourcesFile: String) async throws(SkiffError)
+    /// The container's state; nil only when the runtime says it has no such container. Output
+    /// that is not an OCI state is an error, never "gone".
     func state(id: String) async throws(SkiffError) -> OCIState?
     func kill(id: String, signal: Int32) async throws(SkiffError)
     func delete(id: String, force: Bool) async throws(SkiffError)
@@ -112,10 +114,22 @@ public struct RuncCompatibleRuntime: OCIRuntime {
     public func state(id: String) async throws(SkiffError) -> OCIState? {
         let result = try await invoke(["state", id], timeout: commandTimeout, allowFailure: true)
         guard result.status == 0 else {
-            if result.stderrText.contains("does not exist") || result.stderrText.contains("not found") { return nil }
+            if Self.saysNoSuchContainer(result) { return nil }
             throw failure("state \(id)", result)
         }
-        return try? JSONDecoder().decode(OCIState.self, from: Data(result.stdout))
+        do {
+            return try JSONDecoder().decode(OCIState.self, from: Data(result.stdout))
+        } catch {
+            // Not "gone": recovery would record a running container as exited.
+            throw SkiffError(.internalError, "\(name) state \(id) printed no OCI state: \(String(decoding: result.stdout.prefix(200), as: UTF8.self))",
+                             cause: DescribedError(error))
+        }
+    }
+
+    /// runc ("container does not exist"), crun ("container `x` does not exist") and runsc
+    /// ("… not found") word it differently; exit status 1 is all the CLI contract gives.
+    static func saysNoSuchContainer(_ result: ChildProcess.Result) -> Bool {
+        result.stderrText.contains("does not exist") || result.stderrText.contains("not found")
     }
 
     public func kill(id: String, signal: Int32) async throws(SkiffError) {
@@ -124,7 +138,7 @@ public struct RuncCompatibleRuntime: OCIRuntime {
 
     public func delete(id: String, force: Bool) async throws(SkiffError) {
         let result = try await invoke(["delete"] + (force ? ["--force"] : []) + [id], timeout: commandTimeout, allowFailure: true)
-        if result.status != 0 && !(result.stderrText.contains("does not exist") || result.stderrText.contains("not found")) {
+        if result.status != 0 && !Self.saysNoSuchContainer(result) {
             throw failure("delete \(id)", result)
         }
     }

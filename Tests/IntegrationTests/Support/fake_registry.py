@@ -75,6 +75,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
                 if behaviour == "stall":
+                    # For tests that act while a transfer is stalled.
+                    open(os.path.join(ROOT, "behaviour", digest_hex + ".stalled"), "w").close()
                     time.sleep(30)
                 self.close_connection = True
                 return
