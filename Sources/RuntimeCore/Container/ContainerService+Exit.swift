@@ -91,18 +91,22 @@ extension ContainerService {
         }
     }
 
-    /// Records the exit of a container whose exit file conmon has written. Concurrent callers
-    /// (the watcher, a status or exec rpc) share one collection: recording spans suspension
-    /// points, and two would each publish a STOPPED event.
+    /// Records the exit of a container whose exit file conmon has written. Collections of one
+    /// container run one at a time (recording spans suspension points, and two at once would
+    /// each publish a STOPPED event), and every caller runs its own after the one in progress:
+    /// joining it instead lost exits, when the one in progress had looked while StartContainer
+    /// was still recording the start (and so left the exit for later) and StartContainer's own
+    /// collection then joined it.
     func collectExit(of id: String) async {
-        if let inProgress = exitCollections[id] {
+        while let inProgress = exitCollections[id] {
             await inProgress.value
-            return
+            // Its owner may not have resumed to clear it yet: a finished collection is no longer in progress.
+            if exitCollections[id] == inProgress { exitCollections[id] = nil }
         }
         let collection = Task { await self.recordExit(of: id) }
         exitCollections[id] = collection
         await collection.value
-        exitCollections[id] = nil
+        if exitCollections[id] == collection { exitCollections[id] = nil }
     }
 
     private func recordExit(of id: String) async {
