@@ -61,11 +61,4 @@ public enum ProcessTree {
         guard pid > 0, let bytes = try? FileSystem.readBytes("/proc/\(pid)/cmdline", limit: 1 << 16), !bytes.isEmpty else { return nil }
         return String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
     }
-
-    /// The command name of `pid` (/proc/<pid>/comm), nil when it is gone: tells a recorded pid
-    /// that still names the process it did from a reused one.
-    public static func commandName(of pid: pid_t) -> String? {
-        guard pid > 0, let text = try? FileSystem.readText("/proc/\(pid)/comm", limit: 64) else { return nil }
-        return text.hasSuffix("\n") ? String(text.dropLast()) : text
-    }
 }

@@ -122,7 +122,7 @@ import Testing
             config.dnsConfig.searches = ["skiff-test.svc.cluster.local"]
             config.dnsConfig.options = ["ndots:5"]
             let id = try await PodSandboxTests.run(daemon, config)
-            let inside = try Self.runQuietly("/usr/bin/nsenter", ["--ipc=\(daemon.stateDir)/sandboxes/\(id)/ns/ipc", "cat", "/proc/sys/kernel/shm_rmid_forced"])
+            let inside = try PodSandboxTests.nsenter(["--ipc=\(daemon.stateDir)/sandboxes/\(id)/ns/ipc", "cat", "/proc/sys/kernel/shm_rmid_forced"]).output
             #expect(inside.trimmingCharacters(in: .whitespacesAndNewlines) == config.linux.sysctls["kernel.shm_rmid_forced"])
             #expect(Self.sysctl("kernel.shm_rmid_forced") == shmRmid)
             let resolv = try String(contentsOfFile: "\(daemon.stateDir)/sandboxes/\(id)/resolv.conf", encoding: .utf8)
@@ -189,18 +189,5 @@ import Testing
             let status = try await harness.waitForExit(id)
             #expect(status.exitCode == 0)
         }
-    }
-
-    static func runQuietly(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: output, as: UTF8.self)
     }
 }

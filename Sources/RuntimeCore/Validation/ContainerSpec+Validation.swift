@@ -35,9 +35,7 @@ extension ContainerSpec {
     }
 
     public func validate(in sandbox: PodSandbox, node: NodeFacts) throws(SkiffError) {
-        if let first = unrecognized.first {
-            throw SkiffError.invalidArgument("\(first.field) has the value \(first.rawValue), which the CRI (v0.36) does not define")
-        }
+        try RequestCheck.refuseUnrecognized(unrecognized)
         if requestsUserNamespace {
             throw SkiffError.invalidArgument("linux.security_context.namespace_options.userns_options asks for a user namespace (mode POD); Skiff does not support user namespaces yet")
         }

@@ -11,6 +11,12 @@ enum RequestCheck {
         SkiffError.invalidArgument("\(field) \(shown(value)) \(reason)")
     }
 
+    /// The first enum field whose value the CRI does not define, refused by name.
+    static func refuseUnrecognized(_ values: [UnrecognizedValue]) throws(SkiffError) {
+        guard let first = values.first else { return }
+        throw SkiffError.invalidArgument("\(first.field) has the value \(first.rawValue), which the CRI (v0.36) does not define")
+    }
+
     static func refuse(_ field: String, _ value: some BinaryInteger, _ reason: String) -> SkiffError {
         SkiffError.invalidArgument("\(field) \(value) \(reason)")
     }

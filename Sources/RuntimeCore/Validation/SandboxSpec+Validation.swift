@@ -6,9 +6,7 @@ import SkiffCommon
 /// could change something outside the pod, and no security field is accepted while ignored.
 extension SandboxSpec {
     public func validate() throws(SkiffError) {
-        if let first = unrecognized.first {
-            throw SkiffError.invalidArgument("\(first.field) has the value \(first.rawValue), which the CRI (v0.36) does not define")
-        }
+        try RequestCheck.refuseUnrecognized(unrecognized)
         if requestsUserNamespace {
             throw SkiffError.invalidArgument("linux.security_context.namespace_options.userns_options asks for a pod user namespace (mode POD); Skiff does not support user namespaces yet (RuntimeStatus reports it)")
         }
