@@ -1,3 +1,5 @@
+import CLinuxShim
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,18 +16,22 @@ public enum ProcessTree {
         while index < found.count {
             let pid = found[index]
             index += 1
-            for task in FileSystem.directoryEntries("/proc/\(pid)/task") ?? [] {
-                guard let text = try? FileSystem.readText("/proc/\(pid)/task/\(task)/children") else {
-                    // The task ended while being read: it has no children to find any more.
-                    continue
-                }
-                for child in text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap({ pid_t($0) })
-                where seen.insert(child).inserted {
-                    found.append(child)
-                }
+            for child in children(of: pid) where seen.insert(child).inserted {
+                found.append(child)
             }
         }
         return found
+    }
+
+    /// The direct children of `pid`, from every one of its threads.
+    public static func children(of pid: pid_t) -> [pid_t] {
+        (FileSystem.directoryEntries("/proc/\(pid)/task") ?? []).flatMap { task -> [pid_t] in
+            guard let text = try? FileSystem.readText("/proc/\(pid)/task/\(task)/children") else {
+                // The task ended while being read: it has no children to find any more.
+                return []
+            }
+            return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { pid_t($0) }
+        }
     }
 
     /// Kills `root` and all its descendants with SIGKILL. They are stopped first (SIGSTOP), and
@@ -54,6 +60,61 @@ public enum ProcessTree {
             usleep(2000)
         }
         return true
+    }
+
+    /// Live processes that `matches` and that do not descend from `owner`: for a daemon passing
+    /// its own pid, the runs an earlier incarnation started and did not live to wait for
+    /// (re-parented elsewhere when it died), not its own.
+    public static func strangers(notDescendingFrom owner: pid_t = getpid(), where matches: (pid_t) -> Bool) -> [pid_t] {
+        (FileSystem.directoryEntries("/proc") ?? []).compactMap { pid_t($0) }.filter { pid in
+            pid != owner && matches(pid) && !descends(pid, from: owner)
+        }
+    }
+
+    /// Strangers whose environment holds `entry` ("NAME=value", matched whole). A zombie has no
+    /// environment left and is never found.
+    public static func strangers(withEnvironmentEntry entry: String, notDescendingFrom owner: pid_t = getpid()) -> [pid_t] {
+        let wanted = Array(entry.utf8)
+        return strangers(notDescendingFrom: owner) { pid in
+            // Gone while the table is read, or not ours to read: not a run of ours.
+            guard let environment = try? FileSystem.readBytes("/proc/\(pid)/environ", limit: 1 << 20) else { return false }
+            return environment.split(separator: 0).contains { $0.elementsEqual(wanted) }
+        }
+    }
+
+    /// Whether `owner` is among the ancestors of `pid` (false once the chain cannot be read).
+    static func descends(_ pid: pid_t, from owner: pid_t) -> Bool {
+        var current = pid
+        for _ in 0..<4096 {
+            guard let next = parent(of: current), next > 0 else { return false }
+            if next == owner { return true }
+            current = next
+        }
+        return false
+    }
+
+    /// The parent of `pid` from /proc/<pid>/status; nil when it is gone.
+    public static func parent(of pid: pid_t) -> pid_t? {
+        guard let status = try? FileSystem.readText("/proc/\(pid)/status") else { return nil }
+        let line = status.split(separator: "\n").first { $0.hasPrefix("PPid:") }
+        return line.flatMap { pid_t(String($0.dropFirst(5).filter { !$0.isWhitespace })) }
+    }
+
+    /// Waits for `pid` (any process, not only a child) to exit, woken by its pidfd rather than
+    /// polling; true when it exited within `milliseconds` (or was gone already). Blocking: call on
+    /// a dedicated thread.
+    public static func waitForExit(_ pid: pid_t, milliseconds: Int) -> Bool {
+        let pidfd = skiff_pidfd_open(pid, 0)
+        guard pidfd >= 0 else { return errno == ESRCH }
+        defer { close(pidfd) }
+        let deadline = monotonicMilliseconds() + milliseconds
+        while true {
+            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            let remaining = max(0, deadline - monotonicMilliseconds())
+            let ready = poll(&entry, 1, Int32(clamping: remaining))
+            if ready > 0 { return true }
+            if ready == 0 || errno != EINTR { return false }
+        }
     }
 
     /// The command line of `pid`, arguments joined by spaces; nil when it is gone.

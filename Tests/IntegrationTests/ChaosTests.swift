@@ -166,7 +166,8 @@ import Testing
         /// No new pod after this (nor after the last restart); no retry after `giveUp`.
         let stopCreating: ContinuousClock.Instant
         let giveUp: ContinuousClock.Instant
-        let portBase = Int32.random(in: 20000...30000)
+        /// Host ports of the run's pods: portBase + their sequence number.
+        let portBase = RunUnique.hostPorts(1000)
 
         /// Calls skiffd; retries what an outage interrupted (same request), after waiting for
         /// the restart. Returns the daemon's answer, success or refusal, and whether it took retries.

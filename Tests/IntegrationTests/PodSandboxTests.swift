@@ -8,7 +8,7 @@ import Testing
 @Suite(.serialized) struct PodSandboxTests {
     struct Network {
         let bridge = "skp" + UUID().uuidString.prefix(8).lowercased()
-        let third = Int.random(in: 1...250)
+        let third = RunUnique.subnetOctet()
         var subnet: String { "10.251.\(third).0/24" }
 
         func conflist(ipamDir: String) -> String {
@@ -191,7 +191,7 @@ import Testing
 
     @Test func aPortMappingIsReachableFromTheHostThroughPortmap() async throws {
         try await Self.withNetworkedDaemon { daemon, _ in
-            let hostPort = Int32.random(in: 20000...40000)
+            let hostPort = RunUnique.hostPorts()
             var config = Self.config("published")
             var mapping = Runtime_V1_PortMapping()
             mapping.containerPort = 8080
@@ -237,6 +237,47 @@ import Testing
         }
     }
 
+    /// A SIGKILLed skiffd leaves its CNI ADD running. The restarted daemon releases the pod it
+    /// never recorded with DEL, which must wait for that ADD: interleaved, portmap's DEL failed
+    /// (its chain still referenced) and its NAT rules stayed for a pod that no longer existed.
+    @Test func aPluginRunLeftByAKilledDaemonEndsBeforeItsPodIsReleased() async throws {
+        try await withDaemon(start: false) { daemon in
+            let bin = daemon.directory + "/cni-bin"
+            let journal = daemon.directory + "/plugin-journal"
+            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+            try """
+                #!/bin/sh
+                echo "$CNI_COMMAND start" >> \(journal)
+                if [ "$CNI_COMMAND" = ADD ]; then sleep 2; fi
+                echo "$CNI_COMMAND end" >> \(journal)
+                [ "$CNI_COMMAND" = ADD ] && echo '{"cniVersion":"1.0.0"}'
+                exit 0
+
+                """.write(toFile: bin + "/slow", atomically: true, encoding: .utf8)
+            chmod(bin + "/slow", 0o755)
+            try #"{"cniVersion":"1.0.0","name":"slow","plugins":[{"type":"loopback"},{"type":"slow"}]}"#
+                .write(toFile: daemon.cniConfDir + "/10-slow.conflist", atomically: true, encoding: .utf8)
+            // The harness's config ends inside [network].
+            let extra = "cni_bin_dirs = [\"\(bin)\", \"/usr/lib/cni\"]\n"
+            try await daemon.start(extraConfigAppend: extra)
+            let running = Task { try await Self.run(daemon, Self.config("interrupted")) }
+            var started = false
+            for _ in 0..<500 where !started {
+                started = ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").contains("ADD start")
+                if !started { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(started, "the plugin's ADD never started")
+            try await daemon.stop(signal: SIGKILL)
+            _ = await running.result
+            try await daemon.start()
+            let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+            #expect(lines == ["ADD start", "ADD end", "DEL start", "DEL end"], "the DEL interleaved with the ADD: \(lines)")
+            #expect(try await daemon.runtime { try await $0.listPodSandbox(.init()) }.items.isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/sandboxes").filter { !$0.hasPrefix(".") }.isEmpty)
+            #expect(try Self.leftovers(daemon).isEmpty)
+        }
+    }
+
     @Test func anUnreadableRecordIsLeftInPlaceAndReportedAtStart() async throws {
         try await withDaemon { daemon in
             let id = try await Self.run(daemon, Self.config("unreadable", hostNetwork: true))
@@ -260,7 +301,7 @@ import Testing
             var publishedConfig = Self.config("published-kept")
             var mapping = Runtime_V1_PortMapping()
             mapping.containerPort = 8080
-            mapping.hostPort = Int32.random(in: 20000...40000)
+            mapping.hostPort = RunUnique.hostPorts()
             mapping.protocol = .tcp
             publishedConfig.portMappings = [mapping]
             let published = try await Self.run(daemon, publishedConfig)

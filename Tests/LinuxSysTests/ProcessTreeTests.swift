@@ -17,12 +17,40 @@ import Testing
         let killed = ProcessTree.kill(child.pid)
         #expect(Set(killed) == Set(members))
         #expect(await child.exitStatus() == 128 + SIGKILL)
-        // The sleeps were re-parented (to the test runner's reaper or init) and killed.
+        // The sleeps were re-parented (to the test runner's reaper or init) and killed; a SIGKILL
+        // is delivered asynchronously, so their end is awaited.
         for pid in members.dropFirst() {
-            let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)).map { $0.contains(") Z") } ?? true
-            #expect(state, "\(pid) is neither gone nor dead")
+            #expect(ProcessTree.waitForExit(pid, milliseconds: 5000), "\(pid) is neither gone nor dead")
         }
         #expect(ProcessTree.members(of: child.pid).isEmpty)
+    }
+}
+
+@Suite struct StrangerProcessTests {
+    /// A process carrying a marker in its environment is found unless it descends from the
+    /// owner named (a shell and the sleep it started here), and its exit wakes a waiter.
+    @Test func aProcessOutsideTheOwnersTreeIsFoundByItsEnvironmentAndItsExitAwaited() async throws {
+        let entry = "SKIFF_TEST_MARK=\(UUID().uuidString)"
+        let owner = try RunningChild.start("/bin/sh", arguments: ["-c", "sleep 30 & wait"], environment: [entry])
+        let stranger = try RunningChild.start("/bin/sleep", arguments: ["30"], environment: [entry])
+        defer {
+            ProcessTree.kill(owner.pid)
+            ProcessTree.kill(stranger.pid)
+        }
+        var members: [pid_t] = []
+        for _ in 0..<500 where members.count < 2 {
+            members = ProcessTree.members(of: owner.pid)
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(members.count == 2, "sh and its sleep: \(members)")
+        #expect(ProcessTree.strangers(withEnvironmentEntry: entry, notDescendingFrom: owner.pid) == [stranger.pid])
+        #expect(Set(ProcessTree.strangers(withEnvironmentEntry: entry, notDescendingFrom: stranger.pid)) == Set(members))
+        #expect(ProcessTree.strangers(withEnvironmentEntry: entry + "0", notDescendingFrom: owner.pid).isEmpty)
+        #expect(!ProcessTree.waitForExit(stranger.pid, milliseconds: 50))
+        stranger.kill()
+        #expect(ProcessTree.waitForExit(stranger.pid, milliseconds: 5000))
+        #expect(await stranger.exitStatus() == 128 + SIGKILL)
+        #expect(ProcessTree.strangers(withEnvironmentEntry: entry, notDescendingFrom: owner.pid).isEmpty)
     }
 }
 

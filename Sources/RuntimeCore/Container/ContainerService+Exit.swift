@@ -198,9 +198,11 @@ extension ContainerService {
         // went with the sweep above, or goes when conmon writes it (exitFileWritten).
         for name in FileSystem.directoryEntries(store.root) ?? [] where !known.contains(name) && !name.hasPrefix(".") {
             logger.warning("removing a container that was being created when skiffd stopped", metadata: ["id": "\(name)"])
+            let monitors = await settleLeftoverMonitors(of: name, pidFile: store.directory(of: name) + "/pidfile")
             for handler in options.handlers.handlers where handler.resolvedPath != nil {
                 try? await makeRuntime(handler).delete(id: name, force: true)
             }
+            killLeftoverMonitors(monitors, of: name)
             try? DirectoryTree.remove(store.directory(of: name))
             try? FileSystem.removeIfPresent(socketDirectory + "/" + name)
         }

@@ -147,6 +147,9 @@ extension ContainerService {
         guard FileSystem.exists(bundle), let runtime = pauseRuntime(of: sandbox) else { return }
         pausesBeingRemoved.insert(sandbox.id)
         defer { pausesBeingRemoved.remove(sandbox.id) }
+        // A pause never recorded may still be being created by an earlier skiffd's conmon.
+        let leftovers = sandbox.pausePID == nil ? await settleLeftoverMonitors(of: id, pidFile: bundle + "/pidfile") : []
+        defer { killLeftoverMonitors(leftovers, of: id) }
         // Not there (never started, or already deleted): no exit file will come.
         if (try? await runtime.kill(id: id, signal: SIGKILL)) != nil {
             await waitForExitFile(id, until: ContinuousClock.now + .seconds(10))

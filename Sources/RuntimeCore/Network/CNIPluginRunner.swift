@@ -50,7 +50,9 @@ public struct CNIPluginRunner: Sendable {
     }
 
     /// DEL through the chain in reverse order; every plugin is tried, the first failure thrown.
+    /// Plugin runs for the same attachment that an earlier skiffd left behind are settled first.
     public func delete(_ network: CNINetworkList, _ attachment: CNIAttachment, previousResult: Data?) async throws(SkiffError) {
+        await settleLeftoverRuns(for: attachment.containerID)
         var firstFailure: SkiffError?
         for plugin in network.plugins.reversed() {
             do throws(SkiffError) {
@@ -60,6 +62,21 @@ public struct CNIPluginRunner: Sendable {
             }
         }
         if let firstFailure { throw firstFailure }
+    }
+
+    /// A SIGKILLed skiffd leaves its plugin runs going, re-parented away from it. A DEL
+    /// interleaved with such an ADD undoes half of it and then fails (portmap's chain is still
+    /// referenced by the jump rule the ADD adds meanwhile), leaving NAT rules for a pod that no
+    /// longer exists. So the leftover runs for this container ID are waited for, and killed with
+    /// everything they started once the plugin deadline has passed.
+    func settleLeftoverRuns(for containerID: String) async {
+        let entry = "CNI_CONTAINERID=\(containerID)"
+        let deadline = Int(timeout.components.seconds) * 1000
+        await DedicatedThread.run {
+            for pid in ProcessTree.strangers(withEnvironmentEntry: entry) where !ProcessTree.waitForExit(pid, milliseconds: deadline) {
+                ProcessTree.kill(pid)
+            }
+        }
     }
 
     /// CHECK through the chain (CNI 0.4.0 and later): each plugin verifies the attachment the

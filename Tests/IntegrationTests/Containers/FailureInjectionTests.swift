@@ -8,13 +8,15 @@ import Testing
 /// leaving nothing — records, bundles, attach links, exit files, writable layers, mounts,
 /// processes, cgroups.
 @Suite(.serialized) struct FailureInjectionTests {
-    /// A runc wrapper that fails the subcommands listed (one a line) in `<directory>/fail-at`.
+    /// A runc wrapper that fails the subcommands listed (one a line) in `<directory>/fail-at`,
+    /// and delays by two seconds those in `<directory>/delay-at` (leaving `delayed-<subcommand>`).
     static func flakyHandlerConfig(in directory: String) throws -> String {
         try ContainerHarness.wrapperHandlerConfig("flaky", in: directory, script: """
         for argument in "$@"; do
           case "$argument" in
             create|start|kill|delete|state|exec|update)
               if grep -qx "$argument" \(directory)/fail-at 2>/dev/null; then echo "injected failure of $argument" >&2; exit 1; fi
+              if grep -qx "$argument" \(directory)/delay-at 2>/dev/null; then touch \(directory)/delayed-$argument; sleep 2; fi
               break;;
           esac
         done
@@ -55,6 +57,35 @@ import Testing
             try Self.failAt(nil, in: scratch)
             let id = try await harness.run(harness.config("refused", ["/bin/sh", "-c", "exit 0"]))
             #expect(try await harness.waitForExit(id).exitCode == 0, "the same name is free again")
+        }
+    }
+
+    /// skiffd SIGKILLed while the runtime creates a container: conmon and its `runc create` go
+    /// on without it. The restarted daemon removes the container it never recorded, and what the
+    /// late create makes (runtime state, process, cgroup) must go with it, not appear afterwards.
+    @Test func aCreateCutShortBySIGKILLLeavesNothingOnceTheRuntimeFinishes() async throws {
+        try await Self.withFlakyRuntime { harness, scratch in
+            try "create".write(toFile: scratch + "/delay-at", atomically: true, encoding: .utf8)
+            let marker = "4\(Int.random(in: 100_000...999_999))"
+            let creating = Task { try await harness.create(harness.config("interrupted", ["/bin/sleep", marker])) }
+            try await waitUntil("the runtime's create began") { FileManager.default.fileExists(atPath: scratch + "/delayed-create") }
+            try await harness.daemon.stop(signal: SIGKILL)
+            _ = await creating.result
+            try FileManager.default.removeItem(atPath: scratch + "/delay-at")
+            try await harness.daemon.start()
+            try await waitUntil("the cut-short create ended") {
+                !processes(mentioning: scratch + "/flaky-runc").contains { $0.commandLine.hasPrefix("/bin/sh ") }
+            }
+            let removal = try #require(harness.daemon.log().split(separator: "\n").first { $0.contains("removing a container that was being created") })
+            let id = try #require(removal.split(separator: "id=").last.map { String($0.prefix(64)) })
+            #expect(ContainerHarness.processes(mentioning: marker).isEmpty, "the container's process is left")
+            #expect(ContainerHarness.processes(mentioning: id).isEmpty, "conmon or the runtime is left")
+            let cgroup = "/sys/fs/cgroup/pids/skiff/skiff-\(id)"
+            #expect(!FileManager.default.fileExists(atPath: cgroup), "\(cgroup) holds \((try? String(contentsOfFile: cgroup + "/cgroup.procs", encoding: .utf8)) ?? "")")
+            #expect(ContainerHarness.processes(mentioning: harness.daemon.stateDir + "/containers").isEmpty, "conmon is left")
+            #expect(Self.containerFiles(harness.daemon).isEmpty, "left: \(Self.containerFiles(harness.daemon))")
+            let containers = try await harness.daemon.runtime { try await $0.listContainers(.init()) }.containers
+            #expect(containers.isEmpty)
         }
     }
 

@@ -208,6 +208,16 @@ func withDaemon(extraConfig: String = "", start: Bool = true, _ body: (DaemonHar
     try await body(harness)
 }
 
+/// Waits until `condition` holds, looking every 20 ms for at most `timeout`, for state the test
+/// has no event for (processes it did not start, files a runtime writes); fails naming `what`.
+func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try !condition() {
+        guard ContinuousClock.now < deadline else { throw HarnessError("timed out after \(timeout) waiting until \(what)") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
 /// Processes whose command line (arguments joined by spaces) contains `text`.
 func processes(mentioning text: String) -> [(pid: Int32, commandLine: String)] {
     var found: [(pid: Int32, commandLine: String)] = []
