@@ -69,7 +69,7 @@ import Testing
         let runner = CNIPluginRunner(binDirs: Self.pluginDirs)
         let attachment = CNIAttachment(containerID: "pod-\(bridge)", netnsPath: pinned.network!,
                                        arguments: [("K8S_POD_NAMESPACE", "default"), ("K8S_POD_NAME", "test")],
-                                       capabilities: ["portMappings": Data("[]".utf8)])
+                                       capabilities: ["portMappings": .array([])])
         do {
             let result = try await runner.add(network, attachment)
             let address = try #require(result.addresses.first)

@@ -129,10 +129,18 @@ public struct ConmonMonitor: ContainerMonitor {
             try? await Task.sleep(for: .milliseconds(2))
         }
         let line = bytes.split(separator: 10).first.map { Array($0) } ?? []
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any],
-              let value = (object["data"] ?? object["pid"]) as? Int else {
+        // try?: anything that is not a sync message is reported below with the line itself.
+        guard let message = try? JSONDecoder().decode(ConmonSyncMessage.self, from: Data(line)), let value = message.data ?? message.pid else {
             throw SkiffError(.internalError, "conmon ended without reporting container \(id) (\"\(String(decoding: line, as: UTF8.self))\")")
         }
-        return (Int32(clamping: value), object["message"] as? String ?? "")
+        return (Int32(clamping: value), message.message ?? "")
     }
+}
+
+/// One line conmon writes on its sync pipe: the container's pid (or a negative error) in
+/// `data` (`pid` in older conmons), and a message when something failed.
+struct ConmonSyncMessage: Decodable {
+    var data: Int64?
+    var pid: Int64?
+    var message: String?
 }

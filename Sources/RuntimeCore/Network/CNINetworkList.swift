@@ -9,12 +9,10 @@ public struct CNINetworkList: Sendable {
     public let name: String
     public let cniVersion: String
     public let file: String
-    /// Each plugin's configuration object, as the file has it.
-    let plugins: [Data]
+    /// The plugins in chain order, each with the list's name and cniVersion, as CNI passes them.
+    let plugins: [CNIPluginConfig]
 
-    public var pluginTypes: [String] {
-        plugins.compactMap { (try? JSONSerialization.jsonObject(with: $0) as? [String: Any])?["type"] as? String }
-    }
+    public var pluginTypes: [String] { plugins.map(\.type) }
 
     /// The network of `directory`, or nil when it has no configuration file.
     public static func load(directory: String) throws(SkiffError) -> CNINetworkList? {
@@ -29,38 +27,59 @@ public struct CNINetworkList: Sendable {
     }
 
     static func parse(_ data: Data, file: String) throws(SkiffError) -> CNINetworkList {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw SkiffError(.failedPrecondition, "the CNI configuration \(file) is not a JSON object")
+        let document: [String: JSONValue]
+        do {
+            guard let object = try JSONValue.parse(data).objectValue else { throw SkiffError(.failedPrecondition, "not an object") }
+            document = object
+        } catch {
+            throw SkiffError(.failedPrecondition, "the CNI configuration \(file) is not a JSON object: \(error)")
         }
-        guard let name = object["name"] as? String, !name.isEmpty else {
+        guard let name = document["name"]?.stringValue, !name.isEmpty else {
             throw SkiffError(.failedPrecondition, "the CNI configuration \(file) has no \"name\"")
         }
-        let version = object["cniVersion"] as? String ?? "0.4.0"
-        var plugins: [[String: Any]]
-        if let list = object["plugins"] as? [[String: Any]] {
-            plugins = list
-        } else if object["type"] is String {
-            plugins = [object]
+        let version = document["cniVersion"]?.stringValue ?? "0.4.0"
+        let entries: [JSONValue]
+        if case .array(let list) = document["plugins"] {
+            entries = list
+        } else if document["type"]?.stringValue != nil {
+            entries = [.object(document)]
         } else {
             throw SkiffError(.failedPrecondition, "the CNI configuration \(file) has neither \"plugins\" nor \"type\"")
         }
-        guard !plugins.isEmpty, plugins.allSatisfy({ $0["type"] is String }) else {
+        let plugins = entries.compactMap { $0.objectValue.flatMap { CNIPluginConfig(fields: $0, network: name, cniVersion: version) } }
+        guard !plugins.isEmpty, plugins.count == entries.count else {
             throw SkiffError(.failedPrecondition, "every plugin of \(file) needs a \"type\"")
         }
-        plugins = plugins.map { plugin in
-            var copy = plugin
-            copy["name"] = name
-            copy["cniVersion"] = version
-            return copy
+        return CNINetworkList(name: name, cniVersion: version, file: file, plugins: plugins)
+    }
+}
+
+/// One plugin of a network list: the fields skiffd reads (type, declared capabilities), and the
+/// whole object as the file has it, passed to the plugin with the list's name and cniVersion.
+struct CNIPluginConfig: Sendable {
+    let type: String
+    /// The runtimeConfig keys the plugin asks for ("portMappings", "bandwidth", "dns" …).
+    let capabilities: Set<String>
+    let fields: [String: JSONValue]
+
+    init?(fields original: [String: JSONValue], network: String, cniVersion: String) {
+        guard let type = original["type"]?.stringValue, !type.isEmpty else { return nil }
+        self.type = type
+        var declared: Set<String> = []
+        for (capability, enabled) in original["capabilities"]?.objectValue ?? [:] where enabled.boolValue == true {
+            declared.insert(capability)
         }
-        let encoded = plugins.compactMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
-        return CNINetworkList(name: name, cniVersion: version, file: file, plugins: encoded)
+        capabilities = declared
+        var fields = original
+        fields["name"] = .string(network)
+        fields["cniVersion"] = .string(cniVersion)
+        self.fields = fields
     }
 }
 
 /// What an ADD returned (CNI spec "Result"), kept raw for DEL's prevResult.
 public struct CNIResult: Sendable, Equatable {
-    public struct Address: Sendable, Equatable {
+    public struct Address: Sendable, Equatable, Decodable {
         /// CIDR notation, e.g. 10.85.0.5/16.
         public var address: String
         public var gateway: String?
@@ -69,15 +88,21 @@ public struct CNIResult: Sendable, Equatable {
         public var ip: String { String(address.split(separator: "/").first ?? "") }
     }
 
+    /// The part of a result skiffd reads; everything else stays in `raw`.
+    private struct Addresses: Decodable {
+        var ips: [Address]?
+    }
+
     public var raw: Data
     public var addresses: [Address]
 
-    init(raw: Data) {
+    /// A result as a plugin printed it; throws when it is not a CNI result.
+    init(raw: Data) throws(SkiffError) {
         self.raw = raw
-        let object = (try? JSONSerialization.jsonObject(with: raw)) as? [String: Any]
-        addresses = ((object?["ips"] as? [[String: Any]]) ?? []).compactMap { entry in
-            guard let address = entry["address"] as? String else { return nil }
-            return Address(address: address, gateway: entry["gateway"] as? String)
+        do {
+            addresses = try JSONDecoder().decode(Addresses.self, from: raw).ips ?? []
+        } catch {
+            throw SkiffError(.internalError, "a CNI result is malformed: \(error)")
         }
     }
 }

@@ -9,11 +9,11 @@ public struct CNIAttachment: Sendable {
     public var interfaceName: String
     /// CNI_ARGS pairs: K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_INFRA_CONTAINER_ID, K8S_POD_UID.
     public var arguments: [(String, String)]
-    /// runtimeConfig values by capability name (portMappings, bandwidth, dns …), as JSON.
-    public var capabilities: [String: Data]
+    /// runtimeConfig values by capability name (portMappings, bandwidth, dns …).
+    public var capabilities: [String: JSONValue]
 
     public init(containerID: String, netnsPath: String, interfaceName: String = "eth0",
-                arguments: [(String, String)] = [], capabilities: [String: Data] = [:]) {
+                arguments: [(String, String)] = [], capabilities: [String: JSONValue] = [:]) {
         self.containerID = containerID
         self.netnsPath = netnsPath
         self.interfaceName = interfaceName
@@ -38,15 +38,17 @@ public struct CNIPluginRunner: Sendable {
     /// nothing is left half-attached, and the failure is thrown.
     public func add(_ network: CNINetworkList, _ attachment: CNIAttachment) async throws(SkiffError) -> CNIResult {
         var previous: Data?
-        for plugin in network.plugins {
-            do throws(SkiffError) {
+        do throws(SkiffError) {
+            for plugin in network.plugins {
                 previous = try await invoke("ADD", plugin: plugin, network: network, attachment: attachment, previous: previous)
-            } catch {
-                try? await delete(network, attachment, previousResult: previous)
-                throw error
             }
+            return try CNIResult(raw: previous ?? Data("{}".utf8))
+        } catch {
+            // try?: the ADD's failure is what the caller must hear; a DEL failure after it is
+            // the same network's trouble, and DEL is retried with the pod's removal.
+            try? await delete(network, attachment, previousResult: previous)
+            throw error
         }
-        return CNIResult(raw: previous ?? Data("{}".utf8))
     }
 
     /// DEL through the chain in reverse order; every plugin is tried, the first failure thrown.
@@ -94,24 +96,24 @@ public struct CNIPluginRunner: Sendable {
         return major >= 1 || (major == 0 && (parts.count > 1 ? parts[1] : 0) >= 4)
     }
 
-    func invoke(_ command: String, plugin: Data, network: CNINetworkList, attachment: CNIAttachment, previous: Data?) async throws(SkiffError) -> Data? {
-        guard var config = (try? JSONSerialization.jsonObject(with: plugin)) as? [String: Any], let type = config["type"] as? String else {
-            throw SkiffError(.failedPrecondition, "a plugin of \(network.file) is malformed")
+    func invoke(_ command: String, plugin: CNIPluginConfig, network: CNINetworkList, attachment: CNIAttachment, previous: Data?) async throws(SkiffError) -> Data? {
+        guard let binary = binDirs.map({ "\($0)/\(plugin.type)" }).first(where: FileSystem.isExecutableFile) else {
+            throw SkiffError(.failedPrecondition, "CNI plugin \"\(plugin.type)\" of network \(network.name) is not in \(binDirs.joined(separator: ":")) (apt-get install containernetworking-plugins)")
         }
-        guard let binary = binDirs.map({ "\($0)/\(type)" }).first(where: FileSystem.isExecutableFile) else {
-            throw SkiffError(.failedPrecondition, "CNI plugin \"\(type)\" of network \(network.name) is not in \(binDirs.joined(separator: ":")) (apt-get install containernetworking-plugins)")
-        }
-        if let previous, let result = try? JSONSerialization.jsonObject(with: previous) { config["prevResult"] = result }
-        if let declared = config["capabilities"] as? [String: Bool] {
-            var runtimeConfig: [String: Any] = [:]
-            for (capability, enabled) in declared where enabled {
-                if let value = attachment.capabilities[capability], let object = try? JSONSerialization.jsonObject(with: value, options: [.fragmentsAllowed]) {
-                    runtimeConfig[capability] = object
-                }
+        var config = plugin.fields
+        if let previous {
+            do {
+                config["prevResult"] = try JSONValue.parse(previous)
+            } catch where command == "DEL" {
+                // A DEL must release what it can even when the recorded result is unreadable;
+                // plugins delete by container ID and interface without it.
+            } catch {
+                throw SkiffError(.internalError, "the CNI result before plugin \(plugin.type) is not JSON: \(error)")
             }
-            if !runtimeConfig.isEmpty { config["runtimeConfig"] = runtimeConfig }
         }
-        let stdin = (try? JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])).map(Array.init) ?? []
+        let runtimeConfig = attachment.capabilities.filter { plugin.capabilities.contains($0.key) }
+        if !runtimeConfig.isEmpty { config["runtimeConfig"] = .object(runtimeConfig) }
+        let stdin = Array(JSONValue.object(config).encoded())
         let arguments = (["IgnoreUnknown=1"] + attachment.arguments.map { "\($0.0)=\($0.1)" }).joined(separator: ";")
         let environment = [
             "CNI_COMMAND=\(command)", "CNI_CONTAINERID=\(attachment.containerID)", "CNI_NETNS=\(attachment.netnsPath)",
@@ -125,14 +127,22 @@ public struct CNIPluginRunner: Sendable {
             throw error.skiffError("cannot run CNI plugin \(binary)", ifMissing: .failedPrecondition)
         }
         if result.timedOut {
-            throw SkiffError(.deadlineExceeded, "CNI plugin \(type) \(command) for \(attachment.containerID) took longer than \(timeout)")
+            throw SkiffError(.deadlineExceeded, "CNI plugin \(plugin.type) \(command) for \(attachment.containerID) took longer than \(timeout)")
         }
         guard result.status == 0 else {
-            let object = (try? JSONSerialization.jsonObject(with: Data(result.stdout))) as? [String: Any]
-            let message = [object?["msg"] as? String, object?["details"] as? String].compactMap { $0 }.joined(separator: ": ")
+            // try?: a plugin that failed without the spec's error JSON is quoted as it wrote.
+            let reported = try? JSONDecoder().decode(CNIErrorReport.self, from: Data(result.stdout))
+            let message = [reported?.msg, reported?.details].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
             let text = message.isEmpty ? (result.stderrText + result.stdoutText).trimmingNewline : message
-            throw SkiffError(.unavailable, "CNI plugin \(type) \(command) failed (exit \(result.status)): \(text)")
+            throw SkiffError(.unavailable, "CNI plugin \(plugin.type) \(command) failed (exit \(result.status)): \(text)")
         }
         return result.stdout.isEmpty ? previous : Data(result.stdout)
     }
+}
+
+/// The error a plugin prints on stdout when it fails (CNI spec "Error").
+struct CNIErrorReport: Decodable {
+    var code: Int?
+    var msg: String?
+    var details: String?
 }

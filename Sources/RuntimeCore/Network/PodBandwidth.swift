@@ -12,17 +12,10 @@ public struct PodBandwidth: Sendable, Equatable {
     }
 
     /// Burst is unlimited (the largest value the plugin takes), as containerd and cri-o pass it.
-    public var runtimeConfig: [String: UInt64] {
-        var config: [String: UInt64] = [:]
-        if let ingressBitsPerSecond {
-            config["ingressRate"] = ingressBitsPerSecond
-            config["ingressBurst"] = UInt64(Int32.max)
-        }
-        if let egressBitsPerSecond {
-            config["egressRate"] = egressBitsPerSecond
-            config["egressBurst"] = UInt64(Int32.max)
-        }
-        return config
+    var runtimeConfig: CNICapabilities.Bandwidth {
+        let unlimited = UInt64(Int32.max)
+        return CNICapabilities.Bandwidth(ingressRate: ingressBitsPerSecond, ingressBurst: ingressBitsPerSecond.map { _ in unlimited },
+                                         egressRate: egressBitsPerSecond, egressBurst: egressBitsPerSecond.map { _ in unlimited })
     }
 
     /// "1000", "10k", "10M", "1G", "1T", "512Ki", "10Mi", "1Gi"; nil for anything else.

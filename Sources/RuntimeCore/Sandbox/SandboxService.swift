@@ -311,25 +311,11 @@ public actor SandboxService {
     }
 
     private func attachment(for sandbox: PodSandbox, netns: String) -> CNIAttachment {
-        // A mapping without a host port only documents the container port (the kubelet sends
-        // those too); portmap refuses port 0, so only real host ports go to CNI, as in containerd.
-        let mappings = sandbox.portMappings.filter { $0.hostPort > 0 }.map { mapping -> [String: Any] in
-            var entry: [String: Any] = ["hostPort": mapping.hostPort, "containerPort": mapping.containerPort, "protocol": mapping.protocol]
-            if !mapping.hostIP.isEmpty { entry["hostIP"] = mapping.hostIP }
-            return entry
-        }
-        var capabilities = ["portMappings": (try? JSONSerialization.data(withJSONObject: mappings)) ?? Data("[]".utf8)]
-        if let dns = sandbox.dns {
-            capabilities["dns"] = try? JSONSerialization.data(withJSONObject: ["servers": dns.servers, "searches": dns.searches, "options": dns.options])
-        }
-        if let bandwidth = PodBandwidth(annotations: sandbox.annotations) {
-            capabilities["bandwidth"] = try? JSONSerialization.data(withJSONObject: bandwidth.runtimeConfig)
-        }
-        return CNIAttachment(
+        CNIAttachment(
             containerID: sandbox.id, netnsPath: netns,
             arguments: [("K8S_POD_NAMESPACE", sandbox.namespace), ("K8S_POD_NAME", sandbox.name),
                         ("K8S_POD_INFRA_CONTAINER_ID", sandbox.id), ("K8S_POD_UID", sandbox.uid)],
-            capabilities: capabilities)
+            capabilities: CNICapabilities(sandbox).values)
     }
 
     /// hostname, resolv.conf (the pod's DNS config, else the node's) and hosts, for containers to mount.

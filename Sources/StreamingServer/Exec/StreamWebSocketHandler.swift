@@ -99,11 +99,22 @@ struct TerminalSize {
     var width: UInt16
     var height: UInt16
 
+    private struct Message: Decodable {
+        var width: Int64
+        var height: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case width = "Width", height = "Height"
+        }
+    }
+
+    /// nil for anything but a resize message with two positive sizes (the client's to get right;
+    /// a bad one is ignored, as the kubelet's streaming server does).
     init?(json payload: ByteBuffer) {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(payload.readableBytesView))) as? [String: Any],
-              let width = object["Width"] as? Int, let height = object["Height"] as? Int, width > 0, height > 0 else { return nil }
-        self.width = UInt16(clamping: width)
-        self.height = UInt16(clamping: height)
+        guard let message = try? JSONDecoder().decode(Message.self, from: Data(payload.readableBytesView)),
+              message.width > 0, message.height > 0 else { return nil }
+        width = UInt16(clamping: message.width)
+        height = UInt16(clamping: message.height)
     }
 }
 
