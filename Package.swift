@@ -207,8 +207,10 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],
-            exclude: ["Support/fake_registry.py", "Support/token_server.py", "Support/spdy_exec_client.py",
-                      "Support/spdy_portforward_client.py", "Support/raw_request.py", "Support/grpcgo-load"]
+            exclude: [
+                "Support/fake_registry.py", "Support/token_server.py", "Support/spdy_exec_client.py",
+                "Support/spdy_portforward_client.py", "Support/raw_request.py", "Support/grpcgo-load",
+            ]
         ),
     ]
 )

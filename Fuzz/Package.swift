@@ -13,19 +13,25 @@ let fuzzers: [(product: String, target: String, path: String, dependencies: [Tar
     ("fuzz-reference", "FuzzReference", "Reference", [.product(name: "ImageCore", package: main)]),
     ("fuzz-manifest", "FuzzManifest", "Manifest", [.product(name: "ImageCore", package: main)]),
     ("fuzz-auth", "FuzzAuth", "AuthChallenge", [.product(name: "ImageCore", package: main)]),
-    ("fuzz-spdy", "FuzzSPDY", "SPDY", [
-        .product(name: "StreamingServer", package: main),
-        .product(name: "NIOCore", package: "swift-nio"),
-        .product(name: "NIOEmbedded", package: "swift-nio"),
-    ]),
-    ("fuzz-upgrade", "FuzzUpgrade", "Upgrade", [
-        .product(name: "StreamingServer", package: main),
-        .product(name: "NIOCore", package: "swift-nio"),
-        .product(name: "NIOEmbedded", package: "swift-nio"),
-        .product(name: "NIOHTTP1", package: "swift-nio"),
-        .product(name: "NIOWebSocket", package: "swift-nio"),
-        .product(name: "Logging", package: "swift-log"),
-    ]),
+    (
+        "fuzz-spdy", "FuzzSPDY", "SPDY",
+        [
+            .product(name: "StreamingServer", package: main),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]
+    ),
+    (
+        "fuzz-upgrade", "FuzzUpgrade", "Upgrade",
+        [
+            .product(name: "StreamingServer", package: main),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]
+    ),
     ("fuzz-toml", "FuzzTOML", "TOML", [.product(name: "DaemonConfig", package: main)]),
     ("fuzz-cni", "FuzzCNI", "CNIResult", [.product(name: "RuntimeCore", package: main)]),
 ]
@@ -40,7 +46,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: fuzzers.map {
-        .executableTarget(name: $0.target, dependencies: $0.dependencies, path: $0.path,
-                          swiftSettings: [.unsafeFlags(["-parse-as-library"])])
+        .executableTarget(
+            name: $0.target,
+            dependencies: $0.dependencies,
+            path: $0.path,
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        )
     }
 )

@@ -6,8 +6,13 @@ import GRPCNIOTransportHTTP2Posix
 extension SkiffBench {
     /// Pulls `image` and runs one pod for a benchmark's containers (their own PID namespaces);
     /// returns the image reference and the pod's id.
-    static func pullAndRunPod(_ client: GRPCClient<HTTP2ClientTransport.Posix>, image: String, name: String,
-                              logDirectory: String, hostNetwork: Bool) async throws -> (imageID: String, podID: String) {
+    static func pullAndRunPod(
+        _ client: GRPCClient<HTTP2ClientTransport.Posix>,
+        image: String,
+        name: String,
+        logDirectory: String,
+        hostNetwork: Bool
+    ) async throws -> (imageID: String, podID: String) {
         var pull = Runtime_V1_PullImageRequest()
         pull.image.image = image
         let imageID = try await Runtime_V1_ImageService.Client(wrapping: client).pullImage(pull).imageRef

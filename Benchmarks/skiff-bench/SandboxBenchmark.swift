@@ -11,7 +11,10 @@ import RuntimeCore
 /// namespaces pinned with skiff-pinns and the same CNI chain ADDed and DELed directly, no daemon.
 @main
 struct SkiffBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "skiff-bench", subcommands: [Sandboxes.self, Containers.self, Streaming.self, Soak.self])
+    static let configuration = CommandConfiguration(
+        commandName: "skiff-bench",
+        subcommands: [Sandboxes.self, Containers.self, Streaming.self, Soak.self]
+    )
 
     struct Sandboxes: AsyncParsableCommand {
         @Option(help: "skiffd's socket.") var socket: String
@@ -21,9 +24,12 @@ struct SkiffBench: AsyncParsableCommand {
         @Option(help: "Pods per series.") var count: Int = 20
 
         func run() async throws {
-            try await withGRPCClient(transport: try .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { client in
+            try await withGRPCClient(
+                transport: try .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)
+            ) { client in
                 let runtime = Runtime_V1_RuntimeService.Client(wrapping: client)
-                var sequentialRun: [Double] = [], sequentialAll: [Double] = []
+                var sequentialRun: [Double] = []
+                var sequentialAll: [Double] = []
                 for index in 0..<count {
                     let (run, all) = try await Self.cycle(runtime, name: "seq-\(index)")
                     sequentialRun.append(run)
@@ -36,18 +42,33 @@ struct SkiffBench: AsyncParsableCommand {
                     return results
                 }
                 let floor = try await floorSeries()
-                print("RunPodSandbox, \(count) sequential:   p50 \(Self.p(sequentialRun, 50)) ms  p95 \(Self.p(sequentialRun, 95)) ms")
-                print("Run+Stop+Remove, sequential:      p50 \(Self.p(sequentialAll, 50)) ms  p95 \(Self.p(sequentialAll, 95)) ms")
-                print("RunPodSandbox, \(count) concurrent:   p50 \(Self.p(concurrent.map(\.0), 50)) ms  p95 \(Self.p(concurrent.map(\.0), 95)) ms")
-                print("Run+Stop+Remove, concurrent:      p50 \(Self.p(concurrent.map(\.1), 50)) ms  p95 \(Self.p(concurrent.map(\.1), 95)) ms")
-                print("floor pin + CNI ADD (sequential): p50 \(Self.p(floor.map(\.0), 50)) ms  p95 \(Self.p(floor.map(\.0), 95)) ms")
-                print("floor whole cycle (sequential):   p50 \(Self.p(floor.map(\.1), 50)) ms  p95 \(Self.p(floor.map(\.1), 95)) ms")
+                print(
+                    "RunPodSandbox, \(count) sequential:   p50 \(Self.p(sequentialRun, 50)) ms  p95 \(Self.p(sequentialRun, 95)) ms"
+                )
+                print(
+                    "Run+Stop+Remove, sequential:      p50 \(Self.p(sequentialAll, 50)) ms  p95 \(Self.p(sequentialAll, 95)) ms"
+                )
+                print(
+                    "RunPodSandbox, \(count) concurrent:   p50 \(Self.p(concurrent.map(\.0), 50)) ms  p95 \(Self.p(concurrent.map(\.0), 95)) ms"
+                )
+                print(
+                    "Run+Stop+Remove, concurrent:      p50 \(Self.p(concurrent.map(\.1), 50)) ms  p95 \(Self.p(concurrent.map(\.1), 95)) ms"
+                )
+                print(
+                    "floor pin + CNI ADD (sequential): p50 \(Self.p(floor.map(\.0), 50)) ms  p95 \(Self.p(floor.map(\.0), 95)) ms"
+                )
+                print(
+                    "floor whole cycle (sequential):   p50 \(Self.p(floor.map(\.1), 50)) ms  p95 \(Self.p(floor.map(\.1), 95)) ms"
+                )
                 let ratio = Self.median(sequentialRun) / Self.median(floor.map(\.0))
                 print("RunPodSandbox p50 / floor p50: \((ratio * 100).rounded() / 100)x (target <= 1.5x)")
             }
         }
 
-        static func cycle(_ runtime: Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>, name: String) async throws -> (Double, Double) {
+        static func cycle(
+            _ runtime: Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>,
+            name: String
+        ) async throws -> (Double, Double) {
             var request = Runtime_V1_RunPodSandboxRequest()
             request.config.metadata.name = name
             request.config.metadata.namespace = "bench"
@@ -67,14 +88,22 @@ struct SkiffBench: AsyncParsableCommand {
         }
 
         func floorSeries() async throws -> [(Double, Double)] {
-            guard let network = try CNINetworkList.load(directory: cniConfDir) else { throw ValidationError("no CNI config in \(cniConfDir)") }
+            guard let network = try CNINetworkList.load(directory: cniConfDir) else {
+                throw ValidationError("no CNI config in \(cniConfDir)")
+            }
             let pinner = PinnsNamespacePinner.besideExecutable()
             let runner = CNIPluginRunner(binDirs: [cniBinDir])
             var results: [(Double, Double)] = []
             for index in 0..<count {
                 let start = ContinuousClock.now
-                let pinned = try await pinner.pin(NamespaceRequest(hostname: "floor-\(index)"), in: "\(scratch)/floor-\(index)")
-                let attachment = CNIAttachment(containerID: "floor-\(index)-\(UUID().uuidString.prefix(6))", netnsPath: pinned.network!)
+                let pinned = try await pinner.pin(
+                    NamespaceRequest(hostname: "floor-\(index)"),
+                    in: "\(scratch)/floor-\(index)"
+                )
+                let attachment = CNIAttachment(
+                    containerID: "floor-\(index)-\(UUID().uuidString.prefix(6))",
+                    netnsPath: pinned.network!
+                )
                 let result = try await runner.add(network, attachment)
                 let added = ContinuousClock.now - start
                 try await runner.delete(network, attachment, previousResult: result.raw)

@@ -23,7 +23,9 @@ extension SkiffBench {
             var rssKiB: Int
             var fds: Int
             var threads: Int
-            var description: String { "RSS \(rssKiB / 1024).\(rssKiB % 1024 * 10 / 1024) MiB, \(fds) fds, \(threads) threads" }
+            var description: String {
+                "RSS \(rssKiB / 1024).\(rssKiB % 1024 * 10 / 1024) MiB, \(fds) fds, \(threads) threads"
+            }
 
             static func of(_ pid: Int32) -> Sample {
                 let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
@@ -37,15 +39,27 @@ extension SkiffBench {
         }
 
         func run() async throws {
-            try await withGRPCClient(transport: try .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { client in
+            try await withGRPCClient(
+                transport: try .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)
+            ) { client in
                 let runtime = Runtime_V1_RuntimeService.Client(wrapping: client)
                 var containers: [(pod: String, container: String)] = []
                 var imageID = ""
                 for index in 0..<pods {
-                    let (pulled, pod) = try await SkiffBench.pullAndRunPod(client, image: image, name: "soak-\(index)",
-                                                                           logDirectory: scratch + "/logs/\(index)", hostNetwork: true)
+                    let (pulled, pod) = try await SkiffBench.pullAndRunPod(
+                        client,
+                        image: image,
+                        name: "soak-\(index)",
+                        logDirectory: scratch + "/logs/\(index)",
+                        hostNetwork: true
+                    )
                     imageID = pulled
-                    let container = try await Containers.createAndStart(runtime, pod: pod, image: imageID, name: "probed")
+                    let container = try await Containers.createAndStart(
+                        runtime,
+                        pod: pod,
+                        image: imageID,
+                        name: "probed"
+                    )
                     containers.append((pod, container))
                 }
                 try await Task.sleep(for: .seconds(2))
@@ -67,7 +81,13 @@ extension SkiffBench {
                 let results = await withTaskGroup(of: ProbeSeries.self) { group in
                     for (index, entry) in containers.enumerated() {
                         group.addTask {
-                            await Self.probe(runtime, container: entry.container, timingOut: index % 2 == 1, every: interval, until: deadline)
+                            await Self.probe(
+                                runtime,
+                                container: entry.container,
+                                timingOut: index % 2 == 1,
+                                every: interval,
+                                until: deadline
+                            )
                         }
                     }
                     var all = ProbeSeries()
@@ -79,7 +99,9 @@ extension SkiffBench {
 
                 var leftovers: [String] = []
                 for entry in containers {
-                    let ps = try await runtime.execSync(Self.exec(entry.container, ["/bin/ps", "-o", "stat,args"], timeout: 10))
+                    let ps = try await runtime.execSync(
+                        Self.exec(entry.container, ["/bin/ps", "-o", "stat,args"], timeout: 10)
+                    )
                     let lines = String(decoding: ps.stdout, as: UTF8.self).split(separator: "\n").dropFirst()
                         .filter { !$0.contains("ps -o") && !$0.contains("sleep 100000") }
                     leftovers += lines.map { "\(entry.container.prefix(12)): \($0)" }
@@ -90,11 +112,17 @@ extension SkiffBench {
                     _ = try await runtime.removePodSandbox(remove)
                 }
 
-                print("ExecSync echo ok:        \(results.quick.count) calls, p50 \(Sandboxes.p(results.quick, 50)) ms  p99 \(Sandboxes.p(results.quick, 99)) ms, \(results.quickFailures) failed")
-                print("ExecSync sleep 5 (1 s timeout): \(results.timedOut.count) calls, p50 \(Sandboxes.p(results.timedOut, 50)) ms  p99 \(Sandboxes.p(results.timedOut, 99)) ms, \(results.unexpected) not DEADLINE_EXCEEDED")
+                print(
+                    "ExecSync echo ok:        \(results.quick.count) calls, p50 \(Sandboxes.p(results.quick, 50)) ms  p99 \(Sandboxes.p(results.quick, 99)) ms, \(results.quickFailures) failed"
+                )
+                print(
+                    "ExecSync sleep 5 (1 s timeout): \(results.timedOut.count) calls, p50 \(Sandboxes.p(results.timedOut, 50)) ms  p99 \(Sandboxes.p(results.timedOut, 99)) ms, \(results.unexpected) not DEADLINE_EXCEEDED"
+                )
                 print("skiffd at start: \(start)")
                 print("skiffd at end:   \(end)")
-                print("left in the containers by the probes: \(leftovers.count)\(leftovers.isEmpty ? "" : " — " + leftovers.prefix(10).joined(separator: "; "))")
+                print(
+                    "left in the containers by the probes: \(leftovers.count)\(leftovers.isEmpty ? "" : " — " + leftovers.prefix(10).joined(separator: "; "))"
+                )
             }
         }
 
@@ -121,17 +149,28 @@ extension SkiffBench {
         }
 
         /// One container's probes, one at a time, every `interval` (as the kubelet's prober).
-        static func probe(_ runtime: Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>, container: String, timingOut: Bool,
-                          every interval: Double, until deadline: ContinuousClock.Instant) async -> ProbeSeries {
+        static func probe(
+            _ runtime: Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>,
+            container: String,
+            timingOut: Bool,
+            every interval: Double,
+            until deadline: ContinuousClock.Instant
+        ) async -> ProbeSeries {
             var series = ProbeSeries()
-            let request = timingOut ? exec(container, ["/bin/sleep", "5"], timeout: 1) : exec(container, ["/bin/echo", "ok"], timeout: 10)
+            let request =
+                timingOut
+                ? exec(container, ["/bin/sleep", "5"], timeout: 1) : exec(container, ["/bin/echo", "ok"], timeout: 10)
             // Spread the first probes over one interval.
             try? await Task.sleep(for: .milliseconds(Int.random(in: 0..<max(1, Int(interval * 1000)))))
             while ContinuousClock.now < deadline {
                 let started = ContinuousClock.now
                 do {
                     _ = try await runtime.execSync(request)
-                    if timingOut { series.unexpected += 1 } else { series.quick.append(Sandboxes.milliseconds(ContinuousClock.now - started)) }
+                    if timingOut {
+                        series.unexpected += 1
+                    } else {
+                        series.quick.append(Sandboxes.milliseconds(ContinuousClock.now - started))
+                    }
                 } catch let error as RPCError where timingOut && error.code == .deadlineExceeded {
                     series.timedOut.append(Sandboxes.milliseconds(ContinuousClock.now - started))
                 } catch {

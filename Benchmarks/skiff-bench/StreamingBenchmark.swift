@@ -19,10 +19,17 @@ extension SkiffBench {
         @Option(help: "Port-forward and direct rounds (the median is reported).") var rounds: Int = 5
 
         func run() async throws {
-            try await withGRPCClient(transport: try .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { client in
+            try await withGRPCClient(
+                transport: try .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)
+            ) { client in
                 let runtime = Runtime_V1_RuntimeService.Client(wrapping: client)
-                let (imageID, podID) = try await SkiffBench.pullAndRunPod(client, image: image, name: "bench-streaming",
-                                                                          logDirectory: scratch + "/logs", hostNetwork: false)
+                let (imageID, podID) = try await SkiffBench.pullAndRunPod(
+                    client,
+                    image: image,
+                    name: "bench-streaming",
+                    logDirectory: scratch + "/logs",
+                    hostNetwork: false
+                )
                 do {
                     try await measure(runtime, podID: podID, imageID: imageID)
                 } catch {
@@ -33,7 +40,11 @@ extension SkiffBench {
             }
         }
 
-        func measure(_ runtime: Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>, podID: String, imageID: String) async throws {
+        func measure(
+            _ runtime: Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>,
+            podID: String,
+            imageID: String
+        ) async throws {
             var status = Runtime_V1_PodSandboxStatusRequest()
             status.podSandboxID = podID
             let podIP = try await runtime.podSandboxStatus(status).status.network.ip
@@ -41,7 +52,10 @@ extension SkiffBench {
             create.podSandboxID = podID
             create.config.metadata.name = "web"
             create.config.image.image = imageID
-            create.config.command = ["/bin/sh", "-c", "mkdir -p /www && dd if=/dev/zero of=/www/big bs=1M count=\(forwardMiB) 2>/dev/null && touch /www/ready && exec httpd -f -p 8080 -h /www"]
+            create.config.command = [
+                "/bin/sh", "-c",
+                "mkdir -p /www && dd if=/dev/zero of=/www/big bs=1M count=\(forwardMiB) 2>/dev/null && touch /www/ready && exec httpd -f -p 8080 -h /www",
+            ]
             create.config.logPath = "web.log"
             let id = try await runtime.createContainer(create).containerID
             var start = Runtime_V1_StartContainerRequest()
@@ -49,13 +63,18 @@ extension SkiffBench {
             _ = try await runtime.startContainer(start)
             var ready = Runtime_V1_ExecSyncRequest()
             ready.containerID = id
-            ready.cmd = ["/bin/sh", "-c", "test -f /www/ready && printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8080 >/dev/null"]
+            ready.cmd = [
+                "/bin/sh", "-c",
+                "test -f /www/ready && printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8080 >/dev/null",
+            ]
             for _ in 0..<200 {
                 if try await runtime.execSync(ready).exitCode == 0 { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
 
-            var sync: [Double] = [], overWebSocket: [Double] = [], overSPDY: [Double] = []
+            var sync: [Double] = []
+            var overWebSocket: [Double] = []
+            var overSPDY: [Double] = []
             var execSync = Runtime_V1_ExecSyncRequest()
             execSync.containerID = id
             execSync.cmd = ["/bin/echo", "hi"]
@@ -85,29 +104,52 @@ extension SkiffBench {
 
             let request = "GET /big HTTP/1.0\r\n\r\n"
             let expected = forwardMiB << 20
-            var direct: [Double] = [], forwarded: [Double] = []
+            var direct: [Double] = []
+            var forwarded: [Double] = []
             for _ in 0..<rounds {
                 var begin = ContinuousClock.now
-                let directBytes = try await Self.blocking { try StreamingClients.directFetch(host: podIP, port: 8080, request: request) }
-                direct.append(Double(directBytes) / 1_048_576 / (Sandboxes.milliseconds(ContinuousClock.now - begin) / 1000))
+                let directBytes = try await Self.blocking {
+                    try StreamingClients.directFetch(host: podIP, port: 8080, request: request)
+                }
+                direct.append(
+                    Double(directBytes) / 1_048_576 / (Sandboxes.milliseconds(ContinuousClock.now - begin) / 1000)
+                )
                 precondition(directBytes > expected, "direct fetch got \(directBytes) bytes")
 
                 var forward = Runtime_V1_PortForwardRequest()
                 forward.podSandboxID = podID
                 begin = ContinuousClock.now
                 let url = try await runtime.portForward(forward).url
-                let forwardedBytes = try await Self.blocking { try StreamingClients.portForwardFetch(url, port: 8080, request: request) }
-                forwarded.append(Double(forwardedBytes) / 1_048_576 / (Sandboxes.milliseconds(ContinuousClock.now - begin) / 1000))
-                precondition(forwardedBytes == directBytes, "port-forward got \(forwardedBytes) bytes, direct \(directBytes)")
+                let forwardedBytes = try await Self.blocking {
+                    try StreamingClients.portForwardFetch(url, port: 8080, request: request)
+                }
+                forwarded.append(
+                    Double(forwardedBytes) / 1_048_576 / (Sandboxes.milliseconds(ContinuousClock.now - begin) / 1000)
+                )
+                precondition(
+                    forwardedBytes == directBytes,
+                    "port-forward got \(forwardedBytes) bytes, direct \(directBytes)"
+                )
             }
 
-            print("ExecSync echo hi, \(execCount) calls:                 p50 \(Sandboxes.p(sync, 50)) ms  p95 \(Sandboxes.p(sync, 95)) ms")
-            print("Exec echo hi over WebSocket (v5), \(execCount) trips:  p50 \(Sandboxes.p(overWebSocket, 50)) ms  p95 \(Sandboxes.p(overWebSocket, 95)) ms")
-            print("Exec echo hi over SPDY/3.1 (v4), \(execCount) trips:   p50 \(Sandboxes.p(overSPDY, 50)) ms  p95 \(Sandboxes.p(overSPDY, 95)) ms")
-            let directMedian = Sandboxes.percentile(direct, 50), forwardedMedian = Sandboxes.percentile(forwarded, 50)
-            print("\(forwardMiB) MiB from httpd in the pod, median of \(rounds): direct to \(podIP) \(String(format: "%.0f", directMedian)) MiB/s, "
-                  + "through port-forward (SPDY) \(String(format: "%.0f", forwardedMedian)) MiB/s")
-            print("port-forward / direct: \(String(format: "%.2f", directMedian / forwardedMedian))x slower (target <= 2x)")
+            print(
+                "ExecSync echo hi, \(execCount) calls:                 p50 \(Sandboxes.p(sync, 50)) ms  p95 \(Sandboxes.p(sync, 95)) ms"
+            )
+            print(
+                "Exec echo hi over WebSocket (v5), \(execCount) trips:  p50 \(Sandboxes.p(overWebSocket, 50)) ms  p95 \(Sandboxes.p(overWebSocket, 95)) ms"
+            )
+            print(
+                "Exec echo hi over SPDY/3.1 (v4), \(execCount) trips:   p50 \(Sandboxes.p(overSPDY, 50)) ms  p95 \(Sandboxes.p(overSPDY, 95)) ms"
+            )
+            let directMedian = Sandboxes.percentile(direct, 50)
+            let forwardedMedian = Sandboxes.percentile(forwarded, 50)
+            print(
+                "\(forwardMiB) MiB from httpd in the pod, median of \(rounds): direct to \(podIP) \(String(format: "%.0f", directMedian)) MiB/s, "
+                    + "through port-forward (SPDY) \(String(format: "%.0f", forwardedMedian)) MiB/s"
+            )
+            print(
+                "port-forward / direct: \(String(format: "%.2f", directMedian / forwardedMedian))x slower (target <= 2x)"
+            )
         }
 
         /// Runs a blocking client on a thread of its own.
@@ -118,7 +160,10 @@ extension SkiffBench {
             return try result.get()
         }
 
-        static func removePod(_ runtime: Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>, _ podID: String) async throws {
+        static func removePod(
+            _ runtime: Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>,
+            _ podID: String
+        ) async throws {
             var stop = Runtime_V1_StopPodSandboxRequest()
             stop.podSandboxID = podID
             _ = try await runtime.stopPodSandbox(stop)

@@ -26,7 +26,9 @@ struct BenchConnection {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, host, &address.sin_addr)
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else {
             Glibc.close(fd)
@@ -35,7 +37,9 @@ struct BenchConnection {
     }
 
     init(url: String) throws {
-        guard let components = URLComponents(string: url), let host = components.host, let port = components.port else { throw Failure("bad URL \(url)") }
+        guard let components = URLComponents(string: url), let host = components.host, let port = components.port else {
+            throw Failure("bad URL \(url)")
+        }
         try self.init(host: host, port: port)
     }
 
@@ -44,7 +48,9 @@ struct BenchConnection {
     func send(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            let count = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+            }
             guard count > 0 else { throw Failure("send: errno \(errno)") }
             sent += count
         }
@@ -70,7 +76,9 @@ struct BenchConnection {
         try send(Array(request.utf8))
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            if let end = buffer.indices.dropLast(3).first(where: { buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10 }) {
+            if let end = buffer.indices.dropLast(3).first(where: {
+                buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10
+            }) {
                 let head = String(decoding: buffer[..<end], as: UTF8.self)
                 buffer.removeFirst(end + 4)
                 guard head.hasPrefix("HTTP/1.1 101") else { throw Failure("not upgraded: \(head.prefix(80))") }
@@ -104,14 +112,17 @@ enum StreamingClients {
     static func webSocketExec(_ url: String) throws -> String {
         var connection = try BenchConnection(url: url)
         defer { connection.close() }
-        try connection.upgrade("GET \(path(url)) HTTP/1.1\r\nHost: bench\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                               + "Sec-WebSocket-Key: c2tpZmYtYmVuY2gtY2xpZW50\r\nSec-WebSocket-Version: 13\r\n"
-                               + "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n")
+        try connection.upgrade(
+            "GET \(path(url)) HTTP/1.1\r\nHost: bench\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                + "Sec-WebSocket-Key: c2tpZmYtYmVuY2gtY2xpZW50\r\nSec-WebSocket-Version: 13\r\n"
+                + "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n"
+        )
         var chunk = [UInt8](repeating: 0, count: 65536)
         var stdout: [UInt8] = []
         while try connection.need(2, &chunk) {
             let opcode = connection.buffer[0] & 0x0F
-            var length = Int(connection.buffer[1] & 0x7F), header = 2
+            var length = Int(connection.buffer[1] & 0x7F)
+            var header = 2
             if length == 126 {
                 guard try connection.need(4, &chunk) else { break }
                 length = Int(connection.buffer[2]) << 8 | Int(connection.buffer[3])
@@ -123,7 +134,9 @@ enum StreamingClients {
             }
             guard try connection.need(header + length, &chunk) else { break }
             if opcode == 8 { return String(decoding: stdout, as: UTF8.self) }
-            if length > 0, connection.buffer[header] == 1 { stdout += connection.buffer[(header + 1)..<(header + length)] }
+            if length > 0, connection.buffer[header] == 1 {
+                stdout += connection.buffer[(header + 1)..<(header + length)]
+            }
             connection.consume(header + length)
         }
         throw BenchConnection.Failure("the exec ended without a close frame")
@@ -134,13 +147,21 @@ enum StreamingClients {
     static func spdyExec(_ url: String) throws -> String {
         var connection = try BenchConnection(url: url)
         defer { connection.close() }
-        try connection.upgrade("POST \(path(url)) HTTP/1.1\r\nHost: bench\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-                               + "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nContent-Length: 0\r\n\r\n")
+        try connection.upgrade(
+            "POST \(path(url)) HTTP/1.1\r\nHost: bench\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                + "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nContent-Length: 0\r\n\r\n"
+        )
         let deflater = SPDYHeaderDeflater()
         var frames: [UInt8] = []
         for (index, type) in ["error", "stdout", "stderr"].enumerated() {
-            frames += SPDYFrame.synStream(streamID: UInt32(1 + 2 * index), associatedTo: 0, priority: 0, flags: 0,
-                                          headerBlock: deflater.compress([("streamtype", type)])).bytes
+            frames +=
+                SPDYFrame.synStream(
+                    streamID: UInt32(1 + 2 * index),
+                    associatedTo: 0,
+                    priority: 0,
+                    flags: 0,
+                    headerBlock: deflater.compress([("streamtype", type)])
+                ).bytes
         }
         try connection.send(frames)
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -161,15 +182,28 @@ enum StreamingClients {
     static func portForwardFetch(_ url: String, port: Int, request: String) throws -> Int {
         var connection = try BenchConnection(url: url)
         defer { connection.close() }
-        try connection.upgrade("POST \(path(url)) HTTP/1.1\r\nHost: bench\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-                               + "X-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n")
+        try connection.upgrade(
+            "POST \(path(url)) HTTP/1.1\r\nHost: bench\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                + "X-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n"
+        )
         let deflater = SPDYHeaderDeflater()
         let common = [("port", String(port)), ("requestid", "0")]
-        var frames = SPDYFrame.synStream(streamID: 1, associatedTo: 0, priority: 0, flags: 0,
-                                         headerBlock: deflater.compress([("streamtype", "error")] + common)).bytes
+        var frames = SPDYFrame.synStream(
+            streamID: 1,
+            associatedTo: 0,
+            priority: 0,
+            flags: 0,
+            headerBlock: deflater.compress([("streamtype", "error")] + common)
+        ).bytes
         frames += SPDYFrame.data(streamID: 1, flags: SPDYFrame.flagFin, payload: []).bytes
-        frames += SPDYFrame.synStream(streamID: 3, associatedTo: 0, priority: 0, flags: 0,
-                                      headerBlock: deflater.compress([("streamtype", "data")] + common)).bytes
+        frames +=
+            SPDYFrame.synStream(
+                streamID: 3,
+                associatedTo: 0,
+                priority: 0,
+                flags: 0,
+                headerBlock: deflater.compress([("streamtype", "data")] + common)
+            ).bytes
         frames += SPDYFrame.data(streamID: 3, flags: SPDYFrame.flagFin, payload: Array(request.utf8)).bytes
         try connection.send(frames)
         var chunk = [UInt8](repeating: 0, count: 1 << 18)
@@ -178,10 +212,13 @@ enum StreamingClients {
             let header = Array(connection.buffer[0..<8])
             let length = Int(header[5]) << 16 | Int(header[6]) << 8 | Int(header[7])
             connection.consume(8)
-            let isData = header[0] & 0x80 == 0, stream = Int(header[3])
+            let isData = header[0] & 0x80 == 0
+            let stream = Int(header[3])
             if isData && stream == 1 && length > 0 {
                 guard try connection.need(length, &chunk) else { break }
-                throw BenchConnection.Failure("port-forward error: \(String(decoding: connection.buffer[0..<length], as: UTF8.self))")
+                throw BenchConnection.Failure(
+                    "port-forward error: \(String(decoding: connection.buffer[0..<length], as: UTF8.self))"
+                )
             }
             try connection.skip(length, &chunk)
             if isData && stream == 3 {

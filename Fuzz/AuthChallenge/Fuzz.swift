@@ -11,7 +11,10 @@
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let header = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     guard let challenge = AuthChallenge(header: header) else { return 0 }
-    precondition(!challenge.scheme.isEmpty && !challenge.scheme.contains(" "), "scheme \(challenge.scheme.debugDescription)")
+    precondition(
+        !challenge.scheme.isEmpty && !challenge.scheme.contains(" "),
+        "scheme \(challenge.scheme.debugDescription)"
+    )
     precondition(challenge.scheme == challenge.scheme.lowercased())
     for key in challenge.parameters.keys { precondition(key == key.lowercased(), "parameter \(key.debugDescription)") }
 
@@ -24,14 +27,19 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let service = challenge.parameters["service"] { query.append(("service", service)) }
     query.append(("scope", challenge.parameters["scope"] ?? "repository:library/busybox:pull"))
     let encoded = RegistryClient.formEncode(query)
-    precondition(encoded.utf8.allSatisfy { byte in
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"), UInt8(ascii: "%"), UInt8(ascii: "="), UInt8(ascii: "&"):
-            true
-        default:
-            false
-        }
-    }, "the token query \(encoded) has a byte that needs encoding")
+    precondition(
+        encoded.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"), UInt8(ascii: "%"),
+                UInt8(ascii: "="), UInt8(ascii: "&"):
+                true
+            default:
+                false
+            }
+        },
+        "the token query \(encoded) has a byte that needs encoding"
+    )
     return 0
 }

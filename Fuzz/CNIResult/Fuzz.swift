@@ -11,6 +11,7 @@
 // Besides not crashing: a parsed network list keeps a non-empty name and a typed plugin each,
 // and it parses again from its own plugins.
 import Foundation
+
 @testable import RuntimeCore
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -25,8 +26,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     if let network = try? CNINetworkList.parse(bytes, file: "fuzz.conflist") {
         precondition(!network.name.isEmpty)
-        precondition(!network.plugins.isEmpty && network.pluginTypes.count == network.plugins.count,
-                     "\(network.plugins.count) plugins but \(network.pluginTypes.count) types")
+        precondition(
+            !network.plugins.isEmpty && network.pluginTypes.count == network.plugins.count,
+            "\(network.plugins.count) plugins but \(network.pluginTypes.count) types"
+        )
         _ = CNIPluginRunner.supportsCheck(network.cniVersion)
         // The plugins as the runner sends them (name and cniVersion filled in) form a list again.
         let list: [String: Any] = [
@@ -34,10 +37,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             "plugins": network.plugins.compactMap { try? JSONSerialization.jsonObject(with: $0) },
         ]
         guard let encoded = try? JSONSerialization.data(withJSONObject: list, options: [.sortedKeys]),
-              let again = try? CNINetworkList.parse(encoded, file: "again.conflist") else {
+            let again = try? CNINetworkList.parse(encoded, file: "again.conflist")
+        else {
             preconditionFailure("the parsed network does not parse again")
         }
-        precondition(again.name == network.name && again.cniVersion == network.cniVersion && again.pluginTypes == network.pluginTypes)
+        precondition(
+            again.name == network.name && again.cniVersion == network.cniVersion
+                && again.pluginTypes == network.pluginTypes
+        )
     }
     return 0
 }

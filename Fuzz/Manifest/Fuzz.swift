@@ -8,6 +8,7 @@
 // re-encodes and decodes to the same document, and a manifest the matcher picks is one of the
 // index's and matches the node platform.
 import Foundation
+
 @testable import ImageCore
 
 let contentTypes: [String?] = [
@@ -17,7 +18,8 @@ let contentTypes: [String?] = [
 
 let nodes: [PlatformMatcher] = [
     Platform(architecture: "amd64", os: "linux"), Platform(architecture: "arm64", os: "linux", variant: "v8"),
-    Platform(architecture: "arm", os: "linux", variant: "v7"), Platform(architecture: "arm", os: "linux", variant: "v6"),
+    Platform(architecture: "arm", os: "linux", variant: "v7"),
+    Platform(architecture: "arm", os: "linux", variant: "v6"),
     Platform(architecture: "386", os: "linux"), Platform(architecture: "s390x", os: "linux"),
 ].map(PlatformMatcher.init(platform:))
 
@@ -29,7 +31,10 @@ func checkRoundTrip<Value: Codable>(_ value: Value) {
         let first = try encoder.encode(value)
         let decoded = try JSONDecoder().decode(Value.self, from: first)
         let second = try encoder.encode(decoded)
-        precondition(first == second, "\(Value.self) changes on a round trip:\n\(String(decoding: first, as: UTF8.self))\n\(String(decoding: second, as: UTF8.self))")
+        precondition(
+            first == second,
+            "\(Value.self) changes on a round trip:\n\(String(decoding: first, as: UTF8.self))\n\(String(decoding: second, as: UTF8.self))"
+        )
     } catch {
         preconditionFailure("\(Value.self) does not survive a round trip: \(error)")
     }
@@ -39,7 +44,9 @@ func checkIndex(_ index: ImageIndex) {
     for node in nodes {
         guard let chosen = node.select(from: index.manifests) else { continue }
         precondition(index.manifests.contains(chosen), "the matcher chose a descriptor the index does not have")
-        guard let platform = chosen.platform else { preconditionFailure("the matcher chose a descriptor without a platform") }
+        guard let platform = chosen.platform else {
+            preconditionFailure("the matcher chose a descriptor without a platform")
+        }
         precondition(node.matches(platform), "\(platform) was chosen for \(node.platform) but does not match it")
     }
     checkRoundTrip(index)

@@ -14,24 +14,36 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     precondition(reference.tag != nil || reference.digest != nil, "\(text): neither tag nor digest")
     if let tag = reference.tag { precondition(ImageReference.isValidTag(tag), "\(text): tag \(tag)") }
     precondition(ImageReference.isValidHost(reference.registry) || reference.registry == ImageReference.defaultRegistry)
-    precondition(!reference.repository.isEmpty && reference.repository.split(separator: "/").allSatisfy {
-        ImageReference.isValidPathComponent(String($0))
-    }, "\(text): repository \(reference.repository)")
+    precondition(
+        !reference.repository.isEmpty
+            && reference.repository.split(separator: "/").allSatisfy {
+                ImageReference.isValidPathComponent(String($0))
+            },
+        "\(text): repository \(reference.repository)"
+    )
 
     let printed = reference.description
     // It becomes a registry URL path and a key in images.json: never anything but ASCII.
-    precondition(printed.utf8.allSatisfy { $0 < 0x80 }, "\(text.debugDescription) normalises to non-ASCII \(printed.debugDescription)")
+    precondition(
+        printed.utf8.allSatisfy { $0 < 0x80 },
+        "\(text.debugDescription) normalises to non-ASCII \(printed.debugDescription)"
+    )
     guard let again = try? ImageReference(parsing: printed) else {
         preconditionFailure("\(text.debugDescription) normalises to \(printed.debugDescription), which does not parse")
     }
-    precondition(again == reference, "\(text.debugDescription) → \(printed.debugDescription) → \(again.description.debugDescription)")
+    precondition(
+        again == reference,
+        "\(text.debugDescription) → \(printed.debugDescription) → \(again.description.debugDescription)"
+    )
 
     if let digest = reference.digest, digest.hasPrefix("sha256:") {
         do {
             let parsed = try Digest(parsing: digest)
             precondition(parsed.description == digest)
         } catch {
-            preconditionFailure("\(text.debugDescription): the reference accepts the digest \(digest.debugDescription) but Digest refuses it: \(error)")
+            preconditionFailure(
+                "\(text.debugDescription): the reference accepts the digest \(digest.debugDescription) but Digest refuses it: \(error)"
+            )
         }
     }
     return 0

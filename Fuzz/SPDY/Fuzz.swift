@@ -9,6 +9,7 @@
 // survive a deflate/inflate round trip.
 import NIOCore
 import NIOEmbedded
+
 @testable import StreamingServer
 
 func describe(_ headers: [(name: String, value: String)]) -> [String] {
@@ -56,7 +57,9 @@ func checkFrame(_ frame: SPDYFrame) {
     let length = Int(bytes[5]) << 16 | Int(bytes[6]) << 8 | Int(bytes[7])
     precondition(bytes.count == 8 + length, "\(frame): length field \(length) for \(bytes.count - 8) payload bytes")
     do {
-        guard let again = try SPDYFrame.parse(&bytes) else { preconditionFailure("\(frame) re-encodes to an incomplete frame") }
+        guard let again = try SPDYFrame.parse(&bytes) else {
+            preconditionFailure("\(frame) re-encodes to an incomplete frame")
+        }
         precondition(again == frame && bytes.isEmpty, "\(frame) re-encodes to \(again)")
     } catch {
         preconditionFailure("\(frame) re-encodes to bytes that do not parse: \(error)")
@@ -69,12 +72,17 @@ func checkHeaders(_ headers: [(name: String, value: String)]) {
     let inflater = SPDYHeaderInflater()
     do {
         let back = try inflater.headers(from: deflater.compress(headers), limit: .max)
-        precondition(describe(back) == describe(headers), "headers change through deflate/inflate:\n\(headers)\n\(back)")
+        precondition(
+            describe(back) == describe(headers),
+            "headers change through deflate/inflate:\n\(headers)\n\(back)"
+        )
     } catch {
         preconditionFailure("deflated headers do not inflate: \(error) \(headers)")
     }
     let block = SPDYHeaderDeflater.serialize(headers)
-    guard let parsed = try? SPDYHeaderInflater.parse(block) else { preconditionFailure("serialized headers do not parse: \(headers)") }
+    guard let parsed = try? SPDYHeaderInflater.parse(block) else {
+        preconditionFailure("serialized headers do not parse: \(headers)")
+    }
     precondition(describe(parsed) == describe(headers), "headers change through serialize/parse")
 }
 
@@ -91,8 +99,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     let whole = decodeWhole(input)
     let chunked = decodeChunked(input, chunk: 1 + Int(mode >> 1))
-    precondition(whole.frames == chunked.frames && whole.failed == chunked.failed,
-                 "the channel decoder and SPDYFrame.parse disagree:\n\(whole)\n\(chunked)")
+    precondition(
+        whole.frames == chunked.frames && whole.failed == chunked.failed,
+        "the channel decoder and SPDYFrame.parse disagree:\n\(whole)\n\(chunked)"
+    )
 
     let inflater = SPDYHeaderInflater()
     for frame in whole.frames {

@@ -20,7 +20,8 @@ func checkLines(_ table: TOMLTable, lines: Int) {
 func checkLines(_ value: TOMLValue, lines: Int) {
     switch value {
     case .table(let table): checkLines(table, lines: lines)
-    case .array(let items): items.forEach { checkLines($0, lines: lines) }
+    case .array(let items):
+        for item in items { checkLines(item, lines: lines) }
     default: break
     }
 }
@@ -40,7 +41,8 @@ func render(_ value: TOMLValue) -> String {
     case .boolean(let flag): return flag ? "true" : "false"
     case .dateTime(let text): return text
     case .array(let items): return "[" + items.map(render).joined(separator: ", ") + "]"
-    case .table(let table): return "{" + table.entries.map { "\(quote($0.key)) = \(render($0.value))" }.joined(separator: ", ") + "}"
+    case .table(let table):
+        return "{" + table.entries.map { "\(quote($0.key)) = \(render($0.value))" }.joined(separator: ", ") + "}"
     }
 }
 
@@ -65,7 +67,9 @@ func canonical(_ value: TOMLValue) -> String {
     case .float(let number) where number.isNaN: return "float(nan)"
     case .float(let number): return "float(\(number.bitPattern))"
     case .array(let items): return "[" + items.map(canonical).joined(separator: ",") + "]"
-    case .table(let table): return "{" + table.entries.map { "\($0.key.debugDescription)=\(canonical($0.value))" }.joined(separator: ",") + "}"
+    case .table(let table):
+        return "{" + table.entries.map { "\($0.key.debugDescription)=\(canonical($0.value))" }.joined(separator: ",")
+            + "}"
     default: return "\(value)"
     }
 }
@@ -80,13 +84,20 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let printed = document.entries.map { "\(quote($0.key)) = \(render($0.value))" }.joined(separator: "\n")
         do {
             let again = try TOMLParser.parse(printed)
-            precondition(canonical(.table(again)) == canonical(.table(document)),
-                         "printing and parsing changes the document:\n\(text.debugDescription)\n\(printed.debugDescription)")
+            precondition(
+                canonical(.table(again)) == canonical(.table(document)),
+                "printing and parsing changes the document:\n\(text.debugDescription)\n\(printed.debugDescription)"
+            )
         } catch {
-            preconditionFailure("the printed document does not parse (\(error)):\n\(text.debugDescription)\n\(printed.debugDescription)")
+            preconditionFailure(
+                "the printed document does not parse (\(error)):\n\(text.debugDescription)\n\(printed.debugDescription)"
+            )
         }
     } catch {
-        precondition((1...lines).contains(error.line) && error.column >= 1, "error at \(error.line):\(error.column) in \(lines) lines: \(error.reason)")
+        precondition(
+            (1...lines).contains(error.line) && error.column >= 1,
+            "error at \(error.line):\(error.column) in \(lines) lines: \(error.reason)"
+        )
     }
     do {
         _ = try ConfigLoader.parse(text, file: "fuzz.toml")

@@ -1,3 +1,5 @@
+import SkiffCommon
+
 // libFuzzer target: ImageCore's TarStreamParser (layer tar streams: ustar, pax, GNU long names,
 // base-256 numbers), the parser every pulled or imported layer goes through.
 //
@@ -7,7 +9,6 @@
 // file's content is exactly its size. Header checksums are made valid before parsing (see
 // fixChecksums), so mutations reach the fields behind them.
 @testable import ImageCore
-import SkiffCommon
 
 struct CheckingSink: TarEntrySink {
     var events: [String] = []
@@ -21,14 +22,19 @@ struct CheckingSink: TarEntrySink {
         precondition(entry.kind == .regular || entry.size == 0, "a \(entry.kind) entry with size \(entry.size)")
         precondition(entry.uid < UInt32.max && entry.gid < UInt32.max)
         precondition(entry.mode <= 0o7777)
-        precondition((0..<1_000_000_000).contains(entry.modificationNanoseconds), "nanoseconds \(entry.modificationNanoseconds)")
+        precondition(
+            (0..<1_000_000_000).contains(entry.modificationNanoseconds),
+            "nanoseconds \(entry.modificationNanoseconds)"
+        )
         open = entry
         received = 0
         content = []
-        events.append("begin \(entry.kind) \(entry.path.debugDescription) size=\(entry.size) mode=\(entry.mode) "
-            + "owner=\(entry.uid):\(entry.gid) mtime=\(entry.modificationSeconds).\(entry.modificationNanoseconds) "
-            + "link=\(entry.linkName.debugDescription) dev=\(entry.deviceMajor),\(entry.deviceMinor) "
-            + "xattrs=\(entry.xattrs.map { "\($0.name)=\($0.value)" })")
+        events.append(
+            "begin \(entry.kind) \(entry.path.debugDescription) size=\(entry.size) mode=\(entry.mode) "
+                + "owner=\(entry.uid):\(entry.gid) mtime=\(entry.modificationSeconds).\(entry.modificationNanoseconds) "
+                + "link=\(entry.linkName.debugDescription) dev=\(entry.deviceMajor),\(entry.deviceMinor) "
+                + "xattrs=\(entry.xattrs.map { "\($0.name)=\($0.value)" })"
+        )
     }
 
     mutating func content(_ bytes: UnsafeRawBufferPointer) throws(SkiffError) {

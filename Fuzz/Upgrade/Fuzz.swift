@@ -19,12 +19,19 @@ import NIOEmbedded
 import NIOHTTP1
 import NIOWebSocket
 import SkiffCommon
+
 @testable import StreamingServer
 
 struct RefusingBackend: StreamingBackend {
-    func startExec(_ request: ExecStreamRequest) async throws(SkiffError) -> StartedExec { throw .notFound("fuzz: no container") }
-    func startAttach(_ request: AttachStreamRequest) async throws(SkiffError) -> StartedAttach { throw .notFound("fuzz: no container") }
-    func connectToPod(_ podSandboxID: String, port: UInt16) async throws(SkiffError) -> Int32 { throw .notFound("fuzz: no pod") }
+    func startExec(_ request: ExecStreamRequest) async throws(SkiffError) -> StartedExec {
+        throw .notFound("fuzz: no container")
+    }
+    func startAttach(_ request: AttachStreamRequest) async throws(SkiffError) -> StartedAttach {
+        throw .notFound("fuzz: no container")
+    }
+    func connectToPod(_ podSandboxID: String, port: UInt16) async throws(SkiffError) -> Int32 {
+        throw .notFound("fuzz: no pod")
+    }
 }
 
 let server: StreamingHTTPServer = {
@@ -47,8 +54,16 @@ struct TrackedSPDYUpgrader: HTTPServerProtocolUpgrader, Sendable {
     var supportedProtocol: String { inner.supportedProtocol }
     var requiredUpgradeHeaders: [String] { inner.requiredUpgradeHeaders }
 
-    func buildUpgradeResponse(channel: Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
-        let response = inner.buildUpgradeResponse(channel: channel, upgradeRequest: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
+    func buildUpgradeResponse(
+        channel: Channel,
+        upgradeRequest: HTTPRequestHead,
+        initialResponseHeaders: HTTPHeaders
+    ) -> EventLoopFuture<HTTPHeaders> {
+        let response = inner.buildUpgradeResponse(
+            channel: channel,
+            upgradeRequest: upgradeRequest,
+            initialResponseHeaders: initialResponseHeaders
+        )
         reservations.track(response.map { $0.first(name: "X-Stream-Protocol-Version") }.recover { _ in nil })
         return response
     }
@@ -61,18 +76,27 @@ struct TrackedSPDYUpgrader: HTTPServerProtocolUpgrader, Sendable {
 /// StreamingHTTPServer.start()'s per-connection pipeline.
 func configure(_ channel: Channel, reservations: Reservations) throws {
     let upgrader = NIOWebSocketServerUpgrader(
-        maxFrameSize: 1 << 20, automaticErrorHandling: true,
+        maxFrameSize: 1 << 20,
+        automaticErrorHandling: true,
         shouldUpgrade: { channel, head in
-            let reserved = server.reserve(head, offeredIn: "Sec-WebSocket-Protocol", served: StreamingHTTPServer.webSocketSubprotocols(for:), on: channel)
+            let reserved = server.reserve(
+                head,
+                offeredIn: "Sec-WebSocket-Protocol",
+                served: StreamingHTTPServer.webSocketSubprotocols(for:),
+                on: channel
+            )
             reservations.track(reserved)
             return reserved.map { chosen in chosen.map { HTTPHeaders([("Sec-WebSocket-Protocol", $0)]) } }
         },
-        upgradePipelineHandler: { channel, _ in server.installStream(on: channel, webSocket: true) })
+        upgradePipelineHandler: { channel, _ in server.installStream(on: channel, webSocket: true) }
+    )
     let spdy = TrackedSPDYUpgrader(inner: StreamingHTTPServer.SPDYUpgrader(server: server), reservations: reservations)
     let leaveAfterUpgrade: @Sendable (ChannelHandlerContext) -> Void = { context in
         context.pipeline.removeHandler(name: NotFoundResponder.name, promise: nil)
     }
-    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader, spdy], completionHandler: leaveAfterUpgrade))
+    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+        withServerUpgrade: (upgraders: [upgrader, spdy], completionHandler: leaveAfterUpgrade)
+    )
     try channel.pipeline.syncOperations.addHandler(NotFoundResponder(), name: NotFoundResponder.name)
 }
 
@@ -83,7 +107,9 @@ func replace(_ placeholder: String, with token: String, in input: [UInt8]) -> ([
     var index = 0
     var found = false
     while index < input.count {
-        if input[index] == needle[0], index + needle.count <= input.count, input[index..<(index + needle.count)].elementsEqual(needle) {
+        if input[index] == needle[0], index + needle.count <= input.count,
+            input[index..<(index + needle.count)].elementsEqual(needle)
+        {
             output += token.utf8
             index += needle.count
             found = true
@@ -97,7 +123,19 @@ func replace(_ placeholder: String, with token: String, in input: [UInt8]) -> ([
 
 func serve(_ original: [UInt8]) async {
     let requests: [(String, StreamRequest)] = [
-        ("XTOKEN", .exec(ExecStreamRequest(containerID: "c", command: ["sh"], tty: false, stdin: true, stdout: true, stderr: true))),
+        (
+            "XTOKEN",
+            .exec(
+                ExecStreamRequest(
+                    containerID: "c",
+                    command: ["sh"],
+                    tty: false,
+                    stdin: true,
+                    stdout: true,
+                    stderr: true
+                )
+            )
+        ),
         ("ATOKEN", .attach(AttachStreamRequest(containerID: "c", tty: true, stdin: true, stdout: true, stderr: false))),
         ("PTOKEN", .portForward(PortForwardStreamRequest(podSandboxID: "p", ports: [80]))),
     ]
@@ -134,7 +172,10 @@ func serve(_ original: [UInt8]) async {
         if (try? await reservation.get()) != nil { upgraded = true }
     }
     await channel.testingEventLoop.run()
-    precondition(substituted || !upgraded, "a request without a token was upgraded:\n\(String(decoding: original, as: UTF8.self))")
+    precondition(
+        substituted || !upgraded,
+        "a request without a token was upgraded:\n\(String(decoding: original, as: UTF8.self))"
+    )
 
     // The client hangs up; whatever is still running sees the connection gone.
     _ = try? await channel.close()

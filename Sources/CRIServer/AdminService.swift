@@ -11,7 +11,10 @@ public struct AdminService: Skiff_Admin_V1_ImageAdmin.SimpleServiceProtocol {
         self.images = images
     }
 
-    public func importImage(request: Skiff_Admin_V1_ImportImageRequest, context: ServerContext) async throws -> Skiff_Admin_V1_ImportImageResponse {
+    public func importImage(
+        request: Skiff_Admin_V1_ImportImageRequest,
+        context: ServerContext
+    ) async throws -> Skiff_Admin_V1_ImportImageResponse {
         guard !request.path.isEmpty else { throw SkiffError.invalidArgument("ImportImage needs the archive's path") }
         let records = try await images.importArchive(at: request.path)
         var response = Skiff_Admin_V1_ImportImageResponse()

@@ -13,7 +13,9 @@ enum ContainerConversions {
         unrecognized.check(context.seccomp, present: context.hasSeccomp, at: "linux.security_context.seccomp")
         unrecognized.check(context.apparmor, present: context.hasApparmor, at: "linux.security_context.apparmor")
         unrecognized.check(context.supplementalGroupsPolicy, "linux.security_context.supplemental_groups_policy")
-        for (index, mount) in config.mounts.enumerated() { unrecognized.check(mount.propagation, "mounts[\(index)].propagation") }
+        for (index, mount) in config.mounts.enumerated() {
+            unrecognized.check(mount.propagation, "mounts[\(index)].propagation")
+        }
         var security = ContainerSpec.Security()
         security.privileged = context.privileged
         security.capabilitiesAdd = context.capabilities.addCapabilities
@@ -42,20 +44,39 @@ enum ContainerConversions {
         default: security.pidMode = .container
         }
         var spec = ContainerSpec(
-            name: config.metadata.name, attempt: config.metadata.attempt, image: config.image.image,
-            command: config.command, args: config.args, workingDir: config.workingDir,
+            name: config.metadata.name,
+            attempt: config.metadata.attempt,
+            image: config.image.image,
+            command: config.command,
+            args: config.args,
+            workingDir: config.workingDir,
             env: config.envs.map { (key: $0.key, value: String(decoding: $0.value, as: UTF8.self)) },
             mounts: config.mounts.map { mount in
                 ContainerSpec.Mount(
-                    containerPath: mount.containerPath, hostPath: mount.hostPath, readOnly: mount.readonly,
+                    containerPath: mount.containerPath,
+                    hostPath: mount.hostPath,
+                    readOnly: mount.readonly,
                     recursiveReadOnly: mount.recursiveReadOnly,
-                    propagation: propagation(mount.propagation), image: mount.hasImage ? mount.image.image : nil)
+                    propagation: propagation(mount.propagation),
+                    image: mount.hasImage ? mount.image.image : nil
+                )
             },
-            devices: config.devices.map { ContainerSpec.Device(containerPath: $0.containerPath, hostPath: $0.hostPath, permissions: $0.permissions) },
-            labels: config.labels, annotations: config.annotations, logPath: config.logPath,
-            stdin: config.stdin, stdinOnce: config.stdinOnce, tty: config.tty,
+            devices: config.devices.map {
+                ContainerSpec.Device(
+                    containerPath: $0.containerPath,
+                    hostPath: $0.hostPath,
+                    permissions: $0.permissions
+                )
+            },
+            labels: config.labels,
+            annotations: config.annotations,
+            logPath: config.logPath,
+            stdin: config.stdin,
+            stdinOnce: config.stdinOnce,
+            tty: config.tty,
             resources: linux.hasResources ? resources(linux.resources) : ContainerSpec.Resources(),
-            security: security)
+            security: security
+        )
         spec.unrecognized = unrecognized.values
         let namespaces = context.namespaceOptions
         spec.requestsUserNamespace = namespaces.hasUsernsOptions && namespaces.usernsOptions.mode != .node
@@ -71,7 +92,9 @@ enum ContainerConversions {
         }
     }
 
-    static func seccomp(_ context: Runtime_V1_LinuxContainerSecurityContext) throws(SkiffError) -> ContainerSpec.SeccompProfile {
+    static func seccomp(
+        _ context: Runtime_V1_LinuxContainerSecurityContext
+    ) throws(SkiffError) -> ContainerSpec.SeccompProfile {
         if context.hasSeccomp {
             switch context.seccomp.profileType {
             case .runtimeDefault: return .runtimeDefault
@@ -86,7 +109,11 @@ enum ContainerConversions {
         case "runtime/default", "docker/default": return .runtimeDefault
         case "", "unconfined": return .unconfined
         default:
-            guard path.hasPrefix("localhost/") else { throw SkiffError.invalidArgument("seccomp profile \"\(path)\" is not runtime/default, unconfined or localhost/<path>") }
+            guard path.hasPrefix("localhost/") else {
+                throw SkiffError.invalidArgument(
+                    "seccomp profile \"\(path)\" is not runtime/default, unconfined or localhost/<path>"
+                )
+            }
             return .localhost(String(path.dropFirst("localhost/".count)))
         }
     }
@@ -100,7 +127,10 @@ enum ContainerConversions {
         resources.oomScoreAdj = linux.oomScoreAdj
         resources.cpusetCpus = linux.cpusetCpus
         resources.cpusetMems = linux.cpusetMems
-        resources.hugepageLimits = Dictionary(linux.hugepageLimits.map { ($0.pageSize, $0.limit) }, uniquingKeysWith: { $1 })
+        resources.hugepageLimits = Dictionary(
+            linux.hugepageLimits.map { ($0.pageSize, $0.limit) },
+            uniquingKeysWith: { $1 }
+        )
         resources.unified = linux.unified
         resources.memorySwapLimitBytes = linux.memorySwapLimitInBytes
         return resources
@@ -189,11 +219,12 @@ enum ContainerConversions {
             proto.hostPath = mount.hostPath
             proto.readonly = mount.readOnly
             proto.recursiveReadOnly = mount.recursiveReadOnly
-            proto.propagation = switch mount.propagation {
-            case .private: .propagationPrivate
-            case .hostToContainer: .propagationHostToContainer
-            case .bidirectional: .propagationBidirectional
-            }
+            proto.propagation =
+                switch mount.propagation {
+                case .private: .propagationPrivate
+                case .hostToContainer: .propagationHostToContainer
+                case .bidirectional: .propagationBidirectional
+                }
             return proto
         }
         status.resources.linux = protoResources(container.resources)

@@ -37,7 +37,9 @@ public struct RequestLoggingInterceptor: ServerInterceptor {
     }
 
     private func log(method: String, start: ContinuousClock.Instant, code: RPCError.Code, message: String) {
-        let metadata: Logger.Metadata = ["rpc": "\(method)", "code": "\(code)", "ms": "\(milliseconds(since: start))", "error": "\(message)"]
+        let metadata: Logger.Metadata = [
+            "rpc": "\(method)", "code": "\(code)", "ms": "\(milliseconds(since: start))", "error": "\(message)",
+        ]
         switch code {
         case .internalError, .unknown, .dataLoss: logger.error("rpc failed", metadata: metadata)
         case .unimplemented: logger.debug("rpc failed", metadata: metadata)

@@ -6,7 +6,10 @@ import SkiffCommon
 
 /// Pod sandbox rpcs (api.proto: RunPodSandbox … UpdatePodSandboxResources).
 extension RuntimeService {
-    public func runPodSandbox(request: Runtime_V1_RunPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_RunPodSandboxResponse {
+    public func runPodSandbox(
+        request: Runtime_V1_RunPodSandboxRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_RunPodSandboxResponse {
         let spec = Self.spec(request.config, handler: request.runtimeHandler)
         let containers = self.containers
         let sandbox = try await cancelledWithRPC { try await containers.runPod(spec) }
@@ -17,18 +20,27 @@ extension RuntimeService {
 
     /// api.proto: StopPodSandbox "is idempotent, and must not return an error if all relevant
     /// resources have already been reclaimed".
-    public func stopPodSandbox(request: Runtime_V1_StopPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_StopPodSandboxResponse {
+    public func stopPodSandbox(
+        request: Runtime_V1_StopPodSandboxRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_StopPodSandboxResponse {
         try await containers.stopPod(request.podSandboxID)
         return Runtime_V1_StopPodSandboxResponse()
     }
 
     /// api.proto: RemovePodSandbox "is idempotent, and must not return an error if the sandbox has already been removed".
-    public func removePodSandbox(request: Runtime_V1_RemovePodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_RemovePodSandboxResponse {
+    public func removePodSandbox(
+        request: Runtime_V1_RemovePodSandboxRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_RemovePodSandboxResponse {
         try await containers.removePod(request.podSandboxID)
         return Runtime_V1_RemovePodSandboxResponse()
     }
 
-    public func podSandboxStatus(request: Runtime_V1_PodSandboxStatusRequest, context: ServerContext) async throws -> Runtime_V1_PodSandboxStatusResponse {
+    public func podSandboxStatus(
+        request: Runtime_V1_PodSandboxStatusRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_PodSandboxStatusResponse {
         let sandbox = try await sandboxes.sandbox(request.podSandboxID)
         var response = Runtime_V1_PodSandboxStatusResponse()
         response.status = Self.status(sandbox)
@@ -41,13 +53,20 @@ extension RuntimeService {
         return response
     }
 
-    public func listPodSandbox(request: Runtime_V1_ListPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_ListPodSandboxResponse {
+    public func listPodSandbox(
+        request: Runtime_V1_ListPodSandboxRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_ListPodSandboxResponse {
         var response = Runtime_V1_ListPodSandboxResponse()
         response.items = try await filtered(request.hasFilter ? request.filter : nil).map(Self.summary)
         return response
     }
 
-    public func streamPodSandboxes(request: Runtime_V1_StreamPodSandboxesRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxesResponse>, context: ServerContext) async throws {
+    public func streamPodSandboxes(
+        request: Runtime_V1_StreamPodSandboxesRequest,
+        response: RPCWriter<Runtime_V1_StreamPodSandboxesResponse>,
+        context: ServerContext
+    ) async throws {
         let all = try await filtered(request.hasFilter ? request.filter : nil).map(Self.summary)
         for start in stride(from: 0, to: all.count, by: 100) {
             var chunk = Runtime_V1_StreamPodSandboxesResponse()
@@ -56,13 +75,17 @@ extension RuntimeService {
         }
     }
 
-    public func updatePodSandboxResources(request: Runtime_V1_UpdatePodSandboxResourcesRequest, context: ServerContext) async throws -> Runtime_V1_UpdatePodSandboxResourcesResponse {
+    public func updatePodSandboxResources(
+        request: Runtime_V1_UpdatePodSandboxResourcesRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_UpdatePodSandboxResourcesResponse {
         throw SkiffError.notImplemented("UpdatePodSandboxResources", "pod-level resource updates")
     }
 
     private func filtered(_ filter: Runtime_V1_PodSandboxFilter?) async throws -> [PodSandbox] {
         guard let filter else { return await sandboxes.list() }
-        let state: PodSandbox.State? = filter.hasState ? (filter.state.state == .sandboxReady ? .ready : .notReady) : nil
+        let state: PodSandbox.State? =
+            filter.hasState ? (filter.state.state == .sandboxReady ? .ready : .notReady) : nil
         return await sandboxes.list(idPrefix: filter.id, state: state, labels: filter.labelSelector)
     }
 
@@ -75,28 +98,51 @@ extension RuntimeService {
         unrecognized.check(options, at: "linux.security_context.namespace_options")
         unrecognized.check(security.seccomp, present: security.hasSeccomp, at: "linux.security_context.seccomp")
         unrecognized.check(security.apparmor, present: security.hasApparmor, at: "linux.security_context.apparmor")
-        let dns = config.hasDnsConfig
-            ? SandboxSpec.DNS(servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options)
+        let dns =
+            config.hasDnsConfig
+            ? SandboxSpec.DNS(
+                servers: config.dnsConfig.servers,
+                searches: config.dnsConfig.searches,
+                options: config.dnsConfig.options
+            )
             : nil
         let portMappings = config.portMappings.enumerated().map { index, mapping in
             unrecognized.check(mapping.protocol, "port_mappings[\(index)].protocol")
-            let proto = switch mapping.protocol {
-            case .udp: "udp"
-            case .sctp: "sctp"
-            default: "tcp"
-            }
-            return SandboxSpec.PortMapping(containerPort: mapping.containerPort, hostPort: mapping.hostPort, protocol: proto, hostIP: mapping.hostIp)
+            let proto =
+                switch mapping.protocol {
+                case .udp: "udp"
+                case .sctp: "sctp"
+                default: "tcp"
+                }
+            return SandboxSpec.PortMapping(
+                containerPort: mapping.containerPort,
+                hostPort: mapping.hostPort,
+                protocol: proto,
+                hostIP: mapping.hostIp
+            )
         }
         return SandboxSpec(
-            name: config.metadata.name, namespace: config.metadata.namespace, uid: config.metadata.uid,
-            attempt: config.metadata.attempt, hostname: config.hostname, logDirectory: config.logDirectory, dns: dns,
+            name: config.metadata.name,
+            namespace: config.metadata.namespace,
+            uid: config.metadata.uid,
+            attempt: config.metadata.attempt,
+            hostname: config.hostname,
+            logDirectory: config.logDirectory,
+            dns: dns,
             portMappings: portMappings,
-            labels: config.labels, annotations: config.annotations, runtimeHandler: handler,
-            hostNetwork: options.network == .node, hostIPC: options.ipc == .node, hostPID: options.pid == .node,
-            sysctls: config.linux.sysctls, cgroupParent: config.linux.cgroupParent, sharedPID: options.pid == .pod,
+            labels: config.labels,
+            annotations: config.annotations,
+            runtimeHandler: handler,
+            hostNetwork: options.network == .node,
+            hostIPC: options.ipc == .node,
+            hostPID: options.pid == .node,
+            sysctls: config.linux.sysctls,
+            cgroupParent: config.linux.cgroupParent,
+            sharedPID: options.pid == .pod,
             privileged: security.privileged,
             requestsUserNamespace: options.hasUsernsOptions && options.usernsOptions.mode != .node,
-            unrecognized: unrecognized.values)
+            unrecognized: unrecognized.values
+        )
     }
 
     static func metadata(_ sandbox: PodSandbox) -> Runtime_V1_PodSandboxMetadata {

@@ -6,7 +6,10 @@ import SkiffCommon
 
 /// Version, Status, RuntimeConfig, UpdateRuntimeConfig: what the kubelet asks before anything else.
 extension RuntimeService {
-    public func version(request: Runtime_V1_VersionRequest, context: ServerContext) async throws -> Runtime_V1_VersionResponse {
+    public func version(
+        request: Runtime_V1_VersionRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_VersionResponse {
         var response = Runtime_V1_VersionResponse()
         // `version` is the kubelet↔runtime API version (api.proto: "Version of the kubelet runtime API").
         response.version = "0.1.0"
@@ -18,7 +21,10 @@ extension RuntimeService {
 
     /// api.proto: Status "returns the status of the runtime"; RuntimeReady and NetworkReady are
     /// required conditions, and `verbose` adds free-form info.
-    public func status(request: Runtime_V1_StatusRequest, context: ServerContext) async throws -> Runtime_V1_StatusResponse {
+    public func status(
+        request: Runtime_V1_StatusRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_StatusResponse {
         var response = Runtime_V1_StatusResponse()
         response.status.conditions = statusProbe.conditions().map { condition in
             var proto = Runtime_V1_RuntimeCondition()
@@ -45,14 +51,20 @@ extension RuntimeService {
         return response
     }
 
-    public func runtimeConfig(request: Runtime_V1_RuntimeConfigRequest, context: ServerContext) async throws -> Runtime_V1_RuntimeConfigResponse {
+    public func runtimeConfig(
+        request: Runtime_V1_RuntimeConfigRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_RuntimeConfigResponse {
         var response = Runtime_V1_RuntimeConfigResponse()
         response.linux.cgroupDriver = cgroupDriver == .systemd ? .systemd : .cgroupfs
         return response
     }
 
     /// The kubelet sends the node's pod CIDR here; CNI plugins that need it read it from Skiff.
-    public func updateRuntimeConfig(request: Runtime_V1_UpdateRuntimeConfigRequest, context: ServerContext) async throws -> Runtime_V1_UpdateRuntimeConfigResponse {
+    public func updateRuntimeConfig(
+        request: Runtime_V1_UpdateRuntimeConfigRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_UpdateRuntimeConfigResponse {
         try await settings.updatePodCIDR(request.runtimeConfig.networkConfig.podCidr)
         return Runtime_V1_UpdateRuntimeConfigResponse()
     }
@@ -67,8 +79,13 @@ extension RuntimeService {
         let info = Info(
             runtimeVersion: SkiffVersion.current,
             defaultHandler: handlers.defaultName,
-            handlers: Dictionary(uniqueKeysWithValues: handlers.handlers.map { ($0.name, $0.resolvedPath ?? "missing: \($0.configuredPath)") }),
-            podCIDR: await settings.podCIDR)
+            handlers: Dictionary(
+                uniqueKeysWithValues: handlers.handlers.map {
+                    ($0.name, $0.resolvedPath ?? "missing: \($0.configuredPath)")
+                }
+            ),
+            podCIDR: await settings.podCIDR
+        )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(info), as: UTF8.self)

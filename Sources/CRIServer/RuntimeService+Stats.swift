@@ -5,19 +5,29 @@ import SkiffCommon
 /// Stats and metrics rpcs (api.proto: ContainerStats … StreamPodSandboxMetrics). The metrics
 /// descriptors (ListMetricDescriptors/ListPodSandboxMetrics) are not served yet.
 extension RuntimeService {
-    public func containerStats(request: Runtime_V1_ContainerStatsRequest, context: ServerContext) async throws -> Runtime_V1_ContainerStatsResponse {
+    public func containerStats(
+        request: Runtime_V1_ContainerStatsRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_ContainerStatsResponse {
         var response = Runtime_V1_ContainerStatsResponse()
         response.stats = StatsConversions.container(try await containers.stats(of: request.containerID))
         return response
     }
 
-    public func listContainerStats(request: Runtime_V1_ListContainerStatsRequest, context: ServerContext) async throws -> Runtime_V1_ListContainerStatsResponse {
+    public func listContainerStats(
+        request: Runtime_V1_ListContainerStatsRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_ListContainerStatsResponse {
         var response = Runtime_V1_ListContainerStatsResponse()
         response.stats = try await containerStats(request.hasFilter ? request.filter : nil)
         return response
     }
 
-    public func streamContainerStats(request: Runtime_V1_StreamContainerStatsRequest, response: RPCWriter<Runtime_V1_StreamContainerStatsResponse>, context: ServerContext) async throws {
+    public func streamContainerStats(
+        request: Runtime_V1_StreamContainerStatsRequest,
+        response: RPCWriter<Runtime_V1_StreamContainerStatsResponse>,
+        context: ServerContext
+    ) async throws {
         let all = try await containerStats(request.hasFilter ? request.filter : nil)
         for start in stride(from: 0, to: all.count, by: 50) {
             var chunk = Runtime_V1_StreamContainerStatsResponse()
@@ -26,19 +36,29 @@ extension RuntimeService {
         }
     }
 
-    public func podSandboxStats(request: Runtime_V1_PodSandboxStatsRequest, context: ServerContext) async throws -> Runtime_V1_PodSandboxStatsResponse {
+    public func podSandboxStats(
+        request: Runtime_V1_PodSandboxStatsRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_PodSandboxStatsResponse {
         var response = Runtime_V1_PodSandboxStatsResponse()
         response.stats = StatsConversions.pod(try await containers.podStats(of: request.podSandboxID))
         return response
     }
 
-    public func listPodSandboxStats(request: Runtime_V1_ListPodSandboxStatsRequest, context: ServerContext) async throws -> Runtime_V1_ListPodSandboxStatsResponse {
+    public func listPodSandboxStats(
+        request: Runtime_V1_ListPodSandboxStatsRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_ListPodSandboxStatsResponse {
         var response = Runtime_V1_ListPodSandboxStatsResponse()
         response.stats = await podStats(request.hasFilter ? request.filter : nil)
         return response
     }
 
-    public func streamPodSandboxStats(request: Runtime_V1_StreamPodSandboxStatsRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxStatsResponse>, context: ServerContext) async throws {
+    public func streamPodSandboxStats(
+        request: Runtime_V1_StreamPodSandboxStatsRequest,
+        response: RPCWriter<Runtime_V1_StreamPodSandboxStatsResponse>,
+        context: ServerContext
+    ) async throws {
         let all = await podStats(request.hasFilter ? request.filter : nil)
         for start in stride(from: 0, to: all.count, by: 50) {
             var chunk = Runtime_V1_StreamPodSandboxStatsResponse()
@@ -47,24 +67,39 @@ extension RuntimeService {
         }
     }
 
-    private func containerStats(_ filter: Runtime_V1_ContainerStatsFilter?) async throws -> [Runtime_V1_ContainerStats] {
-        await containers.stats(idPrefix: filter?.id, sandboxID: filter?.podSandboxID, labels: filter?.labelSelector ?? [:])
-            .map(StatsConversions.container)
+    private func containerStats(_ filter: Runtime_V1_ContainerStatsFilter?) async throws -> [Runtime_V1_ContainerStats]
+    {
+        await containers.stats(
+            idPrefix: filter?.id,
+            sandboxID: filter?.podSandboxID,
+            labels: filter?.labelSelector ?? [:]
+        )
+        .map(StatsConversions.container)
     }
 
     private func podStats(_ filter: Runtime_V1_PodSandboxStatsFilter?) async -> [Runtime_V1_PodSandboxStats] {
         await containers.podStats(idPrefix: filter?.id, labels: filter?.labelSelector ?? [:]).map(StatsConversions.pod)
     }
 
-    public func listMetricDescriptors(request: Runtime_V1_ListMetricDescriptorsRequest, context: ServerContext) async throws -> Runtime_V1_ListMetricDescriptorsResponse {
+    public func listMetricDescriptors(
+        request: Runtime_V1_ListMetricDescriptorsRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_ListMetricDescriptorsResponse {
         throw SkiffError.notImplemented("ListMetricDescriptors", "pod metrics")
     }
 
-    public func listPodSandboxMetrics(request: Runtime_V1_ListPodSandboxMetricsRequest, context: ServerContext) async throws -> Runtime_V1_ListPodSandboxMetricsResponse {
+    public func listPodSandboxMetrics(
+        request: Runtime_V1_ListPodSandboxMetricsRequest,
+        context: ServerContext
+    ) async throws -> Runtime_V1_ListPodSandboxMetricsResponse {
         throw SkiffError.notImplemented("ListPodSandboxMetrics", "pod metrics")
     }
 
-    public func streamPodSandboxMetrics(request: Runtime_V1_StreamPodSandboxMetricsRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxMetricsResponse>, context: ServerContext) async throws {
+    public func streamPodSandboxMetrics(
+        request: Runtime_V1_StreamPodSandboxMetricsRequest,
+        response: RPCWriter<Runtime_V1_StreamPodSandboxMetricsResponse>,
+        context: ServerContext
+    ) async throws {
         throw SkiffError.notImplemented("StreamPodSandboxMetrics", "pod metrics")
     }
 }

@@ -16,8 +16,14 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     /// nil in unit tests without a streaming server.
     let streaming: StreamingHTTPServer?
 
-    public init(statusProbe: NodeStatusProbe, settings: RuntimeSettings, cgroupDriver: DaemonConfiguration.CgroupDriver,
-                sandboxes: SandboxService, containers: ContainerService, streaming: StreamingHTTPServer? = nil) {
+    public init(
+        statusProbe: NodeStatusProbe,
+        settings: RuntimeSettings,
+        cgroupDriver: DaemonConfiguration.CgroupDriver,
+        sandboxes: SandboxService,
+        containers: ContainerService,
+        streaming: StreamingHTTPServer? = nil
+    ) {
         self.containers = containers
         self.streaming = streaming
         self.statusProbe = statusProbe

@@ -58,9 +58,15 @@ enum StatsConversions {
             return values.isEmpty ? nil : values.reduce(0, &+)
         }
         let total = CgroupUsage(
-            timestampNanos: usage.timestamp, cpuUsageNanos: sum(\.cpuUsageNanos), memoryUsageBytes: sum(\.memoryUsageBytes),
-            memoryWorkingSetBytes: sum(\.memoryWorkingSetBytes), memoryRSSBytes: sum(\.memoryRSSBytes),
-            pageFaults: sum(\.pageFaults), majorPageFaults: sum(\.majorPageFaults), pids: sum(\.pids))
+            timestampNanos: usage.timestamp,
+            cpuUsageNanos: sum(\.cpuUsageNanos),
+            memoryUsageBytes: sum(\.memoryUsageBytes),
+            memoryWorkingSetBytes: sum(\.memoryWorkingSetBytes),
+            memoryRSSBytes: sum(\.memoryRSSBytes),
+            pageFaults: sum(\.pageFaults),
+            majorPageFaults: sum(\.majorPageFaults),
+            pids: sum(\.pids)
+        )
         let cores = usage.containers.compactMap(\.nanoCores)
         stats.linux.cpu = cpu(total, nanoCores: cores.isEmpty ? nil : cores.reduce(0, &+), timestamp: usage.timestamp)
         stats.linux.memory = memory(total, timestamp: usage.timestamp)

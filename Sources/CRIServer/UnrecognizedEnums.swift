@@ -10,7 +10,9 @@ struct UnrecognizedEnums {
     private(set) var values: [UnrecognizedValue] = []
 
     mutating func check<Value: SwiftProtobuf.Enum & CaseIterable>(_ value: Value, _ field: @autoclosure () -> String) {
-        if !Value.allCases.contains(value) { values.append(UnrecognizedValue(field: field(), rawValue: value.rawValue)) }
+        if !Value.allCases.contains(value) {
+            values.append(UnrecognizedValue(field: field(), rawValue: value.rawValue))
+        }
     }
 
     mutating func check(_ options: Runtime_V1_NamespaceOption, at path: String) {

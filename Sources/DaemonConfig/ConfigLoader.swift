@@ -15,7 +15,12 @@ public enum ConfigLoader {
         let file = path ?? defaultPath
         guard let text = readFile(file) else {
             if path == nil && errno == ENOENT { return .defaults }
-            throw ConfigError(file: file, line: 0, key: nil, reason: "cannot read the file: \(String(cString: strerror(errno)))")
+            throw ConfigError(
+                file: file,
+                line: 0,
+                key: nil,
+                reason: "cannot read the file: \(String(cString: strerror(errno)))"
+            )
         }
         return try parse(text, file: file)
     }
@@ -26,7 +31,12 @@ public enum ConfigLoader {
         do {
             document = try TOMLParser.parse(text)
         } catch {
-            throw ConfigError(file: file, line: error.line, key: nil, reason: "TOML syntax error at column \(error.column): \(error.reason)")
+            throw ConfigError(
+                file: file,
+                line: error.line,
+                key: nil,
+                reason: "TOML syntax error at column \(error.column): \(error.reason)"
+            )
         }
         var configuration = DaemonConfiguration()
         for option in ConfigSchema.options { try? option.apply(&configuration, option.defaultValue) }
@@ -36,7 +46,13 @@ public enum ConfigLoader {
             if lookup(table.key, in: document) == nil { table.applyDefaults(&configuration) }
         }
         do {
-            try ConfigWalker.apply(document, prefix: "", options: ConfigSchema.options, namedTables: decoders, to: &configuration)
+            try ConfigWalker.apply(
+                document,
+                prefix: "",
+                options: ConfigSchema.options,
+                namedTables: decoders,
+                to: &configuration
+            )
             try validate(configuration, document: document)
         } catch {
             throw ConfigError(file: file, line: error.line, key: error.key, reason: error.reason)
@@ -48,29 +64,45 @@ public enum ConfigLoader {
     static func validate(_ configuration: DaemonConfiguration, document: TOMLTable) throws(ConfigIssue) {
         let runtime = configuration.runtime
         if runtime.handlers.isEmpty {
-            throw ConfigIssue(line: lookup("runtime.handlers", in: document)?.line ?? 0, key: "runtime.handlers",
-                              reason: "at least one runtime handler must be defined")
+            throw ConfigIssue(
+                line: lookup("runtime.handlers", in: document)?.line ?? 0,
+                key: "runtime.handlers",
+                reason: "at least one runtime handler must be defined"
+            )
         }
         if runtime.handlers[runtime.defaultHandler] == nil {
             let known = runtime.handlers.keys.sorted().joined(separator: ", ")
-            throw ConfigIssue(line: lookup("runtime.default_handler", in: document)?.line ?? 0, key: "runtime.default_handler",
-                              reason: "names handler \"\(runtime.defaultHandler)\", which is not defined in runtime.handlers (defined: \(known))")
+            throw ConfigIssue(
+                line: lookup("runtime.default_handler", in: document)?.line ?? 0,
+                key: "runtime.default_handler",
+                reason:
+                    "names handler \"\(runtime.defaultHandler)\", which is not defined in runtime.handlers (defined: \(known))"
+            )
         }
         let socket = configuration.grpc.socketPath
         if socket.utf8.count >= 108 {
-            throw ConfigIssue(line: lookup("grpc.socket", in: document)?.line ?? 0, key: "grpc.socket",
-                              reason: "is \(socket.utf8.count) bytes long; a unix socket path must be shorter than 108 bytes")
+            throw ConfigIssue(
+                line: lookup("grpc.socket", in: document)?.line ?? 0,
+                key: "grpc.socket",
+                reason: "is \(socket.utf8.count) bytes long; a unix socket path must be shorter than 108 bytes"
+            )
         }
         let streaming = configuration.streaming
         if streaming.tlsCertFile.isEmpty != streaming.tlsKeyFile.isEmpty {
             let missing = streaming.tlsCertFile.isEmpty ? "streaming.tls_cert_file" : "streaming.tls_key_file"
             let given = streaming.tlsCertFile.isEmpty ? "streaming.tls_key_file" : "streaming.tls_cert_file"
-            throw ConfigIssue(line: lookup(given, in: document)?.line ?? 0, key: given,
-                              reason: "is set without \(missing): serving HTTPS needs both the certificate and its key")
+            throw ConfigIssue(
+                line: lookup(given, in: document)?.line ?? 0,
+                key: given,
+                reason: "is set without \(missing): serving HTTPS needs both the certificate and its key"
+            )
         }
         if configuration.rootDir == configuration.stateDir {
-            throw ConfigIssue(line: lookup("state_dir", in: document)?.line ?? 0, key: "state_dir",
-                              reason: "must differ from root_dir (\(configuration.rootDir)): one survives reboots, the other must not")
+            throw ConfigIssue(
+                line: lookup("state_dir", in: document)?.line ?? 0,
+                key: "state_dir",
+                reason: "must differ from root_dir (\(configuration.rootDir)): one survives reboots, the other must not"
+            )
         }
     }
 
@@ -96,7 +128,10 @@ public enum ConfigLoader {
             let count = fread(&buffer, 1, buffer.count, handle)
             if count > 0 { bytes.append(contentsOf: buffer[0..<count]) }
             if count < buffer.count { break }
-            if bytes.count > 4 << 20 { errno = EFBIG; return nil }
+            if bytes.count > 4 << 20 {
+                errno = EFBIG
+                return nil
+            }
         }
         if ferror(handle) != 0 { return nil }
         return String(decoding: bytes, as: UTF8.self)

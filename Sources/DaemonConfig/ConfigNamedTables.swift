@@ -21,7 +21,10 @@ public struct ConfigNamedTables: Sendable {
     let applyDefaults: @Sendable (inout DaemonConfiguration) -> Void
 
     static func make<Entry: Sendable>(
-        _ key: String, nameDescription: String, doc: String, blank: Entry,
+        _ key: String,
+        nameDescription: String,
+        doc: String,
+        blank: Entry,
         fields: [ConfigOption<Entry>],
         defaults: [(name: String, values: [(key: String, value: TOMLValue)])],
         validateName: @escaping @Sendable (String) -> String? = { _ in nil },
@@ -35,7 +38,12 @@ public struct ConfigNamedTables: Sendable {
                     throw ConfigIssue(line: item.line, key: entryKey, reason: reason)
                 }
                 guard case .table(let entryTable) = item.value else {
-                    throw ConfigIssue(line: item.line, key: entryKey, reason: "must be a table of \(fields.map(\.key).joined(separator: ", ")), got a \(item.value.typeName)")
+                    throw ConfigIssue(
+                        line: item.line,
+                        key: entryKey,
+                        reason:
+                            "must be a table of \(fields.map(\.key).joined(separator: ", ")), got a \(item.value.typeName)"
+                    )
                 }
                 var entry = blank
                 for field in fields { try? field.apply(&entry, field.defaultValue) }
@@ -45,8 +53,12 @@ public struct ConfigNamedTables: Sendable {
             return entries
         }
         return ConfigNamedTables(
-            key: key, nameDescription: nameDescription, doc: doc,
-            fields: fields.map { Field(key: $0.key, typeDescription: $0.typeDescription, defaultValue: $0.defaultValue, doc: $0.doc) },
+            key: key,
+            nameDescription: nameDescription,
+            doc: doc,
+            fields: fields.map {
+                Field(key: $0.key, typeDescription: $0.typeDescription, defaultValue: $0.defaultValue, doc: $0.doc)
+            },
             defaultEntries: defaults,
             decode: { configuration, table throws(ConfigIssue) in set(&configuration, try decodeEntries(table)) },
             applyDefaults: { configuration in
@@ -73,9 +85,12 @@ public struct ConfigIssue: Error, Sendable, Equatable {
 /// Writes keys the way TOML needs them: bare when possible, quoted otherwise.
 enum ConfigKey {
     static func quoted(_ key: String) -> String {
-        let bare = !key.isEmpty && key.utf8.allSatisfy { byte in
-            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 95 || byte == 45
-        }
+        let bare =
+            !key.isEmpty
+            && key.utf8.allSatisfy { byte in
+                (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 95
+                    || byte == 45
+            }
         return bare ? key : TOMLValue.string(key).tomlText
     }
 }

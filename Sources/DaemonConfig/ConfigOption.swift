@@ -19,23 +19,34 @@ struct ConfigValueError: Error {
 
 extension ConfigOption {
     static func string(
-        _ key: String, default value: String, doc: String,
+        _ key: String,
+        default value: String,
+        doc: String,
         set: @escaping @Sendable (inout Target, String) -> Void
     ) -> ConfigOption {
-        ConfigOption(key: key, typeDescription: "string", defaultValue: .string(value), doc: doc) { target, toml throws(ConfigValueError) in
+        ConfigOption(key: key, typeDescription: "string", defaultValue: .string(value), doc: doc) {
+            target,
+            toml throws(ConfigValueError) in
             set(&target, try expectString(toml))
         }
     }
 
     /// An absolute path; `allowEmpty` lets "" mean "not set" where the doc says what that does.
     static func path(
-        _ key: String, default value: String, allowEmpty: Bool = false, doc: String,
+        _ key: String,
+        default value: String,
+        allowEmpty: Bool = false,
+        doc: String,
         set: @escaping @Sendable (inout Target, String) -> Void
     ) -> ConfigOption {
-        ConfigOption(key: key, typeDescription: "absolute path", defaultValue: .string(value), doc: doc) { target, toml throws(ConfigValueError) in
+        ConfigOption(key: key, typeDescription: "absolute path", defaultValue: .string(value), doc: doc) {
+            target,
+            toml throws(ConfigValueError) in
             let path = try expectString(toml)
             if path.isEmpty && allowEmpty { return set(&target, path) }
-            guard path.hasPrefix("/") else { throw ConfigValueError(reason: "must be an absolute path, got \"\(path)\"") }
+            guard path.hasPrefix("/") else {
+                throw ConfigValueError(reason: "must be an absolute path, got \"\(path)\"")
+            }
             guard !path.contains("\0") else { throw ConfigValueError(reason: "must not contain a NUL byte") }
             set(&target, path)
         }
@@ -43,27 +54,37 @@ extension ConfigOption {
 
     /// A path that may also be a bare program name, looked up on $PATH.
     static func program(
-        _ key: String, default value: String, doc: String,
+        _ key: String,
+        default value: String,
+        doc: String,
         set: @escaping @Sendable (inout Target, String) -> Void
     ) -> ConfigOption {
-        ConfigOption(key: key, typeDescription: "program path or name", defaultValue: .string(value), doc: doc) { target, toml throws(ConfigValueError) in
+        ConfigOption(key: key, typeDescription: "program path or name", defaultValue: .string(value), doc: doc) {
+            target,
+            toml throws(ConfigValueError) in
             let program = try expectString(toml)
             guard !program.isEmpty else { throw ConfigValueError(reason: "must name a program") }
             guard program.hasPrefix("/") || !program.contains("/") else {
-                throw ConfigValueError(reason: "must be an absolute path or a bare name looked up on $PATH, got \"\(program)\"")
+                throw ConfigValueError(
+                    reason: "must be an absolute path or a bare name looked up on $PATH, got \"\(program)\""
+                )
             }
             set(&target, program)
         }
     }
 
     static func choice<Choice: RawRepresentable & CaseIterable & Sendable>(
-        _ key: String, default value: Choice, doc: String,
+        _ key: String,
+        default value: Choice,
+        doc: String,
         set: @escaping @Sendable (inout Target, Choice) -> Void
     ) -> ConfigOption where Choice.RawValue == String {
         let names = Choice.allCases.map(\.rawValue)
         return ConfigOption(
-            key: key, typeDescription: "one of " + names.map { "\"\($0)\"" }.joined(separator: ", "),
-            defaultValue: .string(value.rawValue), doc: doc
+            key: key,
+            typeDescription: "one of " + names.map { "\"\($0)\"" }.joined(separator: ", "),
+            defaultValue: .string(value.rawValue),
+            doc: doc
         ) { target, toml throws(ConfigValueError) in
             let text = try expectString(toml)
             guard let choice = Choice(rawValue: text) else {
@@ -74,38 +95,54 @@ extension ConfigOption {
     }
 
     static func integer(
-        _ key: String, default value: Int, range: ClosedRange<Int>, doc: String,
+        _ key: String,
+        default value: Int,
+        range: ClosedRange<Int>,
+        doc: String,
         set: @escaping @Sendable (inout Target, Int) -> Void
     ) -> ConfigOption {
         ConfigOption(
-            key: key, typeDescription: "integer (\(range.lowerBound)–\(range.upperBound))",
-            defaultValue: .integer(Int64(value)), doc: doc
+            key: key,
+            typeDescription: "integer (\(range.lowerBound)–\(range.upperBound))",
+            defaultValue: .integer(Int64(value)),
+            doc: doc
         ) { target, toml throws(ConfigValueError) in
             guard case .integer(let number) = toml else { throw typeMismatch("an integer", toml) }
             guard let int = Int(exactly: number), range.contains(int) else {
-                throw ConfigValueError(reason: "must be between \(range.lowerBound) and \(range.upperBound), got \(number)")
+                throw ConfigValueError(
+                    reason: "must be between \(range.lowerBound) and \(range.upperBound), got \(number)"
+                )
             }
             set(&target, int)
         }
     }
 
     static func boolean(
-        _ key: String, default value: Bool, doc: String,
+        _ key: String,
+        default value: Bool,
+        doc: String,
         set: @escaping @Sendable (inout Target, Bool) -> Void
     ) -> ConfigOption {
-        ConfigOption(key: key, typeDescription: "boolean", defaultValue: .boolean(value), doc: doc) { target, toml throws(ConfigValueError) in
+        ConfigOption(key: key, typeDescription: "boolean", defaultValue: .boolean(value), doc: doc) {
+            target,
+            toml throws(ConfigValueError) in
             guard case .boolean(let flag) = toml else { throw typeMismatch("true or false", toml) }
             set(&target, flag)
         }
     }
 
     static func stringList(
-        _ key: String, default value: [String], absolutePaths: Bool = false, doc: String,
+        _ key: String,
+        default value: [String],
+        absolutePaths: Bool = false,
+        doc: String,
         set: @escaping @Sendable (inout Target, [String]) -> Void
     ) -> ConfigOption {
         ConfigOption(
-            key: key, typeDescription: absolutePaths ? "list of absolute paths" : "list of strings",
-            defaultValue: .array(value.map(TOMLValue.string)), doc: doc
+            key: key,
+            typeDescription: absolutePaths ? "list of absolute paths" : "list of strings",
+            defaultValue: .array(value.map(TOMLValue.string)),
+            doc: doc
         ) { target, toml throws(ConfigValueError) in
             guard case .array(let items) = toml else { throw typeMismatch("a list of strings", toml) }
             var strings: [String] = []
@@ -122,13 +159,19 @@ extension ConfigOption {
 
     /// A duration written as Go and Kubernetes write them: "500ms", "30s", "1m30s", "4h".
     static func duration(
-        _ key: String, default value: String, doc: String,
+        _ key: String,
+        default value: String,
+        doc: String,
         set: @escaping @Sendable (inout Target, Duration) -> Void
     ) -> ConfigOption {
-        ConfigOption(key: key, typeDescription: "duration", defaultValue: .string(value), doc: doc) { target, toml throws(ConfigValueError) in
+        ConfigOption(key: key, typeDescription: "duration", defaultValue: .string(value), doc: doc) {
+            target,
+            toml throws(ConfigValueError) in
             let text = try expectString(toml)
             guard let duration = DurationText.parse(text) else {
-                throw ConfigValueError(reason: "must be a duration such as \"30s\", \"5m\" or \"1h30m\", got \"\(text)\"")
+                throw ConfigValueError(
+                    reason: "must be a duration such as \"30s\", \"5m\" or \"1h30m\", got \"\(text)\""
+                )
             }
             set(&target, duration)
         }

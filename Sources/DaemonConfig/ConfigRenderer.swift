@@ -23,7 +23,11 @@ public enum ConfigRenderer {
             for table in ConfigSchema.namedTables where sectionName(of: table.key) == section.name {
                 lines.append("")
                 lines.append(contentsOf: comment(table.doc))
-                lines.append(contentsOf: comment("Fields: " + table.fields.map { "\($0.key) — \($0.doc)" }.joined(separator: " ")))
+                lines.append(
+                    contentsOf: comment(
+                        "Fields: " + table.fields.map { "\($0.key) — \($0.doc)" }.joined(separator: " ")
+                    )
+                )
                 if table.defaultEntries.isEmpty {
                     lines.append(contentsOf: exampleEntry(table).map { "# " + $0 })
                 }
@@ -39,33 +43,35 @@ public enum ConfigRenderer {
     /// docs/config.md.
     public static func markdown() -> String {
         var out = """
-        # Configuration reference
+            # Configuration reference
 
-        skiffd reads one TOML file: `\(ConfigLoader.defaultPath)`, or the file given with `--config`. \
-        A missing default file means every default below; a key the table does not list, or a value of \
-        the wrong type or range, stops skiffd at start with `FILE:LINE: key 'KEY': reason`.
+            skiffd reads one TOML file: `\(ConfigLoader.defaultPath)`, or the file given with `--config`. \
+            A missing default file means every default below; a key the table does not list, or a value of \
+            the wrong type or range, stops skiffd at start with `FILE:LINE: key 'KEY': reason`.
 
-        `skiff config default` prints the whole file with every default and these explanations. \
-        This page is generated from the same table (`swift run skiff config docs > docs/config.md`); \
-        a unit test fails when it is stale.
+            `skiff config default` prints the whole file with every default and these explanations. \
+            This page is generated from the same table (`swift run skiff config docs > docs/config.md`); \
+            a unit test fails when it is stale.
 
-        Durations are written as Go and Kubernetes write them: `500ms`, `30s`, `5m`, `1h30m`.
+            Durations are written as Go and Kubernetes write them: `500ms`, `30s`, `5m`, `1h30m`.
 
-        """
+            """
         for section in ConfigSchema.sections {
             out += "\n## \(section.name.isEmpty ? "Top level" : "[\(section.name)]")\n\n\(section.doc)\n\n"
             let options = ConfigSchema.options.filter { sectionName(of: $0.key) == section.name }
             if !options.isEmpty {
                 out += "| key | type | default | meaning |\n|---|---|---|---|\n"
                 for option in options {
-                    out += "| `\(option.key)` | \(option.typeDescription) | `\(option.defaultValue.tomlText)` | \(option.doc) |\n"
+                    out +=
+                        "| `\(option.key)` | \(option.typeDescription) | `\(option.defaultValue.tomlText)` | \(option.doc) |\n"
                 }
             }
             for table in ConfigSchema.namedTables where sectionName(of: table.key) == section.name {
                 out += "\n### [\(table.key).<\(table.nameDescription)>]\n\n\(table.doc)\n\n"
                 out += "| field | type | default | meaning |\n|---|---|---|---|\n"
                 for field in table.fields {
-                    out += "| `\(field.key)` | \(field.typeDescription) | `\(field.defaultValue.tomlText)` | \(field.doc) |\n"
+                    out +=
+                        "| `\(field.key)` | \(field.typeDescription) | `\(field.defaultValue.tomlText)` | \(field.doc) |\n"
                 }
                 out += "\n```toml\n"
                 if table.defaultEntries.isEmpty {
@@ -128,7 +134,9 @@ extension TOMLValue {
         case .dateTime(let text): return text
         case .array(let items): return "[" + items.map(\.tomlText).joined(separator: ", ") + "]"
         case .table(let table):
-            return "{ " + table.entries.map { "\(ConfigKey.quoted($0.key)) = \($0.value.tomlText)" }.joined(separator: ", ") + " }"
+            return "{ "
+                + table.entries.map { "\(ConfigKey.quoted($0.key)) = \($0.value.tomlText)" }.joined(separator: ", ")
+                + " }"
         }
     }
 }

@@ -6,7 +6,9 @@ enum ConfigWalker {
     /// Applies every key of `table` to `target`. Option keys (and `namedTables` keys) are dotted
     /// paths relative to `table`; `displayPrefix` is the table's own name, for error messages.
     static func apply<Target>(
-        _ table: TOMLTable, prefix displayPrefix: String, options: [ConfigOption<Target>],
+        _ table: TOMLTable,
+        prefix displayPrefix: String,
+        options: [ConfigOption<Target>],
         namedTables: [String: NamedTableDecoder<Target>] = [:],
         to target: inout Target
     ) throws(ConfigIssue) {
@@ -14,8 +16,12 @@ enum ConfigWalker {
     }
 
     private static func walk<Target>(
-        _ table: TOMLTable, path: String, shownPath: String, options: [ConfigOption<Target>],
-        namedTables: [String: NamedTableDecoder<Target>], to target: inout Target
+        _ table: TOMLTable,
+        path: String,
+        shownPath: String,
+        options: [ConfigOption<Target>],
+        namedTables: [String: NamedTableDecoder<Target>],
+        to target: inout Target
     ) throws(ConfigIssue) {
         for entry in table.entries {
             let key = join(path, entry.key)
@@ -29,12 +35,18 @@ enum ConfigWalker {
                 continue
             }
             let decodeNamed = namedTables[key]
-            let isSection = options.contains { $0.key.hasPrefix(key + ".") } || namedTables.keys.contains { $0.hasPrefix(key + ".") }
+            let isSection =
+                options.contains { $0.key.hasPrefix(key + ".") }
+                || namedTables.keys.contains { $0.hasPrefix(key + ".") }
             guard decodeNamed != nil || isSection else {
                 throw ConfigIssue(line: entry.line, key: shown, reason: "unknown key")
             }
             guard case .table(let inner) = entry.value else {
-                throw ConfigIssue(line: entry.line, key: shown, reason: "must be a table, got a \(entry.value.typeName)")
+                throw ConfigIssue(
+                    line: entry.line,
+                    key: shown,
+                    reason: "must be a table, got a \(entry.value.typeName)"
+                )
             }
             if let decodeNamed {
                 try decodeNamed(&target, inner)

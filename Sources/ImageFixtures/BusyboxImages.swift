@@ -5,7 +5,13 @@ import ImageCore
 /// binary, no libraries).
 public enum BusyboxImages {
     public static let defaultBusybox = "/bin/busybox"
-    public static let applets = ["sh", "echo", "cat", "ls", "sleep", "id", "env", "true", "false", "test", "printf", "wc", "head", "httpd", "nc", "touch", "mkdir", "rm", "dd", "pwd", "grep", "tail", "hostname", "kill", "ps", "date", "top", "tee", "sed", "awk", "find", "xargs", "seq", "tr", "cut", "sort", "uniq", "whoami", "uname", "stat", "ln", "chmod", "chown", "df", "du", "timeout", "nslookup", "ip", "ifconfig", "ping", "mount", "which", "basename", "dirname", "md5sum", "sha256sum", "uptime", "free", "brctl", "cp", "mv", "readlink", "stty", "tty"]
+    public static let applets = [
+        "sh", "echo", "cat", "ls", "sleep", "id", "env", "true", "false", "test", "printf", "wc", "head", "httpd", "nc",
+        "touch", "mkdir", "rm", "dd", "pwd", "grep", "tail", "hostname", "kill", "ps", "date", "top", "tee", "sed",
+        "awk", "find", "xargs", "seq", "tr", "cut", "sort", "uniq", "whoami", "uname", "stat", "ln", "chmod", "chown",
+        "df", "du", "timeout", "nslookup", "ip", "ifconfig", "ping", "mount", "which", "basename", "dirname", "md5sum",
+        "sha256sum", "uptime", "free", "brctl", "cp", "mv", "readlink", "stty", "tty",
+    ]
 
     public static func busyboxBinary(_ path: String = defaultBusybox) throws -> [UInt8] {
         Array(try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -56,12 +62,22 @@ public enum BusyboxImages {
     }
 
     /// The standard test image: three layers, PATH and a default command, user root.
-    public static func standard(busybox: [UInt8], user: String? = nil, architecture: String = "amd64", message: String = "skiff fixture\n") -> FixtureImage {
+    public static func standard(
+        busybox: [UInt8],
+        user: String? = nil,
+        architecture: String = "amd64",
+        message: String = "skiff fixture\n"
+    ) -> FixtureImage {
         FixtureImage(
             layers: [baseLayer(busybox: busybox), changesLayer(), appLayer(message)],
-            config: .init(user: user, env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "FIXTURE=1"],
-                          cmd: ["/bin/sh"], workingDir: "/"),
-            architecture: architecture)
+            config: .init(
+                user: user,
+                env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "FIXTURE=1"],
+                cmd: ["/bin/sh"],
+                workingDir: "/"
+            ),
+            architecture: architecture
+        )
     }
 
     /// A web server image: the standard layers plus /www/index.html, run by busybox httpd on
@@ -72,8 +88,12 @@ public enum BusyboxImages {
         tar.file("www/index.html", "<html><body>skiff fixture web server</body></html>\n")
         return FixtureImage(
             layers: [baseLayer(busybox: busybox), changesLayer(), FixtureImage.Layer(tar: tar.finished())],
-            config: .init(env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                          cmd: ["/bin/httpd", "-f", "-p", String(port), "-h", "/www"], workingDir: "/"),
-            architecture: "amd64")
+            config: .init(
+                env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                cmd: ["/bin/httpd", "-f", "-p", String(port), "-h", "/www"],
+                workingDir: "/"
+            ),
+            architecture: "amd64"
+        )
     }
 }

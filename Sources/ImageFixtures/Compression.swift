@@ -1,4 +1,5 @@
 import CZlib
+import CZstd
 
 /// gzip for test layers (zlib's deflate with a gzip header).
 public enum Gzip {
@@ -25,14 +26,14 @@ public enum Gzip {
     }
 }
 
-import CZstd
-
 /// zstd for test layers.
 public enum Zstd {
     public static func compress(_ input: [UInt8], level: Int32 = 3) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: ZSTD_compressBound(input.count))
         let written = output.withUnsafeMutableBytes { out in
-            input.withUnsafeBytes { source in ZSTD_compress(out.baseAddress, out.count, source.baseAddress, source.count, level) }
+            input.withUnsafeBytes { source in
+                ZSTD_compress(out.baseAddress, out.count, source.baseAddress, source.count, level)
+            }
         }
         return ZSTD_isError(written) != 0 ? [] : Array(output[0..<written])
     }

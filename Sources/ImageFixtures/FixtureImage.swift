@@ -30,11 +30,19 @@ public struct FixtureImage: Sendable {
 
     /// Builds the config and manifest for `layers`; `diffIDs` overrides the true ones (to make a
     /// lying image).
-    public init(layers: [Layer], config: ImageConfiguration.Defaults, architecture: String = "amd64",
-                diffIDs: [Digest]? = nil, layerDescriptors: [Descriptor]? = nil) {
+    public init(
+        layers: [Layer],
+        config: ImageConfiguration.Defaults,
+        architecture: String = "amd64",
+        diffIDs: [Digest]? = nil,
+        layerDescriptors: [Descriptor]? = nil
+    ) {
         let configuration = ImageConfiguration(
-            architecture: architecture, os: "linux", config: config,
-            rootfs: .init(diffIDs: diffIDs ?? layers.map(\.diffID)))
+            architecture: architecture,
+            os: "linux",
+            config: config,
+            rootfs: .init(diffIDs: diffIDs ?? layers.map(\.diffID))
+        )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let configBytes = Array(try! encoder.encode(configuration))
@@ -43,7 +51,8 @@ public struct FixtureImage: Sendable {
         for layer in layers { blobs[layer.descriptor.digest] = layer.compressed }
         let manifest = ImageManifest(
             config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
-            layers: layerDescriptors ?? layers.map(\.descriptor))
+            layers: layerDescriptors ?? layers.map(\.descriptor)
+        )
         self.blobs = blobs
         self.manifest = Array(try! encoder.encode(manifest))
         manifestMediaType = MediaType.ociManifest
@@ -60,10 +69,16 @@ public struct FixtureIndex: Sendable {
         self.images = images
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let index = ImageIndex(manifests: images.map { entry in
-            Descriptor(mediaType: entry.image.manifestMediaType, digest: entry.image.manifestDigest,
-                       size: Int64(entry.image.manifest.count), platform: entry.platform)
-        })
+        let index = ImageIndex(
+            manifests: images.map { entry in
+                Descriptor(
+                    mediaType: entry.image.manifestMediaType,
+                    digest: entry.image.manifestDigest,
+                    size: Int64(entry.image.manifest.count),
+                    platform: entry.platform
+                )
+            }
+        )
         self.index = Array(try! encoder.encode(index))
     }
 }

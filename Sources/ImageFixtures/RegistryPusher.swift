@@ -3,7 +3,6 @@ import Foundation
 import ImageCore
 import NIOCore
 
-
 /// Pushes fixture images to a registry with the distribution API (monolithic blob uploads).
 public struct RegistryPusher: Sendable {
     public let baseURL: String
@@ -26,17 +25,24 @@ public struct RegistryPusher: Sendable {
     /// A pusher holding a Bearer token for `scope` from the token service the registry names in
     /// its 401 challenge.
     public func withBearerToken<Result: Sendable>(
-        credentials: (String, String), scope: String, _ body: (RegistryPusher) async throws -> Result
+        credentials: (String, String),
+        scope: String,
+        _ body: (RegistryPusher) async throws -> Result
     ) async throws -> Result {
         let probe = try await client.execute(HTTPClientRequest(url: "\(baseURL)/v2/"), timeout: .seconds(30))
         _ = try await probe.body.collect(upTo: 1 << 20)
         guard let header = probe.headers.first(name: "WWW-Authenticate"),
-              let realm = Self.parameter("realm", in: header), let service = Self.parameter("service", in: header) else {
+            let realm = Self.parameter("realm", in: header), let service = Self.parameter("service", in: header)
+        else {
             throw PushError("the registry did not ask for a bearer token")
         }
-        let query = "service=\(service)&scope=\(scope.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? scope)"
+        let query =
+            "service=\(service)&scope=\(scope.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? scope)"
         var request = HTTPClientRequest(url: "\(realm)?\(query)")
-        request.headers.add(name: "Authorization", value: "Basic " + Data("\(credentials.0):\(credentials.1)".utf8).base64EncodedString())
+        request.headers.add(
+            name: "Authorization",
+            value: "Basic " + Data("\(credentials.0):\(credentials.1)".utf8).base64EncodedString()
+        )
         let response = try await client.execute(request, timeout: .seconds(30))
         let payload = try await response.body.collect(upTo: 1 << 20)
         let token = try JSONDecoder().decode(TokenResponse.self, from: Data(Array(buffer: payload))).token
@@ -51,14 +57,25 @@ public struct RegistryPusher: Sendable {
 
     public func push(_ image: FixtureImage, repository: String, tag: String?) async throws {
         for (digest, bytes) in image.blobs { try await pushBlob(bytes, digest: digest, repository: repository) }
-        try await pushManifest(image.manifest, mediaType: image.manifestMediaType, repository: repository, reference: tag ?? image.manifestDigest.description)
+        try await pushManifest(
+            image.manifest,
+            mediaType: image.manifestMediaType,
+            repository: repository,
+            reference: tag ?? image.manifestDigest.description
+        )
     }
 
     public func push(_ index: FixtureIndex, repository: String, tag: String) async throws {
         for entry in index.images {
-            for (digest, bytes) in entry.image.blobs { try await pushBlob(bytes, digest: digest, repository: repository) }
-            try await pushManifest(entry.image.manifest, mediaType: entry.image.manifestMediaType, repository: repository,
-                                   reference: entry.image.manifestDigest.description)
+            for (digest, bytes) in entry.image.blobs {
+                try await pushBlob(bytes, digest: digest, repository: repository)
+            }
+            try await pushManifest(
+                entry.image.manifest,
+                mediaType: entry.image.manifestMediaType,
+                repository: repository,
+                reference: entry.image.manifestDigest.description
+            )
         }
         try await pushManifest(index.index, mediaType: MediaType.ociIndex, repository: repository, reference: tag)
     }

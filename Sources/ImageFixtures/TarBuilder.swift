@@ -6,10 +6,24 @@ public struct TarBuilder: Sendable {
     public init() {}
 
     public enum Kind: UInt8, Sendable {
-        case regular = 48, hardLink = 49, symlink = 50, characterDevice = 51, blockDevice = 52, directory = 53, fifo = 54
+        case regular = 48
+        case hardLink = 49
+        case symlink = 50
+        case characterDevice = 51
+        case blockDevice = 52
+        case directory = 53
+        case fifo = 54
     }
 
-    public mutating func file(_ path: String, _ content: [UInt8], mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64 = 1_700_000_000, xattrs: [String: String] = [:]) {
+    public mutating func file(
+        _ path: String,
+        _ content: [UInt8],
+        mode: UInt32 = 0o644,
+        uid: UInt32 = 0,
+        gid: UInt32 = 0,
+        mtime: Int64 = 1_700_000_000,
+        xattrs: [String: String] = [:]
+    ) {
         if !xattrs.isEmpty {
             pax(xattrs.map { ("SCHILY.xattr.\($0.key)", $0.value) }.sorted { $0.0 < $1.0 })
         }
@@ -21,8 +35,22 @@ public struct TarBuilder: Sendable {
         file(path, Array(text.utf8), mode: mode, uid: uid, gid: gid)
     }
 
-    public mutating func directory(_ path: String, mode: UInt32 = 0o755, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64 = 1_700_000_000) {
-        entry(path.hasSuffix("/") ? path : path + "/", kind: .directory, size: 0, mode: mode, uid: uid, gid: gid, mtime: mtime)
+    public mutating func directory(
+        _ path: String,
+        mode: UInt32 = 0o755,
+        uid: UInt32 = 0,
+        gid: UInt32 = 0,
+        mtime: Int64 = 1_700_000_000
+    ) {
+        entry(
+            path.hasSuffix("/") ? path : path + "/",
+            kind: .directory,
+            size: 0,
+            mode: mode,
+            uid: uid,
+            gid: gid,
+            mtime: mtime
+        )
     }
 
     public mutating func symlink(_ path: String, to target: String) {
@@ -33,7 +61,13 @@ public struct TarBuilder: Sendable {
         entry(path, kind: .hardLink, size: 0, mode: 0o644, linkName: target)
     }
 
-    public mutating func device(_ path: String, kind: Kind = .characterDevice, major: UInt32, minor: UInt32, mode: UInt32 = 0o666) {
+    public mutating func device(
+        _ path: String,
+        kind: Kind = .characterDevice,
+        major: UInt32,
+        minor: UInt32,
+        mode: UInt32 = 0o666
+    ) {
         entry(path, kind: kind, size: 0, mode: mode, major: major, minor: minor)
     }
 
@@ -75,22 +109,65 @@ public struct TarBuilder: Sendable {
             while String(length).utf8.count + body.utf8.count > length { length += 1 }
             data.append(contentsOf: Array("\(String(length))\(body)".utf8))
         }
-        entry("PaxHeaders/x", typeFlag: UInt8(ascii: "x"), size: data.count, mode: 0o644, uid: 0, gid: 0, mtime: 0, linkName: "", major: 0, minor: 0)
+        entry(
+            "PaxHeaders/x",
+            typeFlag: UInt8(ascii: "x"),
+            size: data.count,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            linkName: "",
+            major: 0,
+            minor: 0
+        )
         append(data)
     }
 
-    mutating func entry(_ path: String, kind: Kind, size: Int, mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64 = 1_700_000_000, linkName: String = "", major: UInt32 = 0, minor: UInt32 = 0) {
+    mutating func entry(
+        _ path: String,
+        kind: Kind,
+        size: Int,
+        mode: UInt32,
+        uid: UInt32 = 0,
+        gid: UInt32 = 0,
+        mtime: Int64 = 1_700_000_000,
+        linkName: String = "",
+        major: UInt32 = 0,
+        minor: UInt32 = 0
+    ) {
         if path.utf8.count > 100 || linkName.utf8.count > 100 {
             var records: [(String, String)] = []
             if path.utf8.count > 100 { records.append(("path", path)) }
             if linkName.utf8.count > 100 { records.append(("linkpath", linkName)) }
             pax(records)
         }
-        entry(String(path.utf8.prefix(100))!, typeFlag: kind.rawValue, size: size, mode: mode, uid: uid, gid: gid, mtime: mtime,
-              linkName: String(linkName.utf8.prefix(100))!, major: major, minor: minor)
+        entry(
+            String(path.utf8.prefix(100))!,
+            typeFlag: kind.rawValue,
+            size: size,
+            mode: mode,
+            uid: uid,
+            gid: gid,
+            mtime: mtime,
+            linkName: String(linkName.utf8.prefix(100))!,
+            major: major,
+            minor: minor
+        )
     }
 
-    mutating func entry(_ name: String, typeFlag: UInt8, size: Int, mode: UInt32, uid: UInt32, gid: UInt32, mtime: Int64, linkName: String, major: UInt32, minor: UInt32) {
+    mutating func entry(
+        _ name: String,
+        typeFlag: UInt8,
+        size: Int,
+        mode: UInt32,
+        uid: UInt32,
+        gid: UInt32,
+        mtime: Int64,
+        linkName: String,
+        major: UInt32,
+        minor: UInt32
+    ) {
         var header = [UInt8](repeating: 0, count: 512)
         func put(_ text: String, at offset: Int, width: Int) {
             for (index, byte) in text.utf8.prefix(width).enumerated() { header[offset + index] = byte }

@@ -20,8 +20,10 @@ public enum CgroupLayout: String, Sendable, Equatable {
 
     /// The cgroup v1 controllers mounted (cpu, memory, pids, …), from the mounts' options.
     public static func v1Controllers(in mounts: MountTable) -> Set<String> {
-        let known: Set<String> = ["cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer",
-                                  "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc"]
+        let known: Set<String> = [
+            "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer",
+            "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc",
+        ]
         var found = Set<String>()
         for entry in mounts.entries(ofType: "cgroup") {
             found.formUnion(entry.superOptions.filter(known.contains))

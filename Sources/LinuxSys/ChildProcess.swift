@@ -43,8 +43,13 @@ public enum ChildProcess {
         /// (an exec'd command in a container), to be killed while the child can still reap it.
         public var beforeKill: (@Sendable () -> Void)?
 
-        public init(workingDirectory: String? = nil, inheritedFDs: [Int32] = [], killGroupAfterExit: Bool = true, terminal: Bool = false,
-                    beforeKill: (@Sendable () -> Void)? = nil) {
+        public init(
+            workingDirectory: String? = nil,
+            inheritedFDs: [Int32] = [],
+            killGroupAfterExit: Bool = true,
+            terminal: Bool = false,
+            beforeKill: (@Sendable () -> Void)? = nil
+        ) {
             self.workingDirectory = workingDirectory
             self.inheritedFDs = inheritedFDs
             self.killGroupAfterExit = killGroupAfterExit
@@ -54,14 +59,25 @@ public enum ChildProcess {
     }
 
     public static func run(
-        _ executable: String, arguments: [String] = [], environment: [String] = [], stdin: [UInt8] = [],
-        timeout: Duration, outputLimit: Int = 16 << 20, options: Options = Options()
+        _ executable: String,
+        arguments: [String] = [],
+        environment: [String] = [],
+        stdin: [UInt8] = [],
+        timeout: Duration,
+        outputLimit: Int = 16 << 20,
+        options: Options = Options()
     ) async throws(SystemCallError) -> Result {
         let spawned = try spawn(executable, arguments: arguments, environment: environment, options: options)
         let (seconds, attoseconds) = timeout.components
         let timeoutMilliseconds = Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-        let job = Job(child: spawned, stdin: stdin, timeoutMilliseconds: timeoutMilliseconds, outputLimit: outputLimit,
-                      killGroupAfterExit: options.killGroupAfterExit, beforeKill: options.beforeKill)
+        let job = Job(
+            child: spawned,
+            stdin: stdin,
+            timeoutMilliseconds: timeoutMilliseconds,
+            outputLimit: outputLimit,
+            killGroupAfterExit: options.killGroupAfterExit,
+            beforeKill: options.beforeKill
+        )
         return await withTaskCancellationHandler {
             await DedicatedThread.run { job.runToEnd() }
         } onCancel: {
@@ -78,14 +94,21 @@ public enum ChildProcess {
         var terminalFD: Int32 = -1
     }
 
-    static func spawn(_ executable: String, arguments: [String], environment: [String], options: Options) throws(SystemCallError) -> Spawned {
+    static func spawn(
+        _ executable: String,
+        arguments: [String],
+        environment: [String],
+        options: Options
+    ) throws(SystemCallError) -> Spawned {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         // Our ends of the child's stdio, and the child's ends (closed here once it has them).
         var ours: (stdin: Int32, stdout: Int32, stderr: Int32, terminal: Int32) = (-1, -1, -1, -1)
         var theirs: [Int32] = []
-        func closeAll() { for fd in theirs + [ours.stdin, ours.stdout, ours.stderr, ours.terminal] where fd >= 0 { close(fd) } }
+        func closeAll() {
+            for fd in theirs + [ours.stdin, ours.stdout, ours.stderr, ours.terminal] where fd >= 0 { close(fd) }
+        }
         if options.terminal {
             var path = [CChar](repeating: 0, count: 128)
             let master = skiff_open_terminal(&path, path.count)
@@ -104,16 +127,27 @@ public enum ChildProcess {
             posix_spawn_file_actions_adddup2(&actions, 0, 1)
             posix_spawn_file_actions_adddup2(&actions, 0, 2)
         } else {
-            var stdinPipe: [Int32] = [0, 0], stdoutPipe: [Int32] = [0, 0], stderrPipe: [Int32] = [0, 0]
+            var stdinPipe: [Int32] = [0, 0]
+            var stdoutPipe: [Int32] = [0, 0]
+            var stderrPipe: [Int32] = [0, 0]
             for index in 0..<3 {
-                let result = index == 0 ? skiff_pipe_cloexec(&stdinPipe) : index == 1 ? skiff_pipe_cloexec(&stdoutPipe) : skiff_pipe_cloexec(&stderrPipe)
+                let result =
+                    index == 0
+                    ? skiff_pipe_cloexec(&stdinPipe)
+                    : index == 1 ? skiff_pipe_cloexec(&stdoutPipe) : skiff_pipe_cloexec(&stderrPipe)
                 guard result == 0 else {
                     let error = errno
                     closeAll()
                     throw SystemCallError("pipe2", executable, errno: error)
                 }
                 theirs.append(index == 0 ? stdinPipe[0] : index == 1 ? stdoutPipe[1] : stderrPipe[1])
-                if index == 0 { ours.stdin = stdinPipe[1] } else if index == 1 { ours.stdout = stdoutPipe[0] } else { ours.stderr = stderrPipe[0] }
+                if index == 0 {
+                    ours.stdin = stdinPipe[1]
+                } else if index == 1 {
+                    ours.stdout = stdoutPipe[0]
+                } else {
+                    ours.stderr = stderrPipe[0]
+                }
             }
             posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
             posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
@@ -190,7 +224,13 @@ public enum ChildProcess {
         for fd in [ours.stdin, ours.stdout, ours.stderr] where fd >= 0 {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         }
-        return Spawned(pid: pid, stdinFD: ours.stdin, stdoutFD: ours.stdout, stderrFD: ours.stderr, terminalFD: ours.terminal)
+        return Spawned(
+            pid: pid,
+            stdinFD: ours.stdin,
+            stdoutFD: ours.stdout,
+            stderrFD: ours.stderr,
+            terminalFD: ours.terminal
+        )
     }
 
     /// glibc's POSIX_SPAWN_SETSID (a GNU extension Swift's Glibc module does not export).
@@ -209,8 +249,14 @@ public enum ChildProcess {
         /// with the job, so a late cancel never writes into a reused fd).
         private let wakeFDs: (read: Int32, write: Int32)
 
-        init(child: Spawned, stdin: [UInt8], timeoutMilliseconds: Int, outputLimit: Int, killGroupAfterExit: Bool,
-             beforeKill: (@Sendable () -> Void)?) {
+        init(
+            child: Spawned,
+            stdin: [UInt8],
+            timeoutMilliseconds: Int,
+            outputLimit: Int,
+            killGroupAfterExit: Bool,
+            beforeKill: (@Sendable () -> Void)?
+        ) {
             self.child = child
             self.stdin = stdin
             self.timeoutMilliseconds = timeoutMilliseconds
@@ -248,13 +294,15 @@ public enum ChildProcess {
             sigemptyset(&pipeSignal)
             sigaddset(&pipeSignal, SIGPIPE)
             pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
-            var stdout: [UInt8] = [], stderr: [UInt8] = []
+            var stdout: [UInt8] = []
+            var stderr: [UInt8] = []
             var truncated = false
             var timedOut = false
             var written = 0
             var inFD: Int32 = stdin.isEmpty ? -1 : child.stdinFD
             if stdin.isEmpty { close(child.stdinFD) }
-            var outFD = child.stdoutFD, errFD = child.stderrFD
+            var outFD = child.stdoutFD
+            var errFD = child.stderrFD
             let deadline = monotonicMilliseconds() + timeoutMilliseconds
             var buffer = [UInt8](repeating: 0, count: 65536)
             var stopped = false
@@ -266,10 +314,12 @@ public enum ChildProcess {
                     stopChild()
                     break
                 }
-                var fds = [pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0),
-                           pollfd(fd: outFD, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: errFD, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: wakeFDs.read, events: Int16(POLLIN), revents: 0)]
+                var fds = [
+                    pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0),
+                    pollfd(fd: outFD, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: errFD, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: wakeFDs.read, events: Int16(POLLIN), revents: 0),
+                ]
                 let ready = poll(&fds, 4, Int32(min(remaining, 1000)))
                 if ready < 0 && errno != EINTR { break }
                 if fds[3].revents != 0 {
@@ -318,8 +368,13 @@ public enum ChildProcess {
             }
             // Anything the child left running in its process group goes too.
             if killGroupAfterExit || timedOut { kill(-child.pid, SIGKILL) }
-            return Result(status: ChildReaper.exitCode(fromWaitStatus: status), stdout: stdout, stderr: stderr, timedOut: timedOut,
-                          truncated: truncated)
+            return Result(
+                status: ChildReaper.exitCode(fromWaitStatus: status),
+                stdout: stdout,
+                stderr: stderr,
+                timedOut: timedOut,
+                truncated: truncated
+            )
         }
     }
 }

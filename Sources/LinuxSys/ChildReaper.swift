@@ -67,7 +67,9 @@ public enum ChildReaper {
             pthread_mutex_lock(mutex)
             defer { pthread_mutex_unlock(mutex) }
             guard !adopting else { return }
-            guard skiff_become_child_subreaper() == 0 else { throw SystemCallError("prctl(PR_SET_CHILD_SUBREAPER)", "", errno: errno) }
+            guard skiff_become_child_subreaper() == 0 else {
+                throw SystemCallError("prctl(PR_SET_CHILD_SUBREAPER)", "", errno: errno)
+            }
             adopting = true
             let started = DedicatedThread.start { [self] in reapForever() }
             guard started == 0 else { throw SystemCallError("pthread_create", "child reaper", errno: started) }

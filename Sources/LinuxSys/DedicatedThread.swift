@@ -19,10 +19,15 @@ public enum DedicatedThread {
     public static func start(_ body: @escaping @Sendable () -> Void) -> Int32 {
         let job = Unmanaged.passRetained(Job(body)).toOpaque()
         var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { raw in
-            Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, job)
+        let created = pthread_create(
+            &thread,
+            nil,
+            { raw in
+                Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().body()
+                return nil
+            },
+            job
+        )
         if created == 0 {
             pthread_detach(thread)
         } else {

@@ -31,7 +31,9 @@ public enum DirectoryTree {
         defer { closedir(directory) }
         var names: [(String, Bool)] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name == "." || name == ".." { continue }
             names.append((name, entry.pointee.d_type == UInt8(DT_DIR)))
         }
@@ -45,7 +47,9 @@ public enum DirectoryTree {
                 try systemCall("unlinkat", path + "/" + name) { unlinkat(fd, name, AT_REMOVEDIR) }
             } else if unlinkat(fd, name, 0) != 0 && errno != ENOENT {
                 if errno == EISDIR {
-                    let child = try systemCall("openat", path + "/" + name) { openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                    let child = try systemCall("openat", path + "/" + name) {
+                        openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    }
                     try removeContents(of: child, path: path + "/" + name)
                     close(child)
                     try systemCall("unlinkat", path + "/" + name) { unlinkat(fd, name, AT_REMOVEDIR) }
@@ -76,7 +80,11 @@ public enum DirectoryTree {
 /// openat2(2): opens `path` below the directory `directoryFD` with the kernel enforcing that the
 /// walk stays beneath it (RESOLVE_BENEATH) and, by default, crosses no symlink at all.
 public func openBeneath(
-    _ directoryFD: Int32, _ path: String, flags: Int32, mode: mode_t = 0, allowSymlinks: Bool = false
+    _ directoryFD: Int32,
+    _ path: String,
+    flags: Int32,
+    mode: mode_t = 0,
+    allowSymlinks: Bool = false
 ) throws(SystemCallError) -> Int32 {
     var resolve = UInt64(SKIFF_RESOLVE_BENEATH | SKIFF_RESOLVE_NO_MAGICLINKS)
     if !allowSymlinks { resolve |= UInt64(SKIFF_RESOLVE_NO_SYMLINKS) }
@@ -92,12 +100,19 @@ public func readFileInRoot(_ root: String, _ path: String, limit: Int = 1 << 20)
     let rootFD = try systemCall("open", root) { open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
     defer { close(rootFD) }
     let fd = try systemCall("openat2", path) {
-        skiff_openat2(rootFD, path, UInt64(UInt32(bitPattern: O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)), 0,
-                      UInt64(SKIFF_RESOLVE_IN_ROOT | SKIFF_RESOLVE_NO_MAGICLINKS))
+        skiff_openat2(
+            rootFD,
+            path,
+            UInt64(UInt32(bitPattern: O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)),
+            0,
+            UInt64(SKIFF_RESOLVE_IN_ROOT | SKIFF_RESOLVE_NO_MAGICLINKS)
+        )
     }
     defer { close(fd) }
     var status = stat()
-    guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { throw SystemCallError("open", path + " (not a regular file)", errno: EINVAL) }
+    guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+        throw SystemCallError("open", path + " (not a regular file)", errno: EINVAL)
+    }
     return try FileSystem.readAll(fd, path: path, limit: limit)
 }
 
@@ -108,7 +123,13 @@ public func isExecutableFileInRoot(_ root: String, _ path: String) -> Bool {
     guard rootFD >= 0 else { return false }
     defer { close(rootFD) }
     let openPath: Int32 = 0o10000000  // O_PATH, which Glibc's Swift module does not export
-    let fd = skiff_openat2(rootFD, path, UInt64(UInt32(bitPattern: openPath | O_CLOEXEC)), 0, UInt64(SKIFF_RESOLVE_IN_ROOT | SKIFF_RESOLVE_NO_MAGICLINKS))
+    let fd = skiff_openat2(
+        rootFD,
+        path,
+        UInt64(UInt32(bitPattern: openPath | O_CLOEXEC)),
+        0,
+        UInt64(SKIFF_RESOLVE_IN_ROOT | SKIFF_RESOLVE_NO_MAGICLINKS)
+    )
     guard fd >= 0 else { return false }
     defer { close(fd) }
     var status = stat()
@@ -124,8 +145,13 @@ public func symlinkTargetInRoot(_ root: String, _ path: String) -> String? {
     let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard rootFD >= 0 else { return nil }
     defer { close(rootFD) }
-    let parentFD = skiff_openat2(rootFD, parent.isEmpty ? "." : parent, UInt64(UInt32(bitPattern: O_RDONLY | O_DIRECTORY | O_CLOEXEC)), 0,
-                                 UInt64(SKIFF_RESOLVE_IN_ROOT | SKIFF_RESOLVE_NO_MAGICLINKS))
+    let parentFD = skiff_openat2(
+        rootFD,
+        parent.isEmpty ? "." : parent,
+        UInt64(UInt32(bitPattern: O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
+        0,
+        UInt64(SKIFF_RESOLVE_IN_ROOT | SKIFF_RESOLVE_NO_MAGICLINKS)
+    )
     guard parentFD >= 0 else { return nil }
     defer { close(parentFD) }
     var buffer = [CChar](repeating: 0, count: 4096)

@@ -63,7 +63,10 @@ public final class DirectoryWatcher: Sendable {
             }
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
-                var fds = [pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+                var fds = [
+                    pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
+                ]
                 let ready = poll(&fds, 2, -1)
                 if ready < 0 {
                     if errno == EINTR { continue }
@@ -86,7 +89,8 @@ public final class DirectoryWatcher: Sendable {
             var offset = bytes.startIndex
             let header = Int(SKIFF_INOTIFY_EVENT_HEADER)
             func word(_ at: Int) -> UInt32 {
-                UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
+                UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3])
+                    << 24
             }
             while offset + header <= bytes.endIndex {
                 let mask = word(offset + 4)

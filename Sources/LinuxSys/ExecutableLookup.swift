@@ -15,7 +15,8 @@ public enum ExecutableLookup {
         }
         let environmentPath = searchPath ?? (getenv("PATH").map { String(cString: $0) } ?? "")
         var seen = Set<Substring>()
-        for directory in (environmentPath + ":" + fallbackPath).split(separator: ":") where seen.insert(directory).inserted {
+        for directory in (environmentPath + ":" + fallbackPath).split(separator: ":")
+        where seen.insert(directory).inserted {
             let candidate = "\(directory)/\(program)"
             if FileSystem.isExecutableFile(candidate) { return candidate }
         }

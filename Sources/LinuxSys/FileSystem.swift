@@ -89,7 +89,9 @@ public enum FileSystem {
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         while bytes.count < limit {
-            let count = try systemCall("read", path) { buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+            let count = try systemCall("read", path) {
+                buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            }
             if count == 0 { break }
             bytes.append(contentsOf: buffer[0..<count])
         }

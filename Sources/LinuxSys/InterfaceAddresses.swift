@@ -48,7 +48,13 @@ public enum InterfaceAddresses {
             }
             guard converted != nil else { continue }
             let up = entry.pointee.ifa_flags & UInt32(IFF_UP) != 0
-            found.append(InterfaceAddress(interface: String(cString: entry.pointee.ifa_name), address: String(cString: text), isUp: up))
+            found.append(
+                InterfaceAddress(
+                    interface: String(cString: entry.pointee.ifa_name),
+                    address: String(cString: text),
+                    isUp: up
+                )
+            )
         }
         return found
     }

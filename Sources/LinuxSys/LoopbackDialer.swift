@@ -11,14 +11,24 @@ import Glibc
 public enum LoopbackDialer {
     /// A connected, non-blocking, close-on-exec socket to 127.0.0.1:`port` (or [::1]:`port` when
     /// nothing listens on IPv4) in the namespace pinned at `networkNamespace` (skiffd's own when nil).
-    public static func connect(port: UInt16, networkNamespace: String?, timeout: Duration = .seconds(10)) async throws(SystemCallError) -> Int32 {
+    public static func connect(
+        port: UInt16,
+        networkNamespace: String?,
+        timeout: Duration = .seconds(10)
+    ) async throws(SystemCallError) -> Int32 {
         let result: Result<Int32, SystemCallError> = await DedicatedThread.run {
-            Result { () throws(SystemCallError) -> Int32 in try dial(port: port, networkNamespace: networkNamespace, timeout: timeout) }
+            Result { () throws(SystemCallError) -> Int32 in
+                try dial(port: port, networkNamespace: networkNamespace, timeout: timeout)
+            }
         }
         return try result.get()
     }
 
-    private static func dial(port: UInt16, networkNamespace: String?, timeout: Duration) throws(SystemCallError) -> Int32 {
+    private static func dial(
+        port: UInt16,
+        networkNamespace: String?,
+        timeout: Duration
+    ) throws(SystemCallError) -> Int32 {
         let (v4, v6) = try sockets(in: networkNamespace)
         var failure: SystemCallError?
         for (fd, family) in [(v4, AF_INET), (v6, AF_INET6)] where fd >= 0 {
@@ -43,7 +53,9 @@ public enum LoopbackDialer {
             let v4 = socket(AF_INET, type, 0)
             let v4Error = errno
             let v6 = socket(AF_INET6, type, 0)
-            guard v4 >= 0 || v6 >= 0 else { throw SystemCallError("socket", networkNamespace ?? "host network", errno: v4Error) }
+            guard v4 >= 0 || v6 >= 0 else {
+                throw SystemCallError("socket", networkNamespace ?? "host network", errno: v4Error)
+            }
             return (v4, v6)
         }
         guard let networkNamespace else { return try create() }
@@ -59,7 +71,9 @@ public enum LoopbackDialer {
             address.sin_port = port.bigEndian
             address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
             result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         } else {
             var address = sockaddr_in6()
@@ -67,7 +81,9 @@ public enum LoopbackDialer {
             address.sin6_port = port.bigEndian
             address.sin6_addr.__in6_u.__u6_addr8.15 = 1
             result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
             }
         }
         if result == 0 { return }
@@ -75,7 +91,9 @@ public enum LoopbackDialer {
         let (seconds, attoseconds) = timeout.components
         var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
         var ready: Int32
-        repeat { ready = poll(&poller, 1, Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000)) } while ready < 0 && errno == EINTR
+        repeat {
+            ready = poll(&poller, 1, Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+        } while ready < 0 && errno == EINTR
         guard ready > 0 else { throw SystemCallError("connect", target, errno: ready == 0 ? ETIMEDOUT : errno) }
         var socketError: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)

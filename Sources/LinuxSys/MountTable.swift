@@ -21,7 +21,9 @@ public struct MountTable: Sendable {
     public init(mountinfo: String) {
         entries = mountinfo.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
-            guard let separator = fields.firstIndex(of: "-"), separator >= 6, fields.count >= separator + 4 else { return nil }
+            guard let separator = fields.firstIndex(of: "-"), separator >= 6, fields.count >= separator + 4 else {
+                return nil
+            }
             return Entry(
                 mountPoint: Self.unescape(fields[4]),
                 fileSystemType: String(fields[separator + 1]),
@@ -48,7 +50,8 @@ public struct MountTable: Sendable {
         var index = 0
         while index < raw.count {
             if raw[index] == UInt8(ascii: "\\"), index + 3 < raw.count,
-               let value = UInt8(String(decoding: raw[(index + 1)...(index + 3)], as: UTF8.self), radix: 8) {
+                let value = UInt8(String(decoding: raw[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
+            {
                 bytes.append(value)
                 index += 4
             } else {

@@ -73,11 +73,16 @@ public enum ProcessTree {
 
     /// Strangers whose environment holds `entry` ("NAME=value", matched whole). A zombie has no
     /// environment left and is never found.
-    public static func strangers(withEnvironmentEntry entry: String, notDescendingFrom owner: pid_t = getpid()) -> [pid_t] {
+    public static func strangers(
+        withEnvironmentEntry entry: String,
+        notDescendingFrom owner: pid_t = getpid()
+    ) -> [pid_t] {
         let wanted = Array(entry.utf8)
         return strangers(notDescendingFrom: owner) { pid in
             // Gone while the table is read, or not ours to read: not a run of ours.
-            guard let environment = try? FileSystem.readBytes("/proc/\(pid)/environ", limit: 1 << 20) else { return false }
+            guard let environment = try? FileSystem.readBytes("/proc/\(pid)/environ", limit: 1 << 20) else {
+                return false
+            }
             return environment.split(separator: 0).contains { $0.elementsEqual(wanted) }
         }
     }
@@ -119,7 +124,8 @@ public enum ProcessTree {
 
     /// The command line of `pid`, arguments joined by spaces; nil when it is gone.
     public static func commandLine(of pid: pid_t) -> String? {
-        guard pid > 0, let bytes = try? FileSystem.readBytes("/proc/\(pid)/cmdline", limit: 1 << 16), !bytes.isEmpty else { return nil }
+        guard pid > 0, let bytes = try? FileSystem.readBytes("/proc/\(pid)/cmdline", limit: 1 << 16), !bytes.isEmpty
+        else { return nil }
         return String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
     }
 }

@@ -19,11 +19,25 @@ public final class RunningChild: Sendable {
 
     public var hasTerminal: Bool { terminalFD >= 0 }
 
-    public static func start(_ executable: String, arguments: [String], environment: [String],
-                             options: ChildProcess.Options = .init()) throws(SystemCallError) -> RunningChild {
-        let spawned = try ChildProcess.spawn(executable, arguments: arguments, environment: environment, options: options)
-        return RunningChild(pid: spawned.pid, stdinFD: spawned.stdinFD, stdoutFD: spawned.stdoutFD, stderrFD: spawned.stderrFD,
-                            terminalFD: spawned.terminalFD)
+    public static func start(
+        _ executable: String,
+        arguments: [String],
+        environment: [String],
+        options: ChildProcess.Options = .init()
+    ) throws(SystemCallError) -> RunningChild {
+        let spawned = try ChildProcess.spawn(
+            executable,
+            arguments: arguments,
+            environment: environment,
+            options: options
+        )
+        return RunningChild(
+            pid: spawned.pid,
+            stdinFD: spawned.stdinFD,
+            stdoutFD: spawned.stdoutFD,
+            stderrFD: spawned.stderrFD,
+            terminalFD: spawned.terminalFD
+        )
     }
 
     init(pid: Int32, stdinFD: Int32, stdoutFD: Int32, stderrFD: Int32, terminalFD: Int32 = -1) {

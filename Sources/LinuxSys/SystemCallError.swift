@@ -24,7 +24,9 @@ public struct SystemCallError: Error, Sendable, Equatable, CustomStringConvertib
 /// Runs a system call, retrying while it fails with EINTR, and turns -1 into a typed error.
 @discardableResult
 public func systemCall<Result: BinaryInteger>(
-    _ call: String, _ subject: String, _ body: () -> Result
+    _ call: String,
+    _ subject: String,
+    _ body: () -> Result
 ) throws(SystemCallError) -> Result {
     while true {
         let result = body()
@@ -44,11 +46,12 @@ extension SystemCallError {
     /// means for its request (an import file the client named, a runtime binary the node lacks):
     /// it says so with `ifMissing`. Exhausted resources (disk, fds) stay RESOURCE_EXHAUSTED.
     public func skiffError(_ message: String, ifMissing: SkiffError.Code = .internalError) -> SkiffError {
-        let code: SkiffError.Code = switch errno {
-        case ENOENT: ifMissing
-        case ENOSPC, EDQUOT, EMFILE, ENFILE: .resourceExhausted
-        default: .internalError
-        }
+        let code: SkiffError.Code =
+            switch errno {
+            case ENOENT: ifMissing
+            case ENOSPC, EDQUOT, EMFILE, ENFILE: .resourceExhausted
+            default: .internalError
+            }
         return SkiffError(code, message, cause: self)
     }
 }

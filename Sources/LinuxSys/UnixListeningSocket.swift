@@ -7,7 +7,12 @@ import Glibc
 public enum UnixListeningSocket {
     /// Binds `path`, replacing a stale socket file (never any other kind of file), and returns
     /// the listening descriptor. The parent directory is created with mode 0755.
-    public static func listen(path: String, mode: mode_t, group: gid_t?, backlog: Int32 = 128) throws(SystemCallError) -> Int32 {
+    public static func listen(
+        path: String,
+        mode: mode_t,
+        group: gid_t?,
+        backlog: Int32 = 128
+    ) throws(SystemCallError) -> Int32 {
         try FileSystem.makeDirectories(FileSystem.parentDirectory(of: path), mode: 0o755)
         switch try FileSystem.type(of: path) {
         case nil: break
@@ -24,11 +29,15 @@ public enum UnixListeningSocket {
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        let fd = try systemCall("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let fd = try systemCall("socket", path) {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
         do {
             try withUnsafePointer(to: &address) { pointer throws(SystemCallError) in
                 try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress throws(SystemCallError) in
-                    _ = try systemCall("bind", path) { bind(fd, socketAddress, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                    _ = try systemCall("bind", path) {
+                        bind(fd, socketAddress, socklen_t(MemoryLayout<sockaddr_un>.size))
+                    }
                 }
             }
             try FileSystem.setMode(path, mode)

@@ -24,8 +24,11 @@ public struct DurableValueFile<Value: Codable & Sendable>: Sendable {
         do {
             return try JSONDecoder().decode(Value.self, from: Data(text.utf8))
         } catch {
-            throw SkiffError(.internalError, "\(path) is not valid \(Value.self) JSON; move it away to reset it",
-                             cause: DescribedError(error))
+            throw SkiffError(
+                .internalError,
+                "\(path) is not valid \(Value.self) JSON; move it away to reset it",
+                cause: DescribedError(error)
+            )
         }
     }
 

@@ -19,8 +19,12 @@ public actor RecordDirectory<Record: Codable & Sendable> {
     /// Creates `root` if needed and loads every record found. Temporary files of a write that
     /// was interrupted (`<fileName>.tmp-<pid>`) are removed: the record beside them is the old
     /// value, whole. Unreadable records are kept in `unreadable`.
-    public init(root: String, fileName: String, id: @escaping @Sendable (Record) -> String,
-                createdAt: @escaping @Sendable (Record) -> Int64) throws(SkiffError) {
+    public init(
+        root: String,
+        fileName: String,
+        id: @escaping @Sendable (Record) -> String,
+        createdAt: @escaping @Sendable (Record) -> Int64
+    ) throws(SkiffError) {
         self.root = root
         self.fileName = fileName
         self.id = id

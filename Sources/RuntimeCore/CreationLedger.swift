@@ -30,12 +30,20 @@ actor CreationLedger<Spec: Equatable & Sendable, Value: Sendable> {
     /// Runs `work` for `key` unless a creation with the same spec is running (its result is
     /// awaited) or finished unclaimed and `stillExists` (its value is returned and claimed).
     /// `what` names the object in the refusal of a different spec.
-    func create(key: String, spec: Spec, what: String, stillExists: @Sendable (Value) async -> Bool,
-                work: @escaping Work) async throws(SkiffError) -> Value {
+    func create(
+        key: String,
+        spec: Spec,
+        what: String,
+        stillExists: @Sendable (Value) async -> Bool,
+        work: @escaping Work
+    ) async throws(SkiffError) -> Value {
         switch entries[key] {
         case .running(let held, let task):
             guard held == spec else {
-                throw SkiffError(.alreadyExists, "\(what) is being created by another request with a different configuration")
+                throw SkiffError(
+                    .alreadyExists,
+                    "\(what) is being created by another request with a different configuration"
+                )
             }
             return try await finish(key, task)
         case .unclaimed(let held, _, let value) where held == spec:
@@ -50,7 +58,8 @@ actor CreationLedger<Spec: Equatable & Sendable, Value: Sendable> {
     }
 
     /// Waits for the creation; the first caller back records whether the value was delivered.
-    private func finish(_ key: String, _ task: Task<Result<Value, SkiffError>, Never>) async throws(SkiffError) -> Value {
+    private func finish(_ key: String, _ task: Task<Result<Value, SkiffError>, Never>) async throws(SkiffError) -> Value
+    {
         let result = await task.value
         let delivered = !Task.isCancelled
         switch entries[key] {

@@ -36,7 +36,8 @@ public struct NodeCheck: Sendable {
                 mounts: (try? MountTable.current()) ?? MountTable(entries: []),
                 filesystems: (try? FileSystem.readText("/proc/filesystems")) ?? "",
                 overlayModuleAvailable: !release.isEmpty && FileSystem.exists(release),
-                seccompAvailable: ((try? FileSystem.readText("/proc/self/status")) ?? "").contains("Seccomp:"))
+                seccompAvailable: ((try? FileSystem.readText("/proc/self/status")) ?? "").contains("Seccomp:")
+            )
         }
 
         private static func uname() -> String? {
@@ -61,16 +62,28 @@ public struct NodeCheck: Sendable {
 
     public func run() -> [Finding] {
         var findings: [Finding] = []
-        findings.append(node.isRoot
-            ? Finding(outcome: .ok, subject: "privileges", detail: "running as root")
-            : Finding(outcome: .failure, subject: "privileges", detail: "skiffd must run as root (it mounts, creates namespaces and cgroups)"))
+        findings.append(
+            node.isRoot
+                ? Finding(outcome: .ok, subject: "privileges", detail: "running as root")
+                : Finding(
+                    outcome: .failure,
+                    subject: "privileges",
+                    detail: "skiffd must run as root (it mounts, creates namespaces and cgroups)"
+                )
+        )
         findings += runtimeFindings()
         findings += networkFindings()
         findings += cgroupFindings()
         findings.append(overlayFinding())
-        findings.append(node.seccompAvailable
-            ? Finding(outcome: .ok, subject: "seccomp", detail: "supported by the kernel")
-            : Finding(outcome: .warning, subject: "seccomp", detail: "the kernel does not report seccomp; RuntimeDefault profiles cannot be enforced"))
+        findings.append(
+            node.seccompAvailable
+                ? Finding(outcome: .ok, subject: "seccomp", detail: "supported by the kernel")
+                : Finding(
+                    outcome: .warning,
+                    subject: "seccomp",
+                    detail: "the kernel does not report seccomp; RuntimeDefault profiles cannot be enforced"
+                )
+        )
         return findings
     }
 
@@ -82,12 +95,18 @@ public struct NodeCheck: Sendable {
                 return Finding(outcome: .ok, subject: subject, detail: path)
             }
             let isDefault = handler.name == handlers.defaultName
-            return Finding(outcome: isDefault ? .failure : .warning, subject: subject,
-                           detail: "\(handler.configuredPath) not found\(isDefault ? " (it is the default handler)" : ""); apt-get install \(Self.debianPackage(for: handler.configuredPath))")
+            return Finding(
+                outcome: isDefault ? .failure : .warning,
+                subject: subject,
+                detail:
+                    "\(handler.configuredPath) not found\(isDefault ? " (it is the default handler)" : ""); apt-get install \(Self.debianPackage(for: handler.configuredPath))"
+            )
         }
         let conmon = configuration.runtime.conmonPath
-        findings.append(node.resolveProgram(conmon).map { Finding(outcome: .ok, subject: "conmon", detail: $0) }
-            ?? Finding(outcome: .failure, subject: "conmon", detail: "\(conmon) not found; apt-get install conmon"))
+        findings.append(
+            node.resolveProgram(conmon).map { Finding(outcome: .ok, subject: "conmon", detail: $0) }
+                ?? Finding(outcome: .failure, subject: "conmon", detail: "\(conmon) not found; apt-get install conmon")
+        )
         return findings
     }
 
@@ -95,32 +114,69 @@ public struct NodeCheck: Sendable {
         var findings: [Finding] = []
         for plugin in Self.requiredCNIPlugins {
             let found = configuration.network.cniBinDirs.map { "\($0)/\(plugin)" }.first(where: node.isExecutable)
-            findings.append(found.map { Finding(outcome: .ok, subject: "CNI plugin \(plugin)", detail: $0) }
-                ?? Finding(outcome: .failure, subject: "CNI plugin \(plugin)",
-                           detail: "not in \(configuration.network.cniBinDirs.joined(separator: ":")); apt-get install containernetworking-plugins"))
+            findings.append(
+                found.map { Finding(outcome: .ok, subject: "CNI plugin \(plugin)", detail: $0) }
+                    ?? Finding(
+                        outcome: .failure,
+                        subject: "CNI plugin \(plugin)",
+                        detail:
+                            "not in \(configuration.network.cniBinDirs.joined(separator: ":")); apt-get install containernetworking-plugins"
+                    )
+            )
         }
         let directory = configuration.network.cniConfDir
-        findings.append(NodeStatusProbe.firstNetworkConfig(in: directory).map { Finding(outcome: .ok, subject: "CNI network config", detail: $0) }
-            ?? Finding(outcome: .warning, subject: "CNI network config",
-                       detail: "none in \(directory): pods cannot get a network and the node stays NotReady until one is written (the README's set-up installs a bridge network)"))
+        findings.append(
+            NodeStatusProbe.firstNetworkConfig(in: directory).map {
+                Finding(outcome: .ok, subject: "CNI network config", detail: $0)
+            }
+                ?? Finding(
+                    outcome: .warning,
+                    subject: "CNI network config",
+                    detail:
+                        "none in \(directory): pods cannot get a network and the node stays NotReady until one is written (the README's set-up installs a bridge network)"
+                )
+        )
         return findings
     }
 
     func cgroupFindings() -> [Finding] {
         guard let layout = CgroupLayout.detect(in: node.mounts) else {
-            return [Finding(outcome: .failure, subject: "cgroups", detail: "no cgroup filesystem is mounted under /sys/fs/cgroup")]
+            return [
+                Finding(
+                    outcome: .failure,
+                    subject: "cgroups",
+                    detail: "no cgroup filesystem is mounted under /sys/fs/cgroup"
+                )
+            ]
         }
         if layout == .unified {
             return [Finding(outcome: .ok, subject: "cgroups", detail: "cgroup v2 (unified) at /sys/fs/cgroup")]
         }
         let mounted = CgroupLayout.v1Controllers(in: node.mounts)
         let missing = Self.requiredV1Controllers.filter { !mounted.contains($0) }
-        var findings = [missing.isEmpty
-            ? Finding(outcome: .ok, subject: "cgroups", detail: "cgroup v1 (\(layout.rawValue)) with \(Self.requiredV1Controllers.joined(separator: ", "))")
-            : Finding(outcome: .failure, subject: "cgroups", detail: "cgroup v1 (\(layout.rawValue)) lacks the \(missing.joined(separator: ", ")) controller(s); mount them under /sys/fs/cgroup")]
+        var findings = [
+            missing.isEmpty
+                ? Finding(
+                    outcome: .ok,
+                    subject: "cgroups",
+                    detail: "cgroup v1 (\(layout.rawValue)) with \(Self.requiredV1Controllers.joined(separator: ", "))"
+                )
+                : Finding(
+                    outcome: .failure,
+                    subject: "cgroups",
+                    detail:
+                        "cgroup v1 (\(layout.rawValue)) lacks the \(missing.joined(separator: ", ")) controller(s); mount them under /sys/fs/cgroup"
+                )
+        ]
         if layout == .hybrid && !mounted.contains("hugetlb") {
-            findings.append(Finding(outcome: .warning, subject: "cgroups (crun)",
-                                    detail: "hugetlb is not mounted as a v1 hierarchy; crun refuses hybrid layouts until it is (mkdir /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb)"))
+            findings.append(
+                Finding(
+                    outcome: .warning,
+                    subject: "cgroups (crun)",
+                    detail:
+                        "hugetlb is not mounted as a v1 hierarchy; crun refuses hybrid layouts until it is (mkdir /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb)"
+                )
+            )
         }
         return findings
     }
@@ -130,9 +186,17 @@ public struct NodeCheck: Sendable {
             return Finding(outcome: .ok, subject: "overlayfs", detail: "supported by the kernel")
         }
         if node.overlayModuleAvailable {
-            return Finding(outcome: .warning, subject: "overlayfs", detail: "the overlay module is not loaded; skiffd loads it on first use, or run modprobe overlay")
+            return Finding(
+                outcome: .warning,
+                subject: "overlayfs",
+                detail: "the overlay module is not loaded; skiffd loads it on first use, or run modprobe overlay"
+            )
         }
-        return Finding(outcome: .failure, subject: "overlayfs", detail: "the kernel has no overlay filesystem; image layers cannot be mounted")
+        return Finding(
+            outcome: .failure,
+            subject: "overlayfs",
+            detail: "the kernel has no overlay filesystem; image layers cannot be mounted"
+        )
     }
 
     static func debianPackage(for program: String) -> String {

@@ -9,8 +9,10 @@ public struct NodeStatusProbe: Sendable {
     let configuration: DaemonConfiguration
     let lookup: @Sendable (String) -> String?
 
-    public init(configuration: DaemonConfiguration,
-                lookup: @escaping @Sendable (String) -> String? = { ExecutableLookup.resolve($0) }) {
+    public init(
+        configuration: DaemonConfiguration,
+        lookup: @escaping @Sendable (String) -> String? = { ExecutableLookup.resolve($0) }
+    ) {
         self.configuration = configuration
         self.lookup = lookup
     }
@@ -26,18 +28,30 @@ public struct NodeStatusProbe: Sendable {
     func runtimeReady() -> RuntimeCondition {
         let handlers = handlers()
         guard let handler = handlers.handler(named: "") else {
-            return RuntimeCondition(type: RuntimeCondition.runtimeReady, isTrue: false, reason: "DefaultHandlerUndefined",
-                                    message: "runtime.default_handler \"\(handlers.defaultName)\" is not configured")
+            return RuntimeCondition(
+                type: RuntimeCondition.runtimeReady,
+                isTrue: false,
+                reason: "DefaultHandlerUndefined",
+                message: "runtime.default_handler \"\(handlers.defaultName)\" is not configured"
+            )
         }
         guard handler.resolvedPath != nil else {
             return RuntimeCondition(
-                type: RuntimeCondition.runtimeReady, isTrue: false, reason: "OCIRuntimeNotFound",
-                message: "the default handler \"\(handler.name)\" runs \(handler.configuredPath), which is not installed or not executable (apt-get install \(handler.name))")
+                type: RuntimeCondition.runtimeReady,
+                isTrue: false,
+                reason: "OCIRuntimeNotFound",
+                message:
+                    "the default handler \"\(handler.name)\" runs \(handler.configuredPath), which is not installed or not executable (apt-get install \(handler.name))"
+            )
         }
         guard lookup(configuration.runtime.conmonPath) != nil else {
             return RuntimeCondition(
-                type: RuntimeCondition.runtimeReady, isTrue: false, reason: "ConmonNotFound",
-                message: "the container monitor \(configuration.runtime.conmonPath) is not installed or not executable (apt-get install conmon)")
+                type: RuntimeCondition.runtimeReady,
+                isTrue: false,
+                reason: "ConmonNotFound",
+                message:
+                    "the container monitor \(configuration.runtime.conmonPath) is not installed or not executable (apt-get install conmon)"
+            )
         }
         return RuntimeCondition(type: RuntimeCondition.runtimeReady, isTrue: true)
     }
@@ -48,8 +62,11 @@ public struct NodeStatusProbe: Sendable {
             return RuntimeCondition(type: RuntimeCondition.networkReady, isTrue: true)
         }
         return RuntimeCondition(
-            type: RuntimeCondition.networkReady, isTrue: false, reason: "NetworkPluginNotReady",
-            message: "no CNI network config (.conflist, .conf or .json) in \(directory)")
+            type: RuntimeCondition.networkReady,
+            isTrue: false,
+            reason: "NetworkPluginNotReady",
+            message: "no CNI network config (.conflist, .conf or .json) in \(directory)"
+        )
     }
 
     /// The file CNI networking uses: the first config in lexical order, as the kubelet's CNI

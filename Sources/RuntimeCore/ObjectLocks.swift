@@ -20,8 +20,11 @@ public final class ObjectLocks: Sendable {
     public init() {}
 
     /// Runs `body` once every earlier holder of `key` has finished.
-    public func withLock<Result, Failure: Error>(_ key: String, isolation: isolated (any Actor)? = #isolation,
-                                                 _ body: () async throws(Failure) -> Result) async throws(Failure) -> Result {
+    public func withLock<Result, Failure: Error>(
+        _ key: String,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws(Failure) -> Result
+    ) async throws(Failure) -> Result {
         await acquire(key)
         defer { release(key) }
         return try await body()

@@ -14,7 +14,12 @@ public struct RuntimeHandlerSet: Sendable {
         /// A handler as an object's record kept it, for ending that object after the handler
         /// has left the configuration.
         static func recorded(name: String, binary: String, root: String) -> Handler {
-            Handler(name: name, configuredPath: binary, resolvedPath: FileSystem.isExecutableFile(binary) ? binary : nil, root: root)
+            Handler(
+                name: name,
+                configuredPath: binary,
+                resolvedPath: FileSystem.isExecutableFile(binary) ? binary : nil,
+                root: root
+            )
         }
     }
 
@@ -26,8 +31,12 @@ public struct RuntimeHandlerSet: Sendable {
         handlers = configuration.runtime.handlers.keys.sorted().map { name in
             let configured = configuration.runtime.handlers[name]!.runtimePath
             let path = configured.isEmpty ? name : configured
-            return Handler(name: name, configuredPath: path, resolvedPath: lookup(path),
-                           root: configuration.runtimeRoot(of: name) ?? "")
+            return Handler(
+                name: name,
+                configuredPath: path,
+                resolvedPath: lookup(path),
+                root: configuration.runtimeRoot(of: name) ?? ""
+            )
         }
     }
 

@@ -29,7 +29,9 @@ public actor RuntimeSettings {
     static func isCIDR(_ text: Substring) -> Bool {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let prefix = Int(parts[1]) else { return false }
-        if parts[0].contains(":") { return (0...128).contains(prefix) && parts[0].allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } }
+        if parts[0].contains(":") {
+            return (0...128).contains(prefix) && parts[0].allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+        }
         let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false)
         return (0...32).contains(prefix) && octets.count == 4 && octets.allSatisfy { UInt8($0) != nil }
     }

@@ -14,13 +14,18 @@ struct ContainerStreamingBackend: StreamingBackend {
     }
 
     func startExec(_ request: ExecStreamRequest) async throws(SkiffError) -> StartedExec {
-        let started = try await containers.startStreamingExec(request.containerID, command: request.command, tty: request.tty)
+        let started = try await containers.startStreamingExec(
+            request.containerID,
+            command: request.command,
+            tty: request.tty
+        )
         return StartedExec(child: started.child, kill: started.kill, finish: started.finish, resize: started.resize)
     }
 
     func startAttach(_ request: AttachStreamRequest) async throws(SkiffError) -> StartedAttach {
         let connection = try await containers.connectAttach(request.containerID, stdin: request.stdin)
-        let containers = self.containers, id = request.containerID
+        let containers = self.containers
+        let id = request.containerID
         return StartedAttach(socket: connection.socket) { width, height in
             Task { try? await containers.resizeTerminal(id, width: width, height: height) }
         }

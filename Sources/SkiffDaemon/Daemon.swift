@@ -30,14 +30,20 @@ public struct Daemon {
 
     public func run() async throws(SkiffError) {
         guard configuration.runtime.cgroupDriver == .cgroupfs else {
-            throw SkiffError(.failedPrecondition, "runtime.cgroup_driver = \"systemd\" is not supported yet; set it to \"cgroupfs\" (and the kubelet's cgroupDriver to cgroupfs)")
+            throw SkiffError(
+                .failedPrecondition,
+                "runtime.cgroup_driver = \"systemd\" is not supported yet; set it to \"cgroupfs\" (and the kubelet's cgroupDriver to cgroupfs)"
+            )
         }
         // Before anything is spawned: commands whose runtime dies (an exec killed on its timeout)
         // are re-parented to skiffd and reaped, whatever the node's init does.
         do {
             try ChildReaper.adoptOrphans()
         } catch {
-            throw SkiffError(.internalError, "cannot become the reaper of skiffd's orphaned processes: \(error.description)")
+            throw SkiffError(
+                .internalError,
+                "cannot become the reaper of skiffd's orphaned processes: \(error.description)"
+            )
         }
         let directories = try prepareDirectories()
         // Held until run() returns; the kernel releases them if the process dies.
@@ -49,49 +55,88 @@ public struct Daemon {
 
         let statusProbe = NodeStatusProbe(configuration: configuration)
         let sandboxes = try await SandboxService(
-            options: .init(stateDir: directories.state, cniConfDir: configuration.network.cniConfDir,
-                           cniBinDirs: configuration.network.cniBinDirs, handlers: statusProbe.handlers(),
-                           shmSizeBytes: configuration.runtime.shmSizeMiB << 20),
-            pinner: PinnsNamespacePinner.besideExecutable(), logger: logger)
+            options: .init(
+                stateDir: directories.state,
+                cniConfDir: configuration.network.cniConfDir,
+                cniBinDirs: configuration.network.cniBinDirs,
+                handlers: statusProbe.handlers(),
+                shmSizeBytes: configuration.runtime.shmSizeMiB << 20
+            ),
+            pinner: PinnsNamespacePinner.besideExecutable(),
+            logger: logger
+        )
         let imageManager = try ImageManager(options: imageOptions(), logger: logger)
         let containers = try await ContainerService(
-            options: .init(stateDir: directories.state, rootDir: directories.root, handlers: statusProbe.handlers(),
-                           cgroupLayout: CgroupLayout.detect(in: (try? MountTable.current()) ?? MountTable(entries: []))),
-            sandboxes: sandboxes, images: imageManager, monitor: try conmon(), logger: logger)
+            options: .init(
+                stateDir: directories.state,
+                rootDir: directories.root,
+                handlers: statusProbe.handlers(),
+                cgroupLayout: CgroupLayout.detect(in: (try? MountTable.current()) ?? MountTable(entries: []))
+            ),
+            sandboxes: sandboxes,
+            images: imageManager,
+            monitor: try conmon(),
+            logger: logger
+        )
         let streaming = StreamingHTTPServer(
-            address: configuration.streaming.address, port: configuration.streaming.port,
-            starter: ContainerStreamingBackend(containers: containers, sandboxes: sandboxes), idleTimeout: configuration.streaming.idleTimeout,
-            tls: configuration.streaming.tlsCertFile.isEmpty ? nil : (configuration.streaming.tlsCertFile, configuration.streaming.tlsKeyFile),
-            logger: logger)
+            address: configuration.streaming.address,
+            port: configuration.streaming.port,
+            starter: ContainerStreamingBackend(containers: containers, sandboxes: sandboxes),
+            idleTimeout: configuration.streaming.idleTimeout,
+            tls: configuration.streaming.tlsCertFile.isEmpty
+                ? nil : (configuration.streaming.tlsCertFile, configuration.streaming.tlsKeyFile),
+            logger: logger
+        )
         let streamingPort = try await streaming.start()
         let runtimeService = RuntimeService(
             statusProbe: statusProbe,
             settings: try RuntimeSettings(stateDir: directories.state),
             cgroupDriver: configuration.runtime.cgroupDriver,
-            sandboxes: sandboxes, containers: containers, streaming: streaming)
+            sandboxes: sandboxes,
+            containers: containers,
+            streaming: streaming
+        )
         let server = GRPCServer(
-            transport: .http2NIOPosix(listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext, config: Self.transportConfig),
+            transport: .http2NIOPosix(
+                listeningSocketDescriptor: Int(listener),
+                transportSecurity: .plaintext,
+                config: Self.transportConfig
+            ),
             services: [runtimeService, ImageService(images: imageManager), AdminService(images: imageManager)],
-            interceptors: [RequestLoggingInterceptor(logger: logger)])
+            interceptors: [RequestLoggingInterceptor(logger: logger)]
+        )
 
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: GRPCServerService(server: server, forcedExitGrace: .seconds(5), socketPath: socketPath, logger: logger),
-                             serviceName: "grpc")],
+            services: [
+                .init(
+                    service: GRPCServerService(
+                        server: server,
+                        forcedExitGrace: .seconds(5),
+                        socketPath: socketPath,
+                        logger: logger
+                    ),
+                    serviceName: "grpc"
+                )
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
+            logger: logger
+        )
         groupConfiguration.maximumGracefulShutdownDuration = configuration.grpc.shutdownTimeout
         // No ServiceGroup limit (it ends in a fatal error): GRPCServerService exits cleanly instead.
         groupConfiguration.maximumCancellationDuration = nil
 
         let handlers = statusProbe.handlers().handlers
             .map { "\($0.name)=\($0.resolvedPath ?? "missing:\($0.configuredPath)")" }.joined(separator: ",")
-        logger.info("skiffd started", metadata: [
-            "version": "\(SkiffVersion.current)", "pid": "\(getpid())", "socket": "\(socketPath)",
-            "config": "\(configSource)", "handlers": "\(handlers)",
-            "default_handler": "\(configuration.runtime.defaultHandler)",
-            "root": "\(directories.root)", "state": "\(directories.state)",
-            "streaming": "\(configuration.streaming.address):\(streamingPort)",
-        ])
+        logger.info(
+            "skiffd started",
+            metadata: [
+                "version": "\(SkiffVersion.current)", "pid": "\(getpid())", "socket": "\(socketPath)",
+                "config": "\(configSource)", "handlers": "\(handlers)",
+                "default_handler": "\(configuration.runtime.defaultHandler)",
+                "root": "\(directories.root)", "state": "\(directories.state)",
+                "streaming": "\(configuration.streaming.address):\(streamingPort)",
+            ]
+        )
         do {
             try await ServiceGroup(configuration: groupConfiguration).run()
         } catch {
@@ -125,7 +170,10 @@ public struct Daemon {
             }
             config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(OversizedRequestResponder(limit: maxRequestSize), position: .first)
+                    try channel.pipeline.syncOperations.addHandler(
+                        OversizedRequestResponder(limit: maxRequestSize),
+                        position: .first
+                    )
                 }
             }
         }
@@ -135,19 +183,25 @@ public struct Daemon {
     private func conmon() throws(SkiffError) -> ConmonMonitor {
         let configured = configuration.runtime.conmonPath.isEmpty ? "conmon" : configuration.runtime.conmonPath
         guard let path = ExecutableLookup.resolve(configured) else {
-            throw SkiffError(.failedPrecondition, "conmon (\(configured)) is not installed; install Debian's conmon package or set runtime.conmon_path")
+            throw SkiffError(
+                .failedPrecondition,
+                "conmon (\(configured)) is not installed; install Debian's conmon package or set runtime.conmon_path"
+            )
         }
         return ConmonMonitor(binary: path)
     }
 
     private func imageOptions() -> ImageManager.Options {
         let images = configuration.images
-        let registries = images.registries.mapValues { RegistrySettings.Host(mirrors: $0.mirrors, insecure: $0.insecure, caFile: $0.caFile) }
+        let registries = images.registries.mapValues {
+            RegistrySettings.Host(mirrors: $0.mirrors, insecure: $0.insecure, caFile: $0.caFile)
+        }
         return ImageManager.Options(
             rootDir: configuration.rootDir,
             registry: RegistrySettings(registries: registries, stallTimeout: images.stallTimeout),
             pinnedImage: configuration.runtime.pauseImage,
-            maxConcurrentDownloads: images.maxConcurrentDownloads)
+            maxConcurrentDownloads: images.maxConcurrentDownloads
+        )
     }
 
     private func prepareDirectories() throws(SkiffError) -> (root: String, state: String) {

@@ -34,7 +34,9 @@ struct GRPCServerService: Service {
             }
         } onCancel: {
             watchdog.arm(after: grace) {
-                logger.warning("rpcs still running \(grace) after they were cancelled at the end of the shutdown timeout; exiting without them (their state is on disk)")
+                logger.warning(
+                    "rpcs still running \(grace) after they were cancelled at the end of the shutdown timeout; exiting without them (their state is on disk)"
+                )
                 unlink(socketPath)
                 exit(0)
             }

@@ -37,7 +37,8 @@ public struct LogOutput: LogHandler {
                 line += " \(key)=\(Self.quoteIfNeeded("\(value)"))"
             }
         case .json:
-            line = "{\"time\":\(Self.json(time)),\"level\":\(Self.json(event.level.rawValue)),\"msg\":\(Self.json("\(event.message)"))"
+            line =
+                "{\"time\":\(Self.json(time)),\"level\":\(Self.json(event.level.rawValue)),\"msg\":\(Self.json("\(event.message)"))"
             for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
                 line += ",\(Self.json(key)):\(Self.json("\(value)"))"
             }

@@ -35,7 +35,9 @@ final class OversizedRequestResponder: ChannelDuplexHandler, RemovableChannelHan
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !refused else { return }
         let payload = unwrapInboundIn(data)
-        if case .data(let frame) = payload, case .byteBuffer(let buffer) = frame.data, let size = oversizedMessage(in: buffer) {
+        if case .data(let frame) = payload, case .byteBuffer(let buffer) = frame.data,
+            let size = oversizedMessage(in: buffer)
+        {
             refuse(context: context, size: size)
             return
         }

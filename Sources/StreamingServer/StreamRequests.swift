@@ -98,8 +98,12 @@ public struct StartedExec: Sendable {
     /// Sets the terminal size (columns, rows) of a tty exec.
     public var resize: @Sendable (UInt16, UInt16) -> Void
 
-    public init(child: RunningChild, kill: @escaping @Sendable () -> Void, finish: @escaping @Sendable () -> Void,
-                resize: @escaping @Sendable (UInt16, UInt16) -> Void = { _, _ in }) {
+    public init(
+        child: RunningChild,
+        kill: @escaping @Sendable () -> Void,
+        finish: @escaping @Sendable () -> Void,
+        resize: @escaping @Sendable (UInt16, UInt16) -> Void = { _, _ in }
+    ) {
         self.child = child
         self.kill = kill
         self.finish = finish

@@ -16,8 +16,11 @@ public actor StreamTokenCache<Request: Sendable> {
     /// grow this without limit.
     public let capacity: Int
 
-    public init(lifetime: Duration = .seconds(60), capacity: Int = 4096,
-                now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+    public init(
+        lifetime: Duration = .seconds(60),
+        capacity: Int = 4096,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
         self.lifetime = lifetime
         self.capacity = capacity
         self.now = now

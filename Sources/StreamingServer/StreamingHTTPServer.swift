@@ -29,8 +29,15 @@ public final class StreamingHTTPServer: Sendable {
     /// Where the HTTPS certificate chain and key are (PEM); nil serves plain HTTP.
     let tls: (certificateFile: String, keyFile: String)?
 
-    public init(address: String, port: Int, starter: any StreamingBackend, tokenLifetime: Duration = .seconds(60),
-                idleTimeout: Duration = .seconds(4 * 3600), tls: (certificateFile: String, keyFile: String)? = nil, logger: Logger) {
+    public init(
+        address: String,
+        port: Int,
+        starter: any StreamingBackend,
+        tokenLifetime: Duration = .seconds(60),
+        idleTimeout: Duration = .seconds(4 * 3600),
+        tls: (certificateFile: String, keyFile: String)? = nil,
+        logger: Logger
+    ) {
         self.idleTimeout = idleTimeout
         self.tls = tls
         self.address = address
@@ -43,17 +50,26 @@ public final class StreamingHTTPServer: Sendable {
 
     /// Binds and starts serving; returns the port (the kernel's pick when configured as 0).
     public func start() async throws(SkiffError) -> Int {
-        let sslContext = try tls.map { files throws(SkiffError) in try Self.sslContext(certificateFile: files.certificateFile, keyFile: files.keyFile) }
+        let sslContext = try tls.map { files throws(SkiffError) in
+            try Self.sslContext(certificateFile: files.certificateFile, keyFile: files.keyFile)
+        }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
                 let upgrader = NIOWebSocketServerUpgrader(
-                    maxFrameSize: 1 << 20, automaticErrorHandling: true,
+                    maxFrameSize: 1 << 20,
+                    automaticErrorHandling: true,
                     shouldUpgrade: { [self] channel, head in
-                        reserve(head, offeredIn: "Sec-WebSocket-Protocol", served: Self.webSocketSubprotocols(for:), on: channel)
-                            .map { chosen in chosen.map { HTTPHeaders([("Sec-WebSocket-Protocol", $0)]) } }
+                        reserve(
+                            head,
+                            offeredIn: "Sec-WebSocket-Protocol",
+                            served: Self.webSocketSubprotocols(for:),
+                            on: channel
+                        )
+                        .map { chosen in chosen.map { HTTPHeaders([("Sec-WebSocket-Protocol", $0)]) } }
                     },
-                    upgradePipelineHandler: { [self] channel, _ in installStream(on: channel, webSocket: true) })
+                    upgradePipelineHandler: { [self] channel, _ in installStream(on: channel, webSocket: true) }
+                )
                 let spdy = SPDYUpgrader(server: self)
                 // The 404 responder serves plain HTTP only; once a WebSocket upgrade completes it
                 // leaves, so frames never reach it.
@@ -64,13 +80,23 @@ public final class StreamingHTTPServer: Sendable {
                 let (seconds, attoseconds) = idleTimeout.components
                 let idle = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
                 return channel.eventLoop.makeCompletedFuture {
-                    if let sslContext { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext)) }
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+                    }
                     // A connection with no traffic either way for streaming.idle_timeout is closed.
-                    if idle > .zero { try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: idle), IdleCloser()]) }
+                    if idle > .zero {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            IdleStateHandler(allTimeout: idle), IdleCloser(),
+                        ])
+                    }
                 }.flatMap {
-                    channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader, spdy], completionHandler: leaveAfterUpgrade))
+                    channel.pipeline.configureHTTPServerPipeline(
+                        withServerUpgrade: (upgraders: [upgrader, spdy], completionHandler: leaveAfterUpgrade)
+                    )
                 }.flatMap {
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(notFound, name: NotFoundResponder.name) }
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(notFound, name: NotFoundResponder.name)
+                    }
                 }
             }
         do {
@@ -79,7 +105,11 @@ public final class StreamingHTTPServer: Sendable {
             state.withLockedValue { $0 = (channel, port) }
             return port
         } catch {
-            throw SkiffError(.failedPrecondition, "the streaming server cannot listen on \(address):\(requestedPort)", cause: DescribedError(error))
+            throw SkiffError(
+                .failedPrecondition,
+                "the streaming server cannot listen on \(address):\(requestedPort)",
+                cause: DescribedError(error)
+            )
         }
     }
 
@@ -92,26 +122,44 @@ public final class StreamingHTTPServer: Sendable {
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
         } catch {
-            throw SkiffError(.failedPrecondition, "streaming.tls_cert_file \(certificateFile) is not a readable PEM certificate chain", cause: DescribedError(error))
+            throw SkiffError(
+                .failedPrecondition,
+                "streaming.tls_cert_file \(certificateFile) is not a readable PEM certificate chain",
+                cause: DescribedError(error)
+            )
         }
         let key: NIOSSLPrivateKey
         do {
             key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
         } catch {
-            throw SkiffError(.failedPrecondition, "streaming.tls_key_file \(keyFile) is not a readable PEM private key", cause: DescribedError(error))
+            throw SkiffError(
+                .failedPrecondition,
+                "streaming.tls_key_file \(keyFile) is not a readable PEM private key",
+                cause: DescribedError(error)
+            )
         }
         do {
-            let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            let configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) },
+                privateKey: .privateKey(key)
+            )
             return try NIOSSLContext(configuration: configuration)
         } catch {
-            throw SkiffError(.failedPrecondition, "streaming TLS: the certificate \(certificateFile) and key \(keyFile) do not make a TLS server", cause: DescribedError(error))
+            throw SkiffError(
+                .failedPrecondition,
+                "streaming TLS: the certificate \(certificateFile) and key \(keyFile) do not make a TLS server",
+                cause: DescribedError(error)
+            )
         }
     }
 
     /// The URL the Exec or Attach rpc answers with.
     public func url(for request: StreamRequest) async throws(SkiffError) -> String {
         guard let token = await tokens.insert(request) else {
-            throw SkiffError(.resourceExhausted, "too many streaming requests are waiting for their clients; try again shortly")
+            throw SkiffError(
+                .resourceExhausted,
+                "too many streaming requests are waiting for their clients; try again shortly"
+            )
         }
         let host = address.contains(":") ? "[\(address)]" : address
         return "\(tls == nil ? "http" : "https")://\(host):\(port)/\(request.kind)/\(token)"
@@ -146,7 +194,12 @@ public final class StreamingHTTPServer: Sendable {
     /// `header`) a protocol `served` lists for that kind, and the token is spent for that kind.
     /// The request and the chosen protocol wait in `claimed` for the upgraded pipeline
     /// (`installStream`); the future carries the chosen protocol, nil when refused.
-    func reserve(_ head: HTTPRequestHead, offeredIn header: String, served: (String) -> [String], on channel: Channel) -> EventLoopFuture<String?> {
+    func reserve(
+        _ head: HTTPRequestHead,
+        offeredIn header: String,
+        served: (String) -> [String],
+        on channel: Channel
+    ) -> EventLoopFuture<String?> {
         let offered = head.headers[canonicalForm: header].map(String.init)
         guard let (kind, token) = Self.route(head.uri), let chosen = served(kind).first(where: offered.contains) else {
             return channel.eventLoop.makeSucceededFuture(nil)
@@ -167,10 +220,14 @@ public final class StreamingHTTPServer: Sendable {
     /// The last step: the reserved request's handlers go into the upgraded pipeline, after the
     /// WebSocket codec or on the raw connection (SPDY).
     func installStream(on channel: Channel, webSocket: Bool) -> EventLoopFuture<Void> {
-        guard let (request, chosen) = claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
+        guard let (request, chosen) = claimed.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) })
+        else {
             return channel.close()
         }
-        logger.debug("stream opened", metadata: ["target": "\(request.target)", "protocol": "\(webSocket ? "" : "SPDY/3.1 ")\(chosen)"])
+        logger.debug(
+            "stream opened",
+            metadata: ["target": "\(request.target)", "protocol": "\(webSocket ? "" : "SPDY/3.1 ")\(chosen)"]
+        )
         let handlers = streamHandlers(for: request, protocol: chosen, webSocket: webSocket)
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandlers(handlers)
@@ -183,21 +240,32 @@ public final class StreamingHTTPServer: Sendable {
         let needs: SPDYStreamHandler.Needs
         switch request {
         case .portForward(let forward):
-            let spdy: [any ChannelHandler] = [ByteToMessageHandler(SPDYFrameDecoder()), PortForwardHandler(request: forward, backend: starter, logger: logger)]
+            let spdy: [any ChannelHandler] = [
+                ByteToMessageHandler(SPDYFrameDecoder()),
+                PortForwardHandler(request: forward, backend: starter, logger: logger),
+            ]
             return webSocket ? [WebSocketTunnel()] + spdy : spdy
         case .exec(let exec):
             needs = SPDYStreamHandler.Needs(stdin: exec.stdin, stdout: exec.stdout, stderr: exec.stderr && !exec.tty)
         case .attach(let attach):
-            needs = SPDYStreamHandler.Needs(stdin: attach.stdin, stdout: attach.stdout, stderr: attach.stderr && !attach.tty)
+            needs = SPDYStreamHandler.Needs(
+                stdin: attach.stdin,
+                stdout: attach.stdout,
+                stderr: attach.stderr && !attach.tty
+            )
         }
         let makeSession = sessionFactory(for: request)
         if webSocket { return [StreamWebSocketHandler(version5: chosen.hasPrefix("v5"), makeSession: makeSession)] }
-        return [ByteToMessageHandler(SPDYFrameDecoder()), SPDYStreamHandler(needs: needs, version: chosen, logger: logger, makeSession: makeSession)]
+        return [
+            ByteToMessageHandler(SPDYFrameDecoder()),
+            SPDYStreamHandler(needs: needs, version: chosen, logger: logger, makeSession: makeSession),
+        ]
     }
 
     /// Builds the exec or attach session a stream request stands for, bound to its transport.
     func sessionFactory(for request: StreamRequest) -> StreamWebSocketHandler.SessionFactory {
-        let starter = self.starter, logger = self.logger
+        let starter = self.starter
+        let logger = self.logger
         switch request {
         case .portForward:
             preconditionFailure("a port-forward has no exec/attach session")
@@ -227,13 +295,23 @@ public final class StreamingHTTPServer: Sendable {
 
         /// Newest first; v2 and v3 differ from v4 only in the error stream's content (text).
         static func versions(for kind: String) -> [String] {
-            kind == "portforward" ? ["portforward.k8s.io"] : ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io"]
+            kind == "portforward"
+                ? ["portforward.k8s.io"] : ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io"]
         }
 
         struct Refused: Error {}
 
-        func buildUpgradeResponse(channel: Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
-            server.reserve(upgradeRequest, offeredIn: "X-Stream-Protocol-Version", served: Self.versions(for:), on: channel).flatMapThrowing { chosen in
+        func buildUpgradeResponse(
+            channel: Channel,
+            upgradeRequest: HTTPRequestHead,
+            initialResponseHeaders: HTTPHeaders
+        ) -> EventLoopFuture<HTTPHeaders> {
+            server.reserve(
+                upgradeRequest,
+                offeredIn: "X-Stream-Protocol-Version",
+                served: Self.versions(for:),
+                on: channel
+            ).flatMapThrowing { chosen in
                 guard let chosen else { throw Refused() }
                 var headers = initialResponseHeaders
                 headers.add(name: "X-Stream-Protocol-Version", value: chosen)
@@ -259,7 +337,10 @@ final class NotFoundResponder: ChannelInboundHandler, RemovableChannelHandler {
         let body = "not found\n"
         var headers = HTTPHeaders([("Content-Type", "text/plain"), ("Connection", "close")])
         headers.add(name: "Content-Length", value: String(body.utf8.count))
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .notFound, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .notFound, headers: headers))),
+            promise: nil
+        )
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }

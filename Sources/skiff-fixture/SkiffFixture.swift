@@ -10,7 +10,8 @@ struct SkiffFixture: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skiff-fixture",
         abstract: "Build Skiff's fixture images and push them to a registry.",
-        subcommands: [Standard.self, Web.self, Bench.self])
+        subcommands: [Standard.self, Web.self, Bench.self]
+    )
 
     struct Target: ParsableArguments {
         @Option(help: "Registry base URL, e.g. http://127.0.0.1:5000.") var registry: String
@@ -31,7 +32,9 @@ struct SkiffFixture: AsyncParsableCommand {
     }
 
     struct Web: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A busybox httpd image serving /www/index.html on a port (80 by default).")
+        static let configuration = CommandConfiguration(
+            abstract: "A busybox httpd image serving /www/index.html on a port (80 by default)."
+        )
         @OptionGroup var target: Target
         @Option(help: "busybox binary to put in the image.") var busybox: String = BusyboxImages.defaultBusybox
         @Option(help: "Port httpd listens on.") var port: Int = 80
@@ -44,7 +47,9 @@ struct SkiffFixture: AsyncParsableCommand {
     }
 
     struct Bench: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A large gzip image of incompressible files, for pull benchmarks; prints each layer's digest.")
+        static let configuration = CommandConfiguration(
+            abstract: "A large gzip image of incompressible files, for pull benchmarks; prints each layer's digest."
+        )
         @OptionGroup var target: Target
         @Option(help: "Number of layers.") var layers: Int = 5
         @Option(help: "Total uncompressed size in MiB.") var mib: Int = 300
@@ -70,7 +75,11 @@ struct SkiffFixture: AsyncParsableCommand {
     static func push(_ image: FixtureImage, to target: Target) async throws {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
-            try await RegistryPusher(baseURL: target.registry, client: client).push(image, repository: target.repository, tag: target.tag)
+            try await RegistryPusher(baseURL: target.registry, client: client).push(
+                image,
+                repository: target.repository,
+                tag: target.tag
+            )
         } catch {
             try? await client.shutdown()
             throw error

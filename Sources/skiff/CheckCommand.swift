@@ -5,7 +5,8 @@ import RuntimeCore
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check that this node has what skiffd needs, and say how to get what is missing.")
+        abstract: "Check that this node has what skiffd needs, and say how to get what is missing."
+    )
 
     @OptionGroup var file: ConfigFileOption
 
@@ -13,11 +14,12 @@ struct CheckCommand: ParsableCommand {
         let findings = NodeCheck(configuration: try file.load()).run()
         let width = findings.map(\.subject.count).max() ?? 0
         for finding in findings {
-            let mark = switch finding.outcome {
-            case .ok: "ok  "
-            case .warning: "warn"
-            case .failure: "FAIL"
-            }
+            let mark =
+                switch finding.outcome {
+                case .ok: "ok  "
+                case .warning: "warn"
+                case .failure: "FAIL"
+                }
             let padding = String(repeating: " ", count: width - finding.subject.count)
             print("\(mark)  \(finding.subject)\(padding)  \(finding.detail)")
         }

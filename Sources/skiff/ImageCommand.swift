@@ -14,7 +14,8 @@ struct ImageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "List, pull and remove images of the running skiffd.",
-        subcommands: [List.self, Pull.self, Remove.self, Import.self])
+        subcommands: [List.self, Pull.self, Remove.self, Import.self]
+    )
 
     struct Connection: ParsableArguments {
         @Option(name: .long, help: "CRI socket (default: grpc.socket from the configuration).")
@@ -22,18 +23,26 @@ struct ImageCommand: AsyncParsableCommand {
 
         @OptionGroup var file: ConfigFileOption
 
-        func withAdmin<Result: Sendable>(_ body: (Skiff_Admin_V1_ImageAdmin.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
+        func withAdmin<Result: Sendable>(
+            _ body: (Skiff_Admin_V1_ImageAdmin.Client<HTTP2ClientTransport.Posix>) async throws -> Result
+        ) async throws -> Result {
             try await withClient { try await body(Skiff_Admin_V1_ImageAdmin.Client(wrapping: $0)) }
         }
 
-        func withImages<Result: Sendable>(_ body: (Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
+        func withImages<Result: Sendable>(
+            _ body: (Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> Result
+        ) async throws -> Result {
             try await withClient { try await body(Runtime_V1_ImageService.Client(wrapping: $0)) }
         }
 
-        private func withClient<Result: Sendable>(_ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
+        private func withClient<Result: Sendable>(
+            _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+        ) async throws -> Result {
             let path = try socket ?? file.load().grpc.socketPath
             return try await withGRPCClient(
-                transport: try .http2NIOPosix(target: .unixDomainSocket(path: path), transportSecurity: .plaintext), handleClient: body)
+                transport: try .http2NIOPosix(target: .unixDomainSocket(path: path), transportSecurity: .plaintext),
+                handleClient: body
+            )
         }
     }
 
@@ -47,7 +56,9 @@ struct ImageCommand: AsyncParsableCommand {
             for image in images {
                 let names = image.repoTags.isEmpty ? ["<none>"] : image.repoTags
                 for name in names {
-                    print(name.padding(60) + String(image.id.dropFirst(7).prefix(13)).padding(15) + Self.size(image.size))
+                    print(
+                        name.padding(60) + String(image.id.dropFirst(7).prefix(13)).padding(15) + Self.size(image.size)
+                    )
                 }
             }
         }
@@ -59,7 +70,9 @@ struct ImageCommand: AsyncParsableCommand {
     }
 
     struct Pull: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Pull an image through the daemon (as the kubelet would).")
+        static let configuration = CommandConfiguration(
+            abstract: "Pull an image through the daemon (as the kubelet would)."
+        )
         @OptionGroup var connection: Connection
         @Argument(help: "Image reference, e.g. busybox or localhost:5000/app:v1.") var reference: String
         @Option(name: .long, help: "Registry user name.") var username: String?
@@ -79,7 +92,8 @@ struct ImageCommand: AsyncParsableCommand {
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Import an OCI image layout tar or a docker save archive (for nodes without registry access).")
+            abstract: "Import an OCI image layout tar or a docker save archive (for nodes without registry access)."
+        )
         @OptionGroup var connection: Connection
         @Argument(help: "The archive (.tar, optionally gzip- or zstd-compressed), read by skiffd.") var archive: String
 
@@ -99,7 +113,10 @@ struct ImageCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove images by tag, digest or ID.")
+        static let configuration = CommandConfiguration(
+            commandName: "rm",
+            abstract: "Remove images by tag, digest or ID."
+        )
         @OptionGroup var connection: Connection
         @Argument(help: "Images to remove.") var references: [String]
 

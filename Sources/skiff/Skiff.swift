@@ -7,7 +7,8 @@ struct Skiff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skiff",
         abstract: "Administer a Skiff node: configuration, node checks, the running daemon.",
-        subcommands: [ConfigCommand.self, CheckCommand.self, VersionCommand.self, ImageCommand.self])
+        subcommands: [ConfigCommand.self, CheckCommand.self, VersionCommand.self, ImageCommand.self]
+    )
 }
 
 /// Where the config file is, shared by the subcommands that read it.

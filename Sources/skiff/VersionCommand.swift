@@ -7,7 +7,8 @@ import GRPCNIOTransportHTTP2Posix
 struct VersionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "version",
-        abstract: "Ask the running skiffd for its version over the CRI socket.")
+        abstract: "Ask the running skiffd for its version over the CRI socket."
+    )
 
     @Option(name: .long, help: "CRI socket (default: grpc.socket from the configuration).")
     var socket: String?

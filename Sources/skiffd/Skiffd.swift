@@ -12,9 +12,13 @@ import Glibc
 struct Skiffd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skiffd",
-        abstract: "Skiff, a Kubernetes container runtime: serves the CRI on a unix socket.")
+        abstract: "Skiff, a Kubernetes container runtime: serves the CRI on a unix socket."
+    )
 
-    @Option(name: .long, help: "Configuration file (default \(ConfigLoader.defaultPath); missing default file means built-in defaults).")
+    @Option(
+        name: .long,
+        help: "Configuration file (default \(ConfigLoader.defaultPath); missing default file means built-in defaults)."
+    )
     var config: String?
 
     @Option(name: .long, help: "Log level, overriding log_level: trace, debug, info, notice, warning, error, critical.")

@@ -1,6 +1,7 @@
 import GRPCCore
 import SkiffCommon
 import Testing
+
 @testable import CRIServer
 
 @Suite struct ErrorMappingTests {
@@ -26,7 +27,11 @@ import Testing
     }
 
     @Test func theMessageCarriesTheCause() {
-        let error = SkiffError(.unavailable, "registry localhost:5000 did not answer", cause: DescribedError(description: "connection refused"))
+        let error = SkiffError(
+            .unavailable,
+            "registry localhost:5000 did not answer",
+            cause: DescribedError(description: "connection refused")
+        )
         let status = RPCError(error)
         #expect(status.message == "registry localhost:5000 did not answer: connection refused")
         #expect(status.cause != nil)

@@ -7,13 +7,17 @@ import Logging
 import RuntimeCore
 import SkiffCommon
 import Testing
+
 @testable import CRIServer
 
 @Suite struct RuntimeServiceTests {
     static func context(_ method: String) -> ServerContext {
         ServerContext(
             descriptor: MethodDescriptor(fullyQualifiedService: "runtime.v1.RuntimeService", method: method),
-            remotePeer: "test", localPeer: "test", cancellation: ServerContext.RPCCancellationHandle())
+            remotePeer: "test",
+            localPeer: "test",
+            cancellation: ServerContext.RPCCancellationHandle()
+        )
     }
 
     struct NoNamespaces: NamespacePinning {
@@ -29,23 +33,44 @@ import Testing
     static let images: ImageManager = {
         atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "skiff-rs-images-\(getpid())") }
         return try! ImageManager(
-            options: .init(rootDir: NSTemporaryDirectory() + "skiff-rs-images-\(getpid())", registry: RegistrySettings()), logger: Logger(label: "test"))
+            options: .init(
+                rootDir: NSTemporaryDirectory() + "skiff-rs-images-\(getpid())",
+                registry: RegistrySettings()
+            ),
+            logger: Logger(label: "test")
+        )
     }()
 
-    static func service(stateDir: String, lookup: @escaping @Sendable (String) -> String? = { "/usr/bin/\($0)" }) async throws -> RuntimeService {
+    static func service(
+        stateDir: String,
+        lookup: @escaping @Sendable (String) -> String? = { "/usr/bin/\($0)" }
+    ) async throws -> RuntimeService {
         let configuration = try ConfigLoader.parse("[network]\ncni_conf_dir = \"/nonexistent\"", file: "t.toml")
         let probe = NodeStatusProbe(configuration: configuration, lookup: lookup)
         let sandboxes = try await SandboxService(
             options: .init(stateDir: stateDir, cniConfDir: "/nonexistent", cniBinDirs: [], handlers: probe.handlers()),
-            pinner: NoNamespaces(), logger: Logger(label: "test"))
+            pinner: NoNamespaces(),
+            logger: Logger(label: "test")
+        )
         let containers = try await ContainerService(
-            options: .init(stateDir: stateDir, rootDir: stateDir + "/root", handlers: probe.handlers(), cgroupLayout: nil),
-            sandboxes: sandboxes, images: Self.images, monitor: ConmonMonitor(binary: "/nonexistent/conmon"), logger: Logger(label: "test"))
+            options: .init(
+                stateDir: stateDir,
+                rootDir: stateDir + "/root",
+                handlers: probe.handlers(),
+                cgroupLayout: nil
+            ),
+            sandboxes: sandboxes,
+            images: Self.images,
+            monitor: ConmonMonitor(binary: "/nonexistent/conmon"),
+            logger: Logger(label: "test")
+        )
         return RuntimeService(
             statusProbe: probe,
             settings: try RuntimeSettings(stateDir: stateDir),
             cgroupDriver: .cgroupfs,
-            sandboxes: sandboxes, containers: containers)
+            sandboxes: sandboxes,
+            containers: containers
+        )
     }
 
     @Test func statusConvertsConditionsAndHandlers() async throws {

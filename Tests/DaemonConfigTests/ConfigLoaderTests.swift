@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+
 @testable import DaemonConfig
 
 @Suite struct ConfigLoaderTests {
@@ -28,40 +30,48 @@ import Testing
     }
 
     @Test func overridesAreApplied() throws {
-        let configuration = try ConfigLoader.parse("""
-        root_dir = "/srv/skiff"
-        log_level = "debug"
-        log_format = "json"
-        [grpc]
-        socket = "/run/other/skiff.sock"
-        shutdown_timeout = "1m30s"
-        [runtime]
-        default_handler = "fast"
-        cgroup_driver = "systemd"
-        [runtime.handlers.fast]
-        runtime_path = "/usr/bin/crun"
-        runtime_root = "/run/fast"
-        [runtime.handlers.slow]
-        runtime_path = "runc"
-        [network]
-        cni_bin_dirs = ["/opt/cni"]
-        [images.registries."localhost:5000"]
-        insecure = true
-        mirrors = ["mirror.local:5001"]
-        [streaming]
-        port = 10010
-        """, file: "custom.toml")
+        let configuration = try ConfigLoader.parse(
+            """
+            root_dir = "/srv/skiff"
+            log_level = "debug"
+            log_format = "json"
+            [grpc]
+            socket = "/run/other/skiff.sock"
+            shutdown_timeout = "1m30s"
+            [runtime]
+            default_handler = "fast"
+            cgroup_driver = "systemd"
+            [runtime.handlers.fast]
+            runtime_path = "/usr/bin/crun"
+            runtime_root = "/run/fast"
+            [runtime.handlers.slow]
+            runtime_path = "runc"
+            [network]
+            cni_bin_dirs = ["/opt/cni"]
+            [images.registries."localhost:5000"]
+            insecure = true
+            mirrors = ["mirror.local:5001"]
+            [streaming]
+            port = 10010
+            """,
+            file: "custom.toml"
+        )
         #expect(configuration.rootDir == "/srv/skiff")
         #expect(configuration.logLevel == "debug")
         #expect(configuration.logFormat == .json)
         #expect(configuration.grpc.socketPath == "/run/other/skiff.sock")
         #expect(configuration.grpc.shutdownTimeout == .seconds(90))
         #expect(configuration.runtime.cgroupDriver == .systemd)
-        #expect(configuration.runtime.handlers.keys.sorted() == ["fast", "slow"], "a file with handlers replaces the defaults")
+        #expect(
+            configuration.runtime.handlers.keys.sorted() == ["fast", "slow"],
+            "a file with handlers replaces the defaults"
+        )
         #expect(configuration.runtime.handlers["fast"] == .init(runtimePath: "/usr/bin/crun", runtimeRoot: "/run/fast"))
         #expect(configuration.runtimeRoot(of: "slow") == "/run/skiff/runtime/slow")
         #expect(configuration.network.cniBinDirs == ["/opt/cni"])
-        #expect(configuration.images.registries["localhost:5000"] == .init(mirrors: ["mirror.local:5001"], insecure: true))
+        #expect(
+            configuration.images.registries["localhost:5000"] == .init(mirrors: ["mirror.local:5001"], insecure: true)
+        )
         #expect(configuration.streaming.port == 10010)
     }
 
@@ -69,26 +79,36 @@ import Testing
         ("colour = 1", 1, "colour", "unknown key"),
         ("[grpc]\n\nsockett = \"/x\"", 3, "grpc.sockett", "unknown key"),
         ("[nope]\na = 1", 1, "nope", "unknown key"),
-        ("[runtime.handlers.runc]\nruntime_path = \"runc\"\nflavour = 1", 3, "runtime.handlers.runc.flavour", "unknown key"),
+        (
+            "[runtime.handlers.runc]\nruntime_path = \"runc\"\nflavour = 1", 3, "runtime.handlers.runc.flavour",
+            "unknown key"
+        ),
         ("root_dir = 5", 1, "root_dir", "must be a string, got a integer"),
         ("root_dir = \"relative\"", 1, "root_dir", "absolute path"),
         ("log_level = \"loud\"", 1, "log_level", "must be one of trace, debug"),
         ("[streaming]\nport = 70000", 2, "streaming.port", "between 0 and 65535"),
-        ("[streaming]\n\ntls_cert_file = \"/etc/skiff/s.pem\"", 3, "streaming.tls_cert_file", "without streaming.tls_key_file"),
+        (
+            "[streaming]\n\ntls_cert_file = \"/etc/skiff/s.pem\"", 3, "streaming.tls_cert_file",
+            "without streaming.tls_key_file"
+        ),
         ("[grpc]\nshutdown_timeout = \"soon\"", 2, "grpc.shutdown_timeout", "duration"),
         ("[network]\ncni_bin_dirs = [\"/a\", 3]", 2, "network.cni_bin_dirs", "list of strings"),
         ("[network]\ncni_bin_dirs = [\"lib/cni\"]", 2, "network.cni_bin_dirs", "absolute paths"),
         ("[runtime]\ndefault_handler = \"kata\"", 2, "runtime.default_handler", "not defined in runtime.handlers"),
         ("grpc = 3", 1, "grpc", "must be a table"),
         ("[images.registries.\"a/b\"]\ninsecure = true", 1, "images.registries.\"a/b\"", "host or host:port"),
-        ("[runtime.handlers.runc]\nruntime_path = \"bin/runc\"", 2, "runtime.handlers.runc.runtime_path", "absolute path or a bare name"),
+        (
+            "[runtime.handlers.runc]\nruntime_path = \"bin/runc\"", 2, "runtime.handlers.runc.runtime_path",
+            "absolute path or a bare name"
+        ),
     ])
     func badKeysAndValuesNameFileLineAndKey(source: String, line: Int, key: String, reason: String) {
         #expect {
             try ConfigLoader.parse(source, file: "/etc/skiff/test.toml")
         } throws: { error in
             guard let error = error as? ConfigError else { return false }
-            return error.file == "/etc/skiff/test.toml" && error.line == line && error.key == key && error.reason.contains(reason)
+            return error.file == "/etc/skiff/test.toml" && error.line == line && error.key == key
+                && error.reason.contains(reason)
                 && error.description.hasPrefix("/etc/skiff/test.toml:\(line): key '\(key)': ")
         }
     }
@@ -109,8 +129,9 @@ import Testing
         let docs = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
         let path = "/\(docs)/docs/config.md"
         let current = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(current == ConfigRenderer.markdown(), "docs/config.md is stale: swift run skiff config docs > docs/config.md")
+        #expect(
+            current == ConfigRenderer.markdown(),
+            "docs/config.md is stale: swift run skiff config docs > docs/config.md"
+        )
     }
 }
-
-import Foundation

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import DaemonConfig
 
 @Suite struct DurationTextTests {

@@ -1,24 +1,27 @@
 import Testing
+
 @testable import DaemonConfig
 
 @Suite struct TOMLParserTests {
     @Test func scalarsOfEveryKind() throws {
-        let table = try TOMLParser.parse("""
-        # comment
-        s = "a\\tb\\u00e9\\"q\\""   # trailing comment
-        lit = 'C:\\path'
-        int = 1_000
-        neg = -17
-        hex = 0xff
-        oct = 0o17
-        bin = 0b101
-        float = 3.5e2
-        inf = -inf
-        t = true
-        f = false
-        date = 1979-05-27T07:32:00Z
-        spaced = 1979-05-27 07:32:00
-        """)
+        let table = try TOMLParser.parse(
+            """
+            # comment
+            s = "a\\tb\\u00e9\\"q\\""   # trailing comment
+            lit = 'C:\\path'
+            int = 1_000
+            neg = -17
+            hex = 0xff
+            oct = 0o17
+            bin = 0b101
+            float = 3.5e2
+            inf = -inf
+            t = true
+            f = false
+            date = 1979-05-27T07:32:00Z
+            spaced = 1979-05-27 07:32:00
+            """
+        )
         #expect(table["s"] == .string("a\tbé\"q\""))
         #expect(table["lit"] == .string("C:\\path"))
         #expect(table["int"] == .integer(1000))
@@ -41,43 +44,57 @@ import Testing
     }
 
     @Test func arraysInlineTablesAndDottedKeys() throws {
-        let table = try TOMLParser.parse("""
-        list = [
-          "a", # first
-          "b",
-        ]
-        point = { x = 1, y.z = 2 }
-        a.b.c = "deep"
-        """)
+        let table = try TOMLParser.parse(
+            """
+            list = [
+              "a", # first
+              "b",
+            ]
+            point = { x = 1, y.z = 2 }
+            a.b.c = "deep"
+            """
+        )
         #expect(table["list"] == .array([.string("a"), .string("b")]))
         guard case .table(let point) = table["point"], case .table(let y) = point["y"] else {
-            Issue.record("inline table missing"); return
+            Issue.record("inline table missing")
+            return
         }
         #expect(point["x"] == .integer(1))
         #expect(y["z"] == .integer(2))
-        guard case .table(let a) = table["a"], case .table(let b) = a["b"] else { Issue.record("dotted keys"); return }
+        guard case .table(let a) = table["a"], case .table(let b) = a["b"] else {
+            Issue.record("dotted keys")
+            return
+        }
         #expect(b["c"] == .string("deep"))
     }
 
     @Test func tablesArraysOfTablesAndLines() throws {
-        let table = try TOMLParser.parse("""
-        top = 1
+        let table = try TOMLParser.parse(
+            """
+            top = 1
 
-        [server]
-        port = 80
-        [server.tls]
-        on = true
+            [server]
+            port = 80
+            [server.tls]
+            on = true
 
-        [[hosts]]
-        name = "a"
-        [[hosts]]
-        name = "b"
-        """)
-        guard case .table(let server) = table["server"], case .table(let tls) = server["tls"] else { Issue.record("tables"); return }
+            [[hosts]]
+            name = "a"
+            [[hosts]]
+            name = "b"
+            """
+        )
+        guard case .table(let server) = table["server"], case .table(let tls) = server["tls"] else {
+            Issue.record("tables")
+            return
+        }
         #expect(server.entry("port")?.line == 4)
         #expect(server.line == 3)
         #expect(tls["on"] == .boolean(true))
-        guard case .array(let hosts) = table["hosts"], hosts.count == 2, case .table(let second) = hosts[1] else { Issue.record("array of tables"); return }
+        guard case .array(let hosts) = table["hosts"], hosts.count == 2, case .table(let second) = hosts[1] else {
+            Issue.record("array of tables")
+            return
+        }
         #expect(second["name"] == .string("b"))
         #expect(second.entry("name")?.line == 11)
     }
@@ -105,7 +122,9 @@ import Testing
     }
 
     @Test func renderedValuesParseBack() throws {
-        let values: [TOMLValue] = [.string("q\"uo\\te\n\u{01}"), .integer(-5), .boolean(true), .array([.string("x"), .integer(2)])]
+        let values: [TOMLValue] = [
+            .string("q\"uo\\te\n\u{01}"), .integer(-5), .boolean(true), .array([.string("x"), .integer(2)]),
+        ]
         for value in values {
             let table = try TOMLParser.parse("v = \(value.tomlText)")
             #expect(table["v"] == value)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ImageCore
 
 /// Inputs found by the WWW-Authenticate fuzz target (Fuzz/AuthChallenge).

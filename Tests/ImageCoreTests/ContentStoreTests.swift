@@ -1,6 +1,7 @@
 import Foundation
 import SkiffCommon
 import Testing
+
 @testable import ImageCore
 
 /// Blobs are stored only once their size and digest match; whatever an interrupted write left

@@ -1,5 +1,6 @@
 import SkiffCommon
 import Testing
+
 @testable import ImageCore
 
 @Suite struct ImageReferenceTests {
@@ -13,8 +14,14 @@ import Testing
         ("localhost:5000/a/b/c", "localhost:5000/a/b/c:latest"),
         ("127.0.0.1:5000/x:y", "127.0.0.1:5000/x:y"),
         ("localhost/img", "localhost/img:latest"),
-        ("quay.io/a/b@sha256:" + String(repeating: "a", count: 64), "quay.io/a/b@sha256:" + String(repeating: "a", count: 64)),
-        ("ghcr.io/a/b:t@sha256:" + String(repeating: "0", count: 64), "ghcr.io/a/b:t@sha256:" + String(repeating: "0", count: 64)),
+        (
+            "quay.io/a/b@sha256:" + String(repeating: "a", count: 64),
+            "quay.io/a/b@sha256:" + String(repeating: "a", count: 64)
+        ),
+        (
+            "ghcr.io/a/b:t@sha256:" + String(repeating: "0", count: 64),
+            "ghcr.io/a/b:t@sha256:" + String(repeating: "0", count: 64)
+        ),
         ("my-registry.example.com:443/team__x/app.v2-1:1.0_rc", "my-registry.example.com:443/team__x/app.v2-1:1.0_rc"),
     ])
     func normalises(input: String, expected: String) throws {
@@ -31,10 +38,12 @@ import Testing
     }
 
     @Test(arguments: [
-        "", "UPPER", "a//b", "/abs", "img:", "img:-bad", "img@sha256:short", "img@sha256:" + String(repeating: "g", count: 64),
+        "", "UPPER", "a//b", "/abs", "img:", "img:-bad", "img@sha256:short",
+        "img@sha256:" + String(repeating: "g", count: 64),
         "host:99999/img", "a/b_/c", "img:" + String(repeating: "t", count: 129), "with space", "a/-b",
         // Found by Fuzz/Reference: fullwidth hex digits and non-ASCII algorithm names passed as a digest.
-        "img@sha256:\u{FF41}" + String(repeating: "a", count: 63), "img@sh\u{E9}256:" + String(repeating: "a", count: 64),
+        "img@sha256:\u{FF41}" + String(repeating: "a", count: 63),
+        "img@sh\u{E9}256:" + String(repeating: "a", count: 64),
     ])
     func refusesMalformedReferences(input: String) {
         #expect {

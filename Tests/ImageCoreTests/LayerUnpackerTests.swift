@@ -2,6 +2,7 @@ import Foundation
 import ImageFixtures
 import SkiffCommon
 import Testing
+
 @testable import ImageCore
 
 @Suite struct LayerUnpackerTests {
@@ -38,11 +39,12 @@ import Testing
     @Test(arguments: ["none", "gzip", "zstd"])
     func unpacksEveryCompressionInAnyChunking(compression: String) throws {
         let tar = Self.sampleTar()
-        let bytes = switch compression {
-        case "gzip": Gzip.compress(tar)
-        case "zstd": Zstd.compress(tar)
-        default: tar
-        }
+        let bytes =
+            switch compression {
+            case "gzip": Gzip.compress(tar)
+            case "zstd": Zstd.compress(tar)
+            default: tar
+            }
         for chunk in [1, 511, 65536] {
             try Self.withDirectory { directory in
                 let diffID = try Self.unpack(bytes, into: directory, chunk: chunk)
@@ -53,8 +55,15 @@ import Testing
                 #expect(attributes[.posixPermissions] as? Int == 0o600)
                 #expect(attributes[.ownerAccountID] as? Int == 7)
                 #expect(attributes[.groupOwnerAccountID] as? Int == 8)
-                #expect(try String(contentsOfFile: root + "/a/" + String(repeating: "long-name-", count: 15) + "end", encoding: .utf8) == "pax path\n")
-                #expect(try FileManager.default.destinationOfSymbolicLink(atPath: root + "/a/link") == "/absolute/target")
+                #expect(
+                    try String(
+                        contentsOfFile: root + "/a/" + String(repeating: "long-name-", count: 15) + "end",
+                        encoding: .utf8
+                    ) == "pax path\n"
+                )
+                #expect(
+                    try FileManager.default.destinationOfSymbolicLink(atPath: root + "/a/link") == "/absolute/target"
+                )
                 var device = stat()
                 #expect(lstat(root + "/a/null", &device) == 0 && device.st_mode & S_IFMT == S_IFCHR)
             }
@@ -120,7 +129,10 @@ import Testing
 
 @Suite struct RegistryPiecesTests {
     @Test func parsesBearerAndBasicChallenges() {
-        let bearer = AuthChallenge(header: #"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull,push""#)
+        let bearer = AuthChallenge(
+            header:
+                #"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull,push""#
+        )
         #expect(bearer?.scheme == "bearer")
         #expect(bearer?.realm == "https://auth.docker.io/token")
         #expect(bearer?.parameters["service"] == "registry.docker.io")
@@ -131,11 +143,25 @@ import Testing
     }
 
     @Test func credentialsDecodeTheAuthField() throws {
-        let credentials = try RegistryCredentials(username: "", password: "", auth: "dXNlcjpwYTpzcw==", identityToken: "", registryToken: "")
+        let credentials = try RegistryCredentials(
+            username: "",
+            password: "",
+            auth: "dXNlcjpwYTpzcw==",
+            identityToken: "",
+            registryToken: ""
+        )
         #expect(credentials.username == "user")
         #expect(credentials.password == "pa:ss")
         #expect(credentials.basicAuthorization == "Basic dXNlcjpwYTpzcw==")
-        #expect(throws: SkiffError.self) { try RegistryCredentials(username: "", password: "", auth: "bm9jb2xvbg==", identityToken: "", registryToken: "") }
+        #expect(throws: SkiffError.self) {
+            try RegistryCredentials(
+                username: "",
+                password: "",
+                auth: "bm9jb2xvbg==",
+                identityToken: "",
+                registryToken: ""
+            )
+        }
     }
 
     @Test func endpointsPutMirrorsFirstAndUsePlainHTTPOnlyWhereAllowed() {
@@ -145,23 +171,56 @@ import Testing
             "lab.example": .init(insecure: true),
         ])
         let docker = RegistryEndpoint.endpoints(for: "docker.io", settings: settings)
-        #expect(docker.map(\.baseURL) == ["https://mirror.example.com", "http://10.0.0.1:5000/prefix", "https://registry-1.docker.io"])
-        #expect(RegistryEndpoint.endpoints(for: "127.0.0.1:5000", settings: settings).map(\.baseURL) == ["http://127.0.0.1:5000"])
-        #expect(RegistryEndpoint.endpoints(for: "localhost:5000", settings: settings).map(\.baseURL) == ["https://localhost:5000"])
-        #expect(RegistryEndpoint.endpoints(for: "lab.example", settings: settings).map(\.baseURL) == ["http://lab.example"])
+        #expect(
+            docker.map(\.baseURL) == [
+                "https://mirror.example.com", "http://10.0.0.1:5000/prefix", "https://registry-1.docker.io",
+            ]
+        )
+        #expect(
+            RegistryEndpoint.endpoints(for: "127.0.0.1:5000", settings: settings).map(\.baseURL) == [
+                "http://127.0.0.1:5000"
+            ]
+        )
+        #expect(
+            RegistryEndpoint.endpoints(for: "localhost:5000", settings: settings).map(\.baseURL) == [
+                "https://localhost:5000"
+            ]
+        )
+        #expect(
+            RegistryEndpoint.endpoints(for: "lab.example", settings: settings).map(\.baseURL) == ["http://lab.example"]
+        )
         #expect(RegistryEndpoint.endpoints(for: "quay.io", settings: settings).map(\.baseURL) == ["https://quay.io"])
     }
 
     @Test func platformSelectionFollowsVariantRules() {
         func descriptor(_ architecture: String, _ variant: String?, _ fill: Character) -> Descriptor {
-            Descriptor(mediaType: MediaType.ociManifest, digest: try! Digest(parsing: "sha256:" + String(repeating: fill, count: 64)),
-                       size: 1, platform: Platform(architecture: architecture, os: "linux", variant: variant))
+            Descriptor(
+                mediaType: MediaType.ociManifest,
+                digest: try! Digest(parsing: "sha256:" + String(repeating: fill, count: 64)),
+                size: 1,
+                platform: Platform(architecture: architecture, os: "linux", variant: variant)
+            )
         }
-        let manifests = [descriptor("arm", "v6", "1"), descriptor("arm", "v7", "2"), descriptor("arm64", nil, "3"), descriptor("amd64", nil, "4")]
-        #expect(PlatformMatcher(platform: .init(architecture: "amd64", os: "linux")).select(from: manifests)?.digest.hex.first == "4")
-        #expect(PlatformMatcher(platform: .init(architecture: "arm64", os: "linux", variant: "v8")).select(from: manifests)?.digest.hex.first == "3")
-        #expect(PlatformMatcher(platform: .init(architecture: "arm", os: "linux", variant: "v7")).select(from: manifests)?.digest.hex.first == "2")
-        #expect(PlatformMatcher(platform: .init(architecture: "arm", os: "linux", variant: "v6")).select(from: manifests)?.digest.hex.first == "1")
+        let manifests = [
+            descriptor("arm", "v6", "1"), descriptor("arm", "v7", "2"), descriptor("arm64", nil, "3"),
+            descriptor("amd64", nil, "4"),
+        ]
+        #expect(
+            PlatformMatcher(platform: .init(architecture: "amd64", os: "linux")).select(from: manifests)?.digest.hex
+                .first == "4"
+        )
+        #expect(
+            PlatformMatcher(platform: .init(architecture: "arm64", os: "linux", variant: "v8")).select(from: manifests)?
+                .digest.hex.first == "3"
+        )
+        #expect(
+            PlatformMatcher(platform: .init(architecture: "arm", os: "linux", variant: "v7")).select(from: manifests)?
+                .digest.hex.first == "2"
+        )
+        #expect(
+            PlatformMatcher(platform: .init(architecture: "arm", os: "linux", variant: "v6")).select(from: manifests)?
+                .digest.hex.first == "1"
+        )
         #expect(PlatformMatcher(platform: .init(architecture: "s390x", os: "linux")).select(from: manifests) == nil)
     }
 

@@ -1,5 +1,6 @@
 import SkiffCommon
 import Testing
+
 @testable import ImageCore
 
 /// Inputs found by the tar fuzz target (Fuzz/Tar): each used to trap on an arithmetic overflow
@@ -17,7 +18,14 @@ import Testing
         var block = [UInt8](repeating: 0, count: 512)
         block.replaceSubrange(0..<name.utf8.count, with: name.utf8)
         block.replaceSubrange(100..<108, with: Array("0000644\0".utf8))
-        block.replaceSubrange(124..<136, with: size ?? Array((String(repeating: "0", count: 11 - String(contentSize, radix: 8).count) + String(contentSize, radix: 8) + "\0").utf8))
+        block.replaceSubrange(
+            124..<136,
+            with: size
+                ?? Array(
+                    (String(repeating: "0", count: 11 - String(contentSize, radix: 8).count)
+                        + String(contentSize, radix: 8) + "\0").utf8
+                )
+        )
         block[156] = type.asciiValue!
         block.replaceSubrange(257..<263, with: Array("ustar\0".utf8))
         block.replaceSubrange(148..<156, with: repeatElement(UInt8(ascii: " "), count: 8))

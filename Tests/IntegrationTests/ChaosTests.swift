@@ -141,11 +141,15 @@ import Testing
         func podCreated(_ id: String, _ pod: Pod) { pods[id] = pod }
         func podStopped(_ id: String) {
             pods[id]?.stopped = true
-            for (containerID, container) in containers where container.podID == id { containers[containerID]?.stopped = true }
+            for (containerID, container) in containers where container.podID == id {
+                containers[containerID]?.stopped = true
+            }
         }
         func podRemoved(_ id: String) {
             pods[id]?.removed = true
-            for (containerID, container) in containers where container.podID == id { containers[containerID]?.removed = true }
+            for (containerID, container) in containers where container.podID == id {
+                containers[containerID]?.removed = true
+            }
         }
         func podUncertain(_ id: String) { pods[id]?.uncertain = true }
         func containerCreated(_ id: String, _ container: Container) { containers[id] = container }
@@ -171,20 +175,40 @@ import Testing
 
         /// Calls skiffd; retries what an outage interrupted (same request), after waiting for
         /// the restart. Returns the daemon's answer, success or refusal, and whether it took retries.
-        func rpc<Response: Sendable>(_ what: String, _ body: @escaping @Sendable (Client, CallOptions) async throws -> Response)
-            async throws -> (answer: Result<Response, RPCError>, retried: Bool) {
-            let options = { var options = CallOptions.defaults; options.timeout = ChaosTests.rpcTimeout; return options }()
+        func rpc<Response: Sendable>(
+            _ what: String,
+            _ body: @escaping @Sendable (Client, CallOptions) async throws -> Response
+        )
+            async throws -> (answer: Result<Response, RPCError>, retried: Bool)
+        {
+            let options = {
+                var options = CallOptions.defaults
+                options.timeout = ChaosTests.rpcTimeout
+                return options
+            }()
             var retried = false
             while true {
-                guard ContinuousClock.now < giveUp else { throw HarnessError("\(what): still unanswered at the test's deadline") }
+                guard ContinuousClock.now < giveUp else {
+                    throw HarnessError("\(what): still unanswered at the test's deadline")
+                }
                 let generation = try await gate.waitUntilUp()
                 do {
-                    return (.success(try await callUnlessKilled(generation: generation) { try await daemon.runtime { try await body($0, options) } }), retried)
+                    return (
+                        .success(
+                            try await callUnlessKilled(generation: generation) {
+                                try await daemon.runtime { try await body($0, options) }
+                            }
+                        ), retried
+                    )
                 } catch {
                     if await gate.outage(since: generation) {
                         retried = true
                         await ledger.count("calls retried after an outage")
-                        if error is Abandoned { await ledger.count("calls abandoned: still unanswered \(ChaosTests.abandonGrace) after skiffd's SIGKILL") }
+                        if error is Abandoned {
+                            await ledger.count(
+                                "calls abandoned: still unanswered \(ChaosTests.abandonGrace) after skiffd's SIGKILL"
+                            )
+                        }
                         continue
                     }
                     let refusal = (error as? RPCError) ?? RPCError(code: .unknown, message: "\(error)")
@@ -198,7 +222,10 @@ import Testing
         /// Runs `call`; if skiffd is killed meanwhile and the call is still unanswered
         /// `abandonGrace` later, gives up on it (its connection should have failed at once; see
         /// the socket holders), so the client goes on like one that noticed the daemon's restart.
-        func callUnlessKilled<Response: Sendable>(generation: Int, _ call: @escaping @Sendable () async throws -> Response) async throws -> Response {
+        func callUnlessKilled<Response: Sendable>(
+            generation: Int,
+            _ call: @escaping @Sendable () async throws -> Response
+        ) async throws -> Response {
             let gate = self.gate
             return try await withThrowingTaskGroup(of: Response?.self) { group in
                 group.addTask { try await call() }
@@ -265,56 +292,143 @@ import Testing
             var request = Runtime_V1_RunPodSandboxRequest()
             request.config = config
             request.runtimeHandler = handler
-            let run = try await rpc("RunPodSandbox \(name)") { [request] in try await $0.runPodSandbox(request, options: $1).podSandboxID }
+            let run = try await rpc("RunPodSandbox \(name)") { [request] in
+                try await $0.runPodSandbox(request, options: $1).podSandboxID
+            }
             let podID: String
             switch run.answer {
             case .success(let id):
                 podID = id
-                await ledger.podCreated(id, .init(name: name, handler: handler, sharedPID: sharedPID, hostPort: hostPort, adopted: false))
+                await ledger.podCreated(
+                    id,
+                    .init(name: name, handler: handler, sharedPID: sharedPID, hostPort: hostPort, adopted: false)
+                )
             case .failure(let error) where error.code == .alreadyExists && run.retried:
                 // The first call made the pod but its answer was lost with the daemon.
                 guard let holder = ChaosTests.holder(in: error.message) else {
-                    await finding("RunPodSandbox \(name) retried after an outage: ALREADY_EXISTS without the holder's id: \(error.message)", ids: [name])
+                    await finding(
+                        "RunPodSandbox \(name) retried after an outage: ALREADY_EXISTS without the holder's id: \(error.message)",
+                        ids: [name]
+                    )
                     return
                 }
                 podID = holder
                 await ledger.count("creations adopted from ALREADY_EXISTS")
-                await ledger.podCreated(holder, .init(name: name, handler: handler, sharedPID: sharedPID, hostPort: hostPort, adopted: true))
+                await ledger.podCreated(
+                    holder,
+                    .init(name: name, handler: handler, sharedPID: sharedPID, hostPort: hostPort, adopted: true)
+                )
             case .failure(let error):
-                await finding("RunPodSandbox \(name) (\(handler), shared PID \(sharedPID), port \(hostPort.map(String.init) ?? "none"), retried \(run.retried)) refused: \(error.code) \(error.message)", ids: [name])
+                await finding(
+                    "RunPodSandbox \(name) (\(handler), shared PID \(sharedPID), port \(hostPort.map(String.init) ?? "none"), retried \(run.retried)) refused: \(error.code) \(error.message)",
+                    ids: [name]
+                )
                 return
             }
 
-            let harness = ContainerHarness(daemon: daemon, image: image, podID: podID, logDirectory: config.logDirectory)
-            guard let first = try await createAndStart(harness, pod: podID, podName: name, attempt: 0, sharedPID: sharedPID) else { return }
+            let harness = ContainerHarness(
+                daemon: daemon,
+                image: image,
+                podID: podID,
+                logDirectory: config.logDirectory
+            )
+            guard
+                let first = try await createAndStart(
+                    harness,
+                    pod: podID,
+                    podName: name,
+                    attempt: 0,
+                    sharedPID: sharedPID
+                )
+            else { return }
             if Bool.random() {
-                guard try await call("StopContainer", first, { var r = Runtime_V1_StopContainerRequest(); r.containerID = first; r.timeout = Int64.random(in: 0...1); _ = try await $0.stopContainer(r, options: $1) }) else { return }
+                guard
+                    try await call(
+                        "StopContainer",
+                        first,
+                        {
+                            var r = Runtime_V1_StopContainerRequest()
+                            r.containerID = first
+                            r.timeout = Int64.random(in: 0...1)
+                            _ = try await $0.stopContainer(r, options: $1)
+                        }
+                    )
+                else { return }
                 await ledger.containerStopped(first)
                 if Bool.random() {
-                    guard try await call("RemoveContainer", first, { var r = Runtime_V1_RemoveContainerRequest(); r.containerID = first; _ = try await $0.removeContainer(r, options: $1) }) else { return }
+                    guard
+                        try await call(
+                            "RemoveContainer",
+                            first,
+                            {
+                                var r = Runtime_V1_RemoveContainerRequest()
+                                r.containerID = first
+                                _ = try await $0.removeContainer(r, options: $1)
+                            }
+                        )
+                    else { return }
                     await ledger.containerRemoved(first)
                 }
                 // The kubelet restarts it: the next attempt.
-                guard try await createAndStart(harness, pod: podID, podName: name, attempt: 1, sharedPID: sharedPID) != nil else { return }
+                guard
+                    try await createAndStart(harness, pod: podID, podName: name, attempt: 1, sharedPID: sharedPID)
+                        != nil
+                else { return }
             }
             if Int.random(in: 0..<5) == 0, await ledger.reserveKeptPod() { return }
-            guard try await call("StopPodSandbox", podID, pod: true, { var r = Runtime_V1_StopPodSandboxRequest(); r.podSandboxID = podID; _ = try await $0.stopPodSandbox(r, options: $1) }) else { return }
+            guard
+                try await call(
+                    "StopPodSandbox",
+                    podID,
+                    pod: true,
+                    {
+                        var r = Runtime_V1_StopPodSandboxRequest()
+                        r.podSandboxID = podID
+                        _ = try await $0.stopPodSandbox(r, options: $1)
+                    }
+                )
+            else { return }
             await ledger.podStopped(podID)
-            guard try await call("RemovePodSandbox", podID, pod: true, { var r = Runtime_V1_RemovePodSandboxRequest(); r.podSandboxID = podID; _ = try await $0.removePodSandbox(r, options: $1) }) else { return }
+            guard
+                try await call(
+                    "RemovePodSandbox",
+                    podID,
+                    pod: true,
+                    {
+                        var r = Runtime_V1_RemovePodSandboxRequest()
+                        r.podSandboxID = podID
+                        _ = try await $0.removePodSandbox(r, options: $1)
+                    }
+                )
+            else { return }
             await ledger.podRemoved(podID)
         }
 
         /// An idempotent call on `id`; false (and a finding) when skiffd refused it.
-        func call(_ what: String, _ id: String, pod: Bool = false, _ body: @escaping @Sendable (Client, CallOptions) async throws -> Void) async throws -> Bool {
+        func call(
+            _ what: String,
+            _ id: String,
+            pod: Bool = false,
+            _ body: @escaping @Sendable (Client, CallOptions) async throws -> Void
+        ) async throws -> Bool {
             let result = try await rpc("\(what) \(id)", body)
             guard case .failure(let error) = result.answer else { return true }
-            await finding("\(what) \(id) (retried \(result.retried)) refused: \(error.code) \(error.message)", ids: [id])
+            await finding(
+                "\(what) \(id) (retried \(result.retried)) refused: \(error.code) \(error.message)",
+                ids: [id]
+            )
             if pod { await ledger.podUncertain(id) } else { await ledger.containerUncertain(id) }
             return false
         }
 
         /// CreateContainer + StartContainer of `sleeper` (attempt `attempt`); its id, or nil after a refusal.
-        func createAndStart(_ harness: ContainerHarness, pod: String, podName: String, attempt: UInt32, sharedPID: Bool) async throws -> String? {
+        func createAndStart(
+            _ harness: ContainerHarness,
+            pod: String,
+            podName: String,
+            attempt: UInt32,
+            sharedPID: Bool
+        ) async throws -> String? {
             var request = Runtime_V1_CreateContainerRequest()
             request.podSandboxID = pod
             request.config = harness.config("sleeper", ["/bin/sleep", "1000"]) { config in
@@ -322,7 +436,9 @@ import Testing
                 config.logPath = "sleeper/\(attempt).log"
                 config.linux.securityContext.namespaceOptions.pid = sharedPID ? .pod : .container
             }
-            let created = try await rpc("CreateContainer \(podName)/sleeper/\(attempt)") { [request] in try await $0.createContainer(request, options: $1).containerID }
+            let created = try await rpc("CreateContainer \(podName)/sleeper/\(attempt)") { [request] in
+                try await $0.createContainer(request, options: $1).containerID
+            }
             let id: String
             switch created.answer {
             case .success(let containerID):
@@ -330,19 +446,27 @@ import Testing
                 await ledger.containerCreated(id, .init(podID: pod, name: "sleeper", attempt: attempt, adopted: false))
             case .failure(let error) where error.code == .alreadyExists && created.retried:
                 guard let holder = ChaosTests.holder(in: error.message) else {
-                    await finding("CreateContainer sleeper/\(attempt) in \(pod) retried after an outage: ALREADY_EXISTS without the holder's id: \(error.message)", ids: [pod])
+                    await finding(
+                        "CreateContainer sleeper/\(attempt) in \(pod) retried after an outage: ALREADY_EXISTS without the holder's id: \(error.message)",
+                        ids: [pod]
+                    )
                     return nil
                 }
                 id = holder
                 await ledger.count("creations adopted from ALREADY_EXISTS")
                 await ledger.containerCreated(id, .init(podID: pod, name: "sleeper", attempt: attempt, adopted: true))
             case .failure(let error):
-                await finding("CreateContainer sleeper/\(attempt) in pod \(pod) (\(podName), retried \(created.retried)) refused: \(error.code) \(error.message)", ids: [pod])
+                await finding(
+                    "CreateContainer sleeper/\(attempt) in pod \(pod) (\(podName), retried \(created.retried)) refused: \(error.code) \(error.message)",
+                    ids: [pod]
+                )
                 return nil
             }
             var start = Runtime_V1_StartContainerRequest()
             start.containerID = id
-            let started = try await rpc("StartContainer \(id)") { [start] in _ = try await $0.startContainer(start, options: $1) }
+            let started = try await rpc("StartContainer \(id)") { [start] in
+                _ = try await $0.startContainer(start, options: $1)
+            }
             switch started.answer {
             case .success:
                 await ledger.containerStarted(id)
@@ -351,15 +475,23 @@ import Testing
                 // The first call may have started it before the daemon died: ask.
                 var status = Runtime_V1_ContainerStatusRequest()
                 status.containerID = id
-                let state = try await rpc("ContainerStatus \(id)") { [status] in try await $0.containerStatus(status, options: $1).status.state }
+                let state = try await rpc("ContainerStatus \(id)") { [status] in
+                    try await $0.containerStatus(status, options: $1).status.state
+                }
                 if case .success(let state) = state.answer, state == .containerRunning || state == .containerExited {
                     await ledger.count("starts found done by the lost call")
                     await ledger.containerStarted(id)
                     return id
                 }
-                await finding("StartContainer \(id) retried after an outage refused: \(error.message); the container is \(String(describing: try? state.answer.get()))", ids: [id])
+                await finding(
+                    "StartContainer \(id) retried after an outage refused: \(error.message); the container is \(String(describing: try? state.answer.get()))",
+                    ids: [id]
+                )
             case .failure(let error):
-                await finding("StartContainer \(id) (\(podName), attempt \(attempt), retried \(started.retried)) refused: \(error.code) \(error.message)", ids: [id])
+                await finding(
+                    "StartContainer \(id) (\(podName), attempt \(attempt), retried \(started.retried)) refused: \(error.code) \(error.message)",
+                    ids: [id]
+                )
             }
             await ledger.containerUncertain(id)
             return nil
@@ -400,7 +532,13 @@ import Testing
         let began = ContinuousClock.now
         let registry = try await TestRegistry.start()
         defer { registry.stop() }
-        try await registry.withPusher { try await $0.push(BusyboxImages.standard(busybox: ContainerHarness.busybox), repository: "skiff/busybox", tag: "1.0") }
+        try await registry.withPusher {
+            try await $0.push(
+                BusyboxImages.standard(busybox: ContainerHarness.busybox),
+                repository: "skiff/busybox",
+                tag: "1.0"
+            )
+        }
         let cgroupParent = "/skiff-chaos-" + UUID().uuidString.prefix(8).lowercased()
         // What is not under the daemon's directory (DaemonHarness.cleanUp's part); runs after it
         // has killed skiffd and its containers.
@@ -417,13 +555,22 @@ import Testing
             // A /22 instead of the /24: every RunPodSandbox a kill interrupts may hold an address.
             // (The network config is read at each RunPodSandbox.)
             let subnet = "10.252.\(Int.random(in: 0...63) * 4).0/22"
-            try network.conflist(ipamDir: daemon.directory + "/ipam").replacingOccurrences(of: network.subnet, with: subnet)
-                .write(toFile: daemon.cniConfDir + "/10-test.conflist", atomically: true, encoding: .utf8)
+            try network.conflist(ipamDir: daemon.directory + "/ipam").replacingOccurrences(
+                of: network.subnet,
+                with: subnet
+            )
+            .write(toFile: daemon.cniConfDir + "/10-test.conflist", atomically: true, encoding: .utf8)
             var pull = Runtime_V1_PullImageRequest()
             pull.image.image = "\(registry.host)/skiff/busybox:1.0"
             let image = try await daemon.images { try await $0.pullImage(pull) }.imageRef
-            let run = Run(daemon: daemon, network: network, image: image, cgroupParent: cgroupParent,
-                          stopCreating: ContinuousClock.now + .seconds(100), giveUp: ContinuousClock.now + .seconds(150))
+            let run = Run(
+                daemon: daemon,
+                network: network,
+                image: image,
+                cgroupParent: cgroupParent,
+                stopCreating: ContinuousClock.now + .seconds(100),
+                giveUp: ContinuousClock.now + .seconds(150)
+            )
             do {
                 try await Self.scenario(run, began: began)
             } catch {
@@ -452,10 +599,12 @@ import Testing
         let chaosTook = ContinuousClock.now - chaosBegan
         let holders = await run.ledger.socketHolders
         if !holders.isEmpty {
-            await run.finding("""
+            await run.finding(
+                """
                 after skiffd was SIGKILLed, its sockets (listening socket and/or client connections) stayed open in \(holders.count) \
                 process(es), so clients' calls hang until their deadline instead of failing: \(holders.prefix(10))
-                """)
+                """
+            )
         }
         guard restarts.count == killCount, daemon.process != nil else {
             throw HarnessError("skiffd was restarted \(restarts.count) of \(killCount) times; see the findings")
@@ -468,63 +617,113 @@ import Testing
         let ledgerContainers = await run.ledger.containers
         let members = cgroupMembers(under: run.cgroupParent)
         let mounts = mountLines(under: daemon.directory)
-        for (key, group) in Dictionary(grouping: pods, by: { "\($0.metadata.namespace)/\($0.metadata.name)/\($0.metadata.uid)/\($0.metadata.attempt)" }) where group.count > 1 {
+        for (key, group) in Dictionary(
+            grouping: pods,
+            by: { "\($0.metadata.namespace)/\($0.metadata.name)/\($0.metadata.uid)/\($0.metadata.attempt)" }
+        ) where group.count > 1 {
             await run.finding("pod \(key) is listed \(group.count) times: \(group.map(\.id))", ids: group.map(\.id))
         }
-        for (key, group) in Dictionary(grouping: containers, by: { "\($0.podSandboxID)/\($0.metadata.name)/\($0.metadata.attempt)" }) where group.count > 1 {
-            await run.finding("container \(key) is listed \(group.count) times: \(group.map(\.id))", ids: group.map(\.id))
+        for (key, group) in Dictionary(
+            grouping: containers,
+            by: { "\($0.podSandboxID)/\($0.metadata.name)/\($0.metadata.attempt)" }
+        ) where group.count > 1 {
+            await run.finding(
+                "container \(key) is listed \(group.count) times: \(group.map(\.id))",
+                ids: group.map(\.id)
+            )
         }
-        for (id, group) in Dictionary(grouping: pods.map(\.id) + containers.map(\.id), by: { $0 }) where group.count > 1 {
+        for (id, group) in Dictionary(grouping: pods.map(\.id) + containers.map(\.id), by: { $0 }) where group.count > 1
+        {
             await run.finding("\(id) is listed \(group.count) times", ids: [id])
         }
         for (id, pod) in ledgerPods.sorted(by: { $0.key < $1.key }) where !pod.removed {
             let listed = pods.filter { $0.id == id }
             guard let only = listed.first, listed.count == 1 else {
-                await run.finding("pod \(id) (\(pod.name), \(pod.handler)\(pod.adopted ? ", adopted" : "")) was answered as created and never removed, but is listed \(listed.count) times", ids: [id])
+                await run.finding(
+                    "pod \(id) (\(pod.name), \(pod.handler)\(pod.adopted ? ", adopted" : "")) was answered as created and never removed, but is listed \(listed.count) times",
+                    ids: [id]
+                )
                 continue
             }
             let expected: Runtime_V1_PodSandboxState = pod.stopped ? .sandboxNotready : .sandboxReady
             if only.state == .sandboxReady, !mounts.contains(where: { $0.contains("/sandboxes/\(id)/ns/net ") }) {
-                await run.finding("pod \(id) (\(pod.name)) is READY but its network namespace is not mounted", ids: [id])
+                await run.finding(
+                    "pod \(id) (\(pod.name)) is READY but its network namespace is not mounted",
+                    ids: [id]
+                )
             }
-            if only.state == .sandboxReady, pod.sharedPID, !(members["pause-" + id] ?? []).contains(where: { $0.hasSuffix(" pause") }) {
-                await run.finding("pod \(id) (\(pod.name), \(pod.handler)\(pod.adopted ? ", adopted after an outage" : "")) shares its PID namespace and is READY, but no pause process runs in its cgroup", ids: [id])
+            if only.state == .sandboxReady, pod.sharedPID,
+                !(members["pause-" + id] ?? []).contains(where: { $0.hasSuffix(" pause") })
+            {
+                await run.finding(
+                    "pod \(id) (\(pod.name), \(pod.handler)\(pod.adopted ? ", adopted after an outage" : "")) shares its PID namespace and is READY, but no pause process runs in its cgroup",
+                    ids: [id]
+                )
             }
             if !pod.uncertain, only.state != expected {
-                let reasons = logLines(of: daemon, mentioning: [id], limit: 40).filter { $0.contains("not ready") || $0.contains("lost") || $0.contains("gone") }
-                await run.finding("pod \(id) (\(pod.name), \(pod.handler), shared PID \(pod.sharedPID)) is \(only.state), expected \(expected); reason in the log: \(reasons.isEmpty ? "none" : reasons.joined(separator: " | "))", ids: [id])
+                let reasons = logLines(of: daemon, mentioning: [id], limit: 40).filter {
+                    $0.contains("not ready") || $0.contains("lost") || $0.contains("gone")
+                }
+                await run.finding(
+                    "pod \(id) (\(pod.name), \(pod.handler), shared PID \(pod.sharedPID)) is \(only.state), expected \(expected); reason in the log: \(reasons.isEmpty ? "none" : reasons.joined(separator: " | "))",
+                    ids: [id]
+                )
             }
         }
-        for (id, container) in ledgerContainers.sorted(by: { $0.key < $1.key }) where !container.removed && ledgerPods[container.podID]?.removed != true {
+        for (id, container) in ledgerContainers.sorted(by: { $0.key < $1.key })
+        where !container.removed && ledgerPods[container.podID]?.removed != true {
             let listed = containers.filter { $0.id == id }
             guard let only = listed.first, listed.count == 1 else {
-                await run.finding("container \(id) (\(container.name)/\(container.attempt) of pod \(container.podID)) was answered as created and never removed, but is listed \(listed.count) times", ids: [id])
+                await run.finding(
+                    "container \(id) (\(container.name)/\(container.attempt) of pod \(container.podID)) was answered as created and never removed, but is listed \(listed.count) times",
+                    ids: [id]
+                )
                 continue
             }
             // The state must be true whatever the client knows; what the client was answered
             // is checked unless a call on the container or its pod was refused.
             let known = !container.uncertain && ledgerPods[container.podID]?.uncertain != true
             let running = (members[id] ?? []).filter { $0.hasSuffix(" sleep") }
-            let what = "container \(id) (attempt \(container.attempt) in pod \(container.podID), \(ledgerPods[container.podID]?.handler ?? "?"))"
+            let what =
+                "container \(id) (attempt \(container.attempt) in pod \(container.podID), \(ledgerPods[container.podID]?.handler ?? "?"))"
             switch only.state {
             case .containerRunning:
-                if known && container.stopped { await run.finding("\(what) was stopped (answered) but is listed RUNNING", ids: [id]) }
-                if running.isEmpty { await run.finding("\(what) is listed RUNNING but no process runs in its cgroup", ids: [id]) }
+                if known && container.stopped {
+                    await run.finding("\(what) was stopped (answered) but is listed RUNNING", ids: [id])
+                }
+                if running.isEmpty {
+                    await run.finding("\(what) is listed RUNNING but no process runs in its cgroup", ids: [id])
+                }
             case .containerExited:
                 var request = Runtime_V1_ContainerStatusRequest()
                 request.containerID = id
                 let status = try await daemon.runtime { try await $0.containerStatus(request) }.status
-                if status.finishedAt == 0 { await run.finding("\(what) is EXITED without a finish time (exit code \(status.exitCode))", ids: [id]) }
-                if !running.isEmpty { await run.finding("\(what) is listed EXITED (code \(status.exitCode), \(status.reason): \(status.message)) but its sleep still runs: \(running)", ids: [id]) }
+                if status.finishedAt == 0 {
+                    await run.finding(
+                        "\(what) is EXITED without a finish time (exit code \(status.exitCode))",
+                        ids: [id]
+                    )
+                }
+                if !running.isEmpty {
+                    await run.finding(
+                        "\(what) is listed EXITED (code \(status.exitCode), \(status.reason): \(status.message)) but its sleep still runs: \(running)",
+                        ids: [id]
+                    )
+                }
                 if known && !container.stopped {
                     // Allowed when true (checked above), but worth a line: nobody stopped it.
-                    print("ChaosTests: \(what) was never stopped but is EXITED with code \(status.exitCode) (\(status.reason): \(status.message))")
+                    print(
+                        "ChaosTests: \(what) was never stopped but is EXITED with code \(status.exitCode) (\(status.reason): \(status.message))"
+                    )
                 }
             case .containerCreated:
                 if !running.isEmpty {
                     await run.finding("\(what) is listed CREATED but its sleep runs: \(running)", ids: [id])
                 } else if known && container.started {
-                    await run.finding("\(what) was started (answered) but is listed CREATED; processes in its cgroup: \(members[id] ?? [])", ids: [id])
+                    await run.finding(
+                        "\(what) was started (answered) but is listed CREATED; processes in its cgroup: \(members[id] ?? [])",
+                        ids: [id]
+                    )
                 }
             default:
                 await run.finding("\(what) is listed \(only.state)", ids: [id])
@@ -533,11 +732,15 @@ import Testing
         let unknownPods = pods.filter { ledgerPods[$0.id] == nil }
         let unknownContainers = containers.filter { ledgerContainers[$0.id] == nil }
         if !unknownPods.isEmpty || !unknownContainers.isEmpty {
-            print("ChaosTests: listed but never answered to a client (creations whose answer was lost): pods \(unknownPods.map { "\($0.id) \($0.metadata.name)" }), containers \(unknownContainers.map(\.id))")
+            print(
+                "ChaosTests: listed but never answered to a client (creations whose answer was lost): pods \(unknownPods.map { "\($0.id) \($0.metadata.name)" }), containers \(unknownContainers.map(\.id))"
+            )
         }
 
         // 2. Remove everything through the CRI.
-        var seenIDs = Set(ledgerPods.keys).union(ledgerContainers.keys).union(pods.map(\.id)).union(containers.map(\.id))
+        var seenIDs = Set(ledgerPods.keys).union(ledgerContainers.keys).union(pods.map(\.id)).union(
+            containers.map(\.id)
+        )
         seenIDs.formUnion(stateEntries(of: daemon).map { ($0 as NSString).lastPathComponent })
         for pod in pods {
             var stop = Runtime_V1_StopPodSandboxRequest()
@@ -548,16 +751,25 @@ import Testing
             do {
                 _ = try await daemon.runtime { try await $0.stopPodSandbox(stop) }
             } catch {
-                await run.finding("StopPodSandbox \(pod.id) (listed \(pod.state)) after the chaos failed: \(error)", ids: [pod.id])
+                await run.finding(
+                    "StopPodSandbox \(pod.id) (listed \(pod.state)) after the chaos failed: \(error)",
+                    ids: [pod.id]
+                )
             }
             do {
                 _ = try await daemon.runtime { try await $0.removePodSandbox(remove) }
             } catch {
-                await run.finding("RemovePodSandbox \(pod.id) (listed \(pod.state)) after the chaos failed: \(error)", ids: [pod.id])
+                await run.finding(
+                    "RemovePodSandbox \(pod.id) (listed \(pod.state)) after the chaos failed: \(error)",
+                    ids: [pod.id]
+                )
             }
         }
         for container in containers where !pods.contains(where: { $0.id == container.podSandboxID }) {
-            await run.finding("container \(container.id) is listed in pod \(container.podSandboxID), which is not listed", ids: [container.id])
+            await run.finding(
+                "container \(container.id) is listed in pod \(container.podSandboxID), which is not listed",
+                ids: [container.id]
+            )
             var request = Runtime_V1_RemoveContainerRequest()
             request.containerID = container.id
             _ = try? await daemon.runtime { try await $0.removeContainer(request) }
@@ -565,7 +777,10 @@ import Testing
         let podsLeft = try await daemon.runtime { try await $0.listPodSandbox(.init()) }.items
         let containersLeft = try await daemon.runtime { try await $0.listContainers(.init()) }.containers
         if !podsLeft.isEmpty || !containersLeft.isEmpty {
-            await run.finding("listed after removing everything: pods \(podsLeft.map(\.id)), containers \(containersLeft.map(\.id))", ids: podsLeft.map(\.id) + containersLeft.map(\.id))
+            await run.finding(
+                "listed after removing everything: pods \(podsLeft.map(\.id)), containers \(containersLeft.map(\.id))",
+                ids: podsLeft.map(\.id) + containersLeft.map(\.id)
+            )
         }
 
         // 3. Nothing of any of them is left on the node.
@@ -573,13 +788,15 @@ import Testing
 
         let counters = await run.ledger.counters
         let podsMade = ledgerPods.count
-        print("""
+        print(
+            """
             ChaosTests: \(podsMade) pods and \(ledgerContainers.count) containers answered as created \
             (\(ledgerPods.values.filter(\.sharedPID).count) with a pause, \(ledgerPods.values.filter { $0.hostPort != nil }.count) with a host port, \
             \(ledgerPods.values.filter { $0.handler == "crun" }.count) crun), \(ledgerPods.values.filter { !$0.removed }.count) kept to the end; \
             \(counters.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")); \
             chaos \(seconds(chaosTook)), restarts \(restarts.map(seconds)), whole test \(seconds(ContinuousClock.now - began))
-            """)
+            """
+        )
     }
 
     /// No mount, namespace, process, cgroup, NAT rule, IP, veth or file of the run is left.
@@ -595,35 +812,73 @@ import Testing
             if processesLeft.isEmpty && membersLeft.isEmpty { break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        if !processesLeft.isEmpty { await run.finding("processes mentioning the daemon dir left: \(processesLeft)", ids: []) }
-        if !membersLeft.isEmpty { await run.finding("processes left in skiff-<id> cgroups: \(membersLeft)", ids: Array(membersLeft.keys)) }
+        if !processesLeft.isEmpty {
+            await run.finding("processes mentioning the daemon dir left: \(processesLeft)", ids: [])
+        }
+        if !membersLeft.isEmpty {
+            await run.finding("processes left in skiff-<id> cgroups: \(membersLeft)", ids: Array(membersLeft.keys))
+        }
 
         // Mount points under the daemon's directory (leftovers() matches any field), by kind.
         let mounts = mountLines(under: daemon.directory)
         if !mounts.isEmpty {
-            let kinds = Dictionary(grouping: mounts) { line in line.split(separator: " - ").last?.split(separator: " ").first.map(String.init) ?? "?" }.map { "\($0.value.count) \($0.key)" }
-            await run.finding("\(mounts.count) mounts left under \(daemon.directory) (\(kinds.sorted())), of \(Set(mountIDs(mounts)).count) objects: \(mounts.prefix(4))", ids: mountIDs(mounts))
+            let kinds = Dictionary(grouping: mounts) { line in
+                line.split(separator: " - ").last?.split(separator: " ").first.map(String.init) ?? "?"
+            }.map { "\($0.value.count) \($0.key)" }
+            await run.finding(
+                "\(mounts.count) mounts left under \(daemon.directory) (\(kinds.sorted())), of \(Set(mountIDs(mounts)).count) objects: \(mounts.prefix(4))",
+                ids: mountIDs(mounts)
+            )
         }
 
         let cgroups = cgroupDirectories(under: run.cgroupParent)
-        if !cgroups.isEmpty { await run.finding("cgroups left: \(cgroups.prefix(12))", ids: cgroups.map { String(($0 as NSString).lastPathComponent.dropFirst("skiff-".count)) }) }
+        if !cgroups.isEmpty {
+            await run.finding(
+                "cgroups left: \(cgroups.prefix(12))",
+                ids: cgroups.map { String(($0 as NSString).lastPathComponent.dropFirst("skiff-".count)) }
+            )
+        }
 
-        let nat = natRules().filter { rule in rule.contains(run.network.bridge) || ids.contains(where: { rule.contains($0) }) }
-        if !nat.isEmpty { await run.finding("\(nat.count) iptables nat rules of the run's pods left, e.g. \(nat.prefix(3))", ids: Array(natIDs(nat).prefix(4))) }
+        let nat = natRules().filter { rule in
+            rule.contains(run.network.bridge) || ids.contains(where: { rule.contains($0) })
+        }
+        if !nat.isEmpty {
+            await run.finding(
+                "\(nat.count) iptables nat rules of the run's pods left, e.g. \(nat.prefix(3))",
+                ids: Array(natIDs(nat).prefix(4))
+            )
+        }
 
         let ipamDirectory = daemon.directory + "/ipam/" + run.network.bridge
-        let addresses = (try? FileManager.default.contentsOfDirectory(atPath: ipamDirectory))?.filter { $0 != "lock" && !$0.hasPrefix("last_reserved_ip") } ?? []
+        let addresses =
+            (try? FileManager.default.contentsOfDirectory(atPath: ipamDirectory))?.filter {
+                $0 != "lock" && !$0.hasPrefix("last_reserved_ip")
+            } ?? []
         if !addresses.isEmpty {
-            let owners = addresses.map { "\($0) → \(((try? String(contentsOfFile: ipamDirectory + "/" + $0, encoding: .utf8)) ?? "?").split(whereSeparator: \.isNewline).first ?? "")" }
-            await run.finding("\(owners.count) IP addresses still allocated by host-local, e.g. \(owners.prefix(4))", ids: owners.prefix(4).compactMap { $0.split(separator: " ").last.map(String.init) })
+            let owners = addresses.map {
+                "\($0) → \(((try? String(contentsOfFile: ipamDirectory + "/" + $0, encoding: .utf8)) ?? "?").split(whereSeparator: \.isNewline).first ?? "")"
+            }
+            await run.finding(
+                "\(owners.count) IP addresses still allocated by host-local, e.g. \(owners.prefix(4))",
+                ids: owners.prefix(4).compactMap { $0.split(separator: " ").last.map(String.init) }
+            )
         }
-        let veths = command("/usr/sbin/ip", ["-o", "link", "show", "master", run.network.bridge]).output.split(separator: "\n")
-        if !veths.isEmpty { await run.finding("\(veths.count) veths left on \(run.network.bridge), e.g. \(veths.prefix(2))") }
+        let veths = command("/usr/sbin/ip", ["-o", "link", "show", "master", run.network.bridge]).output.split(
+            separator: "\n"
+        )
+        if !veths.isEmpty {
+            await run.finding("\(veths.count) veths left on \(run.network.bridge), e.g. \(veths.prefix(2))")
+        }
 
         let files = stateEntries(of: daemon)
         if !files.isEmpty {
-            let byDirectory = Dictionary(grouping: files) { ($0 as NSString).deletingLastPathComponent }.map { "\($0.key): \($0.value.count)" }.sorted()
-            await run.finding("\(files.count) entries left: \(byDirectory); e.g. \(files.prefix(4))", ids: files.map { ($0 as NSString).lastPathComponent })
+            let byDirectory = Dictionary(grouping: files) { ($0 as NSString).deletingLastPathComponent }.map {
+                "\($0.key): \($0.value.count)"
+            }.sorted()
+            await run.finding(
+                "\(files.count) entries left: \(byDirectory); e.g. \(files.prefix(4))",
+                ids: files.map { ($0 as NSString).lastPathComponent }
+            )
         }
     }
 
@@ -649,9 +904,13 @@ import Testing
     static func socketInodes(of pid: Int32) -> Set<String> {
         guard pid > 0 else { return [] }
         let directory = "/proc/\(pid)/fd"
-        return Set(((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).compactMap { fd in
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + fd)).flatMap { $0.hasPrefix("socket:") ? $0 : nil }
-        })
+        return Set(
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).compactMap { fd in
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + fd)).flatMap {
+                    $0.hasPrefix("socket:") ? $0 : nil
+                }
+            }
+        )
     }
 
     /// "pid comm (n sockets)" of every process holding one of `sockets`.
@@ -661,7 +920,8 @@ import Testing
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
             let held = socketInodes(of: Int32(entry)!).intersection(sockets)
             guard !held.isEmpty else { continue }
-            let name = ((try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+            let name = ((try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8)) ?? "?")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             found.append("\(entry) \(name) (\(held.count) of skiffd's sockets)")
         }
         return found
@@ -681,7 +941,10 @@ import Testing
     /// Entries of the per-object directories (sandboxes, containers, root filesystems, runtime
     /// state, conmon's exit files).
     static func stateEntries(of daemon: DaemonHarness) -> [String] {
-        var directories = [daemon.stateDir + "/sandboxes", daemon.stateDir + "/containers", daemon.rootDir + "/containers", daemon.stateDir + "/exits"]
+        var directories = [
+            daemon.stateDir + "/sandboxes", daemon.stateDir + "/containers", daemon.rootDir + "/containers",
+            daemon.stateDir + "/exits",
+        ]
         for handler in (try? FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/runtime")) ?? [] {
             directories.append(daemon.stateDir + "/runtime/" + handler)
         }
@@ -710,7 +973,8 @@ import Testing
     static func keepLogs(of daemon: DaemonHarness) {
         let target = "/tmp/skiff-chaos-logs-" + (daemon.directory as NSString).lastPathComponent
         try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        for log in (try? FileManager.default.contentsOfDirectory(atPath: daemon.directory)) ?? [] where log.hasSuffix(".log") {
+        for log in (try? FileManager.default.contentsOfDirectory(atPath: daemon.directory)) ?? []
+        where log.hasSuffix(".log") {
             try? FileManager.default.copyItem(atPath: daemon.directory + "/" + log, toPath: target + "/" + log)
         }
         print("ChaosTests: skiffd logs kept in \(target)")
@@ -733,7 +997,11 @@ import Testing
     }
 
     /// Runs a command to its end (bounded) and returns its status and output.
-    static func command(_ executable: String, _ arguments: [String], input: String? = nil) -> (status: Int32, output: String) {
+    static func command(
+        _ executable: String,
+        _ arguments: [String],
+        input: String? = nil
+    ) -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -766,7 +1034,9 @@ import Testing
         var chains: Set<String> = []
         for rule in rules {
             let words = rule.split(separator: " ")
-            if let jump = words.firstIndex(of: "-j"), jump + 1 < words.count, words[jump + 1].hasPrefix("CNI-DN-") { chains.insert(String(words[jump + 1])) }
+            if let jump = words.firstIndex(of: "-j"), jump + 1 < words.count, words[jump + 1].hasPrefix("CNI-DN-") {
+                chains.insert(String(words[jump + 1]))
+            }
         }
         var script = "*nat\n" + rules.map { "-D" + $0.dropFirst(2) + "\n" }.joined()
         script += chains.map { "-F \($0)\n-X \($0)\n" }.joined() + "COMMIT\n"
@@ -778,7 +1048,8 @@ import Testing
         var found: Set<String> = []
         for controller in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
             let directory = URL(fileURLWithPath: "/sys/fs/cgroup/\(controller)\(parent)").resolvingSymlinksInPath().path
-            for child in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where child.hasPrefix("skiff-") {
+            for child in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            where child.hasPrefix("skiff-") {
                 found.insert(directory + "/" + child)
             }
         }
@@ -790,9 +1061,11 @@ import Testing
         var found: [String: [String]] = [:]
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
             guard let text = try? String(contentsOfFile: "/proc/\(entry)/cgroup", encoding: .utf8),
-                  let range = text.range(of: parent + "/skiff-") else { continue }
+                let range = text.range(of: parent + "/skiff-")
+            else { continue }
             let id = String(text[range.upperBound...].prefix { $0 != "/" && $0 != "\n" })
-            let name = ((try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+            let name = ((try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8)) ?? "?")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             found[id, default: []].append("\(entry) \(name)")
         }
         return found
@@ -802,7 +1075,9 @@ import Testing
     static func removeCgroups(under parent: String) {
         for directory in cgroupDirectories(under: parent) {
             for _ in 0..<100 {
-                let procs = ((try? String(contentsOfFile: directory + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+                let procs = ((try? String(contentsOfFile: directory + "/cgroup.procs", encoding: .utf8)) ?? "").split(
+                    separator: "\n"
+                ).compactMap { Int32($0) }
                 if procs.isEmpty { break }
                 for pid in procs { kill(pid, SIGKILL) }
                 usleep(20_000)

@@ -21,7 +21,10 @@ import Testing
 
             // Writing a network config makes the network ready without a restart.
             try "{\"cniVersion\":\"1.0.0\",\"name\":\"t\",\"plugins\":[]}".write(
-                toFile: daemon.cniConfDir + "/10-test.conflist", atomically: true, encoding: .utf8)
+                toFile: daemon.cniConfDir + "/10-test.conflist",
+                atomically: true,
+                encoding: .utf8
+            )
             let ready = try await daemon.runtime { try await $0.status(.init()) }
             #expect(ready.status.conditions.allSatisfy { $0.status }, "\(ready)")
 
@@ -76,8 +79,11 @@ import Testing
             var verbose = Runtime_V1_StatusRequest()
             verbose.verbose = true
             let status = try await daemon.runtime { try await $0.status(verbose) }
-            #expect(status.info["config"]?.contains("\"podCIDR\":\"10.88.0.0\\/16\"") == true
-                || status.info["config"]?.contains("\"podCIDR\":\"10.88.0.0/16\"") == true, "\(status.info)")
+            #expect(
+                status.info["config"]?.contains("\"podCIDR\":\"10.88.0.0\\/16\"") == true
+                    || status.info["config"]?.contains("\"podCIDR\":\"10.88.0.0/16\"") == true,
+                "\(status.info)"
+            )
         }
     }
 
@@ -96,7 +102,11 @@ import Testing
     @Test func aBadConfigurationStopsTheDaemonWithFileLineAndKey() async throws {
         try await withDaemon(start: false) { daemon in
             let bad = daemon.directory + "/bad.toml"
-            try "root_dir = \"\(daemon.rootDir)\"\n\n[grpc]\nsocket_path = \"/x.sock\"\n".write(toFile: bad, atomically: true, encoding: .utf8)
+            try "root_dir = \"\(daemon.rootDir)\"\n\n[grpc]\nsocket_path = \"/x.sock\"\n".write(
+                toFile: bad,
+                atomically: true,
+                encoding: .utf8
+            )
             let unknown = try await daemon.runToCompletion(arguments: ["--config", bad])
             #expect(unknown.status != 0)
             #expect(unknown.stderr.contains("\(bad):4: key 'grpc.socket_path': unknown key"), "\(unknown.stderr)")
@@ -105,12 +115,20 @@ import Testing
             try "[streaming]\nport = \"ten\"\n".write(toFile: bad, atomically: true, encoding: .utf8)
             let wrongType = try await daemon.runToCompletion(arguments: ["--config", bad])
             #expect(wrongType.status != 0)
-            #expect(wrongType.stderr.contains("\(bad):2: key 'streaming.port': must be an integer"), "\(wrongType.stderr)")
+            #expect(
+                wrongType.stderr.contains("\(bad):2: key 'streaming.port': must be an integer"),
+                "\(wrongType.stderr)"
+            )
 
-            try "root_dir = \"\(daemon.rootDir)\"\nstate_dir = \"\(daemon.stateDir)\"\n[grpc]\nsocket = \"\(daemon.socketPath)\"\n[runtime]\ncgroup_driver = \"systemd\"\n".write(toFile: bad, atomically: true, encoding: .utf8)
+            try
+                "root_dir = \"\(daemon.rootDir)\"\nstate_dir = \"\(daemon.stateDir)\"\n[grpc]\nsocket = \"\(daemon.socketPath)\"\n[runtime]\ncgroup_driver = \"systemd\"\n"
+                .write(toFile: bad, atomically: true, encoding: .utf8)
             let systemd = try await daemon.runToCompletion(arguments: ["--config", bad])
             #expect(systemd.status != 0)
-            #expect(systemd.stderr.contains("runtime.cgroup_driver") && systemd.stderr.contains("is not supported yet"), "\(systemd.stderr)")
+            #expect(
+                systemd.stderr.contains("runtime.cgroup_driver") && systemd.stderr.contains("is not supported yet"),
+                "\(systemd.stderr)"
+            )
 
             let missing = try await daemon.runToCompletion(arguments: ["--config", daemon.directory + "/absent.toml"])
             #expect(missing.status != 0)
@@ -136,7 +154,8 @@ import Testing
 
     @Test func startUpLogsOneLineWithVersionSocketConfigAndHandlers() async throws {
         try await withDaemon { daemon in
-            let line = daemon.log().split(separator: "\n").first { $0.contains("skiffd started") }.map(String.init) ?? ""
+            let line =
+                daemon.log().split(separator: "\n").first { $0.contains("skiffd started") }.map(String.init) ?? ""
             #expect(line.contains("version=0.1.0"), "\(line)")
             #expect(line.contains("socket=\(daemon.socketPath)"))
             #expect(line.contains("config=\(daemon.configPath)"))

@@ -10,22 +10,35 @@ import Testing
 @Suite(.serialized) struct HostileRequestTests {
     /// Expects `code` with a message that names `field` and stays short (a megabyte sent is
     /// never echoed back).
-    static func expectRefusal(_ code: RPCError.Code = .invalidArgument, naming field: String, sourceLocation: SourceLocation = #_sourceLocation,
-                              _ body: () async throws -> Void) async {
+    static func expectRefusal(
+        _ code: RPCError.Code = .invalidArgument,
+        naming field: String,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: () async throws -> Void
+    ) async {
         do {
             try await body()
             Issue.record("expected \(code) naming \(field), got success", sourceLocation: sourceLocation)
         } catch let error as RPCError {
             #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-            #expect(error.message.contains(field), "the message names \(field): \(error.message)", sourceLocation: sourceLocation)
-            #expect(error.message.utf8.count < 1024, "a short message, got \(error.message.utf8.count) bytes", sourceLocation: sourceLocation)
+            #expect(
+                error.message.contains(field),
+                "the message names \(field): \(error.message)",
+                sourceLocation: sourceLocation
+            )
+            #expect(
+                error.message.utf8.count < 1024,
+                "a short message, got \(error.message.utf8.count) bytes",
+                sourceLocation: sourceLocation
+            )
         } catch {
             Issue.record("expected \(code), got \(error)", sourceLocation: sourceLocation)
         }
     }
 
     static func sysctl(_ name: String) -> String {
-        ((try? String(contentsOfFile: "/proc/sys/" + name.replacingOccurrences(of: ".", with: "/"), encoding: .utf8)) ?? "?")
+        ((try? String(contentsOfFile: "/proc/sys/" + name.replacingOccurrences(of: ".", with: "/"), encoding: .utf8))
+            ?? "?")
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -40,7 +53,10 @@ import Testing
     @Test func hostileSandboxConfigsAreRefusedAndChangeNothing() async throws {
         let panic = Self.sysctl("kernel.panic")
         let shmRmid = Self.sysctl("kernel.shm_rmid_forced")
-        let cgroupEscapes = ["/sys/fs/cgroup/memory/tmp/skiff-escape", "/sys/fs/cgroup/pids/tmp/skiff-escape", "/sys/fs/cgroup/tmp/skiff-escape"]
+        let cgroupEscapes = [
+            "/sys/fs/cgroup/memory/tmp/skiff-escape", "/sys/fs/cgroup/pids/tmp/skiff-escape",
+            "/sys/fs/cgroup/tmp/skiff-escape",
+        ]
         // Should a regression let a hostile sysctl through, the node gets its values back.
         defer {
             try? panic.write(toFile: "/proc/sys/kernel/panic", atomically: false, encoding: .utf8)
@@ -55,29 +71,70 @@ import Testing
                 configure(&config)
                 _ = try await PodSandboxTests.run(daemon, config)
             }
-            await Self.expectRefusal(naming: "kernel.panic") { try await run { $0.linux.sysctls = ["kernel.panic": "77"] } }
-            await Self.expectRefusal(naming: "IPC namespace") {
-                try await run { $0.linux.securityContext.namespaceOptions.ipc = .node; $0.linux.sysctls = ["kernel.shm_rmid_forced": "1"] }
+            await Self.expectRefusal(naming: "kernel.panic") {
+                try await run { $0.linux.sysctls = ["kernel.panic": "77"] }
             }
-            await Self.expectRefusal(naming: "linux.sysctls key") { try await run { $0.linux.sysctls = ["net/../kernel/panic": "77"] } }
-            await Self.expectRefusal(naming: "network namespace") { try await run { $0.linux.sysctls = ["net.ipv4.ip_forward": "1"] } }
-            await Self.expectRefusal(naming: "dns_config.servers[0]") { try await run { $0.dnsConfig.servers = ["1.1.1.1\nnameserver 6.6.6.6"] } }
-            await Self.expectRefusal(naming: "dns_config.servers[0]") { try await run { $0.dnsConfig.servers = ["resolver.example"] } }
-            await Self.expectRefusal(naming: "dns_config.searches[0]") { try await run { $0.dnsConfig.searches = ["a\nnameserver 6.6.6.6"] } }
-            await Self.expectRefusal(naming: "dns_config.options[0]") { try await run { $0.dnsConfig.options = ["ndots:1\nnameserver 6.6.6.6"] } }
-            await Self.expectRefusal(naming: "linux.cgroup_parent") { try await run { $0.linux.cgroupParent = "../../../../../../tmp/skiff-escape" } }
-            await Self.expectRefusal(naming: "log_directory") { try await run { $0.logDirectory = "skiff-relative-logs" } }
+            await Self.expectRefusal(naming: "IPC namespace") {
+                try await run {
+                    $0.linux.securityContext.namespaceOptions.ipc = .node
+                    $0.linux.sysctls = ["kernel.shm_rmid_forced": "1"]
+                }
+            }
+            await Self.expectRefusal(naming: "linux.sysctls key") {
+                try await run { $0.linux.sysctls = ["net/../kernel/panic": "77"] }
+            }
+            await Self.expectRefusal(naming: "network namespace") {
+                try await run { $0.linux.sysctls = ["net.ipv4.ip_forward": "1"] }
+            }
+            await Self.expectRefusal(naming: "dns_config.servers[0]") {
+                try await run { $0.dnsConfig.servers = ["1.1.1.1\nnameserver 6.6.6.6"] }
+            }
+            await Self.expectRefusal(naming: "dns_config.servers[0]") {
+                try await run { $0.dnsConfig.servers = ["resolver.example"] }
+            }
+            await Self.expectRefusal(naming: "dns_config.searches[0]") {
+                try await run { $0.dnsConfig.searches = ["a\nnameserver 6.6.6.6"] }
+            }
+            await Self.expectRefusal(naming: "dns_config.options[0]") {
+                try await run { $0.dnsConfig.options = ["ndots:1\nnameserver 6.6.6.6"] }
+            }
+            await Self.expectRefusal(naming: "linux.cgroup_parent") {
+                try await run { $0.linux.cgroupParent = "../../../../../../tmp/skiff-escape" }
+            }
+            await Self.expectRefusal(naming: "log_directory") {
+                try await run { $0.logDirectory = "skiff-relative-logs" }
+            }
             await Self.expectRefusal(naming: "port_mappings[0].protocol") {
-                try await run { var mapping = Runtime_V1_PortMapping(); mapping.protocol = .UNRECOGNIZED(7); mapping.containerPort = 80; $0.portMappings = [mapping] }
+                try await run {
+                    var mapping = Runtime_V1_PortMapping()
+                    mapping.protocol = .UNRECOGNIZED(7)
+                    mapping.containerPort = 80
+                    $0.portMappings = [mapping]
+                }
             }
             await Self.expectRefusal(naming: "port_mappings[0].host_port") {
-                try await run { var mapping = Runtime_V1_PortMapping(); mapping.containerPort = 80; mapping.hostPort = -80; $0.portMappings = [mapping] }
+                try await run {
+                    var mapping = Runtime_V1_PortMapping()
+                    mapping.containerPort = 80
+                    mapping.hostPort = -80
+                    $0.portMappings = [mapping]
+                }
             }
             await Self.expectRefusal(naming: "port_mappings[0].container_port") {
-                try await run { var mapping = Runtime_V1_PortMapping(); mapping.containerPort = 70000; $0.portMappings = [mapping] }
+                try await run {
+                    var mapping = Runtime_V1_PortMapping()
+                    mapping.containerPort = 70000
+                    $0.portMappings = [mapping]
+                }
             }
             await Self.expectRefusal(naming: "port_mappings[0].host_ip") {
-                try await run { var mapping = Runtime_V1_PortMapping(); mapping.containerPort = 80; mapping.hostPort = 8080; mapping.hostIp = "not-an-ip"; $0.portMappings = [mapping] }
+                try await run {
+                    var mapping = Runtime_V1_PortMapping()
+                    mapping.containerPort = 80
+                    mapping.hostPort = 8080
+                    mapping.hostIp = "not-an-ip"
+                    $0.portMappings = [mapping]
+                }
             }
             await Self.expectRefusal(naming: "port_mappings[1]") {
                 try await run {
@@ -89,11 +146,15 @@ import Testing
                     $0.portMappings = [first, second]
                 }
             }
-            await Self.expectRefusal(naming: "namespace_options.pid") { try await run { $0.linux.securityContext.namespaceOptions.pid = .UNRECOGNIZED(99) } }
+            await Self.expectRefusal(naming: "namespace_options.pid") {
+                try await run { $0.linux.securityContext.namespaceOptions.pid = .UNRECOGNIZED(99) }
+            }
             await Self.expectRefusal(naming: "userns_options") {
                 try await run { $0.linux.securityContext.namespaceOptions.usernsOptions.mode = .pod }
             }
-            await Self.expectRefusal(naming: "metadata.name") { try await run { $0.metadata.name = String(repeating: "n", count: 1 << 20) } }
+            await Self.expectRefusal(naming: "metadata.name") {
+                try await run { $0.metadata.name = String(repeating: "n", count: 1 << 20) }
+            }
             await Self.expectRefusal(naming: "metadata.name") { try await run { $0.metadata.name = "web;IP=10.0.0.9" } }
             await Self.expectRefusal(naming: "hostname") { try await run { $0.hostname = "web\n6.6.6.6 evil" } }
             // A digest Skiff cannot verify is refused before any registry is asked.
@@ -109,10 +170,18 @@ import Testing
 
             #expect(Self.sysctl("kernel.panic") == panic, "the node's kernel.panic is unchanged")
             #expect(Self.sysctl("kernel.shm_rmid_forced") == shmRmid, "the node's kernel.shm_rmid_forced is unchanged")
-            #expect(cgroupEscapes.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "no cgroup outside the hierarchy's pod parents")
-            #expect(!FileManager.default.fileExists(atPath: FileManager.default.currentDirectoryPath + "/skiff-relative-logs"))
+            #expect(
+                cgroupEscapes.allSatisfy { !FileManager.default.fileExists(atPath: $0) },
+                "no cgroup outside the hierarchy's pod parents"
+            )
+            #expect(
+                !FileManager.default.fileExists(
+                    atPath: FileManager.default.currentDirectoryPath + "/skiff-relative-logs"
+                )
+            )
             #expect(Self.objectFiles(daemon).isEmpty, "left: \(Self.objectFiles(daemon))")
-            let pods = try await daemon.runtime { try await $0.listPodSandbox(Runtime_V1_ListPodSandboxRequest()) }.items
+            let pods = try await daemon.runtime { try await $0.listPodSandbox(Runtime_V1_ListPodSandboxRequest()) }
+                .items
             #expect(pods.isEmpty)
 
             // The good counterpart: an IPC sysctl in the pod's own IPC namespace is set there only.
@@ -122,8 +191,12 @@ import Testing
             config.dnsConfig.searches = ["skiff-test.svc.cluster.local"]
             config.dnsConfig.options = ["ndots:5"]
             let id = try await PodSandboxTests.run(daemon, config)
-            let inside = try PodSandboxTests.nsenter(["--ipc=\(daemon.stateDir)/sandboxes/\(id)/ns/ipc", "cat", "/proc/sys/kernel/shm_rmid_forced"]).output
-            #expect(inside.trimmingCharacters(in: .whitespacesAndNewlines) == config.linux.sysctls["kernel.shm_rmid_forced"])
+            let inside = try PodSandboxTests.nsenter([
+                "--ipc=\(daemon.stateDir)/sandboxes/\(id)/ns/ipc", "cat", "/proc/sys/kernel/shm_rmid_forced",
+            ]).output
+            #expect(
+                inside.trimmingCharacters(in: .whitespacesAndNewlines) == config.linux.sysctls["kernel.shm_rmid_forced"]
+            )
             #expect(Self.sysctl("kernel.shm_rmid_forced") == shmRmid)
             let resolv = try String(contentsOfFile: "\(daemon.stateDir)/sandboxes/\(id)/resolv.conf", encoding: .utf8)
             #expect(resolv == "search skiff-test.svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n")
@@ -143,49 +216,100 @@ import Testing
             await Self.expectRefusal(naming: "seccomp.profile_type") {
                 try await create { $0.linux.securityContext.seccomp.profileType = .UNRECOGNIZED(9) }
             }
-            await Self.expectRefusal(naming: "privileged") { try await create { $0.linux.securityContext.privileged = true } }
+            await Self.expectRefusal(naming: "privileged") {
+                try await create { $0.linux.securityContext.privileged = true }
+            }
             await Self.expectRefusal(naming: "userns_options") {
                 try await create { $0.linux.securityContext.namespaceOptions.usernsOptions.mode = .pod }
             }
             await Self.expectRefusal(naming: "mounts[0].propagation") {
-                try await create { var mount = Runtime_V1_Mount(); mount.containerPath = "/data"; mount.hostPath = harness.daemon.directory; mount.propagation = .UNRECOGNIZED(7); $0.mounts = [mount] }
+                try await create {
+                    var mount = Runtime_V1_Mount()
+                    mount.containerPath = "/data"
+                    mount.hostPath = harness.daemon.directory
+                    mount.propagation = .UNRECOGNIZED(7)
+                    $0.mounts = [mount]
+                }
             }
             await Self.expectRefusal(naming: "mounts[0].container_path") {
-                try await create { var mount = Runtime_V1_Mount(); mount.containerPath = "/"; mount.hostPath = harness.daemon.directory; $0.mounts = [mount] }
+                try await create {
+                    var mount = Runtime_V1_Mount()
+                    mount.containerPath = "/"
+                    mount.hostPath = harness.daemon.directory
+                    $0.mounts = [mount]
+                }
             }
             await Self.expectRefusal(naming: "mounts[0].container_path") {
-                try await create { var mount = Runtime_V1_Mount(); mount.containerPath = "/proc/sys/kernel"; mount.hostPath = harness.daemon.directory; $0.mounts = [mount] }
+                try await create {
+                    var mount = Runtime_V1_Mount()
+                    mount.containerPath = "/proc/sys/kernel"
+                    mount.hostPath = harness.daemon.directory
+                    $0.mounts = [mount]
+                }
             }
-            await Self.expectRefusal(naming: "log_path") { try await create { $0.logPath = "../../../skiff-escape.log" } }
-            await Self.expectRefusal(naming: "masked_paths[0]") { try await create { $0.linux.securityContext.maskedPaths = ["proc/kcore"] } }
-            await Self.expectRefusal(naming: "cpuset_cpus") { try await create { $0.linux.resources.cpusetCpus = "abc" } }
+            await Self.expectRefusal(naming: "log_path") {
+                try await create { $0.logPath = "../../../skiff-escape.log" }
+            }
+            await Self.expectRefusal(naming: "masked_paths[0]") {
+                try await create { $0.linux.securityContext.maskedPaths = ["proc/kcore"] }
+            }
+            await Self.expectRefusal(naming: "cpuset_cpus") {
+                try await create { $0.linux.resources.cpusetCpus = "abc" }
+            }
             await Self.expectRefusal(naming: "cpu_period") { try await create { $0.linux.resources.cpuPeriod = 1 } }
-            await Self.expectRefusal(naming: "memory_limit_in_bytes") { try await create { $0.linux.resources.memoryLimitInBytes = 1 } }
-            await Self.expectRefusal(naming: "hugepage_limits") {
-                try await create { var limit = Runtime_V1_HugepageLimit(); limit.pageSize = "3MB"; limit.limit = 1; $0.linux.resources.hugepageLimits = [limit] }
+            await Self.expectRefusal(naming: "memory_limit_in_bytes") {
+                try await create { $0.linux.resources.memoryLimitInBytes = 1 }
             }
-            await Self.expectRefusal(naming: "oom_score_adj") { try await create { $0.linux.resources.oomScoreAdj = -5000 } }
-            await Self.expectRefusal(naming: "envs[0]") { try await create { var env = Runtime_V1_KeyValue(); env.key = "A=B"; env.value = Data("1".utf8); $0.envs = [env] } }
-            await Self.expectRefusal(naming: "/bin/no-such-command") { try await create { $0.command = ["/bin/no-such-command"] } }
-            await Self.expectRefusal(naming: "no-such-command") { try await create { $0.command = ["no-such-command"] } }
+            await Self.expectRefusal(naming: "hugepage_limits") {
+                try await create {
+                    var limit = Runtime_V1_HugepageLimit()
+                    limit.pageSize = "3MB"
+                    limit.limit = 1
+                    $0.linux.resources.hugepageLimits = [limit]
+                }
+            }
+            await Self.expectRefusal(naming: "oom_score_adj") {
+                try await create { $0.linux.resources.oomScoreAdj = -5000 }
+            }
+            await Self.expectRefusal(naming: "envs[0]") {
+                try await create {
+                    var env = Runtime_V1_KeyValue()
+                    env.key = "A=B"
+                    env.value = Data("1".utf8)
+                    $0.envs = [env]
+                }
+            }
+            await Self.expectRefusal(naming: "/bin/no-such-command") {
+                try await create { $0.command = ["/bin/no-such-command"] }
+            }
+            await Self.expectRefusal(naming: "no-such-command") {
+                try await create { $0.command = ["no-such-command"] }
+            }
             // Refused by the OCI runtime itself (the kernel refuses the CPU): nothing left behind either.
             do {
                 try await create { $0.linux.resources.cpusetCpus = "4000" }
                 Issue.record("a container on a CPU the node does not have was created")
             } catch {}
             #expect(!FileManager.default.fileExists(atPath: harness.logDirectory + "/../../skiff-escape.log"))
-            let containers = try await daemon.runtime { try await $0.listContainers(Runtime_V1_ListContainersRequest()) }.containers
+            let containers = try await daemon.runtime {
+                try await $0.listContainers(Runtime_V1_ListContainersRequest())
+            }.containers
             #expect(containers.isEmpty)
-            #expect(Self.objectFiles(daemon).filter { !$0.hasPrefix("state/sandboxes") }.isEmpty, "left: \(Self.objectFiles(daemon))")
+            #expect(
+                Self.objectFiles(daemon).filter { !$0.hasPrefix("state/sandboxes") }.isEmpty,
+                "left: \(Self.objectFiles(daemon))"
+            )
 
             // The good counterpart runs.
-            let id = try await harness.run(harness.config("good", ["/bin/sh", "-c", "echo fine"]) { config in
-                config.linux.resources.cpuPeriod = 100_000
-                config.linux.resources.cpuQuota = 50_000
-                config.linux.resources.memoryLimitInBytes = 64 << 20
-                config.linux.resources.cpusetCpus = "0"
-                config.linux.securityContext.seccomp.profileType = .runtimeDefault
-            })
+            let id = try await harness.run(
+                harness.config("good", ["/bin/sh", "-c", "echo fine"]) { config in
+                    config.linux.resources.cpuPeriod = 100_000
+                    config.linux.resources.cpuQuota = 50_000
+                    config.linux.resources.memoryLimitInBytes = 64 << 20
+                    config.linux.resources.cpusetCpus = "0"
+                    config.linux.securityContext.seccomp.profileType = .runtimeDefault
+                }
+            )
             let status = try await harness.waitForExit(id)
             #expect(status.exitCode == 0)
         }

@@ -10,7 +10,12 @@ import Testing
 /// `skiff image import`'s rpc: OCI layouts and docker save archives, for air-gapped nodes.
 @Suite(.serialized) struct ImageImportTests {
     static func importArchive(_ daemon: DaemonHarness, _ path: String) async throws -> [Skiff_Admin_V1_ImportedImage] {
-        try await withGRPCClient(transport: try .http2NIOPosix(target: .unixDomainSocket(path: daemon.socketPath), transportSecurity: .plaintext)) { client in
+        try await withGRPCClient(
+            transport: try .http2NIOPosix(
+                target: .unixDomainSocket(path: daemon.socketPath),
+                transportSecurity: .plaintext
+            )
+        ) { client in
             var request = Skiff_Admin_V1_ImportImageRequest()
             request.path = path
             return try await Skiff_Admin_V1_ImageAdmin.Client(wrapping: client).importImage(request).images
@@ -20,7 +25,8 @@ import Testing
     static func ociLayout(_ image: FixtureImage, name: String) -> [UInt8] {
         var tar = TarBuilder()
         tar.file("oci-layout", #"{"imageLayoutVersion":"1.0.0"}"#)
-        let index = #"{"schemaVersion":2,"manifests":[{"mediaType":"\#(MediaType.ociManifest)","digest":"\#(image.manifestDigest)","size":\#(image.manifest.count),"annotations":{"io.containerd.image.name":"\#(name)","org.opencontainers.image.ref.name":"1.0"}}]}"#
+        let index =
+            #"{"schemaVersion":2,"manifests":[{"mediaType":"\#(MediaType.ociManifest)","digest":"\#(image.manifestDigest)","size":\#(image.manifest.count),"annotations":{"io.containerd.image.name":"\#(name)","org.opencontainers.image.ref.name":"1.0"}}]}"#
         tar.file("index.json", index)
         tar.directory("blobs/sha256")
         tar.file("blobs/sha256/\(image.manifestDigest.hex)", image.manifest)
@@ -38,7 +44,10 @@ import Testing
             tar.file("layer\(index)/layer.tar", layer.tar)
             paths.append("\"layer\(index)/layer.tar\"")
         }
-        tar.file("manifest.json", #"[{"Config":"\#(image.configDigest.hex).json","RepoTags":["\#(tag)"],"Layers":[\#(paths.joined(separator: ","))]}]"#)
+        tar.file(
+            "manifest.json",
+            #"[{"Config":"\#(image.configDigest.hex).json","RepoTags":["\#(tag)"],"Layers":[\#(paths.joined(separator: ","))]}]"#
+        )
         return tar.finished()
     }
 
@@ -49,9 +58,13 @@ import Testing
         let docker = FixtureImage(layers: layers, config: .init(user: "app", cmd: ["/bin/sh"]))
         try await withDaemon { daemon in
             let ociPath = daemon.directory + "/oci.tar.gz"
-            try Data(Gzip.compress(Self.ociLayout(oci, name: "example.com/airgap/app:1.0"))).write(to: URL(fileURLWithPath: ociPath))
+            try Data(Gzip.compress(Self.ociLayout(oci, name: "example.com/airgap/app:1.0"))).write(
+                to: URL(fileURLWithPath: ociPath)
+            )
             let dockerPath = daemon.directory + "/docker.tar"
-            try Data(Self.dockerSave(layers, image: docker, tag: "airgap/tool:2")).write(to: URL(fileURLWithPath: dockerPath))
+            try Data(Self.dockerSave(layers, image: docker, tag: "airgap/tool:2")).write(
+                to: URL(fileURLWithPath: dockerPath)
+            )
 
             let first = try await Self.importArchive(daemon, ociPath)
             #expect(first.map(\.id) == [oci.configDigest.description])
@@ -64,10 +77,17 @@ import Testing
             #expect(Set(listed.map(\.id)) == [oci.configDigest.description, docker.configDigest.description])
             #expect(listed.first { $0.id == docker.configDigest.description }?.username == "app")
             // Imported images behave like pulled ones: status by tag, unpacked snapshots, removal.
-            #expect(try await ImagePullTests.status(daemon, "airgap/tool:2").image.id == docker.configDigest.description)
+            #expect(
+                try await ImagePullTests.status(daemon, "airgap/tool:2").image.id == docker.configDigest.description
+            )
             // 3 layers + 2 layers, the base layer shared: 4 snapshots.
             #expect(try FileManager.default.contentsOfDirectory(atPath: daemon.rootDir + "/snapshots").count == 4)
-            #expect(!(try FileManager.default.contentsOfDirectory(atPath: daemon.rootDir).contains { $0.hasPrefix("import-") }), "staging removed")
+            #expect(
+                !(try FileManager.default.contentsOfDirectory(atPath: daemon.rootDir).contains {
+                    $0.hasPrefix("import-")
+                }),
+                "staging removed"
+            )
             try await ImagePullTests.remove(daemon, "example.com/airgap/app:1.0")
             #expect(try await ImagePullTests.list(daemon).count == 1)
         }
@@ -75,7 +95,9 @@ import Testing
 
     @Test func hostileOrMissingArchivesAreRefused() async throws {
         try await withDaemon { daemon in
-            let missing = await #expect(throws: RPCError.self) { try await Self.importArchive(daemon, daemon.directory + "/nope.tar") }
+            let missing = await #expect(throws: RPCError.self) {
+                try await Self.importArchive(daemon, daemon.directory + "/nope.tar")
+            }
             #expect(missing?.code == .notFound)
 
             let escape = daemon.directory + "/escape.tar"
@@ -96,13 +118,23 @@ import Testing
 
             // A docker save whose layer does not match the config's diff ID.
             let layers = [BusyboxImages.appLayer("a\n")]
-            let lying = FixtureImage(layers: layers, config: .init(cmd: ["/bin/sh"]), diffIDs: [Digest.of(Array("other".utf8))])
+            let lying = FixtureImage(
+                layers: layers,
+                config: .init(cmd: ["/bin/sh"]),
+                diffIDs: [Digest.of(Array("other".utf8))]
+            )
             let lyingPath = daemon.directory + "/lying.tar"
-            try Data(Self.dockerSave(layers, image: lying, tag: "lying/image:1")).write(to: URL(fileURLWithPath: lyingPath))
+            try Data(Self.dockerSave(layers, image: lying, tag: "lying/image:1")).write(
+                to: URL(fileURLWithPath: lyingPath)
+            )
             let mismatch = await #expect(throws: RPCError.self) { try await Self.importArchive(daemon, lyingPath) }
             #expect(mismatch?.message.contains("diff ID") == true)
             #expect(try await ImagePullTests.list(daemon).isEmpty)
-            #expect(!(try FileManager.default.contentsOfDirectory(atPath: daemon.rootDir).contains { $0.hasPrefix("import-") }))
+            #expect(
+                !(try FileManager.default.contentsOfDirectory(atPath: daemon.rootDir).contains {
+                    $0.hasPrefix("import-")
+                })
+            )
         }
     }
 }

@@ -1,3 +1,4 @@
+import CLinuxShim
 import CRIAPI
 import Foundation
 import GRPCCore
@@ -5,21 +6,28 @@ import ImageCore
 import ImageFixtures
 import LinuxSys
 import Testing
-import CLinuxShim
 
 /// Pulls from Debian's docker-registry on 127.0.0.1 through a real skiffd.
 @Suite(.serialized) struct ImagePullTests {
     // Empty when busybox-static is missing: the images then fail to run, visibly, instead of a trap.
     static let busybox = (try? BusyboxImages.busyboxBinary()) ?? []
 
-    static func pull(_ daemon: DaemonHarness, _ image: String, auth: Runtime_V1_AuthConfig? = nil) async throws -> String {
+    static func pull(
+        _ daemon: DaemonHarness,
+        _ image: String,
+        auth: Runtime_V1_AuthConfig? = nil
+    ) async throws -> String {
         var request = Runtime_V1_PullImageRequest()
         request.image.image = image
         if let auth { request.auth = auth }
         return try await daemon.images { try await $0.pullImage(request) }.imageRef
     }
 
-    static func status(_ daemon: DaemonHarness, _ image: String, verbose: Bool = false) async throws -> Runtime_V1_ImageStatusResponse {
+    static func status(
+        _ daemon: DaemonHarness,
+        _ image: String,
+        verbose: Bool = false
+    ) async throws -> Runtime_V1_ImageStatusResponse {
         var request = Runtime_V1_ImageStatusRequest()
         request.image.image = image
         request.verbose = verbose
@@ -36,7 +44,11 @@ import CLinuxShim
         _ = try await daemon.images { try await $0.removeImage(request) }
     }
 
-    static func withRegistry(tls: Bool = false, credentials: (String, String)? = nil, _ body: (TestRegistry) async throws -> Void) async throws {
+    static func withRegistry(
+        tls: Bool = false,
+        credentials: (String, String)? = nil,
+        _ body: (TestRegistry) async throws -> Void
+    ) async throws {
         let registry = try await TestRegistry.start(tls: tls, credentials: credentials)
         defer { registry.stop() }
         try await body(registry)
@@ -86,7 +98,10 @@ import CLinuxShim
                 try await Self.remove(daemon, reference)
                 #expect(try await Self.list(daemon).isEmpty)
                 try await Self.remove(daemon, reference)  // idempotent
-                #expect(try FileManager.default.contentsOfDirectory(atPath: daemon.rootDir + "/content/blobs/sha256").isEmpty)
+                #expect(
+                    try FileManager.default.contentsOfDirectory(atPath: daemon.rootDir + "/content/blobs/sha256")
+                        .isEmpty
+                )
                 #expect(try FileManager.default.contentsOfDirectory(atPath: daemon.rootDir + "/snapshots").isEmpty)
             }
         }
@@ -95,7 +110,10 @@ import CLinuxShim
     /// The unpacked layers keep what the tar says: modes, owners, links, whiteouts, xattrs.
     func checkSnapshots(_ daemon: DaemonHarness, image: FixtureImage) throws {
         let manifest = try JSONDecoder().decode(ImageManifest.self, from: Data(image.manifest))
-        let configuration = try JSONDecoder().decode(ImageConfiguration.self, from: Data(image.blobs[image.configDigest]!))
+        let configuration = try JSONDecoder().decode(
+            ImageConfiguration.self,
+            from: Data(image.blobs[image.configDigest]!)
+        )
         let chain = Digest.chainIDs(of: configuration.rootfs.diffIDs)
         #expect(chain.count == manifest.layers.count)
         let base = daemon.rootDir + "/snapshots/\(chain[0].hex)/fs"
@@ -113,8 +131,12 @@ import CLinuxShim
         #expect(lstat(changes + "/data/removed-later", &info) == 0)
         #expect(info.st_mode & S_IFMT == S_IFCHR && info.st_rdev == 0, "a whiteout is a 0:0 character device")
         var opaque = [UInt8](repeating: 0, count: 4)
-        #expect(getxattr(changes + "/data/replaced", "trusted.overlay.opaque", &opaque, 4) == 1 && opaque[0] == UInt8(ascii: "y"))
-        var first = stat(), second = stat()
+        #expect(
+            getxattr(changes + "/data/replaced", "trusted.overlay.opaque", &opaque, 4) == 1
+                && opaque[0] == UInt8(ascii: "y")
+        )
+        var first = stat()
+        var second = stat()
         #expect(stat(changes + "/data/hello.txt", &first) == 0 && stat(changes + "/data/hello-link.txt", &second) == 0)
         #expect(first.st_ino == second.st_ino, "hard links share an inode")
         #expect(first.st_uid == 1000 && first.st_mode & 0o7777 == 0o640)
@@ -126,30 +148,49 @@ import CLinuxShim
         var fifo = stat()
         #expect(lstat(changes + "/data/pipe", &fifo) == 0 && fifo.st_mode & S_IFMT == S_IFIFO)
         var directory = stat()
-        #expect(stat(base + "/data", &directory) == 0 && directory.st_mtim.tv_sec == 1_700_000_000, "directory times set after their children")
+        #expect(
+            stat(base + "/data", &directory) == 0 && directory.st_mtim.tv_sec == 1_700_000_000,
+            "directory times set after their children"
+        )
     }
 
     /// The snapshots stacked with overlayfs, as a container's root will be: whiteouts hide lower
     /// files, the opaque directory hides the lower directory's content.
     func checkOverlay(_ daemon: DaemonHarness, image: FixtureImage) throws {
-        let configuration = try JSONDecoder().decode(ImageConfiguration.self, from: Data(image.blobs[image.configDigest]!))
-        let lower = Digest.chainIDs(of: configuration.rootfs.diffIDs).reversed().map { daemon.rootDir + "/snapshots/\($0.hex)/fs" }
+        let configuration = try JSONDecoder().decode(
+            ImageConfiguration.self,
+            from: Data(image.blobs[image.configDigest]!)
+        )
+        let lower = Digest.chainIDs(of: configuration.rootfs.diffIDs).reversed().map {
+            daemon.rootDir + "/snapshots/\($0.hex)/fs"
+        }
         let scratch = daemon.directory + "/overlay"
         for sub in ["upper", "work", "merged"] {
             try FileManager.default.createDirectory(atPath: "\(scratch)/\(sub)", withIntermediateDirectories: true)
         }
-        try OverlayMount.mount(lowerDirectories: lower, upper: scratch + "/upper", work: scratch + "/work", target: scratch + "/merged")
+        try OverlayMount.mount(
+            lowerDirectories: lower,
+            upper: scratch + "/upper",
+            work: scratch + "/work",
+            target: scratch + "/merged"
+        )
         defer { try? FileSystem.unmount(scratch + "/merged") }
         let merged = scratch + "/merged"
         let files = FileManager.default
         #expect(files.isExecutableFile(atPath: merged + "/bin/busybox"))
         #expect(!files.fileExists(atPath: merged + "/data/removed-later"), "the whiteout hides the base layer's file")
-        #expect(!files.fileExists(atPath: merged + "/data/replaced/old"), "the opaque directory hides the lower content")
+        #expect(
+            !files.fileExists(atPath: merged + "/data/replaced/old"),
+            "the opaque directory hides the lower content"
+        )
         #expect(try String(contentsOfFile: merged + "/data/replaced/new", encoding: .utf8) == "new\n")
         #expect(try String(contentsOfFile: merged + "/app/message", encoding: .utf8) == "skiff fixture\n")
         #expect(try String(contentsOfFile: merged + "/etc/passwd", encoding: .utf8).contains("app:x:1000"))
         try "written".write(toFile: merged + "/tmp/new-file", atomically: false, encoding: .utf8)
-        #expect(files.fileExists(atPath: scratch + "/upper/tmp/new-file"), "writes land in the upper directory, not the snapshots")
+        #expect(
+            files.fileExists(atPath: scratch + "/upper/tmp/new-file"),
+            "writes land in the upper directory, not the snapshots"
+        )
         try FileSystem.unmount(merged)
     }
 
@@ -175,7 +216,10 @@ import CLinuxShim
                 #expect(digests.contains("\(registry.host)/multi/busybox@\(amd64.manifestDigest)"))
 
                 let unknown = await #expect(throws: RPCError.self) {
-                    try await Self.pull(daemon, "\(registry.host)/multi/busybox@sha256:\(String(repeating: "a", count: 64))")
+                    try await Self.pull(
+                        daemon,
+                        "\(registry.host)/multi/busybox@sha256:\(String(repeating: "a", count: 64))"
+                    )
                 }
                 #expect(unknown?.code == .notFound)
             }
@@ -206,8 +250,10 @@ import CLinuxShim
                 #expect(snapshots.count == 4)
 
                 try await Self.remove(daemon, first.configDigest.description)
-                #expect(try FileManager.default.contentsOfDirectory(atPath: daemon.rootDir + "/snapshots").count == 3,
-                        "shared snapshots stay while another image uses them")
+                #expect(
+                    try FileManager.default.contentsOfDirectory(atPath: daemon.rootDir + "/snapshots").count == 3,
+                    "shared snapshots stay while another image uses them"
+                )
             }
         }
     }
@@ -219,10 +265,14 @@ import CLinuxShim
                 #expect(malformed?.code == .invalidArgument)
                 #expect(malformed?.message.contains("BusyBox:latest") == true)
 
-                let missing = await #expect(throws: RPCError.self) { try await Self.pull(daemon, "\(registry.host)/nobody/here:1") }
+                let missing = await #expect(throws: RPCError.self) {
+                    try await Self.pull(daemon, "\(registry.host)/nobody/here:1")
+                }
                 #expect(missing?.code == .notFound)
 
-                let unreachable = await #expect(throws: RPCError.self) { try await Self.pull(daemon, "127.0.0.1:1/nothing:1") }
+                let unreachable = await #expect(throws: RPCError.self) {
+                    try await Self.pull(daemon, "127.0.0.1:1/nothing:1")
+                }
                 #expect(unreachable?.code == .unavailable)
 
                 let empty = await #expect(throws: RPCError.self) { try await Self.pull(daemon, "") }
@@ -244,7 +294,9 @@ import CLinuxShim
                 var wrong = Runtime_V1_AuthConfig()
                 wrong.username = "skiff"
                 wrong.password = "wrong"
-                let refused = await #expect(throws: RPCError.self) { try await Self.pull(daemon, reference, auth: wrong) }
+                let refused = await #expect(throws: RPCError.self) {
+                    try await Self.pull(daemon, reference, auth: wrong)
+                }
                 #expect(refused?.code == .permissionDenied)
 
                 var encoded = Runtime_V1_AuthConfig()
@@ -254,7 +306,9 @@ import CLinuxShim
             }
             // Without the CA, TLS verification fails: no silent downgrade.
             try await withDaemon { daemon in
-                let untrusted = await #expect(throws: RPCError.self) { try await Self.pull(daemon, "\(registry.host)/private/app:v1") }
+                let untrusted = await #expect(throws: RPCError.self) {
+                    try await Self.pull(daemon, "\(registry.host)/private/app:v1")
+                }
                 #expect(untrusted?.code == .unavailable)
             }
         }
@@ -265,7 +319,8 @@ import CLinuxShim
         defer { registry.stop() }
         let image = BusyboxImages.standard(busybox: Self.busybox)
         try await registry.withPusher { pusher in
-            try await pusher.withBearerToken(credentials: ("robot", "t0ken"), scope: "repository:secure/app:pull,push") { authorized in
+            try await pusher.withBearerToken(credentials: ("robot", "t0ken"), scope: "repository:secure/app:pull,push")
+            { authorized in
                 try await authorized.push(image, repository: "secure/app", tag: "v1")
             }
         }
@@ -282,7 +337,10 @@ import CLinuxShim
             #expect(pulled == image.configDigest.description)
             let afterFirst = registry.tokenRequests.count
             #expect(afterFirst > before)
-            #expect(registry.tokenRequests.last?.contains("scope=repository%3Asecure%2Fapp%3Apull") == true, "\(registry.tokenRequests)")
+            #expect(
+                registry.tokenRequests.last?.contains("scope=repository%3Asecure%2Fapp%3Apull") == true,
+                "\(registry.tokenRequests)"
+            )
             _ = try await Self.pull(daemon, reference, auth: auth)
             #expect(registry.tokenRequests.count == afterFirst, "the token is cached")
         }
@@ -297,7 +355,9 @@ import CLinuxShim
             try await withDaemon(extraConfig: config) { daemon in
                 let pulled = try await Self.pull(daemon, "127.0.0.1:1/library/tool:2")
                 #expect(pulled == image.configDigest.description)
-                let failed = await #expect(throws: RPCError.self) { try await Self.pull(daemon, "127.0.0.1:1/library/absent:1") }
+                let failed = await #expect(throws: RPCError.self) {
+                    try await Self.pull(daemon, "127.0.0.1:1/library/absent:1")
+                }
                 #expect(failed?.message.contains("mirror \(mirror.host)") == true, "\(String(describing: failed))")
                 #expect(failed?.message.contains("127.0.0.1:1: cannot reach") == true)
             }

@@ -48,7 +48,11 @@ import Testing
         return config
     }
 
-    static func run(_ daemon: DaemonHarness, _ config: Runtime_V1_PodSandboxConfig, handler: String = "") async throws -> String {
+    static func run(
+        _ daemon: DaemonHarness,
+        _ config: Runtime_V1_PodSandboxConfig,
+        handler: String = ""
+    ) async throws -> String {
         var request = Runtime_V1_RunPodSandboxRequest()
         request.config = config
         request.runtimeHandler = handler
@@ -95,7 +99,11 @@ import Testing
         let network = Network()
         defer { network.removeBridge() }
         try await withDaemon(start: false) { daemon in
-            try network.conflist(ipamDir: daemon.directory + "/ipam").write(toFile: daemon.cniConfDir + "/10-test.conflist", atomically: true, encoding: .utf8)
+            try network.conflist(ipamDir: daemon.directory + "/ipam").write(
+                toFile: daemon.cniConfDir + "/10-test.conflist",
+                atomically: true,
+                encoding: .utf8
+            )
             try await daemon.start()
             try await body(daemon, network)
         }
@@ -116,8 +124,14 @@ import Testing
             // Hostname and DNS as the pod sees them.
             let netns = "\(daemon.stateDir)/sandboxes/\(first)/ns"
             #expect(try Self.nsenter(["--uts=\(netns)/uts", "hostname"]).output == "web-host\n")
-            let resolv = try String(contentsOfFile: "\(daemon.stateDir)/sandboxes/\(first)/resolv.conf", encoding: .utf8)
-            #expect(resolv == "search skiff-test.svc.cluster.local svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n")
+            let resolv = try String(
+                contentsOfFile: "\(daemon.stateDir)/sandboxes/\(first)/resolv.conf",
+                encoding: .utf8
+            )
+            #expect(
+                resolv
+                    == "search skiff-test.svc.cluster.local svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"
+            )
             let hosts = try String(contentsOfFile: "\(daemon.stateDir)/sandboxes/\(first)/hosts", encoding: .utf8)
             #expect(hosts.contains("\(status.network.ip)\tweb-host"))
 
@@ -164,17 +178,22 @@ import Testing
             #expect(status.network.ip.isEmpty)
             try await Self.remove(daemon, host)
 
-            let unknown = await #expect(throws: RPCError.self) { try await Self.run(daemon, Self.config("odd"), handler: "kata") }
+            let unknown = await #expect(throws: RPCError.self) {
+                try await Self.run(daemon, Self.config("odd"), handler: "kata")
+            }
             #expect(unknown?.code == .invalidArgument)
             #expect(unknown?.message.contains("kata") == true)
-            let missing = await #expect(throws: RPCError.self) { try await daemon.runtime { try await $0.runPodSandbox(.init()) } }
+            let missing = await #expect(throws: RPCError.self) {
+                try await daemon.runtime { try await $0.runPodSandbox(.init()) }
+            }
             #expect(missing?.code == .invalidArgument)
         }
         // A plugin that fails: the pod is refused and nothing is left behind.
         try await withDaemon(start: false) { daemon in
             let bin = daemon.directory + "/cni-bin"
             try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-            try "#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ]; then echo '{\"code\":7,\"msg\":\"plugin says no\"}'; exit 1; fi\nexit 0\n"
+            try
+                "#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ]; then echo '{\"code\":7,\"msg\":\"plugin says no\"}'; exit 1; fi\nexit 0\n"
                 .write(toFile: bin + "/refuse", atomically: true, encoding: .utf8)
             chmod(bin + "/refuse", 0o755)
             try #"{"cniVersion":"1.0.0","name":"refusing","plugins":[{"type":"loopback"},{"type":"refuse"}]}"#
@@ -206,7 +225,10 @@ import Testing
             try "hello from the pod\n".write(toFile: site + "/index.html", atomically: true, encoding: .utf8)
             let server = Process()
             server.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-            server.arguments = ["--net=\(daemon.stateDir)/sandboxes/\(id)/ns/net", "/bin/busybox", "httpd", "-f", "-p", "8080", "-h", site]
+            server.arguments = [
+                "--net=\(daemon.stateDir)/sandboxes/\(id)/ns/net", "/bin/busybox", "httpd", "-f", "-p", "8080", "-h",
+                site,
+            ]
             try server.run()
             defer { stopProcess(server) }
             var body = ""
@@ -246,14 +268,14 @@ import Testing
             let journal = daemon.directory + "/plugin-journal"
             try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
             try """
-                #!/bin/sh
-                echo "$CNI_COMMAND start" >> \(journal)
-                if [ "$CNI_COMMAND" = ADD ]; then sleep 2; fi
-                echo "$CNI_COMMAND end" >> \(journal)
-                [ "$CNI_COMMAND" = ADD ] && echo '{"cniVersion":"1.0.0"}'
-                exit 0
+            #!/bin/sh
+            echo "$CNI_COMMAND start" >> \(journal)
+            if [ "$CNI_COMMAND" = ADD ]; then sleep 2; fi
+            echo "$CNI_COMMAND end" >> \(journal)
+            [ "$CNI_COMMAND" = ADD ] && echo '{"cniVersion":"1.0.0"}'
+            exit 0
 
-                """.write(toFile: bin + "/slow", atomically: true, encoding: .utf8)
+            """.write(toFile: bin + "/slow", atomically: true, encoding: .utf8)
             chmod(bin + "/slow", 0o755)
             try #"{"cniVersion":"1.0.0","name":"slow","plugins":[{"type":"loopback"},{"type":"slow"}]}"#
                 .write(toFile: daemon.cniConfDir + "/10-slow.conflist", atomically: true, encoding: .utf8)
@@ -271,9 +293,16 @@ import Testing
             _ = await running.result
             try await daemon.start()
             let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
-            #expect(lines == ["ADD start", "ADD end", "DEL start", "DEL end"], "the DEL interleaved with the ADD: \(lines)")
+            #expect(
+                lines == ["ADD start", "ADD end", "DEL start", "DEL end"],
+                "the DEL interleaved with the ADD: \(lines)"
+            )
             #expect(try await daemon.runtime { try await $0.listPodSandbox(.init()) }.items.isEmpty)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/sandboxes").filter { !$0.hasPrefix(".") }.isEmpty)
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/sandboxes").filter {
+                    !$0.hasPrefix(".")
+                }.isEmpty
+            )
             #expect(try Self.leftovers(daemon).isEmpty)
         }
     }
@@ -284,9 +313,13 @@ import Testing
             try await daemon.stop(signal: SIGKILL)
             try Data("{torn".utf8).write(to: URL(fileURLWithPath: "\(daemon.stateDir)/sandboxes/\(id)/sandbox.json"))
             try await daemon.start()
-            #expect(FileManager.default.fileExists(atPath: "\(daemon.stateDir)/sandboxes/\(id)/ns/ipc"), "recovery did not remove what it cannot read")
+            #expect(
+                FileManager.default.fileExists(atPath: "\(daemon.stateDir)/sandboxes/\(id)/ns/ipc"),
+                "recovery did not remove what it cannot read"
+            )
             #expect(daemon.log().contains("a pod sandbox's record cannot be read"), "\(daemon.log().suffix(2000))")
-            let pods = try await daemon.runtime { try await $0.listPodSandbox(Runtime_V1_ListPodSandboxRequest()) }.items
+            let pods = try await daemon.runtime { try await $0.listPodSandbox(Runtime_V1_ListPodSandboxRequest()) }
+                .items
             #expect(pods.isEmpty)
         }
     }
@@ -313,7 +346,9 @@ import Testing
             // Something outside skiffd destroys one pod's network namespace while it is down,
             // and another pod's interface (with the address CNI gave it).
             _ = umount2("\(daemon.stateDir)/sandboxes/\(broken)/ns/net", Int32(MNT_DETACH))
-            let deleted = try Self.nsenter(["--net=\(daemon.stateDir)/sandboxes/\(unplugged)/ns/net", "/usr/sbin/ip", "link", "del", "eth0"])
+            let deleted = try Self.nsenter([
+                "--net=\(daemon.stateDir)/sandboxes/\(unplugged)/ns/net", "/usr/sbin/ip", "link", "del", "eth0",
+            ])
             #expect(deleted.status == 0, "\(deleted.output)")
             try await daemon.start()
             #expect(try await Self.status(daemon, unplugged).state == .sandboxNotready)

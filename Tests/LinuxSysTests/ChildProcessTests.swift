@@ -1,10 +1,15 @@
 import Foundation
 import Testing
+
 @testable import LinuxSys
 
 @Suite struct ChildProcessTests {
     @Test func capturesOutputSeparatelyWithTheExitCode() async throws {
-        let result = try await ChildProcess.run("/bin/sh", arguments: ["-c", "echo out; echo err >&2; exit 3"], timeout: .seconds(10))
+        let result = try await ChildProcess.run(
+            "/bin/sh",
+            arguments: ["-c", "echo out; echo err >&2; exit 3"],
+            timeout: .seconds(10)
+        )
         #expect(result.status == 3)
         #expect(result.stdoutText == "out\n")
         #expect(result.stderrText == "err\n")
@@ -12,10 +17,16 @@ import Testing
     }
 
     @Test func feedsStdinAndPassesTheEnvironment() async throws {
-        let input = Array(repeating: Array("line of input\n".utf8), count: 20000).flatMap { $0 }  // 280 KB, more than a pipe holds
+        // 280 KB, more than a pipe holds.
+        let input = Array(repeating: Array("line of input\n".utf8), count: 20000).flatMap { $0 }
         let cat = try await ChildProcess.run("/bin/cat", stdin: input, timeout: .seconds(10))
         #expect(cat.stdout == input)
-        let env = try await ChildProcess.run("/bin/sh", arguments: ["-c", "echo $SKIFF_TEST"], environment: ["SKIFF_TEST=value"], timeout: .seconds(10))
+        let env = try await ChildProcess.run(
+            "/bin/sh",
+            arguments: ["-c", "echo $SKIFF_TEST"],
+            environment: ["SKIFF_TEST=value"],
+            timeout: .seconds(10)
+        )
         #expect(env.stdoutText == "value\n")
         // A child that exits without reading its stdin: no SIGPIPE for us.
         let early = try await ChildProcess.run("/bin/true", stdin: input, timeout: .seconds(10))
@@ -27,21 +38,37 @@ import Testing
         let marker = "30.\(Int.random(in: 1000...9999))"
         let started = ContinuousClock.now
         let result = try await ChildProcess.run(
-            "/bin/sh", arguments: ["-c", "sleep \(marker) & exec sleep \(marker)"], timeout: .milliseconds(300))
+            "/bin/sh",
+            arguments: ["-c", "sleep \(marker) & exec sleep \(marker)"],
+            timeout: .milliseconds(300)
+        )
         #expect(result.timedOut)
         #expect(result.status == 128 + SIGKILL)
         #expect(ContinuousClock.now - started < .seconds(5))
         try await Task.sleep(for: .milliseconds(100))
-        let survivors = try await ChildProcess.run("/usr/bin/pgrep", arguments: ["-f", "sleep \(marker)"], timeout: .seconds(5))
+        let survivors = try await ChildProcess.run(
+            "/usr/bin/pgrep",
+            arguments: ["-f", "sleep \(marker)"],
+            timeout: .seconds(5)
+        )
         #expect(survivors.stdout.isEmpty, "the child and its background job are gone")
     }
 
     @Test func outputIsCappedAndSignalsAreReported() async throws {
-        let big = try await ChildProcess.run("/bin/sh", arguments: ["-c", "head -c 100000 /dev/zero"], timeout: .seconds(10), outputLimit: 1000)
+        let big = try await ChildProcess.run(
+            "/bin/sh",
+            arguments: ["-c", "head -c 100000 /dev/zero"],
+            timeout: .seconds(10),
+            outputLimit: 1000
+        )
         #expect(big.stdout.count == 1000)
         #expect(big.truncated)
         // The child gets default signal handling even if the parent blocks SIGTERM.
-        let terminated = try await ChildProcess.run("/bin/sh", arguments: ["-c", "kill -TERM $$; sleep 5"], timeout: .seconds(10))
+        let terminated = try await ChildProcess.run(
+            "/bin/sh",
+            arguments: ["-c", "kill -TERM $$; sleep 5"],
+            timeout: .seconds(10)
+        )
         #expect(terminated.status == 128 + SIGTERM)
     }
 
@@ -56,7 +83,8 @@ import Testing
     /// for growth per run: three pipes a run would leak 150 here).
     static func openPipes() throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").filter { fd in
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)"))?.hasPrefix("pipe:") == true
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)"))?.hasPrefix("pipe:")
+                == true
         }.count
     }
 
@@ -68,8 +96,12 @@ import Testing
     }
 
     @Test func aChildOnATerminalHasItAsControllingTTYAndSeesResizes() async throws {
-        let child = try RunningChild.start("/bin/sh", arguments: ["-c", "tty; read a; stty size; exit 2"], environment: ["PATH=/usr/bin:/bin"],
-                                           options: .init(terminal: true))
+        let child = try RunningChild.start(
+            "/bin/sh",
+            arguments: ["-c", "tty; read a; stty size; exit 2"],
+            environment: ["PATH=/usr/bin:/bin"],
+            options: .init(terminal: true)
+        )
         #expect(child.hasTerminal && child.stderrFD == -1)
         child.resizeTerminal(columns: 77, rows: 22)
         // Input written before the child reads arrives as typed: the terminal starts raw.

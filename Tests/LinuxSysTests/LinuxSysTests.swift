@@ -1,16 +1,17 @@
 import Foundation
 import Testing
+
 @testable import LinuxSys
 
 @Suite struct MountTableTests {
     static let hybrid = """
-    22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw
-    30 22 0:26 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
-    31 30 0:27 / /sys/fs/cgroup/unified rw shared:10 - cgroup2 cgroup2 rw,nsdelegate
-    33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw shared:13 - cgroup cgroup rw,cpu,cpuacct
-    34 30 0:30 / /sys/fs/cgroup/memory rw shared:14 - cgroup cgroup rw,memory
-    40 22 0:40 / /mnt/with\\040space rw - overlay overlay rw,lowerdir=/a
-    """
+        22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw
+        30 22 0:26 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
+        31 30 0:27 / /sys/fs/cgroup/unified rw shared:10 - cgroup2 cgroup2 rw,nsdelegate
+        33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw shared:13 - cgroup cgroup rw,cpu,cpuacct
+        34 30 0:30 / /sys/fs/cgroup/memory rw shared:14 - cgroup cgroup rw,memory
+        40 22 0:40 / /mnt/with\\040space rw - overlay overlay rw,lowerdir=/a
+        """
 
     @Test func parsesFieldsAndEscapes() {
         let table = MountTable(mountinfo: Self.hybrid)
@@ -80,8 +81,16 @@ import Testing
     @Test func executableLookupFindsProgramsOnThePath() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let tool = directory + "/my-tool"
-        FileManager.default.createFile(atPath: tool, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
-        FileManager.default.createFile(atPath: directory + "/not-exec", contents: Data(), attributes: [.posixPermissions: 0o644])
+        FileManager.default.createFile(
+            atPath: tool,
+            contents: Data("#!/bin/sh\n".utf8),
+            attributes: [.posixPermissions: 0o755]
+        )
+        FileManager.default.createFile(
+            atPath: directory + "/not-exec",
+            contents: Data(),
+            attributes: [.posixPermissions: 0o644]
+        )
         #expect(ExecutableLookup.resolve("my-tool", searchPath: directory) == tool)
         #expect(ExecutableLookup.resolve("not-exec", searchPath: directory) == nil)
         #expect(ExecutableLookup.resolve(tool) == tool)
@@ -98,7 +107,10 @@ import Testing
             _ = try DaemonLock(path: path)
             Issue.record("a second lock was granted")
         } catch {
-            guard case .heldBy(let pid, let heldPath) = error else { Issue.record("wrong error \(error)"); return }
+            guard case .heldBy(let pid, let heldPath) = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
             #expect(pid == getpid())
             #expect(heldPath == path)
             #expect(error.description.contains("pid \(getpid())"))
@@ -118,7 +130,8 @@ import Testing
 
 @Suite struct UnixListeningSocketTests {
     @Test func socketGetsItsModeAndAStaleSocketIsReplaced() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-sock-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-sock-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/run/test.sock"
         let first = try UnixListeningSocket.listen(path: path, mode: 0o660, group: nil)
@@ -130,7 +143,9 @@ import Testing
         let parent = try FileManager.default.attributesOfItem(atPath: directory + "/run")
         #expect(parent[.posixPermissions] as? Int == 0o755)
         FileManager.default.createFile(atPath: directory + "/plain", contents: Data())
-        #expect(throws: SystemCallError.self) { try UnixListeningSocket.listen(path: directory + "/plain", mode: 0o660, group: nil) }
+        #expect(throws: SystemCallError.self) {
+            try UnixListeningSocket.listen(path: directory + "/plain", mode: 0o660, group: nil)
+        }
         #expect(UnixListeningSocket.groupID("root") == 0)
         #expect(UnixListeningSocket.groupID("no-such-group-skiff") == nil)
     }

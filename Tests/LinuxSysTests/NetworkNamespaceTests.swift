@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LinuxSys
 
 /// Entering a network namespace on a dedicated thread, against a namespace made for the test
@@ -16,16 +17,21 @@ import Testing
         // Nothing below throws before the namespace is deleted again.
         do {
             let (inside, afterwards) = await DedicatedThread.run { () -> (String, String) in
-                let inside = (try? NetworkNamespace.inside("/run/netns/\(name)") { () throws(SystemCallError) in
-                    try FileSystem.readBytes("/proc/thread-self/net/dev")
-                }).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let inside =
+                    (try? NetworkNamespace.inside("/run/netns/\(name)") { () throws(SystemCallError) in
+                        try FileSystem.readBytes("/proc/thread-self/net/dev")
+                    }).map { String(decoding: $0, as: UTF8.self) } ?? ""
                 // The namespace the thread is in afterwards (its identity, not its interfaces,
                 // which other suites' bridges and veths change meanwhile).
                 let afterwards = (try? FileSystem.readLink("/proc/thread-self/ns/net")) ?? ""
                 return (inside, afterwards)
             }
             let host = (try? FileSystem.readLink("/proc/self/ns/net")) ?? "unknown"
-            let interfaces = { (text: String) in text.split(separator: "\n").dropFirst(2).compactMap { $0.split(separator: ":").first?.trimmingCharacters(in: .whitespaces) } }
+            let interfaces = { (text: String) in
+                text.split(separator: "\n").dropFirst(2).compactMap {
+                    $0.split(separator: ":").first?.trimmingCharacters(in: .whitespaces)
+                }
+            }
             #expect(interfaces(inside) == ["lo"], "\(inside)")
             #expect(afterwards == host, "the thread came back to \(host): \(afterwards)")
             #expect(throws: SystemCallError.self) { try NetworkNamespace.inside("/run/netns/\(name)-missing") { 0 } }

@@ -1,11 +1,16 @@
 import Foundation
 import Testing
+
 @testable import LinuxSys
 
 @Suite struct ProcessTreeTests {
     @Test func killsAProcessAndEverythingItStarted() async throws {
         let marker = "40.\(Int.random(in: 1000...9999))"
-        let child = try RunningChild.start("/bin/sh", arguments: ["-c", "sleep \(marker) & sleep \(marker) & wait"], environment: [])
+        let child = try RunningChild.start(
+            "/bin/sh",
+            arguments: ["-c", "sleep \(marker) & sleep \(marker) & wait"],
+            environment: []
+        )
         var members: [pid_t] = []
         for _ in 0..<200 {
             members = ProcessTree.members(of: child.pid)
@@ -44,7 +49,9 @@ import Testing
         }
         #expect(members.count == 2, "sh and its sleep: \(members)")
         #expect(ProcessTree.strangers(withEnvironmentEntry: entry, notDescendingFrom: owner.pid) == [stranger.pid])
-        #expect(Set(ProcessTree.strangers(withEnvironmentEntry: entry, notDescendingFrom: stranger.pid)) == Set(members))
+        #expect(
+            Set(ProcessTree.strangers(withEnvironmentEntry: entry, notDescendingFrom: stranger.pid)) == Set(members)
+        )
         #expect(ProcessTree.strangers(withEnvironmentEntry: entry + "0", notDescendingFrom: owner.pid).isEmpty)
         #expect(!ProcessTree.waitForExit(stranger.pid, milliseconds: 50))
         stranger.kill()

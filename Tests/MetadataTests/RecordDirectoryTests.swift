@@ -2,6 +2,7 @@ import Foundation
 import LinuxSys
 import SkiffCommon
 import Testing
+
 @testable import Metadata
 
 /// The crash-safety core: records survive a reload exactly, a write interrupted before its
@@ -31,7 +32,11 @@ struct RecordDirectoryTests {
             try await store.save(Item(id: "a1", createdAt: 1, note: "first"))
             try await store.save(Item(id: "a1", createdAt: 1, note: "first, changed"))
             let reloaded = try Self.open(root)
-            #expect(await reloaded.all == [Item(id: "a1", createdAt: 1, note: "first, changed"), Item(id: "b2", createdAt: 2, note: "second")])
+            #expect(
+                await reloaded.all == [
+                    Item(id: "a1", createdAt: 1, note: "first, changed"), Item(id: "b2", createdAt: 2, note: "second"),
+                ]
+            )
             #expect(await reloaded.unreadable.isEmpty)
         }
     }

@@ -2,6 +2,7 @@ import CLinuxShim
 import Foundation
 import LinuxSys
 import Testing
+
 @testable import RuntimeCore
 
 #if canImport(Glibc)
@@ -18,18 +19,25 @@ import Glibc
         let root: String
 
         init() throws {
-            root = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-cgroup-\(UUID().uuidString)").path
+            root =
+                FileManager.default.temporaryDirectory.appendingPathComponent("skiff-cgroup-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         }
 
         func write(_ relativePath: String, _ text: String) throws {
             let path = root + "/" + relativePath
-            try FileManager.default.createDirectory(atPath: FileSystem.parentDirectory(of: path), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: FileSystem.parentDirectory(of: path),
+                withIntermediateDirectories: true
+            )
             try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         }
 
         func makeDirectory(_ relativePath: String) throws {
-            try FileManager.default.createDirectory(atPath: root + "/" + relativePath, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: root + "/" + relativePath,
+                withIntermediateDirectories: true
+            )
         }
 
         func symlink(_ relativePath: String, to target: String) throws {
@@ -43,7 +51,9 @@ import Glibc
     /// counters and the hierarchical total_* ones, which are those the reader must use.
     static func writeV1Memory(_ tree: FakeTree, under directory: String) throws {
         try tree.write("\(directory)/memory.usage_in_bytes", "10485760\n")
-        try tree.write("\(directory)/memory.stat", """
+        try tree.write(
+            "\(directory)/memory.stat",
+            """
             cache 1000
             rss 2000
             inactive_file 3000
@@ -56,7 +66,8 @@ import Glibc
             total_pgfault 12345
             total_pgmajfault 67
 
-            """)
+            """
+        )
         try tree.write("\(directory)/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
         try tree.write("\(directory)/memory.limit_in_bytes", "536870912\n")
         try tree.write("\(directory)/cgroup.procs", "41\n")
@@ -65,16 +76,20 @@ import Glibc
     static func expectV1Usage(_ usage: CgroupUsage?, before: Int64, after: Int64) throws {
         let usage = try #require(usage)
         #expect(usage.timestampNanos >= before && usage.timestampNanos <= after)
-        #expect(usage == CgroupUsage(
-            timestampNanos: usage.timestampNanos,
-            cpuUsageNanos: 123_456_789,
-            memoryUsageBytes: 10_485_760,
-            memoryWorkingSetBytes: 10_485_760 - 2_097_152,
-            memoryRSSBytes: 4_194_304,
-            pageFaults: 12345,
-            majorPageFaults: 67,
-            pids: 3,
-            oomKills: 2))
+        #expect(
+            usage
+                == CgroupUsage(
+                    timestampNanos: usage.timestampNanos,
+                    cpuUsageNanos: 123_456_789,
+                    memoryUsageBytes: 10_485_760,
+                    memoryWorkingSetBytes: 10_485_760 - 2_097_152,
+                    memoryRSSBytes: 4_194_304,
+                    pageFaults: 12345,
+                    majorPageFaults: 67,
+                    pids: 3,
+                    oomKills: 2
+                )
+        )
     }
 
     // MARK: cgroup v1
@@ -96,7 +111,10 @@ import Glibc
             let before = CgroupReader.nowNanoseconds()
             let usage = reader.usage(ofCgroup: Self.cgroup)
             try Self.expectV1Usage(usage, before: before, after: CgroupReader.nowNanoseconds())
-            #expect(reader.pids(ofCgroup: Self.cgroup) == [5, 12], "from the pids hierarchy, sorted, without duplicates")
+            #expect(
+                reader.pids(ofCgroup: Self.cgroup) == [5, 12],
+                "from the pids hierarchy, sorted, without duplicates"
+            )
 
             let limits = CgroupFiles.readLimits(ofCgroup: Self.cgroup, layout: layout, root: tree.root)
             #expect(limits.memoryLimit == 536_870_912)
@@ -105,10 +123,14 @@ import Glibc
             #expect(limits.cpuShares == 512)
             #expect(limits.pidsLimit == 100)
         }
-        #expect(CgroupFiles.directory(for: "memory", cgroup: Self.cgroup, layout: .hybrid, root: tree.root)
-            == tree.root + "/memory/skiff/abc")
-        #expect(CgroupFiles.directory(for: "cpuacct", cgroup: Self.cgroup, layout: .hybrid, root: tree.root)
-            == tree.root + "/cpuacct/skiff/abc")
+        #expect(
+            CgroupFiles.directory(for: "memory", cgroup: Self.cgroup, layout: .hybrid, root: tree.root)
+                == tree.root + "/memory/skiff/abc"
+        )
+        #expect(
+            CgroupFiles.directory(for: "cpuacct", cgroup: Self.cgroup, layout: .hybrid, root: tree.root)
+                == tree.root + "/cpuacct/skiff/abc"
+        )
     }
 
     @Test func v1WithCpuAndCpuacctCoMounted() throws {
@@ -123,13 +145,21 @@ import Glibc
         try tree.write("pids/skiff/abc/pids.current", "3\n")
         try tree.write("pids/skiff/abc/pids.max", "max\n")
 
-        #expect(CgroupFiles.directory(for: "cpuacct", cgroup: Self.cgroup, layout: .hybrid, root: tree.root)
-            == tree.root + "/cpu,cpuacct/skiff/abc")
-        #expect(CgroupFiles.directory(for: "cpu", cgroup: Self.cgroup, layout: .legacy, root: tree.root)
-            == tree.root + "/cpu,cpuacct/skiff/abc")
+        #expect(
+            CgroupFiles.directory(for: "cpuacct", cgroup: Self.cgroup, layout: .hybrid, root: tree.root)
+                == tree.root + "/cpu,cpuacct/skiff/abc"
+        )
+        #expect(
+            CgroupFiles.directory(for: "cpu", cgroup: Self.cgroup, layout: .legacy, root: tree.root)
+                == tree.root + "/cpu,cpuacct/skiff/abc"
+        )
         let reader = CgroupReader(layout: .hybrid, root: tree.root)
         let before = CgroupReader.nowNanoseconds()
-        try Self.expectV1Usage(reader.usage(ofCgroup: Self.cgroup), before: before, after: CgroupReader.nowNanoseconds())
+        try Self.expectV1Usage(
+            reader.usage(ofCgroup: Self.cgroup),
+            before: before,
+            after: CgroupReader.nowNanoseconds()
+        )
         #expect(reader.pids(ofCgroup: Self.cgroup) == [41], "from the memory hierarchy when pids has no cgroup.procs")
 
         let limits = CgroupFiles.readLimits(ofCgroup: Self.cgroup, layout: .hybrid, root: tree.root)
@@ -142,9 +172,15 @@ import Glibc
         // Most distributions also add a symlink per controller name; the plain name is then used.
         try tree.symlink("cpuacct", to: "cpu,cpuacct")
         try tree.symlink("cpu", to: "cpu,cpuacct")
-        #expect(CgroupFiles.directory(for: "cpuacct", cgroup: Self.cgroup, layout: .hybrid, root: tree.root)
-            == tree.root + "/cpuacct/skiff/abc")
-        try Self.expectV1Usage(reader.usage(ofCgroup: Self.cgroup), before: before, after: CgroupReader.nowNanoseconds())
+        #expect(
+            CgroupFiles.directory(for: "cpuacct", cgroup: Self.cgroup, layout: .hybrid, root: tree.root)
+                == tree.root + "/cpuacct/skiff/abc"
+        )
+        try Self.expectV1Usage(
+            reader.usage(ofCgroup: Self.cgroup),
+            before: before,
+            after: CgroupReader.nowNanoseconds()
+        )
         #expect(CgroupFiles.readLimits(ofCgroup: Self.cgroup, layout: .hybrid, root: tree.root).cpuShares == 1024)
     }
 
@@ -171,7 +207,9 @@ import Glibc
         defer { tree.remove() }
         try tree.write("skiff/abc/cpu.stat", "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n")
         try tree.write("skiff/abc/memory.current", "8388608\n")
-        try tree.write("skiff/abc/memory.stat", """
+        try tree.write(
+            "skiff/abc/memory.stat",
+            """
             anon 3145728
             file 5242880
             active_file 1048576
@@ -179,7 +217,8 @@ import Glibc
             pgfault 777
             pgmajfault 9
 
-            """)
+            """
+        )
         try tree.write("skiff/abc/memory.events", "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\noom_group_kill 0\n")
         try tree.write("skiff/abc/pids.current", "2\n")
         try tree.write("skiff/abc/cgroup.procs", "300\n200\n")
@@ -192,16 +231,20 @@ import Glibc
         let before = CgroupReader.nowNanoseconds()
         let usage = try #require(reader.usage(ofCgroup: Self.cgroup))
         #expect(usage.timestampNanos >= before && usage.timestampNanos <= CgroupReader.nowNanoseconds())
-        #expect(usage == CgroupUsage(
-            timestampNanos: usage.timestampNanos,
-            cpuUsageNanos: 2_500_000,
-            memoryUsageBytes: 8_388_608,
-            memoryWorkingSetBytes: 8_388_608 - 4_194_304,
-            memoryRSSBytes: 3_145_728,
-            pageFaults: 777,
-            majorPageFaults: 9,
-            pids: 2,
-            oomKills: 1))
+        #expect(
+            usage
+                == CgroupUsage(
+                    timestampNanos: usage.timestampNanos,
+                    cpuUsageNanos: 2_500_000,
+                    memoryUsageBytes: 8_388_608,
+                    memoryWorkingSetBytes: 8_388_608 - 4_194_304,
+                    memoryRSSBytes: 3_145_728,
+                    pageFaults: 777,
+                    majorPageFaults: 9,
+                    pids: 2,
+                    oomKills: 1
+                )
+        )
         #expect(reader.pids(ofCgroup: Self.cgroup) == [200, 300])
         #expect(reader.pids(ofCgroup: "skiff/abc/") == [200, 300], "the path is relative to the root either way")
 
@@ -223,8 +266,11 @@ import Glibc
         #expect(limits.pidsLimit == 64)
 
         for controller in ["memory", "cpu", "pids", "cpuacct"] {
-            #expect(CgroupFiles.directory(for: controller, cgroup: Self.cgroup, layout: .unified, root: tree.root)
-                == tree.root + "/skiff/abc", "one hierarchy: the controller does not matter")
+            #expect(
+                CgroupFiles.directory(for: controller, cgroup: Self.cgroup, layout: .unified, root: tree.root)
+                    == tree.root + "/skiff/abc",
+                "one hierarchy: the controller does not matter"
+            )
         }
         #expect(CgroupFiles.directory(for: "memory", cgroup: "/", layout: .unified, root: tree.root) == tree.root)
     }
@@ -254,8 +300,10 @@ import Glibc
         #expect(reader.usage(ofCgroup: Self.cgroup) == nil)
         #expect(reader.pids(ofCgroup: Self.cgroup) == [])
         let limits = CgroupFiles.readLimits(ofCgroup: Self.cgroup, layout: layout, root: tree.root)
-        #expect(limits.memoryLimit == nil && limits.cpuQuota == nil && limits.cpuPeriod == nil
-            && limits.cpuShares == nil && limits.pidsLimit == nil)
+        #expect(
+            limits.memoryLimit == nil && limits.cpuQuota == nil && limits.cpuPeriod == nil
+                && limits.cpuShares == nil && limits.pidsLimit == nil
+        )
         #expect(reader.usage(ofCgroup: "/skiff/other/../other") == nil, "a path with .. is refused")
         #expect(reader.pids(ofCgroup: "/../skiff/other") == [])
     }
@@ -283,11 +331,16 @@ import Glibc
         #expect(CgroupFiles.cpuWeight(fromShares: 1024) == 39)
         #expect(CgroupFiles.cpuWeight(fromShares: 262_144) == 10000)
         #expect(CgroupFiles.cpuShares(fromWeight: 1) == 2)
-        #expect(CgroupFiles.cpuShares(fromWeight: 39) == 999, "the smallest shares with weight 39 (the kubelet's 998 gives 38)")
+        #expect(
+            CgroupFiles.cpuShares(fromWeight: 39) == 999,
+            "the smallest shares with weight 39 (the kubelet's 998 gives 38)"
+        )
         #expect(CgroupFiles.cpuShares(fromWeight: 100) == 2598)
         #expect(CgroupFiles.cpuShares(fromWeight: 10000) == 262_144)
         #expect(CgroupFiles.cpuShares(fromWeight: 0) == 2, "out-of-range weights are clamped")
-        let lossy = (1...10000 as ClosedRange<UInt64>).filter { CgroupFiles.cpuWeight(fromShares: CgroupFiles.cpuShares(fromWeight: $0)) != $0 }
+        let lossy = (1...10000 as ClosedRange<UInt64>).filter {
+            CgroupFiles.cpuWeight(fromShares: CgroupFiles.cpuShares(fromWeight: $0)) != $0
+        }
         #expect(lossy.prefix(5) == [], "every weight survives a round trip through shares")
     }
 }
@@ -334,7 +387,9 @@ private let runningAsRoot = getuid() == 0
         let reader = CgroupReader(layout: layout)
         let empty = try #require(reader.usage(ofCgroup: path))
         #expect(reader.pids(ofCgroup: path) == [])
-        if layout != .unified, directories.contains(where: { $0.hasSuffix("/pids" + path) }) { #expect(empty.pids == 0) }
+        if layout != .unified, directories.contains(where: { $0.hasSuffix("/pids" + path) }) {
+            #expect(empty.pids == 0)
+        }
 
         // The shell waits for a line before exec'ing sleep, so sleep's memory is charged to the
         // new cgroups, not to the ones it was started in.
@@ -346,9 +401,16 @@ private let runningAsRoot = getuid() == 0
         try child!.release()
         #expect(reader.pids(ofCgroup: path) == [pid])
 
-        let usage = try #require(Self.poll(reader, path) { ($0.memoryUsageBytes ?? 0) > 0 && ($0.cpuUsageNanos ?? 0) > 0 })
-        let controllers = layout == .unified
-            ? Set((CgroupFiles.readText(directories[0] + "/cgroup.controllers") ?? "").split(separator: " ").map { String($0.filter { !$0.isNewline }) })
+        let usage = try #require(
+            Self.poll(reader, path) { ($0.memoryUsageBytes ?? 0) > 0 && ($0.cpuUsageNanos ?? 0) > 0 }
+        )
+        let controllers =
+            layout == .unified
+            ? Set(
+                (CgroupFiles.readText(directories[0] + "/cgroup.controllers") ?? "").split(separator: " ").map {
+                    String($0.filter { !$0.isNewline })
+                }
+            )
             : CgroupLayout.v1Controllers(in: mounts)
         if controllers.contains("memory") {
             #expect((usage.memoryUsageBytes ?? 0) > 0)
@@ -477,7 +539,7 @@ final class SpawnedChild {
         // socket kept open in this child delayed their EOFs and exits.
         skiff_spawn_addclosefrom(&actions, 3)
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         var child: pid_t = 0
         let result = posix_spawn(&child, arguments[0], &actions, nil, argv, environ)
         guard result == 0 else {
@@ -490,7 +552,9 @@ final class SpawnedChild {
     /// Sends the line the child waits for.
     func release() throws {
         let line = Array("go\n".utf8)
-        guard write(stdinWriter, line, line.count) == line.count else { throw SystemCallError("write", "stdin", errno: errno) }
+        guard write(stdinWriter, line, line.count) == line.count else {
+            throw SystemCallError("write", "stdin", errno: errno)
+        }
     }
 
     /// SIGKILL, then waits (up to five seconds) until the child is reaped or gone. Idempotent.

@@ -1,6 +1,7 @@
 import Foundation
 import SkiffCommon
 import Testing
+
 @testable import RuntimeCore
 
 /// A command certainly missing from the image is refused; one the runtime might still find (a
@@ -22,7 +23,12 @@ struct CommandCheckTests {
         try body(root)
     }
 
-    static func spec(_ args: [String], root: String, path: String = "/usr/local/bin:/usr/bin:/bin", mounts: [String] = []) -> RuntimeSpec {
+    static func spec(
+        _ args: [String],
+        root: String,
+        path: String = "/usr/local/bin:/usr/bin:/bin",
+        mounts: [String] = []
+    ) -> RuntimeSpec {
         var spec = RuntimeSpec.basic(args: args, env: ["PATH=" + path], rootfs: root)
         spec.mounts += mounts.map { RuntimeSpec.Mount(destination: $0, type: "bind", source: "/srv") }
         return spec
@@ -47,20 +53,42 @@ struct CommandCheckTests {
 
     @Test func missingCommandsAreRefusedByName() throws {
         try Self.withRootfs { root in
-            #expect(Self.refusal(Self.spec(["/usr/bin/nope"], root: root))?.contains("\"/usr/bin/nope\" is not an executable file") == true)
+            #expect(
+                Self.refusal(Self.spec(["/usr/bin/nope"], root: root))?.contains(
+                    "\"/usr/bin/nope\" is not an executable file"
+                ) == true
+            )
             #expect(Self.refusal(Self.spec(["/usr/bin/data"], root: root)) != nil, "not executable")
-            #expect(Self.refusal(Self.spec(["nope"], root: root))?.contains("looked in PATH: /usr/local/bin:/usr/bin:/bin") == true)
-            #expect(Self.refusal(Self.spec(["/usr/local/bin/provided"], root: root)) != nil, "a dangling symlink, no volume")
+            #expect(
+                Self.refusal(Self.spec(["nope"], root: root))?.contains("looked in PATH: /usr/local/bin:/usr/bin:/bin")
+                    == true
+            )
+            #expect(
+                Self.refusal(Self.spec(["/usr/local/bin/provided"], root: root)) != nil,
+                "a dangling symlink, no volume"
+            )
         }
     }
 
     @Test func whatTheRuntimeMightStillFindIsLeftToIt() throws {
         try Self.withRootfs { root in
-            #expect(Self.refusal(Self.spec(["/opt/tools/run"], root: root, mounts: ["/opt/tools"])) == nil, "under a mount")
-            #expect(Self.refusal(Self.spec(["/usr/local/bin/provided"], root: root, mounts: ["/tools"])) == nil, "a symlink into a mount")
-            #expect(Self.refusal(Self.spec(["provided"], root: root, mounts: ["/tools"])) == nil, "on PATH, through a symlink into a mount")
+            #expect(
+                Self.refusal(Self.spec(["/opt/tools/run"], root: root, mounts: ["/opt/tools"])) == nil,
+                "under a mount"
+            )
+            #expect(
+                Self.refusal(Self.spec(["/usr/local/bin/provided"], root: root, mounts: ["/tools"])) == nil,
+                "a symlink into a mount"
+            )
+            #expect(
+                Self.refusal(Self.spec(["provided"], root: root, mounts: ["/tools"])) == nil,
+                "on PATH, through a symlink into a mount"
+            )
             #expect(Self.refusal(Self.spec(["nope"], root: root, path: ".:/usr/bin")) == nil, "a relative PATH entry")
-            #expect(Self.refusal(Self.spec(["nope"], root: root), runtime: "/usr/bin/nvidia-container-runtime") == nil, "another runtime")
+            #expect(
+                Self.refusal(Self.spec(["nope"], root: root), runtime: "/usr/bin/nvidia-container-runtime") == nil,
+                "another runtime"
+            )
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SkiffCommon
 import Testing
+
 @testable import RuntimeCore
 
 /// conmon's sync pipe: one JSON line per event, read as a typed message; anything else is an
@@ -19,7 +20,9 @@ import Testing
     @Test func pidsAndFailuresAreRead() async throws {
         #expect(try await Self.read("{\"data\": 4321}\n") == (4321, ""))
         #expect(try await Self.read("{\"pid\": 99}\n") == (99, ""), "older conmons name it pid")
-        let failed = try await Self.read("{\"data\": -1, \"message\": \"runc create failed: no such file\"}\n{\"data\": 5}\n")
+        let failed = try await Self.read(
+            "{\"data\": -1, \"message\": \"runc create failed: no such file\"}\n{\"data\": 5}\n"
+        )
         #expect(failed == (-1, "runc create failed: no such file"), "only the first line counts")
     }
 
@@ -27,6 +30,9 @@ import Testing
     func anythingElseIsAnErrorQuotingTheLine(_ line: String) async {
         let error = await #expect(throws: SkiffError.self) { try await Self.read(line) }
         #expect(error?.code == .internalError)
-        #expect(error?.message.contains("conmon ended without reporting container c1") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.contains("conmon ended without reporting container c1") == true,
+            "\(String(describing: error))"
+        )
     }
 }

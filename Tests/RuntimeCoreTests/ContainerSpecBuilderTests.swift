@@ -3,6 +3,7 @@ import ImageCore
 import LinuxSys
 import SkiffCommon
 import Testing
+
 @testable import RuntimeCore
 
 /// The merge rules the kubelet expects of a CRI runtime, pinned below the integration level:
@@ -11,37 +12,93 @@ import Testing
 @Suite struct ContainerSpecBuilderTests {
     static let podDirectory = "/tmp/skiff-spec-unit-pod-\(UUID().uuidString.prefix(8).lowercased())"
 
-    static func sandbox(hostNetwork: Bool = false, hostIPC: Bool = false, sharedPID: Bool = false, shm: String? = nil) -> PodSandbox {
+    static func sandbox(
+        hostNetwork: Bool = false,
+        hostIPC: Bool = false,
+        sharedPID: Bool = false,
+        shm: String? = nil
+    ) -> PodSandbox {
         PodSandbox(
-            id: "pod1", name: "web", namespace: "default", uid: "u1", attempt: 0, state: .ready, createdAt: 0, labels: [:], annotations: [:],
-            runtimeHandler: "runc", hostname: "web-0", logDirectory: "", hostNetwork: hostNetwork, hostIPC: hostIPC, hostPID: false,
-            portMappings: [], cgroupParent: nil, sharedPID: sharedPID, pausePID: nil, dns: nil, shmPath: shm,
-            namespaces: PinnedNamespaces(directory: podDirectory + "/ns", network: hostNetwork ? nil : "/ns/net", ipc: hostIPC ? nil : "/ns/ipc",
-                                         uts: hostNetwork ? nil : "/ns/uts"),
-            networkName: nil, networkResult: nil, ips: [], directory: podDirectory)
+            id: "pod1",
+            name: "web",
+            namespace: "default",
+            uid: "u1",
+            attempt: 0,
+            state: .ready,
+            createdAt: 0,
+            labels: [:],
+            annotations: [:],
+            runtimeHandler: "runc",
+            hostname: "web-0",
+            logDirectory: "",
+            hostNetwork: hostNetwork,
+            hostIPC: hostIPC,
+            hostPID: false,
+            portMappings: [],
+            cgroupParent: nil,
+            sharedPID: sharedPID,
+            pausePID: nil,
+            dns: nil,
+            shmPath: shm,
+            namespaces: PinnedNamespaces(
+                directory: podDirectory + "/ns",
+                network: hostNetwork ? nil : "/ns/net",
+                ipc: hostIPC ? nil : "/ns/ipc",
+                uts: hostNetwork ? nil : "/ns/uts"
+            ),
+            networkName: nil,
+            networkResult: nil,
+            ips: [],
+            directory: podDirectory
+        )
     }
 
-    static func context(_ spec: ContainerSpec, image: ImageConfiguration.Defaults = .init(), sandbox: PodSandbox = sandbox(),
-                        home: String? = nil, layout: CgroupLayout? = .legacy, target: String? = nil) -> ContainerSpecBuilder.Context {
+    static func context(
+        _ spec: ContainerSpec,
+        image: ImageConfiguration.Defaults = .init(),
+        sandbox: PodSandbox = sandbox(),
+        home: String? = nil,
+        layout: CgroupLayout? = .legacy,
+        target: String? = nil
+    ) -> ContainerSpecBuilder.Context {
         ContainerSpecBuilder.Context(
-            id: "c1", spec: spec, image: image, sandbox: sandbox, user: .init(uid: 0, gid: 0, additionalGids: [], home: home),
-            rootfs: "/rootfs", cgroupsPath: "/skiff/c1", cgroupLayout: layout, minimumOOMScoreAdj: 0, targetPIDNamespace: target)
+            id: "c1",
+            spec: spec,
+            image: image,
+            sandbox: sandbox,
+            user: .init(uid: 0, gid: 0, additionalGids: [], home: home),
+            rootfs: "/rootfs",
+            cgroupsPath: "/skiff/c1",
+            cgroupLayout: layout,
+            minimumOOMScoreAdj: 0,
+            targetPIDNamespace: target
+        )
     }
 
     // MARK: Command
 
-    @Test(arguments: [
-        // command, args, image entrypoint, image cmd → process args
-        ([], [], ["/ep"], ["cmd"], ["/ep", "cmd"]),
-        (["/bin/run"], [], ["/ep"], ["cmd"], ["/bin/run"]),
-        (["/bin/run"], ["-v"], ["/ep"], ["cmd"], ["/bin/run", "-v"]),
-        ([], ["-v"], ["/ep"], ["cmd"], ["/ep", "-v"]),
-        ([], ["/bin/sh"], [], ["cmd"], ["/bin/sh"]),
-        ([], [], [], ["cmd"], ["cmd"]),
-    ] as [([String], [String], [String], [String], [String])])
-    func commandReplacesEntrypointAndArgsReplaceCmd(command: [String], args: [String], entrypoint: [String], cmd: [String], expected: [String]) throws {
+    @Test(
+        arguments: [
+            // command, args, image entrypoint, image cmd → process args
+            ([], [], ["/ep"], ["cmd"], ["/ep", "cmd"]),
+            (["/bin/run"], [], ["/ep"], ["cmd"], ["/bin/run"]),
+            (["/bin/run"], ["-v"], ["/ep"], ["cmd"], ["/bin/run", "-v"]),
+            ([], ["-v"], ["/ep"], ["cmd"], ["/ep", "-v"]),
+            ([], ["/bin/sh"], [], ["cmd"], ["/bin/sh"]),
+            ([], [], [], ["cmd"], ["cmd"]),
+        ] as [([String], [String], [String], [String], [String])]
+    )
+    func commandReplacesEntrypointAndArgsReplaceCmd(
+        command: [String],
+        args: [String],
+        entrypoint: [String],
+        cmd: [String],
+        expected: [String]
+    ) throws {
         let spec = ContainerSpec(name: "c", image: "img", command: command, args: args)
-        #expect(try ContainerSpecBuilder.processArguments(spec, image: .init(entrypoint: entrypoint, cmd: cmd)) == expected)
+        #expect(
+            try ContainerSpecBuilder.processArguments(spec, image: .init(entrypoint: entrypoint, cmd: cmd)) == expected
+        )
     }
 
     @Test func aContainerWithNoCommandAnywhereIsRefusedByName() {
@@ -55,17 +112,28 @@ import Testing
     // MARK: Environment
 
     @Test func environmentMergesByKeyAndAddsTheDefaults() {
-        var spec = ContainerSpec(name: "c", image: "img", env: [("B", "from-config"), ("C", "c=with=equals"), ("", "dropped")])
+        var spec = ContainerSpec(
+            name: "c",
+            image: "img",
+            env: [("B", "from-config"), ("C", "c=with=equals"), ("", "dropped")]
+        )
         spec.tty = true
         let image = ImageConfiguration.Defaults(env: ["A=1", "B=from-image", "EMPTY"])
         let env = ContainerSpecBuilder.environment(Self.context(spec, image: image, home: "/home/app"))
-        #expect(env == ["A=1", "B=from-config", "EMPTY=", "C=c=with=equals", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                        "HOSTNAME=web-0", "HOME=/home/app", "TERM=xterm"])
+        #expect(
+            env == [
+                "A=1", "B=from-config", "EMPTY=", "C=c=with=equals",
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOSTNAME=web-0", "HOME=/home/app", "TERM=xterm",
+            ]
+        )
     }
 
     @Test func theImagesPathAndHomeWinOverTheDefaults() {
         let image = ImageConfiguration.Defaults(env: ["PATH=/opt/bin", "HOME=/srv"])
-        let env = ContainerSpecBuilder.environment(Self.context(ContainerSpec(name: "c", image: "img"), image: image, home: "/root"))
+        let env = ContainerSpecBuilder.environment(
+            Self.context(ContainerSpec(name: "c", image: "img"), image: image, home: "/root")
+        )
         #expect(env.contains("PATH=/opt/bin") && env.contains("HOME=/srv"))
         #expect(!env.contains { $0.hasPrefix("TERM=") }, "TERM only with a tty")
         let noHome = ContainerSpecBuilder.environment(Self.context(ContainerSpec(name: "c", image: "img"), home: ""))
@@ -73,27 +141,44 @@ import Testing
     }
 
     @Test func hostNetworkPodsGetTheNodesHostname() {
-        let env = ContainerSpecBuilder.environment(Self.context(ContainerSpec(name: "c", image: "img"), sandbox: Self.sandbox(hostNetwork: true)))
+        let env = ContainerSpecBuilder.environment(
+            Self.context(ContainerSpec(name: "c", image: "img"), sandbox: Self.sandbox(hostNetwork: true))
+        )
         #expect(env.contains("HOSTNAME=\(SandboxService.nodeHostname())"))
     }
 
     // MARK: Namespaces
 
     @Test func namespacesFollowThePodAndThePIDMode() throws {
-        func types(_ mode: ContainerSpec.PIDMode, sandbox: PodSandbox = Self.sandbox(), layout: CgroupLayout? = .legacy,
-                   target: String? = nil) throws -> [String] {
+        func types(
+            _ mode: ContainerSpec.PIDMode,
+            sandbox: PodSandbox = Self.sandbox(),
+            layout: CgroupLayout? = .legacy,
+            target: String? = nil
+        ) throws -> [String] {
             var spec = ContainerSpec(name: "c", image: "img")
             spec.security.pidMode = mode
-            return try ContainerSpecBuilder.namespaces(Self.context(spec, sandbox: sandbox, layout: layout, target: target))
-                .map { "\($0.type)\($0.path.map { "=" + $0 } ?? "")" }
+            return try ContainerSpecBuilder.namespaces(
+                Self.context(spec, sandbox: sandbox, layout: layout, target: target)
+            )
+            .map { "\($0.type)\($0.path.map { "=" + $0 } ?? "")" }
         }
         #expect(try types(.container) == ["mount", "network=/ns/net", "ipc=/ns/ipc", "uts=/ns/uts", "pid"])
         #expect(try types(.node) == ["mount", "network=/ns/net", "ipc=/ns/ipc", "uts=/ns/uts"])
         #expect(try types(.container, sandbox: Self.sandbox(hostNetwork: true, hostIPC: true)) == ["mount", "pid"])
-        #expect(try types(.pod, sandbox: Self.sandbox(sharedPID: false)).last == "pid", "no shared namespace: one of its own, as containerd")
-        #expect(try types(.pod, sandbox: Self.sandbox(sharedPID: true), target: "/proc/7/ns/pid").last == "pid=/proc/7/ns/pid")
+        #expect(
+            try types(.pod, sandbox: Self.sandbox(sharedPID: false)).last == "pid",
+            "no shared namespace: one of its own, as containerd"
+        )
+        #expect(
+            try types(.pod, sandbox: Self.sandbox(sharedPID: true), target: "/proc/7/ns/pid").last
+                == "pid=/proc/7/ns/pid"
+        )
         #expect(try types(.target("other"), target: "/proc/9/ns/pid").last == "pid=/proc/9/ns/pid")
-        #expect(try types(.container, layout: .unified).last == "cgroup", "cgroup v2 gets a cgroup namespace, as runc's default spec")
+        #expect(
+            try types(.container, layout: .unified).last == "cgroup",
+            "cgroup v2 gets a cgroup namespace, as runc's default spec"
+        )
 
         let unpinned = #expect(throws: SkiffError.self) { try types(.pod, sandbox: Self.sandbox(sharedPID: true)) }
         #expect(unpinned?.code == .failedPrecondition)
@@ -124,38 +209,52 @@ import Testing
         #expect(ContainerSpecBuilder.resources(requested, layout: .unified).unified == ["memory.high": "50M"])
     }
 
-    @Test(arguments: [(0, 0, 0), (-999, 0, 0), (-999, -998, -998), (500, -998, 500), (5000, 0, 1000)] as [(Int64, Int, Int)])
+    @Test(
+        arguments: [(0, 0, 0), (-999, 0, 0), (-999, -998, -998), (500, -998, 500), (5000, 0, 1000)]
+            as [(Int64, Int, Int)]
+    )
     func oomScoreAdjIsClampedToWhatTheKernelAllows(requested: Int64, minimum: Int, expected: Int) {
         #expect(ContainerSpecBuilder.oomScoreAdj(requested, minimum: minimum) == expected)
     }
 
     // MARK: Mounts
 
-    static func mounts(_ spec: ContainerSpec, sandbox: PodSandbox = sandbox()) throws -> ([RuntimeSpec.Mount], String?) {
+    static func mounts(_ spec: ContainerSpec, sandbox: PodSandbox = sandbox()) throws -> ([RuntimeSpec.Mount], String?)
+    {
         try ContainerSpecBuilder.mounts(Self.context(spec, sandbox: sandbox))
     }
 
     @Test func bindMountsGoParentsFirstWithTheirPropagation() throws {
         let base = "/tmp/skiff-spec-unit-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: base) }
-        var spec = ContainerSpec(name: "c", image: "img", mounts: [
-            .init(containerPath: "/data/cache/deep", hostPath: base + "/deep", readOnly: true),
-            .init(containerPath: "/data", hostPath: base + "/data", propagation: .hostToContainer),
-            .init(containerPath: "/data/cache", hostPath: base + "/cache"),
-        ])
+        var spec = ContainerSpec(
+            name: "c",
+            image: "img",
+            mounts: [
+                .init(containerPath: "/data/cache/deep", hostPath: base + "/deep", readOnly: true),
+                .init(containerPath: "/data", hostPath: base + "/data", propagation: .hostToContainer),
+                .init(containerPath: "/data/cache", hostPath: base + "/cache"),
+            ]
+        )
         let (mounts, propagation) = try Self.mounts(spec)
         let binds = mounts.filter { $0.type == "bind" && $0.destination.hasPrefix("/data") }
         #expect(binds.map(\.destination) == ["/data", "/data/cache", "/data/cache/deep"])
         #expect(binds.map(\.options) == [["rbind", "rslave"], ["rbind", "rprivate"], ["rbind", "rprivate", "ro"]])
         #expect(propagation == "rslave", "a host-to-container mount needs a slave root")
-        #expect(FileManager.default.fileExists(atPath: base + "/deep"), "a missing source becomes a directory, as in containerd")
+        #expect(
+            FileManager.default.fileExists(atPath: base + "/deep"),
+            "a missing source becomes a directory, as in containerd"
+        )
 
         spec.mounts = [.init(containerPath: "/shared", hostPath: base + "/shared", propagation: .bidirectional)]
         let unprivileged = #expect(throws: SkiffError.self) { try Self.mounts(spec) }
         #expect(unprivileged?.message.contains("needs a privileged container") == true)
         spec.security.privileged = true
         #expect(try Self.mounts(spec).1 == "rshared")
-        #expect(try Self.mounts(spec).0.first { $0.destination == "/sys" }?.options?.contains("rw") == true, "privileged gets a writable /sys")
+        #expect(
+            try Self.mounts(spec).0.first { $0.destination == "/sys" }?.options?.contains("rw") == true,
+            "privileged gets a writable /sys"
+        )
     }
 
     @Test(arguments: [("relative", "/src", "destination"), ("/dst", "relative", "source")])
@@ -168,13 +267,18 @@ import Testing
 
     @Test func devShmIsThePodsTheNodesOrAPrivateTmpfs() throws {
         func shm(_ sandbox: PodSandbox) throws -> RuntimeSpec.Mount? {
-            try Self.mounts(ContainerSpec(name: "c", image: "img"), sandbox: sandbox).0.first { $0.destination == "/dev/shm" }
+            try Self.mounts(ContainerSpec(name: "c", image: "img"), sandbox: sandbox).0.first {
+                $0.destination == "/dev/shm"
+            }
         }
         #expect(try shm(Self.sandbox(shm: "/pod/shm"))?.source == "/pod/shm")
         #expect(try shm(Self.sandbox(hostIPC: true))?.source == "/dev/shm")
         #expect(try shm(Self.sandbox())?.type == "tmpfs")
         let own = ContainerSpec(name: "c", image: "img", mounts: [.init(containerPath: "/dev/shm/", hostPath: "/tmp")])
-        #expect(try Self.mounts(own).0.filter { $0.destination.hasPrefix("/dev/shm") }.map(\.source) == ["/tmp"], "the kubelet's own wins")
+        #expect(
+            try Self.mounts(own).0.filter { $0.destination.hasPrefix("/dev/shm") }.map(\.source) == ["/tmp"],
+            "the kubelet's own wins"
+        )
     }
 
     @Test func thePodsEtcFilesAreBoundUnlessTheKubeletMountsItsOwn() throws {
@@ -183,7 +287,11 @@ import Testing
         for file in ["hostname", "resolv.conf", "hosts"] {
             try "x\n".write(toFile: Self.podDirectory + "/" + file, atomically: true, encoding: .utf8)
         }
-        var spec = ContainerSpec(name: "c", image: "img", mounts: [.init(containerPath: "/etc/hosts", hostPath: "/tmp")])
+        var spec = ContainerSpec(
+            name: "c",
+            image: "img",
+            mounts: [.init(containerPath: "/etc/hosts", hostPath: "/tmp")]
+        )
         spec.security.readOnlyRootfs = true
         let etc = try Self.mounts(spec).0.filter { $0.destination.hasPrefix("/etc/") }
         #expect(etc.map(\.destination) == ["/etc/hostname", "/etc/resolv.conf", "/etc/hosts"])
@@ -213,7 +321,9 @@ import Testing
 
     @Test func aRelativeWorkingDirectoryIsRefusedAndTheImagesIsTheDefault() throws {
         let spec = ContainerSpec(name: "c", image: "img", command: ["/bin/true"])
-        #expect(try ContainerSpecBuilder.build(Self.context(spec, image: .init(workingDir: "/srv"))).process.cwd == "/srv")
+        #expect(
+            try ContainerSpecBuilder.build(Self.context(spec, image: .init(workingDir: "/srv"))).process.cwd == "/srv"
+        )
         #expect(try ContainerSpecBuilder.build(Self.context(spec)).process.cwd == "/")
         var relative = spec
         relative.workingDir = "srv"

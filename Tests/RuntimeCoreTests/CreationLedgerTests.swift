@@ -1,5 +1,6 @@
 import SkiffCommon
 import Testing
+
 @testable import RuntimeCore
 
 /// Retried creations: one creation per key and spec, its result for every caller that waits,
@@ -21,9 +22,20 @@ import Testing
         }
     }
 
-    static func create(_ ledger: CreationLedger<String, Int>, _ counter: Counter, spec: String = "spec", exists: Bool = true,
-                       delay: Duration = .milliseconds(200)) async throws(SkiffError) -> Int {
-        try await ledger.create(key: "pod/name/0", spec: spec, what: "thing", stillExists: { _ in exists }, work: work(counter, delay: delay))
+    static func create(
+        _ ledger: CreationLedger<String, Int>,
+        _ counter: Counter,
+        spec: String = "spec",
+        exists: Bool = true,
+        delay: Duration = .milliseconds(200)
+    ) async throws(SkiffError) -> Int {
+        try await ledger.create(
+            key: "pod/name/0",
+            spec: spec,
+            what: "thing",
+            stillExists: { _ in exists },
+            work: work(counter, delay: delay)
+        )
     }
 
     @Test func aRetryWhileTheCreationRunsGetsItsResult() async throws {

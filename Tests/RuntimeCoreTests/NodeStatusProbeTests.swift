@@ -2,6 +2,7 @@ import DaemonConfig
 import Foundation
 import LinuxSys
 import Testing
+
 @testable import RuntimeCore
 
 @Suite struct NodeStatusProbeTests {
@@ -10,7 +11,8 @@ import Testing
     }
 
     static func temporaryDirectory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-probe-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-probe-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
@@ -18,7 +20,10 @@ import Testing
     @Test func networkReadyFollowsTheCNIConfigDirectory() throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let probe = NodeStatusProbe(configuration: try Self.configuration(cniDir: directory), lookup: { "/usr/bin/\($0)" })
+        let probe = NodeStatusProbe(
+            configuration: try Self.configuration(cniDir: directory),
+            lookup: { "/usr/bin/\($0)" }
+        )
         let before = probe.conditions()
         #expect(before.map(\.type) == ["RuntimeReady", "NetworkReady"])
         #expect(before[0].isTrue)
@@ -51,7 +56,10 @@ import Testing
 
     @Test func handlerSetResolvesDefaultAndRoots() throws {
         let configuration = try Self.configuration(cniDir: "/x")
-        let handlers = RuntimeHandlerSet(configuration: configuration, lookup: { $0 == "crun" ? nil : "/usr/sbin/\($0)" })
+        let handlers = RuntimeHandlerSet(
+            configuration: configuration,
+            lookup: { $0 == "crun" ? nil : "/usr/sbin/\($0)" }
+        )
         #expect(handlers.handlers.map(\.name) == ["crun", "runc"])
         #expect(handlers.handler(named: "")?.name == "runc")
         #expect(handlers.handler(named: "runc")?.resolvedPath == "/usr/sbin/runc")
@@ -62,7 +70,11 @@ import Testing
 }
 
 @Suite struct NodeCheckTests {
-    static func node(programs: Set<String>, mountinfo: String, filesystems: String = "nodev\toverlay\n") -> NodeCheck.Node {
+    static func node(
+        programs: Set<String>,
+        mountinfo: String,
+        filesystems: String = "nodev\toverlay\n"
+    ) -> NodeCheck.Node {
         NodeCheck.Node(
             isRoot: true,
             resolveProgram: { programs.contains($0) ? "/usr/bin/\($0)" : nil },
@@ -70,20 +82,28 @@ import Testing
             mounts: MountTable(mountinfo: mountinfo),
             filesystems: filesystems,
             overlayModuleAvailable: false,
-            seccompAvailable: true)
+            seccompAvailable: true
+        )
     }
 
     static let unified = "25 1 0:23 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw"
 
     @Test func aCompleteNodePasses() {
-        let node = Self.node(programs: ["runc", "crun", "conmon", "bridge", "host-local", "loopback", "portmap"], mountinfo: Self.unified)
+        let node = Self.node(
+            programs: ["runc", "crun", "conmon", "bridge", "host-local", "loopback", "portmap"],
+            mountinfo: Self.unified
+        )
         let findings = NodeCheck(configuration: .defaults, node: node).run()
         #expect(!findings.contains { $0.outcome == .failure }, "\(findings)")
         #expect(findings.contains { $0.subject == "cgroups" && $0.detail.contains("cgroup v2") })
     }
 
     @Test func missingPiecesFailWithAFix() {
-        let node = Self.node(programs: ["crun"], mountinfo: "34 30 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory", filesystems: "")
+        let node = Self.node(
+            programs: ["crun"],
+            mountinfo: "34 30 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory",
+            filesystems: ""
+        )
         let failures = NodeCheck(configuration: .defaults, node: node).run().filter { $0.outcome == .failure }
         let subjects = failures.map(\.subject)
         #expect(subjects.contains("runtime handler runc"))
@@ -92,7 +112,9 @@ import Testing
         #expect(subjects.contains("cgroups"))
         #expect(subjects.contains("overlayfs"))
         #expect(failures.first { $0.subject == "conmon" }?.detail.contains("apt-get install conmon") == true)
-        #expect(failures.first { $0.subject == "CNI plugin bridge" }?.detail.contains("containernetworking-plugins") == true)
+        #expect(
+            failures.first { $0.subject == "CNI plugin bridge" }?.detail.contains("containernetworking-plugins") == true
+        )
         #expect(failures.first { $0.subject == "cgroups" }?.detail.contains("cpu") == true)
     }
 }

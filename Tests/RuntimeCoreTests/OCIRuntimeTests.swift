@@ -2,6 +2,7 @@ import Foundation
 import LinuxSys
 import SkiffCommon
 import Testing
+
 @testable import RuntimeCore
 
 /// runc, for real, on a busybox root filesystem made by the test.
@@ -10,11 +11,17 @@ import Testing
         let bundle = directory + "/bundle"
         try FileManager.default.createDirectory(atPath: bundle + "/rootfs/bin", withIntermediateDirectories: true)
         for sub in ["proc", "dev", "sys", "tmp"] {
-            try FileManager.default.createDirectory(atPath: "\(bundle)/rootfs/\(sub)", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: "\(bundle)/rootfs/\(sub)",
+                withIntermediateDirectories: true
+            )
         }
         try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: bundle + "/rootfs/bin/busybox")
         for applet in ["sh", "echo", "hostname", "cat"] {
-            try FileManager.default.createSymbolicLink(atPath: "\(bundle)/rootfs/bin/\(applet)", withDestinationPath: "busybox")
+            try FileManager.default.createSymbolicLink(
+                atPath: "\(bundle)/rootfs/bin/\(applet)",
+                withDestinationPath: "busybox"
+            )
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -26,12 +33,17 @@ import Testing
         let directory = "/tmp/skiff-oci-\(UUID().uuidString.prefix(8).lowercased())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let pinned = try await PinnsNamespacePinner.besideExecutable().pin(NamespaceRequest(ipc: false, uts: false), in: directory + "/ns")
+        let pinned = try await PinnsNamespacePinner.besideExecutable().pin(
+            NamespaceRequest(ipc: false, uts: false),
+            in: directory + "/ns"
+        )
         defer { try? PinnsNamespacePinner.besideExecutable().unpin(pinned) }
 
         let spec = RuntimeSpec.basic(
             args: ["/bin/sh", "-c", "echo out; echo err >&2; hostname; cat /proc/net/dev | grep -c eth0; exit 3"],
-            hostname: "in-container", namespacePaths: ["network": pinned.network!])
+            hostname: "in-container",
+            namespacePaths: ["network": pinned.network!]
+        )
         let bundle = try Self.bundle(in: directory, spec: spec)
         let runtime = RuncCompatibleRuntime(name: "runc", binary: "/usr/sbin/runc", root: directory + "/runc-root")
         let id = "skiff-test-\(UUID().uuidString.prefix(8).lowercased())"

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import RuntimeCore
 
 /// Operations on one object run one at a time, in arrival order; other objects are not held up.
@@ -7,8 +8,15 @@ struct ObjectLocksTests {
         var entries: [String] = []
         var running = 0
         var mostAtOnce = 0
-        func enter(_ name: String) { entries.append("+" + name); running += 1; mostAtOnce = max(mostAtOnce, running) }
-        func leave(_ name: String) { entries.append("-" + name); running -= 1 }
+        func enter(_ name: String) {
+            entries.append("+" + name)
+            running += 1
+            mostAtOnce = max(mostAtOnce, running)
+        }
+        func leave(_ name: String) {
+            entries.append("-" + name)
+            running -= 1
+        }
     }
 
     @Test func oneObjectIsHeldByOneOperationAtATime() async {

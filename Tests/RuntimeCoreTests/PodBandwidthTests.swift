@@ -1,9 +1,12 @@
 import Testing
+
 @testable import RuntimeCore
 
 @Suite struct PodBandwidthTests {
     @Test func annotationsBecomeBitsPerSecond() {
-        let bandwidth = PodBandwidth(annotations: ["kubernetes.io/ingress-bandwidth": "10M", "kubernetes.io/egress-bandwidth": "1Gi"])
+        let bandwidth = PodBandwidth(annotations: [
+            "kubernetes.io/ingress-bandwidth": "10M", "kubernetes.io/egress-bandwidth": "1Gi",
+        ])
         #expect(bandwidth?.ingressBitsPerSecond == 10_000_000)
         #expect(bandwidth?.egressBitsPerSecond == 1 << 30)
         #expect(bandwidth?.runtimeConfig.ingressRate == 10_000_000)

@@ -2,6 +2,7 @@ import Foundation
 import LinuxSys
 import SkiffCommon
 import Testing
+
 @testable import RuntimeCore
 
 /// Real namespaces (skiff-pinns) and real CNI plugins from Debian's containernetworking-plugins,
@@ -28,12 +29,22 @@ import Testing
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let pinned = try await Self.pinner.pin(
-            NamespaceRequest(hostname: "pod-host", sysctls: ["net.ipv4.ip_unprivileged_port_start": "0"]), in: directory + "/ns")
+            NamespaceRequest(hostname: "pod-host", sysctls: ["net.ipv4.ip_unprivileged_port_start": "0"]),
+            in: directory + "/ns"
+        )
         #expect(try Self.nsfsMounts(under: directory) == 3)
-        #expect(try await Self.run("/usr/bin/nsenter", ["--uts=\(pinned.uts!)", "hostname"]).stdoutText == "pod-host\n")
-        let sysctl = try await Self.run("/usr/bin/nsenter", ["--net=\(pinned.network!)", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"])
+        #expect(
+            try await Self.run("/usr/bin/nsenter", ["--uts=\(pinned.uts!)", "hostname"]).stdoutText == "pod-host\n"
+        )
+        let sysctl = try await Self.run(
+            "/usr/bin/nsenter",
+            ["--net=\(pinned.network!)", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"]
+        )
         #expect(sysctl.stdoutText == "0\n")
-        #expect(try String(contentsOfFile: "/proc/sys/net/ipv4/ip_unprivileged_port_start", encoding: .utf8) != "0\n", "the host is untouched")
+        #expect(
+            try String(contentsOfFile: "/proc/sys/net/ipv4/ip_unprivileged_port_start", encoding: .utf8) != "0\n",
+            "the host is untouched"
+        )
         try Self.pinner.unpin(pinned)
         #expect(try Self.nsfsMounts(under: directory) == 0)
         #expect(!FileManager.default.fileExists(atPath: directory + "/ns"))
@@ -54,12 +65,12 @@ import Testing
             _ = try? FileManager.default.removeItem(atPath: directory)
         }
         let conflist = """
-        {"cniVersion":"1.0.0","name":"\(bridge)","plugins":[
-          {"type":"bridge","bridge":"\(bridge)","isGateway":true,"ipMasq":false,
-           "ipam":{"type":"host-local","ranges":[[{"subnet":"\(subnet)"}]],"dataDir":"\(directory)/ipam"}},
-          {"type":"portmap","capabilities":{"portMappings":true}},
-          {"type":"loopback"}]}
-        """
+            {"cniVersion":"1.0.0","name":"\(bridge)","plugins":[
+              {"type":"bridge","bridge":"\(bridge)","isGateway":true,"ipMasq":false,
+               "ipam":{"type":"host-local","ranges":[[{"subnet":"\(subnet)"}]],"dataDir":"\(directory)/ipam"}},
+              {"type":"portmap","capabilities":{"portMappings":true}},
+              {"type":"loopback"}]}
+            """
         try FileManager.default.createDirectory(atPath: directory + "/conf", withIntermediateDirectories: true)
         try conflist.write(toFile: directory + "/conf/10-test.conflist", atomically: true, encoding: .utf8)
         let network = try #require(try CNINetworkList.load(directory: directory + "/conf"))
@@ -67,17 +78,26 @@ import Testing
 
         let pinned = try await Self.pinner.pin(NamespaceRequest(ipc: false, uts: false), in: directory + "/ns")
         let runner = CNIPluginRunner(binDirs: Self.pluginDirs)
-        let attachment = CNIAttachment(containerID: "pod-\(bridge)", netnsPath: pinned.network!,
-                                       arguments: [("K8S_POD_NAMESPACE", "default"), ("K8S_POD_NAME", "test")],
-                                       capabilities: ["portMappings": .array([])])
+        let attachment = CNIAttachment(
+            containerID: "pod-\(bridge)",
+            netnsPath: pinned.network!,
+            arguments: [("K8S_POD_NAMESPACE", "default"), ("K8S_POD_NAME", "test")],
+            capabilities: ["portMappings": .array([])]
+        )
         do {
             let result = try await runner.add(network, attachment)
             let address = try #require(result.addresses.first)
             #expect(address.address.hasPrefix(String(subnet.dropLast(4))), "\(address.address) in \(subnet)")
-            let inside = try await Self.run("/usr/bin/nsenter", ["--net=\(pinned.network!)", "ip", "-o", "-4", "addr", "show", "eth0"])
+            let inside = try await Self.run(
+                "/usr/bin/nsenter",
+                ["--net=\(pinned.network!)", "ip", "-o", "-4", "addr", "show", "eth0"]
+            )
             #expect(inside.stdoutText.contains(address.address), "\(inside.stdoutText)")
             // Traffic only to the pod's own gateway, on the test's bridge.
-            let ping = try await Self.run("/usr/bin/nsenter", ["--net=\(pinned.network!)", "/bin/busybox", "ping", "-c", "1", "-W", "2", address.gateway ?? ""])
+            let ping = try await Self.run(
+                "/usr/bin/nsenter",
+                ["--net=\(pinned.network!)", "/bin/busybox", "ping", "-c", "1", "-W", "2", address.gateway ?? ""]
+            )
             #expect(ping.status == 0, "the pod reaches its gateway: \(ping.stdoutText)\(ping.stderrText)")
             try await runner.delete(network, attachment, previousResult: result.raw)
             let after = try await Self.run("/usr/bin/nsenter", ["--net=\(pinned.network!)", "ip", "-o", "link"])
@@ -96,10 +116,14 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
         let log = directory + "/calls"
-        let fake = "#!/bin/sh\necho \"$CNI_COMMAND\" >> \(log)\nif [ \"$CNI_COMMAND\" = ADD ]; then echo '{\"code\":11,\"msg\":\"no addresses left\",\"details\":\"pool exhausted\"}'; exit 1; fi\nexit 0\n"
+        let fake =
+            "#!/bin/sh\necho \"$CNI_COMMAND\" >> \(log)\nif [ \"$CNI_COMMAND\" = ADD ]; then echo '{\"code\":11,\"msg\":\"no addresses left\",\"details\":\"pool exhausted\"}'; exit 1; fi\nexit 0\n"
         try fake.write(toFile: directory + "/bin/failing", atomically: true, encoding: .utf8)
         chmod(directory + "/bin/failing", 0o755)
-        let network = try CNINetworkList.parse(Data(#"{"cniVersion":"1.0.0","name":"fails","plugins":[{"type":"loopback"},{"type":"failing"}]}"#.utf8), file: "test")
+        let network = try CNINetworkList.parse(
+            Data(#"{"cniVersion":"1.0.0","name":"fails","plugins":[{"type":"loopback"},{"type":"failing"}]}"#.utf8),
+            file: "test"
+        )
         let pinned = try await Self.pinner.pin(NamespaceRequest(ipc: false, uts: false), in: directory + "/ns")
         defer { try? Self.pinner.unpin(pinned) }
         let runner = CNIPluginRunner(binDirs: [directory + "/bin"] + Self.pluginDirs)
@@ -107,9 +131,15 @@ import Testing
             try await runner.add(network, CNIAttachment(containerID: "x", netnsPath: pinned.network!))
         }
         #expect(error?.message.contains("no addresses left: pool exhausted") == true, "\(String(describing: error))")
-        #expect(try String(contentsOfFile: log, encoding: .utf8) == "ADD\nDEL\n", "the chain was deleted after the failure")
+        #expect(
+            try String(contentsOfFile: log, encoding: .utf8) == "ADD\nDEL\n",
+            "the chain was deleted after the failure"
+        )
 
-        let missing = try CNINetworkList.parse(Data(#"{"cniVersion":"1.0.0","name":"m","type":"no-such-plugin"}"#.utf8), file: "test")
+        let missing = try CNINetworkList.parse(
+            Data(#"{"cniVersion":"1.0.0","name":"m","type":"no-such-plugin"}"#.utf8),
+            file: "test"
+        )
         let notInstalled = await #expect(throws: SkiffError.self) {
             try await runner.add(missing, CNIAttachment(containerID: "x", netnsPath: pinned.network!))
         }

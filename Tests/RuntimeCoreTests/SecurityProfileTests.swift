@@ -2,6 +2,7 @@ import Foundation
 import LinuxSys
 import SkiffCommon
 import Testing
+
 @testable import RuntimeCore
 
 /// The default capability set, CRI add/drop resolution, and the RuntimeDefault seccomp profile,
@@ -34,27 +35,45 @@ import Testing
     }
 
     @Test func resolveWithoutChangesIsTheRuntimeDefault() throws {
-        #expect(try CapabilitySet.resolve(add: [], drop: [], privileged: false) == CapabilitySet.runtimeDefault.sorted())
+        #expect(
+            try CapabilitySet.resolve(add: [], drop: [], privileged: false) == CapabilitySet.runtimeDefault.sorted()
+        )
     }
 
     @Test func resolveTakesNamesWithOrWithoutThePrefixInAnyCase() throws {
-        let caps = try CapabilitySet.resolve(add: ["NET_ADMIN", "net_admin", "CAP_NET_ADMIN", "sys_time", "Cap_Sys_Ptrace"],
-                                             drop: ["mknod", "CAP_NET_RAW", "cap_kill", "SYS_ADMIN"], privileged: false)
+        let caps = try CapabilitySet.resolve(
+            add: ["NET_ADMIN", "net_admin", "CAP_NET_ADMIN", "sys_time", "Cap_Sys_Ptrace"],
+            drop: ["mknod", "CAP_NET_RAW", "cap_kill", "SYS_ADMIN"],
+            privileged: false
+        )
         var expected = Set(CapabilitySet.runtimeDefault)
         expected.formUnion(["CAP_NET_ADMIN", "CAP_SYS_TIME", "CAP_SYS_PTRACE"])
         expected.subtract(["CAP_MKNOD", "CAP_NET_RAW", "CAP_KILL"])
         #expect(caps == expected.sorted())
         #expect(caps == caps.sorted() && Set(caps).count == caps.count, "sorted, unique")
-        #expect(try CapabilitySet.resolve(add: ["CHOWN"], drop: ["chown"], privileged: false).contains("CAP_CHOWN") == false,
-                "a capability both added and dropped is dropped")
+        #expect(
+            try CapabilitySet.resolve(add: ["CHOWN"], drop: ["chown"], privileged: false).contains("CAP_CHOWN")
+                == false,
+            "a capability both added and dropped is dropped"
+        )
     }
 
     @Test func resolveAllInAddAndDrop() throws {
         let everything = CapabilitySet.knownNames
-        let allButChown = try CapabilitySet.resolve(add: ["ALL"], drop: ["CHOWN"], privileged: false, available: everything)
+        let allButChown = try CapabilitySet.resolve(
+            add: ["ALL"],
+            drop: ["CHOWN"],
+            privileged: false,
+            available: everything
+        )
         #expect(allButChown == everything.filter { $0 != "CAP_CHOWN" }.sorted())
 
-        let onlyBind = try CapabilitySet.resolve(add: ["NET_BIND_SERVICE"], drop: ["all"], privileged: false, available: everything)
+        let onlyBind = try CapabilitySet.resolve(
+            add: ["NET_BIND_SERVICE"],
+            drop: ["all"],
+            privileged: false,
+            available: everything
+        )
         #expect(onlyBind == ["CAP_NET_BIND_SERVICE"])
         #expect(try CapabilitySet.resolve(add: [], drop: ["ALL"], privileged: false).isEmpty)
         #expect(try CapabilitySet.resolve(add: ["all"], drop: [], privileged: false) == CapabilitySet.all().sorted())
@@ -64,7 +83,12 @@ import Testing
         let caps = try CapabilitySet.resolve(add: [], drop: ["ALL", "NOT_A_CAP"], privileged: true)
         #expect(caps == CapabilitySet.all().sorted())
         #expect(caps.contains("CAP_SYS_ADMIN"))
-        let older = try CapabilitySet.resolve(add: [], drop: [], privileged: true, available: CapabilitySet.names(throughLastCap: 37))
+        let older = try CapabilitySet.resolve(
+            add: [],
+            drop: [],
+            privileged: true,
+            available: CapabilitySet.names(throughLastCap: 37)
+        )
         #expect(older.count == 38 && !older.contains("CAP_BPF"))
     }
 
@@ -101,12 +125,17 @@ import Testing
         #expect(profile.architectures == ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])
         #endif
         let allowed = Self.unconditional(profile)
-        for name in ["read", "write", "openat", "execve", "exit_group", "futex", "mmap", "rt_sigaction", "wait4", "chroot", "ptrace"] {
+        for name in [
+            "read", "write", "openat", "execve", "exit_group", "futex", "mmap", "rt_sigaction", "wait4", "chroot",
+            "ptrace",
+        ] {
             #expect(allowed.contains(name), "\(name)")
         }
-        for name in ["mount", "umount2", "unshare", "setns", "reboot", "init_module", "kexec_load", "bpf", "acct",
-                     "syslog", "settimeofday", "iopl", "open_by_handle_at", "keyctl", "userfaultfd", "clone", "clone3",
-                     "socket", "personality"] {
+        for name in [
+            "mount", "umount2", "unshare", "setns", "reboot", "init_module", "kexec_load", "bpf", "acct",
+            "syslog", "settimeofday", "iopl", "open_by_handle_at", "keyctl", "userfaultfd", "clone", "clone3",
+            "socket", "personality",
+        ] {
             #expect(!allowed.contains(name), "\(name)")
         }
         #expect(DefaultSeccompProfile.allowedSyscalls.count == Set(DefaultSeccompProfile.allowedSyscalls).count)
@@ -121,7 +150,11 @@ import Testing
         let clone = Self.rules(for: "clone", in: profile)
         #expect(clone.count == 1)
         #expect(clone.first?.action == "SCMP_ACT_ALLOW")
-        #expect(clone.first?.args == [RuntimeSpec.Seccomp.Argument(index: 0, value: 0x7E02_0000, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")])
+        #expect(
+            clone.first?.args == [
+                RuntimeSpec.Seccomp.Argument(index: 0, value: 0x7E02_0000, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")
+            ]
+        )
     }
 
     @Test func sysAdminAllowsMountAndNamespaces() {
@@ -136,9 +169,11 @@ import Testing
 
     @Test func eachCapabilityOpensItsOwnSyscalls() {
         let expectations: [(String, [String])] = [
-            ("CAP_SYS_PTRACE", ["kcmp", "pidfd_getfd", "process_madvise"]), ("CAP_SYS_MODULE", ["init_module", "finit_module", "delete_module"]),
+            ("CAP_SYS_PTRACE", ["kcmp", "pidfd_getfd", "process_madvise"]),
+            ("CAP_SYS_MODULE", ["init_module", "finit_module", "delete_module"]),
             ("CAP_SYS_BOOT", ["reboot"]), ("CAP_SYS_TIME", ["settimeofday", "clock_settime"]),
-            ("CAP_SYS_NICE", ["mbind", "set_mempolicy"]), ("CAP_SYS_RAWIO", ["iopl", "ioperm"]), ("CAP_SYS_PACCT", ["acct"]),
+            ("CAP_SYS_NICE", ["mbind", "set_mempolicy"]), ("CAP_SYS_RAWIO", ["iopl", "ioperm"]),
+            ("CAP_SYS_PACCT", ["acct"]),
             ("CAP_SYSLOG", ["syslog"]), ("CAP_BPF", ["bpf"]), ("CAP_PERFMON", ["perf_event_open"]),
             ("CAP_DAC_READ_SEARCH", ["open_by_handle_at"]), ("CAP_SYS_TTY_CONFIG", ["vhangup"]),
         ]
@@ -192,7 +227,8 @@ import Testing
     /// With no `process.capabilities` runc gives the container no capabilities, so `unshare -n`
     /// fails whatever the profile; `unshare -U` (a user namespace needs no capability) fails only
     /// because the profile refuses `unshare` without CAP_SYS_ADMIN.
-    static let script = "echo ok; mkdir /tmp/x && echo made; unshare -n true; echo unshare=$?; unshare -U true; echo userns=$?; grep '^Seccomp:' /proc/self/status"
+    static let script =
+        "echo ok; mkdir /tmp/x && echo made; unshare -n true; echo unshare=$?; unshare -U true; echo userns=$?; grep '^Seccomp:' /proc/self/status"
 
     static func runUnderRunc(profile: RuntimeSpec.Seccomp, directory: String) async throws -> ChildProcess.Result {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -200,7 +236,10 @@ import Testing
         spec.linux.seccomp = profile
         let bundle = try OCIRuntimeTests.bundle(in: directory, spec: spec)
         for applet in ["mkdir", "unshare", "true", "grep"] {
-            try FileManager.default.createSymbolicLink(atPath: "\(bundle)/rootfs/bin/\(applet)", withDestinationPath: "busybox")
+            try FileManager.default.createSymbolicLink(
+                atPath: "\(bundle)/rootfs/bin/\(applet)",
+                withDestinationPath: "busybox"
+            )
         }
         let runtime = RuncCompatibleRuntime(name: "runc", binary: "/usr/sbin/runc", root: directory + "/runc-root")
         let id = "skiff-test-\(UUID().uuidString.prefix(8).lowercased())"
@@ -218,7 +257,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
         let confined = try await Self.runUnderRunc(
-            profile: DefaultSeccompProfile.profile(capabilities: Set(CapabilitySet.runtimeDefault)), directory: directory + "/default")
+            profile: DefaultSeccompProfile.profile(capabilities: Set(CapabilitySet.runtimeDefault)),
+            directory: directory + "/default"
+        )
         let output = confined.stdoutText
         #expect(confined.status == 0, "\(confined.stderrText)")
         #expect(output.hasPrefix("ok\nmade\n"), "ordinary commands work: \(output) \(confined.stderrText)")
@@ -231,10 +272,15 @@ import Testing
         // filter, so a user namespace can be made (where the node allows them at all).
         let opened = try await Self.runUnderRunc(
             profile: DefaultSeccompProfile.profile(capabilities: Set(CapabilitySet.runtimeDefault + ["CAP_SYS_ADMIN"])),
-            directory: directory + "/sys-admin")
+            directory: directory + "/sys-admin"
+        )
         #expect(opened.stdoutText.hasPrefix("ok\nmade\n"), "\(opened.stdoutText) \(opened.stderrText)")
-        #expect(Self.value(of: "unshare", in: opened.stdoutText).map { $0 != "0" } == true, "still no CAP_SYS_ADMIN in the container")
-        let maxUserNamespaces = (try? String(contentsOfFile: "/proc/sys/user/max_user_namespaces", encoding: .utf8))
+        #expect(
+            Self.value(of: "unshare", in: opened.stdoutText).map { $0 != "0" } == true,
+            "still no CAP_SYS_ADMIN in the container"
+        )
+        let maxUserNamespaces =
+            (try? String(contentsOfFile: "/proc/sys/user/max_user_namespaces", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
         if maxUserNamespaces > 0 {
             #expect(Self.value(of: "userns", in: opened.stdoutText) == "0", "\(opened.stdoutText) \(opened.stderrText)")

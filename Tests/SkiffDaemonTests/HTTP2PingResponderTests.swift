@@ -11,8 +11,10 @@ import Testing
 
     static func frame(type: UInt8, flags: UInt8 = 0, stream: UInt32 = 0, payload: [UInt8]) -> [UInt8] {
         let length = payload.count
-        return [UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags,
-                UInt8(stream >> 24 & 0x7F), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF), UInt8(stream & 0xFF)] + payload
+        return [
+            UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags,
+            UInt8(stream >> 24 & 0x7F), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF), UInt8(stream & 0xFF),
+        ] + payload
     }
 
     static let settings = frame(type: 0x4, payload: [0, 3, 0, 0, 0, 100])
@@ -42,7 +44,9 @@ import Testing
 
     @Test(arguments: [1, 2, 5, 9, 10, 17, 64, 4096])
     func pingsAreAnsweredAndRemovedWhateverTheReadSizes(chunk: Int) throws {
-        let input = Self.preface + Self.settings + Self.ping + Self.headers + Self.ping + Self.ping + Self.data + Self.pingAck + Self.ping
+        let input =
+            Self.preface + Self.settings + Self.ping + Self.headers + Self.ping + Self.ping + Self.data + Self.pingAck
+            + Self.ping
         let result = try Self.run(input, chunk: chunk)
         #expect(result.passed == Self.preface + Self.settings + Self.headers + Self.data + Self.pingAck)
         let ack = Self.frame(type: 0x6, flags: 0x1, payload: [1, 2, 3, 4, 5, 6, 7, 8])

@@ -11,21 +11,32 @@ import Testing
 /// DATA frames split them.
 @Suite struct OversizedRequestResponderTests {
     static func message(_ size: Int) -> [UInt8] {
-        [0, UInt8(size >> 24 & 0xFF), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF)] + Array(repeating: 0x61, count: size)
+        [0, UInt8(size >> 24 & 0xFF), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF)]
+            + Array(repeating: 0x61, count: size)
     }
 
     /// Sends `bytes` as DATA frames of `chunk` bytes (after the request HEADERS); returns the
     /// payloads passed on and those written back.
-    static func run(_ bytes: [UInt8], chunk: Int, limit: Int) throws -> (passed: [HTTP2Frame.FramePayload], written: [HTTP2Frame.FramePayload], refused: Bool) {
+    static func run(
+        _ bytes: [UInt8],
+        chunk: Int,
+        limit: Int
+    ) throws -> (passed: [HTTP2Frame.FramePayload], written: [HTTP2Frame.FramePayload], refused: Bool) {
         let responder = OversizedRequestResponder(limit: limit)
         let channel = EmbeddedChannel(handler: responder)
-        let request: HPACKHeaders = [":method": "POST", ":path": "/runtime.v1.RuntimeService/RunPodSandbox", "content-type": "application/grpc"]
+        let request: HPACKHeaders = [
+            ":method": "POST", ":path": "/runtime.v1.RuntimeService/RunPodSandbox", "content-type": "application/grpc",
+        ]
         try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: request)))
         var offset = 0
         while offset < bytes.count && !responder.refused {
             let piece = Array(bytes[offset..<min(bytes.count, offset + chunk)])
             offset += piece.count
-            try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(channel.allocator.buffer(bytes: piece)), endStream: offset == bytes.count)))
+            try channel.writeInbound(
+                HTTP2Frame.FramePayload.data(
+                    .init(data: .byteBuffer(channel.allocator.buffer(bytes: piece)), endStream: offset == bytes.count)
+                )
+            )
         }
         var passed: [HTTP2Frame.FramePayload] = []
         while let payload = try channel.readInbound(as: HTTP2Frame.FramePayload.self) { passed.append(payload) }
@@ -65,7 +76,9 @@ import Testing
         }
         #expect(trailers.endStream)
         #expect(trailers.headers.first(name: "grpc-status") == "8")
-        #expect(trailers.headers.first(name: "grpc-message") == "request message of 2000 bytes is over the 1000-byte limit")
+        #expect(
+            trailers.headers.first(name: "grpc-message") == "request message of 2000 bytes is over the 1000-byte limit"
+        )
         guard result.written.count == 2, case .rstStream(let code) = result.written[1] else {
             Issue.record("no RST_STREAM after the trailers: \(result.written)")
             return

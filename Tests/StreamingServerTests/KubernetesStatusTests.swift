@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Testing
+
 @testable import StreamingServer
 
 /// The metav1.Status bytes client-go's remotecommand reads, and the resize messages it sends.
@@ -10,11 +11,16 @@ import Testing
     @Test func statusesHaveTheShapeClientGoDecodes() {
         #expect(Self.text(KubernetesStatus.success()) == #"{"metadata":{},"status":"Success"}"#)
         #expect(KubernetesStatus.exited(0, command: ["true"]) == KubernetesStatus.success())
-        #expect(Self.text(KubernetesStatus.exited(3, command: ["sh", "-c", "exit 3"])) == """
-            {"details":{"causes":[{"message":"3","reason":"ExitCode"}]},"message":"command terminated with non-zero exit code: \
-            error executing command [\\"sh\\", \\"-c\\", \\"exit 3\\"], exit code 3","metadata":{},"reason":"NonZeroExitCode","status":"Failure"}
-            """)
-        #expect(Self.text(KubernetesStatus.failure("no such container")) == #"{"message":"no such container","metadata":{},"reason":"InternalError","status":"Failure"}"#)
+        #expect(
+            Self.text(KubernetesStatus.exited(3, command: ["sh", "-c", "exit 3"])) == """
+                {"details":{"causes":[{"message":"3","reason":"ExitCode"}]},"message":"command terminated with non-zero exit code: \
+                error executing command [\\"sh\\", \\"-c\\", \\"exit 3\\"], exit code 3","metadata":{},"reason":"NonZeroExitCode","status":"Failure"}
+                """
+        )
+        #expect(
+            Self.text(KubernetesStatus.failure("no such container"))
+                == #"{"message":"no such container","metadata":{},"reason":"InternalError","status":"Failure"}"#
+        )
     }
 
     @Test func olderProtocolsGetTheMessageAsText() {
@@ -27,7 +33,10 @@ import Testing
         let size = TerminalSize(json: ByteBuffer(string: #"{"Width":120,"Height":40}"#))
         #expect(size?.width == 120 && size?.height == 40)
         #expect(TerminalSize(json: ByteBuffer(string: #"{"Width":100000,"Height":1}"#))?.width == UInt16.max, "clamped")
-        for bad in [#"{"Width":0,"Height":40}"#, #"{"Width":80}"#, #"{"Width":"80","Height":"24"}"#, "[80,24]", "", #"{"Width":-1,"Height":5}"#] {
+        for bad in [
+            #"{"Width":0,"Height":40}"#, #"{"Width":80}"#, #"{"Width":"80","Height":"24"}"#, "[80,24]", "",
+            #"{"Width":-1,"Height":5}"#,
+        ] {
             #expect(TerminalSize(json: ByteBuffer(string: bad)) == nil, "\(bad)")
         }
     }

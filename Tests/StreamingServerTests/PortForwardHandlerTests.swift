@@ -3,14 +3,19 @@ import NIOCore
 import NIOEmbedded
 import SkiffCommon
 import Testing
+
 @testable import StreamingServer
 
 /// The port-forward handler's stream bookkeeping on an embedded channel, with a backend that is
 /// never reached: every case here is decided before a connection to the pod would be made.
 @Suite struct PortForwardHandlerTests {
     struct UnreachableBackend: StreamingBackend {
-        func startExec(_ request: ExecStreamRequest) async throws(SkiffError) -> StartedExec { throw SkiffError.invalidArgument("unused") }
-        func startAttach(_ request: AttachStreamRequest) async throws(SkiffError) -> StartedAttach { throw SkiffError.invalidArgument("unused") }
+        func startExec(_ request: ExecStreamRequest) async throws(SkiffError) -> StartedExec {
+            throw SkiffError.invalidArgument("unused")
+        }
+        func startAttach(_ request: AttachStreamRequest) async throws(SkiffError) -> StartedAttach {
+            throw SkiffError.invalidArgument("unused")
+        }
         func connectToPod(_ podSandboxID: String, port: UInt16) async throws(SkiffError) -> Int32 {
             Issue.record("the backend was reached for port \(port)")
             throw SkiffError.invalidArgument("unused")
@@ -24,16 +29,26 @@ import Testing
         let inflater = SPDYHeaderInflater()
 
         init(ports: [UInt16] = []) throws {
-            let handler = PortForwardHandler(request: PortForwardStreamRequest(podSandboxID: "pod", ports: ports),
-                                             backend: UnreachableBackend(), logger: Logger(label: "test"))
+            let handler = PortForwardHandler(
+                request: PortForwardStreamRequest(podSandboxID: "pod", ports: ports),
+                backend: UnreachableBackend(),
+                logger: Logger(label: "test")
+            )
             try channel.pipeline.syncOperations.addHandler(handler)
             // The handler writes only on an active connection.
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         }
 
         func open(_ id: UInt32, _ headers: [(String, String)]) throws {
-            try channel.writeInbound(SPDYFrame.synStream(streamID: id, associatedTo: 0, priority: 0, flags: 0,
-                                                         headerBlock: deflater.compress(headers.map { (name: $0.0, value: $0.1) })))
+            try channel.writeInbound(
+                SPDYFrame.synStream(
+                    streamID: id,
+                    associatedTo: 0,
+                    priority: 0,
+                    flags: 0,
+                    headerBlock: deflater.compress(headers.map { (name: $0.0, value: $0.1) })
+                )
+            )
         }
 
         /// Every frame the handler wrote so far (SYN_REPLY header blocks read through the inflater).

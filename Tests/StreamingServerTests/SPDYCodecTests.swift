@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import StreamingServer
 
 /// SPDY/3.1 framing and header compression, checked against bytes other implementations
@@ -19,7 +20,8 @@ import Testing
     @Test func theDictionaryIsTheSpecsOne() {
         // 1423 bytes with Adler-32 0xe3c6a7c2, the DICTID every SPDY/3 zlib header names.
         #expect(SPDYDictionary.bytes.count == 1423)
-        var a: UInt32 = 1, b: UInt32 = 0
+        var a: UInt32 = 1
+        var b: UInt32 = 0
         for byte in SPDYDictionary.bytes {
             a = (a + UInt32(byte)) % 65521
             b = (b + a) % 65521
@@ -30,7 +32,9 @@ import Testing
     @Test func aSynStreamFromAnotherImplementationDecodes() throws {
         // A SYN_STREAM as node-spdy's tests carry it: stream 1, a zlib header block whose
         // header names the SPDY dictionary (78 f9 e3c6a7c2).
-        var buffer = Self.hex("800300010000002c0000000100000000000078f9e3c6a7c202e50e507ab442a45a77d7105006b32a4804974d8cfa00000000ffff")
+        var buffer = Self.hex(
+            "800300010000002c0000000100000000000078f9e3c6a7c202e50e507ab442a45a77d7105006b32a4804974d8cfa00000000ffff"
+        )
         let frame = try #require(try SPDYFrame.parse(&buffer))
         #expect(buffer.isEmpty)
         guard case .synStream(let streamID, _, _, let flags, let block) = frame else {
@@ -45,8 +49,11 @@ import Testing
     }
 
     @Test func headerBlocksRoundTripAcrossOneStreamPerDirection() throws {
-        let deflater = SPDYHeaderDeflater(), inflater = SPDYHeaderInflater()
-        let first: [(name: String, value: String)] = [("streamtype", "error"), ("x-stream-protocol-version", "v4.channel.k8s.io")]
+        let deflater = SPDYHeaderDeflater()
+        let inflater = SPDYHeaderInflater()
+        let first: [(name: String, value: String)] = [
+            ("streamtype", "error"), ("x-stream-protocol-version", "v4.channel.k8s.io"),
+        ]
         let second: [(name: String, value: String)] = [("streamtype", "stdout"), ("requestid", "0"), ("port", "8080")]
         for headers in [first, second, first] {
             let decoded = try inflater.headers(from: deflater.compress(headers))
@@ -61,21 +68,23 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dictionaryFile) }
         let ours = SPDYHeaderDeflater().compress([("streamtype", "stdin")])
         let script = """
-        import sys, zlib
-        d = open(sys.argv[1], 'rb').read()
-        block = bytes.fromhex(sys.argv[2])
-        print(zlib.decompressobj(zdict=d).decompress(block).hex())
-        c = zlib.compressobj(zdict=d)
-        raw = (1).to_bytes(4, 'big') + (10).to_bytes(4, 'big') + b'streamtype' + (6).to_bytes(4, 'big') + b'stderr'
-        print((c.compress(raw) + c.flush(zlib.Z_SYNC_FLUSH)).hex())
-        """
+            import sys, zlib
+            d = open(sys.argv[1], 'rb').read()
+            block = bytes.fromhex(sys.argv[2])
+            print(zlib.decompressobj(zdict=d).decompress(block).hex())
+            c = zlib.compressobj(zdict=d)
+            raw = (1).to_bytes(4, 'big') + (10).to_bytes(4, 'big') + b'streamtype' + (6).to_bytes(4, 'big') + b'stderr'
+            print((c.compress(raw) + c.flush(zlib.Z_SYNC_FLUSH)).hex())
+            """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = ["-c", script, dictionaryFile, ours.map { String(format: "%02x", $0) }.joined()]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(
+            separator: "\n"
+        )
         for _ in 0..<500 where process.isRunning { usleep(10_000) }
         try #require(output.count == 2)
         #expect(Self.hex(String(output[0])) == SPDYHeaderDeflater.serialize([("streamtype", "stdin")]))
@@ -108,7 +117,11 @@ import Testing
     }
 
     @Test func garbageIsRefusedNotTrusted() {
-        #expect(throws: SPDYHeaderInflater.Failure.self) { try SPDYHeaderInflater().headers(from: [0x78, 0x9c, 0xff, 0xff, 0x00, 0x01]) }
-        #expect(throws: SPDYHeaderInflater.Failure.malformed) { try SPDYHeaderInflater.parse([0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]) }
+        #expect(throws: SPDYHeaderInflater.Failure.self) {
+            try SPDYHeaderInflater().headers(from: [0x78, 0x9c, 0xff, 0xff, 0x00, 0x01])
+        }
+        #expect(throws: SPDYHeaderInflater.Failure.malformed) {
+            try SPDYHeaderInflater.parse([0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff])
+        }
     }
 }

@@ -17,11 +17,16 @@ enum ScalarClassifier {
 
     static func looksLikeDateTime(_ token: String) -> Bool {
         let bytes = Array(token.utf8)
-        let digits = { (range: Range<Int>) in range.allSatisfy { $0 < bytes.count && bytes[$0] >= 48 && bytes[$0] <= 57 } }
-        if bytes.count >= 10, digits(0..<4), bytes[4] == UInt8(ascii: "-"), digits(5..<7), bytes[7] == UInt8(ascii: "-"), digits(8..<10) {
+        let digits = { (range: Range<Int>) in
+            range.allSatisfy { $0 < bytes.count && bytes[$0] >= 48 && bytes[$0] <= 57 }
+        }
+        if bytes.count >= 10, digits(0..<4), bytes[4] == UInt8(ascii: "-"), digits(5..<7),
+            bytes[7] == UInt8(ascii: "-"), digits(8..<10)
+        {
             return true
         }
-        return bytes.count >= 8 && digits(0..<2) && bytes[2] == UInt8(ascii: ":") && digits(3..<5) && bytes[5] == UInt8(ascii: ":")
+        return bytes.count >= 8 && digits(0..<2) && bytes[2] == UInt8(ascii: ":") && digits(3..<5)
+            && bytes[5] == UInt8(ascii: ":")
     }
 
     static func integer(_ token: String) -> Int64? {

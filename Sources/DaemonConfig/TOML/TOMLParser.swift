@@ -59,20 +59,31 @@ private struct Parser {
     }
 
     /// Walks to the parent of the header's last key, creating implicit tables, then defines it.
-    func defineHeader(_ keys: ArraySlice<String>, isArray: Bool, line: Int, in table: inout TOMLTable) throws(TOMLSyntaxError) {
+    func defineHeader(
+        _ keys: ArraySlice<String>,
+        isArray: Bool,
+        line: Int,
+        in table: inout TOMLTable
+    ) throws(TOMLSyntaxError) {
         let key = keys.first!
         if keys.count == 1 {
             if let existing = table.entry(key) {
                 if isArray {
                     guard table.arrayOfTablesKeys.contains(key), case .array(var items) = existing.value else {
-                        throw error("cannot define array of tables '\(key)': the key already holds a \(existing.value.typeName)", line: line)
+                        throw error(
+                            "cannot define array of tables '\(key)': the key already holds a \(existing.value.typeName)",
+                            line: line
+                        )
                     }
                     items.append(.table(TOMLTable(line: line, definedByHeader: true)))
                     table.replace(key, .array(items))
                     return
                 }
                 guard case .table(var inner) = existing.value, !table.arrayOfTablesKeys.contains(key) else {
-                    throw error("cannot define table '\(key)': the key already holds a \(existing.value.typeName)", line: line)
+                    throw error(
+                        "cannot define table '\(key)': the key already holds a \(existing.value.typeName)",
+                        line: line
+                    )
                 }
                 if inner.definedByHeader || inner.isInline || inner.definedByDottedKey {
                     throw error("table '\(key)' is defined twice", line: line)
@@ -90,13 +101,20 @@ private struct Parser {
             }
             return
         }
-        try descend(into: key, of: &table, line: line, viaDottedKey: false) { (inner: inout TOMLTable) throws(TOMLSyntaxError) in
+        try descend(into: key, of: &table, line: line, viaDottedKey: false) {
+            (inner: inout TOMLTable) throws(TOMLSyntaxError) in
             try defineHeader(keys.dropFirst(), isArray: isArray, line: line, in: &inner)
         }
     }
 
     /// Inserts `value` at the dotted `keys` below the table at `path`.
-    func insert(_ value: TOMLValue, at keys: [String], line: Int, below path: [String], in root: TOMLTable) throws(TOMLSyntaxError) -> TOMLTable {
+    func insert(
+        _ value: TOMLValue,
+        at keys: [String],
+        line: Int,
+        below path: [String],
+        in root: TOMLTable
+    ) throws(TOMLSyntaxError) -> TOMLTable {
         var table = root
         try withTable(at: path[...], in: &table, line: line) { (target: inout TOMLTable) throws(TOMLSyntaxError) in
             try insertDotted(value, keys[...], line: line, in: &target)
@@ -104,7 +122,12 @@ private struct Parser {
         return table
     }
 
-    func insertDotted(_ value: TOMLValue, _ keys: ArraySlice<String>, line: Int, in table: inout TOMLTable) throws(TOMLSyntaxError) {
+    func insertDotted(
+        _ value: TOMLValue,
+        _ keys: ArraySlice<String>,
+        line: Int,
+        in table: inout TOMLTable
+    ) throws(TOMLSyntaxError) {
         let key = keys.first!
         if keys.count == 1 {
             if table.entry(key) != nil {
@@ -113,21 +136,34 @@ private struct Parser {
             table.insert(key, value, line: line)
             return
         }
-        try descend(into: key, of: &table, line: line, viaDottedKey: true) { (inner: inout TOMLTable) throws(TOMLSyntaxError) in
+        try descend(into: key, of: &table, line: line, viaDottedKey: true) {
+            (inner: inout TOMLTable) throws(TOMLSyntaxError) in
             try insertDotted(value, keys.dropFirst(), line: line, in: &inner)
         }
     }
 
-    func withTable(at path: ArraySlice<String>, in table: inout TOMLTable, line: Int, body: (inout TOMLTable) throws(TOMLSyntaxError) -> Void) throws(TOMLSyntaxError) {
+    func withTable(
+        at path: ArraySlice<String>,
+        in table: inout TOMLTable,
+        line: Int,
+        body: (inout TOMLTable) throws(TOMLSyntaxError) -> Void
+    ) throws(TOMLSyntaxError) {
         guard let key = path.first else { return try body(&table) }
-        try descend(into: key, of: &table, line: line, viaDottedKey: false) { (inner: inout TOMLTable) throws(TOMLSyntaxError) in
+        try descend(into: key, of: &table, line: line, viaDottedKey: false) {
+            (inner: inout TOMLTable) throws(TOMLSyntaxError) in
             try withTable(at: path.dropFirst(), in: &inner, line: line, body: body)
         }
     }
 
     /// Runs `body` on the sub-table `key` (the last element for an array of tables), creating an
     /// implicit table when the key is new.
-    func descend(into key: String, of table: inout TOMLTable, line: Int, viaDottedKey: Bool, body: (inout TOMLTable) throws(TOMLSyntaxError) -> Void) throws(TOMLSyntaxError) {
+    func descend(
+        into key: String,
+        of table: inout TOMLTable,
+        line: Int,
+        viaDottedKey: Bool,
+        body: (inout TOMLTable) throws(TOMLSyntaxError) -> Void
+    ) throws(TOMLSyntaxError) {
         guard let existing = table.entry(key) else {
             var inner = TOMLTable(line: line)
             inner.definedByDottedKey = viaDottedKey
@@ -141,7 +177,10 @@ private struct Parser {
                 throw error("inline table '\(key)' cannot be extended", line: line)
             }
             if viaDottedKey && inner.definedByHeader {
-                throw error("table '\(key)' was defined by a header and cannot be extended with a dotted key", line: line)
+                throw error(
+                    "table '\(key)' was defined by a header and cannot be extended with a dotted key",
+                    line: line
+                )
             }
             try body(&inner)
             table.replace(key, .table(inner))
@@ -208,12 +247,17 @@ private struct Parser {
         var items: [TOMLValue] = []
         while true {
             skipBlankLinesAndComments()
-            if peek() == UInt8(ascii: "]") { advance(); return .array(items) }
+            if peek() == UInt8(ascii: "]") {
+                advance()
+                return .array(items)
+            }
             items.append(try parseValue())
             skipBlankLinesAndComments()
             switch peek() {
             case UInt8(ascii: ","): advance()
-            case UInt8(ascii: "]"): advance(); return .array(items)
+            case UInt8(ascii: "]"):
+                advance()
+                return .array(items)
             default: throw error("expected ',' or ']' in array")
             }
         }
@@ -253,7 +297,8 @@ private struct Parser {
         while let byte = peek(), isScalarByte(byte) { advance() }
         // A date and a time may be separated by one space: "1979-05-27 07:32:00".
         if position - start == 10, peek() == UInt8(ascii: " "), position + 1 < bytes.count,
-           isDigit(bytes[position + 1]), bytes[start + 4] == UInt8(ascii: "-") {
+            isDigit(bytes[position + 1]), bytes[start + 4] == UInt8(ascii: "-")
+        {
             advance()
             while let byte = peek(), isScalarByte(byte) { advance() }
         }
@@ -298,7 +343,9 @@ private struct Parser {
             guard let byte = peek() else { throw error("unterminated multi-line string") }
             if starts(with: "\"\"\"") {
                 var quotes = 3
-                while quotes < 5, position + quotes < bytes.count, bytes[position + quotes] == UInt8(ascii: "\"") { quotes += 1 }
+                while quotes < 5, position + quotes < bytes.count, bytes[position + quotes] == UInt8(ascii: "\"") {
+                    quotes += 1
+                }
                 raw.append(contentsOf: repeatElement(UInt8(ascii: "\""), count: quotes - 3))
                 advance(quotes)
                 flush(&raw, into: &scalars)
@@ -308,7 +355,10 @@ private struct Parser {
                 flush(&raw, into: &scalars)
                 if lineEndingBackslashFollows() {
                     advance()
-                    while let next = peek(), next == UInt8(ascii: " ") || next == UInt8(ascii: "\t") || next == UInt8(ascii: "\n") || next == UInt8(ascii: "\r") { advance() }
+                    while let next = peek(),
+                        next == UInt8(ascii: " ") || next == UInt8(ascii: "\t") || next == UInt8(ascii: "\n")
+                            || next == UInt8(ascii: "\r")
+                    { advance() }
                 } else {
                     scalars.append(try parseEscape())
                 }
@@ -324,7 +374,9 @@ private struct Parser {
         advance()
         let start = position
         while let byte = peek(), byte != UInt8(ascii: "'") {
-            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") { throw error("newline in a single-line string") }
+            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                throw error("newline in a single-line string")
+            }
             try checkControl(byte)
             advance()
         }
@@ -341,7 +393,9 @@ private struct Parser {
         while position < bytes.count {
             if starts(with: "'''") {
                 var quotes = 3
-                while quotes < 5, position + quotes < bytes.count, bytes[position + quotes] == UInt8(ascii: "'") { quotes += 1 }
+                while quotes < 5, position + quotes < bytes.count, bytes[position + quotes] == UInt8(ascii: "'") {
+                    quotes += 1
+                }
                 let text = String(decoding: bytes[start..<(position + quotes - 3)], as: UTF8.self)
                 advance(quotes)
                 return text
@@ -367,8 +421,9 @@ private struct Parser {
         case UInt8(ascii: "u"), UInt8(ascii: "U"):
             let count = byte == UInt8(ascii: "u") ? 4 : 8
             guard position + count <= bytes.count,
-                  let code = UInt32(String(decoding: bytes[position..<(position + count)], as: UTF8.self), radix: 16),
-                  let scalar = Unicode.Scalar(code) else {
+                let code = UInt32(String(decoding: bytes[position..<(position + count)], as: UTF8.self), radix: 16),
+                let scalar = Unicode.Scalar(code)
+            else {
                 throw error("invalid unicode escape")
             }
             advance(count)
@@ -386,7 +441,9 @@ private struct Parser {
 
     func lineEndingBackslashFollows() -> Bool {
         var index = position + 1
-        while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
+        while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
+            index += 1
+        }
         return index < bytes.count && (bytes[index] == UInt8(ascii: "\n") || bytes[index] == UInt8(ascii: "\r"))
     }
 
@@ -446,7 +503,10 @@ private struct Parser {
     mutating func expectEndOfLine() throws(TOMLSyntaxError) {
         skipSpaces()
         skipComment()
-        if starts(with: "\r\n") { advance(2); return }
+        if starts(with: "\r\n") {
+            advance(2)
+            return
+        }
         guard let byte = peek() else { return }
         guard byte == UInt8(ascii: "\n") else { throw error("expected the end of the line") }
         advance()

@@ -119,11 +119,17 @@ public final class BlobWriter {
     /// Checks that what was written is the blob the descriptor names: its size and digest.
     public func verify() throws(SkiffError) {
         guard digester.count == size else {
-            throw SkiffError(.invalidArgument, "blob \(expected) is \(digester.count) bytes, not the \(size) its descriptor says (truncated)")
+            throw SkiffError(
+                .invalidArgument,
+                "blob \(expected) is \(digester.count) bytes, not the \(size) its descriptor says (truncated)"
+            )
         }
         let actual = digester.finalize()
         guard actual == expected else {
-            throw SkiffError(.invalidArgument, "blob \(expected) has digest \(actual): the content is not what the manifest names (refused)")
+            throw SkiffError(
+                .invalidArgument,
+                "blob \(expected) has digest \(actual): the content is not what the manifest names (refused)"
+            )
         }
     }
 

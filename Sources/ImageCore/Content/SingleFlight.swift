@@ -5,7 +5,10 @@ import SkiffCommon
 actor SingleFlight<Value: Sendable> {
     private var running: [String: Task<Value, any Error>] = [:]
 
-    func run(_ key: String, _ operation: @escaping @Sendable () async throws(SkiffError) -> Value) async throws(SkiffError) -> Value {
+    func run(
+        _ key: String,
+        _ operation: @escaping @Sendable () async throws(SkiffError) -> Value
+    ) async throws(SkiffError) -> Value {
         let task: Task<Value, any Error>
         if let existing = running[key] {
             task = existing

@@ -34,7 +34,11 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         var remainder = Substring(text)
         if let at = remainder.firstIndex(of: "@") {
             let digest = String(remainder[remainder.index(after: at)...])
-            guard Self.isValidDigest(digest) else { throw invalid("the digest \"\(digest)\" is not sha256: and 64 lowercase hex digits (the only digest Skiff verifies)") }
+            guard Self.isValidDigest(digest) else {
+                throw invalid(
+                    "the digest \"\(digest)\" is not sha256: and 64 lowercase hex digits (the only digest Skiff verifies)"
+                )
+            }
             self.digest = digest
             remainder = remainder[..<at]
         }
@@ -42,7 +46,9 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         let lastSlash = remainder.lastIndex(of: "/")
         if let colon = remainder.lastIndex(of: ":"), lastSlash.map({ colon > $0 }) ?? true {
             let tag = String(remainder[remainder.index(after: colon)...])
-            guard Self.isValidTag(tag) else { throw invalid("the tag \"\(tag)\" must be 1–128 of [A-Za-z0-9_.-], not starting with '.' or '-'") }
+            guard Self.isValidTag(tag) else {
+                throw invalid("the tag \"\(tag)\" must be 1–128 of [A-Za-z0-9_.-], not starting with '.' or '-'")
+            }
             self.tag = tag
             remainder = remainder[..<colon]
         }
@@ -50,7 +56,8 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         guard !components.contains(where: \.isEmpty) else { throw invalid("it has an empty path component") }
         // The first component is a registry host if it looks like one (as Docker decides).
         if components.count > 1, let first = components.first,
-           first.contains(".") || first.contains(":") || first == "localhost" || first.contains(where: \.isUppercase) {
+            first.contains(".") || first.contains(":") || first == "localhost" || first.contains(where: \.isUppercase)
+        {
             guard Self.isValidHost(first) else { throw invalid("the registry host \"\(first)\" is not host[:port]") }
             registry = first
             components.removeFirst()
@@ -60,7 +67,9 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         if registry == "index.docker.io" || registry == "registry-1.docker.io" { registry = Self.defaultRegistry }
         if registry == Self.defaultRegistry && components.count == 1 { components.insert("library", at: 0) }
         for component in components where !Self.isValidPathComponent(component) {
-            throw invalid("the path component \"\(component)\" must be lowercase letters and digits, separated by '.', '_', '__' or '-'")
+            throw invalid(
+                "the path component \"\(component)\" must be lowercase letters and digits, separated by '.', '_', '__' or '-'"
+            )
         }
         repository = components.joined(separator: "/")
         if tag == nil && digest == nil { tag = "latest" }
@@ -89,11 +98,14 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
 
     static func isValidPathComponent(_ component: String) -> Bool {
         guard let first = component.first, let last = component.last,
-              first.isASCII && (first.isLowercase || first.isNumber), last.isASCII && (last.isLowercase || last.isNumber) else { return false }
+            first.isASCII && (first.isLowercase || first.isNumber), last.isASCII && (last.isLowercase || last.isNumber)
+        else { return false }
         var separatorRun = ""
         for character in component {
             if character.isASCII && (character.isLowercase || character.isNumber) {
-                guard ["", ".", "_", "__"].contains(separatorRun) || separatorRun.allSatisfy({ $0 == "-" }) else { return false }
+                guard ["", ".", "_", "__"].contains(separatorRun) || separatorRun.allSatisfy({ $0 == "-" }) else {
+                    return false
+                }
                 separatorRun = ""
             } else if "._-".contains(character) {
                 separatorRun.append(character)

@@ -41,7 +41,13 @@ public struct Descriptor: Codable, Sendable, Hashable {
     public var annotations: [String: String]?
     public var platform: Platform?
 
-    public init(mediaType: String, digest: Digest, size: Int64, annotations: [String: String]? = nil, platform: Platform? = nil) {
+    public init(
+        mediaType: String,
+        digest: Digest,
+        size: Int64,
+        annotations: [String: String]? = nil,
+        platform: Platform? = nil
+    ) {
         self.mediaType = mediaType
         self.digest = digest
         self.size = size
@@ -70,7 +76,12 @@ public struct ImageManifest: Codable, Sendable {
     public var layers: [Descriptor]
     public var annotations: [String: String]?
 
-    public init(config: Descriptor, layers: [Descriptor], mediaType: String = MediaType.ociManifest, annotations: [String: String]? = nil) {
+    public init(
+        config: Descriptor,
+        layers: [Descriptor],
+        mediaType: String = MediaType.ociManifest,
+        annotations: [String: String]? = nil
+    ) {
         schemaVersion = 2
         self.mediaType = mediaType
         self.config = config
@@ -108,7 +119,13 @@ public struct ImageConfiguration: Codable, Sendable {
         public var exposedPorts: [String: EmptyObject]?
         public var volumes: [String: EmptyObject]?
 
-        public init(user: String? = nil, env: [String]? = nil, entrypoint: [String]? = nil, cmd: [String]? = nil, workingDir: String? = nil) {
+        public init(
+            user: String? = nil,
+            env: [String]? = nil,
+            entrypoint: [String]? = nil,
+            cmd: [String]? = nil,
+            workingDir: String? = nil
+        ) {
             self.user = user
             self.env = env
             self.entrypoint = entrypoint
@@ -117,8 +134,15 @@ public struct ImageConfiguration: Codable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case user = "User", env = "Env", entrypoint = "Entrypoint", cmd = "Cmd", workingDir = "WorkingDir"
-            case labels = "Labels", stopSignal = "StopSignal", exposedPorts = "ExposedPorts", volumes = "Volumes"
+            case user = "User"
+            case env = "Env"
+            case entrypoint = "Entrypoint"
+            case cmd = "Cmd"
+            case workingDir = "WorkingDir"
+            case labels = "Labels"
+            case stopSignal = "StopSignal"
+            case exposedPorts = "ExposedPorts"
+            case volumes = "Volumes"
         }
     }
 

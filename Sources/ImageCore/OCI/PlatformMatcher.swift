@@ -16,17 +16,18 @@ public struct PlatformMatcher: Sendable {
         var names = utsname()
         uname(&names)
         let machine = withUnsafeBytes(of: names.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let platform: Platform = switch machine {
-        case "x86_64": Platform(architecture: "amd64", os: "linux")
-        case "aarch64", "arm64": Platform(architecture: "arm64", os: "linux", variant: "v8")
-        case "armv7l", "armv7": Platform(architecture: "arm", os: "linux", variant: "v7")
-        case "armv6l": Platform(architecture: "arm", os: "linux", variant: "v6")
-        case "i686", "i386": Platform(architecture: "386", os: "linux")
-        case "ppc64le": Platform(architecture: "ppc64le", os: "linux")
-        case "s390x": Platform(architecture: "s390x", os: "linux")
-        case "riscv64": Platform(architecture: "riscv64", os: "linux")
-        default: Platform(architecture: machine, os: "linux")
-        }
+        let platform: Platform =
+            switch machine {
+            case "x86_64": Platform(architecture: "amd64", os: "linux")
+            case "aarch64", "arm64": Platform(architecture: "arm64", os: "linux", variant: "v8")
+            case "armv7l", "armv7": Platform(architecture: "arm", os: "linux", variant: "v7")
+            case "armv6l": Platform(architecture: "arm", os: "linux", variant: "v6")
+            case "i686", "i386": Platform(architecture: "386", os: "linux")
+            case "ppc64le": Platform(architecture: "ppc64le", os: "linux")
+            case "s390x": Platform(architecture: "s390x", os: "linux")
+            case "riscv64": Platform(architecture: "riscv64", os: "linux")
+            default: Platform(architecture: machine, os: "linux")
+            }
         return PlatformMatcher(platform: platform)
     }
 
@@ -50,7 +51,9 @@ public struct PlatformMatcher: Sendable {
         let other = Self.normalized(candidate)
         guard other.os == platform.os, other.architecture == platform.architecture else { return nil }
         if other.variant == platform.variant { return 0 }
-        if platform.architecture == "arm", let mine = Self.armLevel(platform.variant), let theirs = Self.armLevel(other.variant), theirs <= mine {
+        if platform.architecture == "arm", let mine = Self.armLevel(platform.variant),
+            let theirs = Self.armLevel(other.variant), theirs <= mine
+        {
             return mine - theirs
         }
         // A manifest without a variant runs on any variant of its architecture.
@@ -63,8 +66,12 @@ public struct PlatformMatcher: Sendable {
         switch platform.architecture.lowercased() {
         case "x86_64", "x86-64": result.architecture = "amd64"
         case "aarch64": result.architecture = "arm64"
-        case "armhf": result.architecture = "arm"; result.variant = result.variant ?? "v7"
-        case "armel": result.architecture = "arm"; result.variant = result.variant ?? "v6"
+        case "armhf":
+            result.architecture = "arm"
+            result.variant = result.variant ?? "v7"
+        case "armel":
+            result.architecture = "arm"
+            result.variant = result.variant ?? "v6"
         case let other: result.architecture = other
         }
         if result.architecture == "arm64" && (result.variant == nil || result.variant == "8") { result.variant = "v8" }

@@ -35,8 +35,15 @@ struct AuthChallenge: Sendable, Equatable {
                 var escaped = false
                 while let scalar = rest.first {
                     rest = rest.dropFirst()
-                    if escaped { value.append(scalar); escaped = false; continue }
-                    if scalar == "\\" { escaped = true; continue }
+                    if escaped {
+                        value.append(scalar)
+                        escaped = false
+                        continue
+                    }
+                    if scalar == "\\" {
+                        escaped = true
+                        continue
+                    }
                     if scalar == "\"" { break }
                     value.append(scalar)
                 }

@@ -26,20 +26,36 @@ actor TokenCache {
         return entry.authorization
     }
 
-    func store(_ authorization: String, host: String, scope: String, credentials: RegistryCredentials?, lifetime: Duration) {
-        entries[Self.key(host: host, scope: scope, credentials: credentials)] = Entry(authorization: authorization, expires: .now + lifetime)
+    func store(
+        _ authorization: String,
+        host: String,
+        scope: String,
+        credentials: RegistryCredentials?,
+        lifetime: Duration
+    ) {
+        entries[Self.key(host: host, scope: scope, credentials: credentials)] = Entry(
+            authorization: authorization,
+            expires: .now + lifetime
+        )
     }
 }
 
 extension RegistryClient {
     /// Answers a 401 challenge with the Authorization header to retry with.
     func authorize(
-        _ challenge: AuthChallenge, host: String, scope: String, credentials: RegistryCredentials?, endpoint: RegistryEndpoint
+        _ challenge: AuthChallenge,
+        host: String,
+        scope: String,
+        credentials: RegistryCredentials?,
+        endpoint: RegistryEndpoint
     ) async throws(SkiffError) -> String {
         switch challenge.scheme {
         case "basic":
             guard let basic = credentials?.basicAuthorization else {
-                throw SkiffError(.permissionDenied, "registry \(host) requires a username and password (add an image pull secret)")
+                throw SkiffError(
+                    .permissionDenied,
+                    "registry \(host) requires a username and password (add an image pull secret)"
+                )
             }
             await tokens.store(basic, host: host, scope: scope, credentials: credentials, lifetime: .seconds(3600))
             return basic
@@ -51,15 +67,28 @@ extension RegistryClient {
                 throw SkiffError(.permissionDenied, "registry \(host) asked for a bearer token without a usable realm")
             }
             let (token, lifetime) = try await fetchToken(
-                realm: realm, service: challenge.parameters["service"], scope: challenge.parameters["scope"] ?? scope,
-                credentials: credentials, endpoint: endpoint)
+                realm: realm,
+                service: challenge.parameters["service"],
+                scope: challenge.parameters["scope"] ?? scope,
+                credentials: credentials,
+                endpoint: endpoint
+            )
             let authorization = "Bearer \(token)"
             // Renew a little early so a token never expires mid-request.
             let margin = min(Duration.seconds(10), lifetime / 2)
-            await tokens.store(authorization, host: host, scope: scope, credentials: credentials, lifetime: lifetime - margin)
+            await tokens.store(
+                authorization,
+                host: host,
+                scope: scope,
+                credentials: credentials,
+                lifetime: lifetime - margin
+            )
             return authorization
         default:
-            throw SkiffError(.permissionDenied, "registry \(host) asked for unsupported authentication \"\(challenge.scheme)\"")
+            throw SkiffError(
+                .permissionDenied,
+                "registry \(host) asked for unsupported authentication \"\(challenge.scheme)\""
+            )
         }
     }
 
@@ -78,7 +107,11 @@ extension RegistryClient {
     /// Docker's token protocol: GET the realm with service and scope (Basic auth if there are
     /// credentials), or the OAuth2 refresh-token POST for an identity token.
     func fetchToken(
-        realm: String, service: String?, scope: String, credentials: RegistryCredentials?, endpoint: RegistryEndpoint
+        realm: String,
+        service: String?,
+        scope: String,
+        credentials: RegistryCredentials?,
+        endpoint: RegistryEndpoint
     ) async throws(SkiffError) -> (String, Duration) {
         var query: [(String, String)] = []
         if let service { query.append(("service", service)) }
@@ -101,7 +134,10 @@ extension RegistryClient {
             let response = try await http.execute(request, timeout: .seconds(60))
             body = try await response.body.collect(upTo: 1 << 20)
             guard response.status.code == 200 else {
-                throw SkiffError(.permissionDenied, "the token service \(realm) answered \(response.status.code) for \(scope)")
+                throw SkiffError(
+                    .permissionDenied,
+                    "the token service \(realm) answered \(response.status.code) for \(scope)"
+                )
             }
         } catch let error as SkiffError {
             throw error
@@ -109,7 +145,8 @@ extension RegistryClient {
             throw Self.transportError(error, url: realm)
         }
         guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(Array(buffer: body))),
-              let token = decoded.token ?? decoded.accessToken, !token.isEmpty else {
+            let token = decoded.token ?? decoded.accessToken, !token.isEmpty
+        else {
             throw SkiffError(.permissionDenied, "the token service \(realm) did not return a token")
         }
         return (token, .seconds(max(decoded.expiresIn ?? 60, 60)))
@@ -123,8 +160,9 @@ extension RegistryClient {
         var out = ""
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
                 let hex = String(byte, radix: 16, uppercase: true)

@@ -27,7 +27,8 @@ public final class RegistryClient: Sendable {
         let (seconds, attoseconds) = settings.stallTimeout.components
         configuration.timeout = .init(
             connect: .seconds(15),
-            read: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+            read: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        )
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.settings = settings
         self.logger = logger
@@ -43,8 +44,12 @@ public final class RegistryClient: Sendable {
 
     /// A GET on `/v2/<repository>/<path>` that answered 2xx; the caller consumes the body.
     func get(
-        _ endpoint: RegistryEndpoint, repository: String, path: String, accept: [String] = [],
-        credentials: RegistryCredentials?, deadline: Duration
+        _ endpoint: RegistryEndpoint,
+        repository: String,
+        path: String,
+        accept: [String] = [],
+        credentials: RegistryCredentials?,
+        deadline: Duration
     ) async throws(SkiffError) -> HTTPClientResponse {
         let scope = "repository:\(repository):pull"
         var url = "\(endpoint.baseURL)/v2/\(repository)/\(path)"
@@ -62,11 +67,17 @@ public final class RegistryClient: Sendable {
             request.tlsConfiguration = endpoint.tlsConfiguration()
             let response: HTTPClientResponse
             do {
-                response = try await http.execute(request, timeout: .nanoseconds(Int64(deadline.components.seconds) * 1_000_000_000))
+                response = try await http.execute(
+                    request,
+                    timeout: .nanoseconds(Int64(deadline.components.seconds) * 1_000_000_000)
+                )
             } catch {
                 let failure = Self.transportError(error, url: url)
                 guard attempt < settings.maxAttempts, failure.code != .deadlineExceeded else { throw failure }
-                logger.debug("registry request failed; retrying", metadata: ["url": "\(url)", "attempt": "\(attempt)", "error": "\(error)"])
+                logger.debug(
+                    "registry request failed; retrying",
+                    metadata: ["url": "\(url)", "attempt": "\(attempt)", "error": "\(error)"]
+                )
                 await backoff(attempt)
                 attempt += 1
                 continue
@@ -78,7 +89,10 @@ public final class RegistryClient: Sendable {
             case 301, 302, 303, 307, 308:
                 await Self.discard(response)
                 guard let location = response.headers.first(name: "Location"), redirects < Self.maxRedirects else {
-                    throw SkiffError(.unavailable, "registry \(endpoint.host) redirected \(url) too often or without a Location")
+                    throw SkiffError(
+                        .unavailable,
+                        "registry \(endpoint.host) redirected \(url) too often or without a Location"
+                    )
                 }
                 redirects += 1
                 url = Self.resolve(location, against: url)
@@ -86,23 +100,43 @@ public final class RegistryClient: Sendable {
                 let challengeHeader = response.headers.first(name: "WWW-Authenticate") ?? ""
                 await Self.discard(response)
                 guard let challenge = AuthChallenge(header: challengeHeader) else {
-                    throw SkiffError(.permissionDenied, "registry \(endpoint.host) refused \(repository) without saying how to authenticate")
+                    throw SkiffError(
+                        .permissionDenied,
+                        "registry \(endpoint.host) refused \(repository) without saying how to authenticate"
+                    )
                 }
-                authorization = try await authorize(challenge, host: endpoint.host, scope: scope, credentials: credentials, endpoint: endpoint)
+                authorization = try await authorize(
+                    challenge,
+                    host: endpoint.host,
+                    scope: scope,
+                    credentials: credentials,
+                    endpoint: endpoint
+                )
                 triedAuthentication = true
             case 401, 403:
                 let detail = await Self.errorDetail(response)
-                let hint = credentials?.isEmpty ?? true ? " (no credentials were given; add an image pull secret)" : " with the given credentials"
-                throw SkiffError(.permissionDenied, "registry \(endpoint.host) denied pulling \(repository)\(hint)\(detail)")
+                let hint =
+                    credentials?.isEmpty ?? true
+                    ? " (no credentials were given; add an image pull secret)" : " with the given credentials"
+                throw SkiffError(
+                    .permissionDenied,
+                    "registry \(endpoint.host) denied pulling \(repository)\(hint)\(detail)"
+                )
             case 404:
                 let detail = await Self.errorDetail(response)
                 throw SkiffError(.notFound, "\(endpoint.host)/\(repository): \(path) not found\(detail)")
             case 408, 429, 500..<600:
                 let detail = await Self.errorDetail(response)
                 guard attempt < settings.maxAttempts else {
-                    throw SkiffError(.unavailable, "registry \(endpoint.host) answered \(status) for \(url) \(attempt) times\(detail)")
+                    throw SkiffError(
+                        .unavailable,
+                        "registry \(endpoint.host) answered \(status) for \(url) \(attempt) times\(detail)"
+                    )
                 }
-                logger.debug("registry answered \(status); retrying", metadata: ["url": "\(url)", "attempt": "\(attempt)"])
+                logger.debug(
+                    "registry answered \(status); retrying",
+                    metadata: ["url": "\(url)", "attempt": "\(attempt)"]
+                )
                 await backoff(attempt)
                 attempt += 1
             default:
@@ -119,7 +153,10 @@ public final class RegistryClient: Sendable {
     static func transportError(_ error: any Error, url: String) -> SkiffError {
         if let client = error as? HTTPClientError {
             if client == .readTimeout {
-                return SkiffError(.deadlineExceeded, "the transfer of \(url) stalled: no bytes within images.stall_timeout")
+                return SkiffError(
+                    .deadlineExceeded,
+                    "the transfer of \(url) stalled: no bytes within images.stall_timeout"
+                )
             }
             if client == .deadlineExceeded {
                 return SkiffError(.deadlineExceeded, "the transfer of \(url) took too long")

@@ -18,12 +18,19 @@ public struct RegistryCredentials: Sendable, Equatable {
     }
 
     /// Builds credentials from the CRI AuthConfig fields; `auth` is base64("user:password").
-    public init(username: String, password: String, auth: String, identityToken: String, registryToken: String) throws(SkiffError) {
+    public init(
+        username: String,
+        password: String,
+        auth: String,
+        identityToken: String,
+        registryToken: String
+    ) throws(SkiffError) {
         var user = username
         var secret = password
         if !auth.isEmpty {
             guard let decoded = Base64.decode(auth), let text = String(validating: decoded, as: UTF8.self),
-                  let colon = text.firstIndex(of: ":") else {
+                let colon = text.firstIndex(of: ":")
+            else {
                 throw .invalidArgument("auth.auth must be base64 of \"username:password\"")
             }
             user = String(text[..<colon])

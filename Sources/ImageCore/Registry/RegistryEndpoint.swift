@@ -26,26 +26,44 @@ public struct RegistryEndpoint: Sendable, Hashable, CustomStringConvertible {
         let caFile = hostSettings?.caFile ?? ""
         // Loopback registries speak plain HTTP unless a CA file says they use TLS.
         let plain = hostSettings?.insecure == true || (isLoopback(registry) && caFile.isEmpty)
-        endpoints.append(RegistryEndpoint(
-            scheme: plain ? "http" : "https", host: upstreamHost, pathPrefix: "",
-            caFile: hostSettings?.caFile.isEmpty == false ? hostSettings?.caFile : nil, isMirror: false))
+        endpoints.append(
+            RegistryEndpoint(
+                scheme: plain ? "http" : "https",
+                host: upstreamHost,
+                pathPrefix: "",
+                caFile: hostSettings?.caFile.isEmpty == false ? hostSettings?.caFile : nil,
+                isMirror: false
+            )
+        )
         return endpoints
     }
 
     static func parse(mirror: String, settings: RegistrySettings) -> RegistryEndpoint? {
         var text = Substring(mirror)
         var scheme: String?
-        if text.hasPrefix("https://") { scheme = "https"; text = text.dropFirst(8) }
-        else if text.hasPrefix("http://") { scheme = "http"; text = text.dropFirst(7) }
+        if text.hasPrefix("https://") {
+            scheme = "https"
+            text = text.dropFirst(8)
+        } else if text.hasPrefix("http://") {
+            scheme = "http"
+            text = text.dropFirst(7)
+        }
         let host = String(text.prefix { $0 != "/" })
         guard !host.isEmpty else { return nil }
         var path = String(text.dropFirst(host.count))
         while path.hasSuffix("/") { path.removeLast() }
         let mirrorSettings = settings.registries[host]
-        let plain = scheme == "http" || (scheme == nil && (mirrorSettings?.insecure == true || (isLoopback(host) && (mirrorSettings?.caFile ?? "").isEmpty)))
+        let plain =
+            scheme == "http"
+            || (scheme == nil
+                && (mirrorSettings?.insecure == true || (isLoopback(host) && (mirrorSettings?.caFile ?? "").isEmpty)))
         return RegistryEndpoint(
-            scheme: plain ? "http" : "https", host: host, pathPrefix: path,
-            caFile: mirrorSettings?.caFile.isEmpty == false ? mirrorSettings?.caFile : nil, isMirror: true)
+            scheme: plain ? "http" : "https",
+            host: host,
+            pathPrefix: path,
+            caFile: mirrorSettings?.caFile.isEmpty == false ? mirrorSettings?.caFile : nil,
+            isMirror: true
+        )
     }
 
     /// localhost and loopback registries are always spoken to over plain HTTP, as containerd and

@@ -9,7 +9,9 @@ extension ImageManager {
     /// layer (it is untrusted input too) into a staging directory, every blob is verified against
     /// its digest on the way into the content store, and the layers are unpacked from there.
     public func importArchive(at path: String) async throws(SkiffError) -> [ImageRecord] {
-        guard path.hasPrefix("/") else { throw SkiffError.invalidArgument("the archive path \"\(path)\" must be absolute") }
+        guard path.hasPrefix("/") else {
+            throw SkiffError.invalidArgument("the archive path \"\(path)\" must be absolute")
+        }
         guard FileSystem.exists(path) else { throw SkiffError.notFound("the archive \(path) does not exist") }
         var random = SystemRandomNumberGenerator()
         let staging = "\(options.rootDir)/import-\(String(random.next() as UInt64, radix: 16))"
@@ -30,7 +32,9 @@ extension ImageManager {
         } else if FileSystem.exists(root + "/manifest.json") {
             entries = try dockerArchiveImages(root)
         } else {
-            throw SkiffError.invalidArgument("\(path) is neither an OCI image layout (index.json) nor a docker save archive (manifest.json)")
+            throw SkiffError.invalidArgument(
+                "\(path) is neither an OCI image layout (index.json) nor a docker save archive (manifest.json)"
+            )
         }
         guard !entries.isEmpty else { throw SkiffError.invalidArgument("\(path) holds no image for this platform") }
         var records: [ImageRecord] = []
@@ -53,13 +57,25 @@ extension ImageManager {
             throw SkiffError.invalidArgument("the archive lacks the config \(entry.manifest.config.digest)")
         }
         let layers = entry.manifest.layers
-        let configuration = try ImageConfigCodec.decode(configBytes, layerCount: layers.count, image: "the archived image \(entry.tags.first ?? entry.manifestDigest.description)")
+        let configuration = try ImageConfigCodec.decode(
+            configBytes,
+            layerCount: layers.count,
+            image: "the archived image \(entry.tags.first ?? entry.manifestDigest.description)"
+        )
         let chainIDs = Digest.chainIDs(of: configuration.rootfs.diffIDs)
         for (index, layer) in layers.enumerated() where !snapshots.contains(chainIDs[index]) {
-            guard content.contains(layer.digest) else { throw SkiffError.invalidArgument("the archive lacks the layer \(layer.digest)") }
-            try LayerJob(descriptor: layer, diffID: configuration.rootfs.diffIDs[index], chainID: chainIDs[index],
-                         repository: "", endpoints: [], credentials: nil)
-                .unpackLocal(content: content, snapshots: snapshots)
+            guard content.contains(layer.digest) else {
+                throw SkiffError.invalidArgument("the archive lacks the layer \(layer.digest)")
+            }
+            try LayerJob(
+                descriptor: layer,
+                diffID: configuration.rootfs.diffIDs[index],
+                chainID: chainIDs[index],
+                repository: "",
+                endpoints: [],
+                credentials: nil
+            )
+            .unpackLocal(content: content, snapshots: snapshots)
         }
         var tags: [String] = []
         var pinned = false
@@ -71,11 +87,18 @@ extension ImageManager {
             pinned = pinned || isPinned(reference)
         }
         let record = ImageRecord(
-            id: entry.manifest.config.digest, repoTags: tags, repoDigests: [],
-            manifestDigest: entry.manifestDigest, layers: layers, chainIDs: chainIDs,
+            id: entry.manifest.config.digest,
+            repoTags: tags,
+            repoDigests: [],
+            manifestDigest: entry.manifestDigest,
+            layers: layers,
+            chainIDs: chainIDs,
             blobs: entry.extraBlobs + [entry.manifestDigest, entry.manifest.config.digest] + layers.map(\.digest),
             size: entry.manifest.config.size + layers.reduce(0) { $0 + $1.size },
-            user: configuration.config?.user ?? "", pinned: pinned, annotations: entry.manifest.annotations ?? [:])
+            user: configuration.config?.user ?? "",
+            pinned: pinned,
+            annotations: entry.manifest.annotations ?? [:]
+        )
         try await images.store(record)
         logger.info("image imported", metadata: ["id": "\(record.id)", "tags": "\(tags.joined(separator: ","))"])
         return await images.record(record.id) ?? record
@@ -87,7 +110,9 @@ extension ImageManager {
         let index: ImageIndex = try decodeFile(root + "/index.json")
         var found: [ArchiveImage] = []
         for descriptor in index.manifests {
-            let name = descriptor.annotations?["io.containerd.image.name"] ?? descriptor.annotations?["org.opencontainers.image.ref.name"]
+            let name =
+                descriptor.annotations?["io.containerd.image.name"]
+                ?? descriptor.annotations?["org.opencontainers.image.ref.name"]
             // A bare tag ("latest") names no repository: such an image is imported untagged.
             let tags = name.flatMap { $0.contains("/") || $0.contains(":") ? [$0] : nil } ?? []
             let bytes = try importBlob(root, descriptor.digest, expectedSize: descriptor.size)
@@ -97,12 +122,21 @@ extension ImageManager {
                 let manifestBytes = try importBlob(root, chosen.digest, expectedSize: chosen.size)
                 let manifest = try decode(ImageManifest.self, manifestBytes, what: "manifest \(chosen.digest)")
                 try importBlobs(root, of: manifest)
-                found.append(ArchiveImage(tags: tags, manifestDigest: chosen.digest, manifest: manifest, extraBlobs: [descriptor.digest]))
+                found.append(
+                    ArchiveImage(
+                        tags: tags,
+                        manifestDigest: chosen.digest,
+                        manifest: manifest,
+                        extraBlobs: [descriptor.digest]
+                    )
+                )
             } else {
                 if let platform = descriptor.platform, !options.platform.matches(platform) { continue }
                 let manifest = try decode(ImageManifest.self, bytes, what: "manifest \(descriptor.digest)")
                 try importBlobs(root, of: manifest)
-                found.append(ArchiveImage(tags: tags, manifestDigest: descriptor.digest, manifest: manifest, extraBlobs: []))
+                found.append(
+                    ArchiveImage(tags: tags, manifestDigest: descriptor.digest, manifest: manifest, extraBlobs: [])
+                )
             }
         }
         return found
@@ -110,11 +144,18 @@ extension ImageManager {
 
     private func importBlobs(_ root: String, of manifest: ImageManifest) throws(SkiffError) {
         _ = try importBlob(root, manifest.config.digest, expectedSize: manifest.config.size, keepBytes: false)
-        for layer in manifest.layers { _ = try importBlob(root, layer.digest, expectedSize: layer.size, keepBytes: false) }
+        for layer in manifest.layers {
+            _ = try importBlob(root, layer.digest, expectedSize: layer.size, keepBytes: false)
+        }
     }
 
     /// Copies `blobs/sha256/<hex>` of the layout into the content store, verifying its digest.
-    private func importBlob(_ root: String, _ digest: Digest, expectedSize: Int64, keepBytes: Bool = true) throws(SkiffError) -> [UInt8] {
+    private func importBlob(
+        _ root: String,
+        _ digest: Digest,
+        expectedSize: Int64,
+        keepBytes: Bool = true
+    ) throws(SkiffError) -> [UInt8] {
         let path = "\(root)/blobs/sha256/\(digest.hex)"
         try copyIntoStore(path, digest: digest, size: expectedSize)
         return keepBytes ? (try content.read(digest) ?? []) : []
@@ -128,7 +169,9 @@ extension ImageManager {
         var layers: [String]
 
         enum CodingKeys: String, CodingKey {
-            case config = "Config", repoTags = "RepoTags", layers = "Layers"
+            case config = "Config"
+            case repoTags = "RepoTags"
+            case layers = "Layers"
         }
     }
 
@@ -137,15 +180,26 @@ extension ImageManager {
         var found: [ArchiveImage] = []
         for entry in entries {
             let configDescriptor = try addFile(root, entry.config, mediaType: MediaType.dockerConfig)
-            let layers = try entry.layers.map { (layer) throws(SkiffError) in try addFile(root, layer, mediaType: MediaType.ociLayer) }
+            let layers = try entry.layers.map { (layer) throws(SkiffError) in
+                try addFile(root, layer, mediaType: MediaType.ociLayer)
+            }
             // docker save carries no manifest: make the OCI manifest the image would have had.
             let manifest = ImageManifest(config: configDescriptor, layers: layers)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            guard let manifestBytes = try? Array(encoder.encode(manifest)) else { throw SkiffError.internalError("cannot encode a manifest") }
+            guard let manifestBytes = try? Array(encoder.encode(manifest)) else {
+                throw SkiffError.internalError("cannot encode a manifest")
+            }
             let manifestDigest = Digest.of(manifestBytes)
             try content.write(manifestBytes, digest: manifestDigest)
-            found.append(ArchiveImage(tags: entry.repoTags ?? [], manifestDigest: manifestDigest, manifest: manifest, extraBlobs: []))
+            found.append(
+                ArchiveImage(
+                    tags: entry.repoTags ?? [],
+                    manifestDigest: manifestDigest,
+                    manifest: manifest,
+                    extraBlobs: []
+                )
+            )
         }
         return found
     }
@@ -179,7 +233,11 @@ extension ImageManager {
         return try decode(Value.self, bytes, what: String(path.split(separator: "/").last ?? ""))
     }
 
-    private func decode<Value: Decodable>(_ type: Value.Type, _ bytes: [UInt8], what: String) throws(SkiffError) -> Value {
+    private func decode<Value: Decodable>(
+        _ type: Value.Type,
+        _ bytes: [UInt8],
+        what: String
+    ) throws(SkiffError) -> Value {
         do {
             return try JSONCoding.decoder.decode(type, from: bytes)
         } catch {
@@ -188,17 +246,26 @@ extension ImageManager {
     }
 
     /// Reads a file in 1 MiB chunks.
-    static func stream(fileAt path: String, _ body: (UnsafeRawBufferPointer) throws(SkiffError) -> Void) throws(SkiffError) {
+    static func stream(
+        fileAt path: String,
+        _ body: (UnsafeRawBufferPointer) throws(SkiffError) -> Void
+    ) throws(SkiffError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemCallError("open", path, errno: errno).skiffError("cannot read \(path)", ifMissing: .notFound) }
+        guard fd >= 0 else {
+            throw SystemCallError("open", path, errno: errno).skiffError("cannot read \(path)", ifMissing: .notFound)
+        }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw SystemCallError("read", path, errno: errno).skiffError("cannot read \(path)") }
+            guard count >= 0 else {
+                throw SystemCallError("read", path, errno: errno).skiffError("cannot read \(path)")
+            }
             if count == 0 { return }
-            try withBytes(buffer) { (bytes) throws(SkiffError) in try body(UnsafeRawBufferPointer(rebasing: bytes[0..<count])) }
+            try withBytes(buffer) { (bytes) throws(SkiffError) in
+                try body(UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+            }
         }
     }
 }

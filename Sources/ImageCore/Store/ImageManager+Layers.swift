@@ -13,8 +13,12 @@ extension ImageManager {
     /// are kept only if the blob's digest and the tar's diff ID verify. A layer whose snapshot
     /// and blob exist is skipped; one being pulled by another pull is waited for, not fetched twice.
     func pullLayers(
-        _ layers: [Descriptor], diffIDs: [Digest], chainIDs: [Digest], repository: String,
-        endpoints: [RegistryEndpoint], credentials: RegistryCredentials?
+        _ layers: [Descriptor],
+        diffIDs: [Digest],
+        chainIDs: [Digest],
+        repository: String,
+        endpoints: [RegistryEndpoint],
+        credentials: RegistryCredentials?
     ) async throws(SkiffError) {
         let content = self.content
         let snapshots = self.snapshots
@@ -29,11 +33,22 @@ extension ImageManager {
                 let index = next
                 next += 1
                 group.addTask {
-                    let layer = LayerJob(descriptor: layers[index], diffID: diffIDs[index], chainID: chainIDs[index],
-                                         repository: repository, endpoints: endpoints, credentials: credentials)
+                    let layer = LayerJob(
+                        descriptor: layers[index],
+                        diffID: diffIDs[index],
+                        chainID: chainIDs[index],
+                        repository: repository,
+                        endpoints: endpoints,
+                        credentials: credentials
+                    )
                     do throws(SkiffError) {
                         try await flights.run(layer.chainID.description) { () throws(SkiffError) in
-                            try await layer.materialize(content: content, snapshots: snapshots, registry: registry, logger: logger)
+                            try await layer.materialize(
+                                content: content,
+                                snapshots: snapshots,
+                                registry: registry,
+                                logger: logger
+                            )
                         }
                         return .success(())
                     } catch {
@@ -64,7 +79,12 @@ struct LayerJob: Sendable {
     var endpoints: [RegistryEndpoint]
     var credentials: RegistryCredentials?
 
-    func materialize(content: ContentStore, snapshots: SnapshotStore, registry: RegistryClient, logger: Logger) async throws(SkiffError) {
+    func materialize(
+        content: ContentStore,
+        snapshots: SnapshotStore,
+        registry: RegistryClient,
+        logger: Logger
+    ) async throws(SkiffError) {
         let haveBlob = content.contains(descriptor.digest)
         if snapshots.contains(chainID) && haveBlob { return }
         if haveBlob {
@@ -76,8 +96,15 @@ struct LayerJob: Sendable {
             let unpackSnapshot = !snapshots.contains(chainID)
             do throws(SkiffError) {
                 let writer = try BlobWriter(store: content, expected: descriptor.digest, size: descriptor.size)
-                let unpacker = unpackSnapshot ? try LayerUnpacker(name: descriptor.digest.description, destination: prepared + "/fs") : nil
-                try await registry.fetchBlob(endpoint, repository: repository, descriptor: descriptor, credentials: credentials) { (chunk) throws(SkiffError) in
+                let unpacker =
+                    unpackSnapshot
+                    ? try LayerUnpacker(name: descriptor.digest.description, destination: prepared + "/fs") : nil
+                try await registry.fetchBlob(
+                    endpoint,
+                    repository: repository,
+                    descriptor: descriptor,
+                    credentials: credentials
+                ) { (chunk) throws(SkiffError) in
                     try writer.write(chunk)
                     try unpacker?.feed(chunk)
                 }
@@ -100,7 +127,9 @@ struct LayerJob: Sendable {
         let prepared = try snapshots.prepare()
         do throws(SkiffError) {
             let unpacker = try LayerUnpacker(name: descriptor.digest.description, destination: prepared + "/fs")
-            try ImageManager.stream(fileAt: content.path(of: descriptor.digest)) { (bytes) throws(SkiffError) in try unpacker.feed(bytes) }
+            try ImageManager.stream(fileAt: content.path(of: descriptor.digest)) { (bytes) throws(SkiffError) in
+                try unpacker.feed(bytes)
+            }
             try verify(unpacker.finish())
             try snapshots.commit(prepared, as: chainID)
         } catch {
@@ -111,7 +140,10 @@ struct LayerJob: Sendable {
 
     func verify(_ computed: Digest) throws(SkiffError) {
         guard computed == diffID else {
-            throw SkiffError(.invalidArgument, "layer \(descriptor.digest) unpacks to \(computed), not the diff ID \(diffID) its image config names (refused)")
+            throw SkiffError(
+                .invalidArgument,
+                "layer \(descriptor.digest) unpacks to \(computed), not the diff ID \(diffID) its image config names (refused)"
+            )
         }
     }
 }

@@ -13,8 +13,13 @@ public actor ImageManager {
         public var maxConcurrentDownloads: Int
         public var platform: PlatformMatcher
 
-        public init(rootDir: String, registry: RegistrySettings, pinnedImage: String = "",
-                    maxConcurrentDownloads: Int = 3, platform: PlatformMatcher = .host) {
+        public init(
+            rootDir: String,
+            registry: RegistrySettings,
+            pinnedImage: String = "",
+            maxConcurrentDownloads: Int = 3,
+            platform: PlatformMatcher = .host
+        ) {
             self.rootDir = rootDir
             self.registry = registry
             self.pinnedImage = pinnedImage
@@ -67,8 +72,11 @@ public actor ImageManager {
         do {
             return try ImageConfigCodec.decode(bytes)
         } catch {
-            throw SkiffError(.internalError, "the config of image \(record.id) in the content store cannot be decoded; remove and pull the image again",
-                             cause: DescribedError(error))
+            throw SkiffError(
+                .internalError,
+                "the config of image \(record.id) in the content store cannot be decoded; remove and pull the image again",
+                cause: DescribedError(error)
+            )
         }
     }
 
@@ -94,7 +102,10 @@ public actor ImageManager {
         for chainID in record.chainIDs where !usedSnapshots.contains(chainID) && leased[chainID] == nil {
             try snapshots.remove(chainID)
         }
-        logger.info("image removed", metadata: ["image": "\(record.id)", "tags": "\(record.repoTags.joined(separator: ","))"])
+        logger.info(
+            "image removed",
+            metadata: ["image": "\(record.id)", "tags": "\(record.repoTags.joined(separator: ","))"]
+        )
     }
 
     // MARK: Container root filesystems
@@ -103,7 +114,10 @@ public actor ImageManager {
     /// that removing the image keeps them until the container lets go (`releaseLayers`).
     public func leaseLayers(of record: ImageRecord) throws(SkiffError) -> [String] {
         for chainID in record.chainIDs where !snapshots.contains(chainID) {
-            throw SkiffError(.failedPrecondition, "layer \(chainID) of image \(record.id) is missing from \(snapshots.root); remove and pull the image again")
+            throw SkiffError(
+                .failedPrecondition,
+                "layer \(chainID) of image \(record.id) is missing from \(snapshots.root); remove and pull the image again"
+            )
         }
         lease(record.chainIDs)
         return record.chainIDs.reversed().map { snapshots.path(of: $0) }
@@ -147,10 +161,17 @@ enum ImageConfigCodec {
         do {
             configuration = try decode(bytes)
         } catch {
-            throw SkiffError(.invalidArgument, "the image config of \(image) is malformed", cause: DescribedError(error))
+            throw SkiffError(
+                .invalidArgument,
+                "the image config of \(image) is malformed",
+                cause: DescribedError(error)
+            )
         }
         guard configuration.rootfs.diffIDs.count == layerCount else {
-            throw SkiffError(.invalidArgument, "\(image): the manifest has \(layerCount) layers but the config lists \(configuration.rootfs.diffIDs.count) diff IDs")
+            throw SkiffError(
+                .invalidArgument,
+                "\(image): the manifest has \(layerCount) layers but the config lists \(configuration.rootfs.diffIDs.count) diff IDs"
+            )
         }
         return configuration
     }

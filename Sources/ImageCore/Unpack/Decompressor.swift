@@ -26,7 +26,10 @@ final class Decompressor {
     }
 
     /// Feeds `input`; `emit` receives each uncompressed chunk.
-    func feed(_ input: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws(SkiffError) -> Void) throws(SkiffError) {
+    func feed(
+        _ input: UnsafeRawBufferPointer,
+        emit: (UnsafeRawBufferPointer) throws(SkiffError) -> Void
+    ) throws(SkiffError) {
         if kind == nil {
             pending.append(contentsOf: input)
             guard pending.count >= 4 else { return }
@@ -49,7 +52,12 @@ final class Decompressor {
         }
         switch kind {
         case .gzip?, .zstd?:
-            if !finished { throw SkiffError(.invalidArgument, "the \(kind!.rawValue) stream ends before its end marker (truncated layer)") }
+            if !finished {
+                throw SkiffError(
+                    .invalidArgument,
+                    "the \(kind!.rawValue) stream ends before its end marker (truncated layer)"
+                )
+            }
         default: break
         }
     }
@@ -64,7 +72,9 @@ final class Decompressor {
             }
             gzip = stream
             kind = .gzip
-        } else if pending.count >= 4 && pending[0] == 0x28 && pending[1] == 0xB5 && pending[2] == 0x2F && pending[3] == 0xFD {
+        } else if pending.count >= 4 && pending[0] == 0x28 && pending[1] == 0xB5 && pending[2] == 0x2F
+            && pending[3] == 0xFD
+        {
             guard let stream = ZSTD_createDStream() else { throw SkiffError.internalError("cannot initialise zstd") }
             ZSTD_initDStream(stream)
             zstd = stream
@@ -74,7 +84,10 @@ final class Decompressor {
         }
     }
 
-    private func run(_ input: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws(SkiffError) -> Void) throws(SkiffError) {
+    private func run(
+        _ input: UnsafeRawBufferPointer,
+        emit: (UnsafeRawBufferPointer) throws(SkiffError) -> Void
+    ) throws(SkiffError) {
         guard input.count > 0 else { return }
         switch kind! {
         case .none:
@@ -86,7 +99,10 @@ final class Decompressor {
         }
     }
 
-    private func inflate(_ input: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws(SkiffError) -> Void) throws(SkiffError) {
+    private func inflate(
+        _ input: UnsafeRawBufferPointer,
+        emit: (UnsafeRawBufferPointer) throws(SkiffError) -> Void
+    ) throws(SkiffError) {
         guard let stream = gzip else { return }
         var offset = 0
         while offset < input.count {
@@ -95,7 +111,9 @@ final class Decompressor {
                 guard inflateReset(stream) == Z_OK else { throw SkiffError.internalError("zlib reset failed") }
                 finished = false
             }
-            stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self))
+            stream.pointee.next_in = UnsafeMutablePointer(
+                mutating: input.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self)
+            )
             stream.pointee.avail_in = uInt(input.count - offset)
             repeat {
                 let produced: Int
@@ -106,9 +124,14 @@ final class Decompressor {
                 }
                 produced = output.count - Int(stream.pointee.avail_out)
                 if produced > 0 {
-                    try withBytes(output) { (bytes) throws(SkiffError) in try emit(UnsafeRawBufferPointer(rebasing: bytes[0..<produced])) }
+                    try withBytes(output) { (bytes) throws(SkiffError) in
+                        try emit(UnsafeRawBufferPointer(rebasing: bytes[0..<produced]))
+                    }
                 }
-                if status == Z_STREAM_END { finished = true; break }
+                if status == Z_STREAM_END {
+                    finished = true
+                    break
+                }
                 if status == Z_BUF_ERROR && produced == 0 { break }
                 guard status == Z_OK else {
                     let message = stream.pointee.msg.map { String(cString: $0) } ?? "code \(status)"
@@ -120,7 +143,10 @@ final class Decompressor {
         }
     }
 
-    private func decompressZstd(_ input: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws(SkiffError) -> Void) throws(SkiffError) {
+    private func decompressZstd(
+        _ input: UnsafeRawBufferPointer,
+        emit: (UnsafeRawBufferPointer) throws(SkiffError) -> Void
+    ) throws(SkiffError) {
         guard let stream = zstd else { return }
         var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
         var produced = 0
@@ -134,18 +160,26 @@ final class Decompressor {
                 produced = outBuffer.pos
             }
             if ZSTD_isError(hint) != 0 {
-                throw SkiffError(.invalidArgument, "the layer's zstd data is corrupt: \(String(cString: ZSTD_getErrorName(hint)))")
+                throw SkiffError(
+                    .invalidArgument,
+                    "the layer's zstd data is corrupt: \(String(cString: ZSTD_getErrorName(hint)))"
+                )
             }
             finished = hint == 0
             if produced > 0 {
-                try withBytes(output) { (bytes) throws(SkiffError) in try emit(UnsafeRawBufferPointer(rebasing: bytes[0..<produced])) }
+                try withBytes(output) { (bytes) throws(SkiffError) in
+                    try emit(UnsafeRawBufferPointer(rebasing: bytes[0..<produced]))
+                }
             }
         }
     }
 }
 
 /// `Array.withUnsafeBytes` for bodies with typed throws (the standard one rethrows `any Error`).
-func withBytes<Result>(_ array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(SkiffError) -> Result) throws(SkiffError) -> Result {
+func withBytes<Result>(
+    _ array: [UInt8],
+    _ body: (UnsafeRawBufferPointer) throws(SkiffError) -> Result
+) throws(SkiffError) -> Result {
     let outcome: Swift.Result<Result, SkiffError> = array.withUnsafeBytes { bytes in
         Swift.Result { () throws(SkiffError) -> Result in try body(bytes) }
     }

@@ -29,7 +29,9 @@ struct SafeExtractor: TarEntrySink {
     init(rootPath: String) throws(SkiffError) {
         self.rootPath = rootPath
         do {
-            rootFD = try systemCall("open", rootPath) { open(rootPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            rootFD = try systemCall("open", rootPath) {
+                open(rootPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
         } catch {
             throw error.skiffError("cannot open the snapshot directory")
         }
@@ -60,7 +62,9 @@ struct SafeExtractor: TarEntrySink {
             let hidden = String(name.dropFirst(Self.whiteoutPrefix.count))
             guard !hidden.isEmpty, !hidden.hasPrefix(".wh.") else { return }  // .wh..wh.* are AUFS bookkeeping
             try removeExisting(parent, hidden, entry: entry.path)
-            try fail(entry.path, "cannot create the whiteout") { mknodat(parent, hidden, S_IFCHR | 0o000, skiff_makedev(0, 0)) }
+            try fail(entry.path, "cannot create the whiteout") {
+                mknodat(parent, hidden, S_IFCHR | 0o000, skiff_makedev(0, 0))
+            }
             return
         }
 
@@ -73,10 +77,14 @@ struct SafeExtractor: TarEntrySink {
                     try fail(entry.path, "cannot create the directory") { mkdirat(parent, name, 0o700) }
                 }
             }
-            let directory = try fail(entry.path, "cannot open the directory") { openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let directory = try fail(entry.path, "cannot open the directory") {
+                openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
             defer { Glibc.close(directory) }
             try applyOwnership(fd: directory, name: "", entry: entry, isSymlink: false)
-            directoryTimes.append((components.joined(separator: "/"), entry.modificationSeconds, entry.modificationNanoseconds))
+            directoryTimes.append(
+                (components.joined(separator: "/"), entry.modificationSeconds, entry.modificationNanoseconds)
+            )
         case .regular:
             try removeExisting(parent, name, entry: entry.path)
             let fd = try fail(entry.path, "cannot create the file") {
@@ -97,10 +105,16 @@ struct SafeExtractor: TarEntrySink {
             defer { Glibc.close(targetParent) }
             var info = stat()
             guard fstatat(targetParent, targetName, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                throw SkiffError(.invalidArgument, "layer entry \"\(entry.path)\" is a hard link to \"\(entry.linkName)\", which is not in this layer")
+                throw SkiffError(
+                    .invalidArgument,
+                    "layer entry \"\(entry.path)\" is a hard link to \"\(entry.linkName)\", which is not in this layer"
+                )
             }
             guard info.st_mode & S_IFMT != S_IFDIR else {
-                throw SkiffError(.invalidArgument, "layer entry \"\(entry.path)\" is a hard link to the directory \"\(entry.linkName)\"")
+                throw SkiffError(
+                    .invalidArgument,
+                    "layer entry \"\(entry.path)\" is a hard link to the directory \"\(entry.linkName)\""
+                )
             }
             try removeExisting(parent, name, entry: entry.path)
             try fail(entry.path, "cannot create the hard link") { linkat(targetParent, targetName, parent, name, 0) }
@@ -108,7 +122,12 @@ struct SafeExtractor: TarEntrySink {
             try removeExisting(parent, name, entry: entry.path)
             let type: mode_t = entry.kind == .fifo ? S_IFIFO : entry.kind == .characterDevice ? S_IFCHR : S_IFBLK
             try fail(entry.path, "cannot create the device node") {
-                mknodat(parent, name, type | mode_t(entry.mode & 0o777), skiff_makedev(entry.deviceMajor, entry.deviceMinor))
+                mknodat(
+                    parent,
+                    name,
+                    type | mode_t(entry.mode & 0o777),
+                    skiff_makedev(entry.deviceMajor, entry.deviceMinor)
+                )
             }
             try applyOwnership(fd: parent, name: name, entry: entry, isSymlink: false)
         }
@@ -133,16 +152,20 @@ struct SafeExtractor: TarEntrySink {
         file = nil
         defer { Glibc.close(fd) }
         try applyOwnership(fd: fd, name: "", entry: entry, isSymlink: false)
-        var times = [timespec(tv_sec: Int(entry.modificationSeconds), tv_nsec: Int(entry.modificationNanoseconds)),
-                     timespec(tv_sec: Int(entry.modificationSeconds), tv_nsec: Int(entry.modificationNanoseconds))]
+        var times = [
+            timespec(tv_sec: Int(entry.modificationSeconds), tv_nsec: Int(entry.modificationNanoseconds)),
+            timespec(tv_sec: Int(entry.modificationSeconds), tv_nsec: Int(entry.modificationNanoseconds)),
+        ]
         futimens(fd, &times)
     }
 
     /// Sets the deferred directory times; call once after the last entry.
     func finish() throws(SkiffError) {
         for directory in directoryTimes.reversed() {
-            var times = [timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds)),
-                         timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds))]
+            var times = [
+                timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds)),
+                timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds)),
+            ]
             let fd = (try? openBeneath(rootFD, directory.path, flags: O_RDONLY | O_DIRECTORY)) ?? -1
             if fd >= 0 {
                 futimens(fd, &times)
@@ -161,7 +184,10 @@ struct SafeExtractor: TarEntrySink {
         var components: [String] = []
         for component in path.split(separator: "/", omittingEmptySubsequences: true) where component != "." {
             if component == ".." {
-                throw SkiffError(.invalidArgument, "layer entry \"\(entry)\" refers to \"\(path)\", which leaves the layer (path traversal)")
+                throw SkiffError(
+                    .invalidArgument,
+                    "layer entry \"\(entry)\" refers to \"\(path)\", which leaves the layer (path traversal)"
+                )
             }
             guard component.utf8.count <= 255 else {
                 throw SkiffError(.invalidArgument, "layer entry \"\(entry)\" has a path component over 255 bytes")
@@ -201,7 +227,10 @@ struct SafeExtractor: TarEntrySink {
 
     private func escape(_ entry: String, _ path: String, _ code: Int32) -> SkiffError {
         if code == ELOOP || code == ENOTDIR || code == EXDEV {
-            return SkiffError(.invalidArgument, "layer entry \"\(entry)\" goes through \"\(path)\", which is a symlink or not a directory in the layer (possible symlink escape); refused")
+            return SkiffError(
+                .invalidArgument,
+                "layer entry \"\(entry)\" goes through \"\(path)\", which is a symlink or not a directory in the layer (possible symlink escape); refused"
+            )
         }
         return failure(entry, "cannot open the directory \"\(path)\"", code)
     }
@@ -217,7 +246,9 @@ struct SafeExtractor: TarEntrySink {
     private func removeExisting(_ parent: Int32, _ name: String, entry: String) throws(SkiffError) {
         if unlinkat(parent, name, 0) == 0 || errno == ENOENT { return }
         if errno == EISDIR {
-            let directory = try fail(entry, "cannot open the directory it replaces") { openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let directory = try fail(entry, "cannot open the directory it replaces") {
+                openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
             do throws(SystemCallError) {
                 try DirectoryTree.removeContents(of: directory, path: name)
             } catch {
@@ -238,8 +269,10 @@ struct SafeExtractor: TarEntrySink {
             fchownat(fd, name, entry.uid, entry.gid, name.isEmpty ? Int32(SKIFF_AT_EMPTY_PATH) : AT_SYMLINK_NOFOLLOW)
         }
         if isSymlink {
-            var times = [timespec(tv_sec: Int(entry.modificationSeconds), tv_nsec: Int(entry.modificationNanoseconds)),
-                         timespec(tv_sec: Int(entry.modificationSeconds), tv_nsec: Int(entry.modificationNanoseconds))]
+            var times = [
+                timespec(tv_sec: Int(entry.modificationSeconds), tv_nsec: Int(entry.modificationNanoseconds)),
+                timespec(tv_sec: Int(entry.modificationSeconds), tv_nsec: Int(entry.modificationNanoseconds)),
+            ]
             utimensat(fd, name, &times, AT_SYMLINK_NOFOLLOW)
             return
         }
@@ -263,7 +296,8 @@ struct SafeExtractor: TarEntrySink {
 
     /// Layers may carry user and security xattrs (file capabilities); never overlayfs's own.
     static func isAllowedXattr(_ name: String) -> Bool {
-        (name.hasPrefix("user.") || name.hasPrefix("security.") || name.hasPrefix("trusted.")) && !name.hasPrefix("trusted.overlay.")
+        (name.hasPrefix("user.") || name.hasPrefix("security.") || name.hasPrefix("trusted."))
+            && !name.hasPrefix("trusted.overlay.")
     }
 
     @discardableResult
@@ -275,6 +309,10 @@ struct SafeExtractor: TarEntrySink {
 
     private func failure(_ entry: String, _ what: String, _ code: Int32) -> SkiffError {
         let cause = SystemCallError("extract", entry, errno: code)
-        return SkiffError(code == ENOSPC ? .resourceExhausted : .internalError, "layer entry \"\(entry)\": \(what)", cause: cause)
+        return SkiffError(
+            code == ENOSPC ? .resourceExhausted : .internalError,
+            "layer entry \"\(entry)\": \(what)",
+            cause: cause
+        )
     }
 }

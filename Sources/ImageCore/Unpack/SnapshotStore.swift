@@ -49,7 +49,9 @@ public struct SnapshotStore: Sendable {
             let code = errno
             discard(prepared)
             guard code == EEXIST || code == ENOTEMPTY else {
-                throw SystemCallError("rename", destination, errno: code).skiffError("cannot commit snapshot \(chainID)")
+                throw SystemCallError("rename", destination, errno: code).skiffError(
+                    "cannot commit snapshot \(chainID)"
+                )
             }
         }
     }

@@ -1,3 +1,5 @@
+import SkiffCommon
+
 /// One member of a layer tar, with pax and GNU extensions already applied.
 struct TarEntry: Sendable {
     enum Kind: Sendable, Equatable { case regular, hardLink, symlink, characterDevice, blockDevice, directory, fifo }
@@ -22,5 +24,3 @@ protocol TarEntrySink {
     mutating func content(_ bytes: UnsafeRawBufferPointer) throws(SkiffError)
     mutating func end() throws(SkiffError)
 }
-
-import SkiffCommon

@@ -91,17 +91,25 @@ struct TarStreamParser {
         }
         zeroBlocks = 0
         guard Self.checksumMatches(block) else {
-            throw SkiffError(.invalidArgument, "the layer's tar stream has a corrupt header (bad checksum) after \(entryCount) entries")
+            throw SkiffError(
+                .invalidArgument,
+                "the layer's tar stream has a corrupt header (bad checksum) after \(entryCount) entries"
+            )
         }
         let type = block[156]
         let size = try Self.number(block[124..<136], field: "size")
         guard size >= 0 else { throw SkiffError(.invalidArgument, "a tar header has a negative size") }
-        guard size <= Self.maxEntrySize else { throw SkiffError(.invalidArgument, "a tar header has a size of \(size) bytes, beyond \(Self.maxEntrySize)") }
+        guard size <= Self.maxEntrySize else {
+            throw SkiffError(.invalidArgument, "a tar header has a size of \(size) bytes, beyond \(Self.maxEntrySize)")
+        }
         let padding = Int((Int64(Self.blockSize) - size % Int64(Self.blockSize)) % Int64(Self.blockSize))
         switch type {
         case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
             guard size <= Self.maxExtendedHeader else {
-                throw SkiffError(.invalidArgument, "a tar extended header of \(size) bytes exceeds \(Self.maxExtendedHeader) bytes")
+                throw SkiffError(
+                    .invalidArgument,
+                    "a tar extended header of \(size) bytes exceeds \(Self.maxExtendedHeader) bytes"
+                )
             }
             extended.removeAll(keepingCapacity: true)
             state = size > 0 ? .extended(type: type, remaining: size, padding: padding) : .header
@@ -153,7 +161,10 @@ struct TarStreamParser {
         case UInt8(ascii: "5"): kind = .directory
         case UInt8(ascii: "6"): kind = .fifo
         default:
-            throw SkiffError(.invalidArgument, "layer entry \"\(name)\" has the unsupported tar type '\(Character(Unicode.Scalar(type)))'")
+            throw SkiffError(
+                .invalidArgument,
+                "layer entry \"\(name)\" has the unsupported tar type '\(Character(Unicode.Scalar(type)))'"
+            )
         }
         var size = headerSize
         if let paxSize = pax["size"] {
@@ -183,14 +194,19 @@ struct TarStreamParser {
             }
         }
         return TarEntry(
-            path: name, kind: kind, size: size,
+            path: name,
+            kind: kind,
+            size: size,
             mode: UInt32(truncatingIfNeeded: try Self.number(block[100..<108], field: "mode")) & 0o7777,
-            uid: UInt32(uid), gid: UInt32(gid),
-            modificationSeconds: seconds, modificationNanoseconds: nanoseconds,
+            uid: UInt32(uid),
+            gid: UInt32(gid),
+            modificationSeconds: seconds,
+            modificationNanoseconds: nanoseconds,
             linkName: linkName,
             deviceMajor: UInt32(truncatingIfNeeded: isUstar ? try Self.number(block[329..<337], field: "devmajor") : 0),
             deviceMinor: UInt32(truncatingIfNeeded: isUstar ? try Self.number(block[337..<345], field: "devminor") : 0),
-            xattrs: paxXattrs)
+            xattrs: paxXattrs
+        )
     }
 
     private mutating func handleExtended(_ type: UInt8) throws(SkiffError) {
@@ -209,9 +225,10 @@ struct TarStreamParser {
         let bytes = extended
         while index < bytes.count {
             guard let space = bytes[index...].firstIndex(of: UInt8(ascii: " ")),
-                  let length = Int(String(decoding: bytes[index..<space], as: UTF8.self)), length > 0,
-                  length <= bytes.count - index, bytes[index + length - 1] == UInt8(ascii: "\n"),
-                  let equals = bytes[(space + 1)..<(index + length)].firstIndex(of: UInt8(ascii: "=")) else {
+                let length = Int(String(decoding: bytes[index..<space], as: UTF8.self)), length > 0,
+                length <= bytes.count - index, bytes[index + length - 1] == UInt8(ascii: "\n"),
+                let equals = bytes[(space + 1)..<(index + length)].firstIndex(of: UInt8(ascii: "="))
+            else {
                 throw SkiffError(.invalidArgument, "the layer has a malformed pax extended header")
             }
             let key = String(decoding: bytes[(space + 1)..<equals], as: UTF8.self)
@@ -249,7 +266,9 @@ struct TarStreamParser {
             var value: Int64 = Int64(first & 0x3F)
             let negative = first & 0x40 != 0
             for byte in field.dropFirst() {
-                guard value < (Int64.max >> 8) else { throw SkiffError(.invalidArgument, "a tar \(name) field overflows") }
+                guard value < (Int64.max >> 8) else {
+                    throw SkiffError(.invalidArgument, "a tar \(name) field overflows")
+                }
                 value = value << 8 | Int64(byte)
             }
             return negative ? -value : value

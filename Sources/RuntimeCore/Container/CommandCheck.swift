@@ -18,7 +18,10 @@ enum CommandCheck {
         guard let command = spec.process.args.first, !command.isEmpty else { return }
         let candidates: [String]
         if command.contains("/") {
-            candidates = [command.hasPrefix("/") ? command : (spec.process.cwd.hasSuffix("/") ? spec.process.cwd : spec.process.cwd + "/") + command]
+            candidates = [
+                command.hasPrefix("/")
+                    ? command : (spec.process.cwd.hasSuffix("/") ? spec.process.cwd : spec.process.cwd + "/") + command
+            ]
         } else {
             let path = spec.process.env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? ""
             let directories = path.split(separator: ":", omittingEmptySubsequences: false)
@@ -29,8 +32,12 @@ enum CommandCheck {
         if candidates.contains(where: { isExecutableFileInRoot(root, $0) }) { return }
         let mountPoints = spec.mounts.map(\.destination)
         if candidates.contains(where: { reachesMount($0, root: root, mountPoints: mountPoints) }) { return }
-        throw SkiffError.invalidArgument("the container's command \(doubleQuotedLiteral(String(command.prefix(200)))) is not an executable file in its image"
-            + (command.contains("/") ? "" : " (looked in PATH: \(candidates.map { String($0.dropLast(command.count + 1)) }.joined(separator: ":")))"))
+        throw SkiffError.invalidArgument(
+            "the container's command \(doubleQuotedLiteral(String(command.prefix(200)))) is not an executable file in its image"
+                + (command.contains("/")
+                    ? ""
+                    : " (looked in PATH: \(candidates.map { String($0.dropLast(command.count + 1)) }.joined(separator: ":")))")
+        )
     }
 
     /// Whether `path`, followed through the image's symlinks, reaches a mount destination.
@@ -46,11 +53,18 @@ enum CommandCheck {
                 continue
             }
             prefix += "/" + component
-            if mountPoints.contains(where: { prefix == $0 || prefix.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) { return true }
+            if mountPoints.contains(where: { prefix == $0 || prefix.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) {
+                return true
+            }
             guard let target = symlinkTargetInRoot(root, prefix) else { continue }
             let rest = components[(index + 1)...].joined(separator: "/")
             let base = target.hasPrefix("/") ? target : FileSystem.parentDirectory(of: prefix) + "/" + target
-            return reachesMount(rest.isEmpty ? base : base + "/" + rest, root: root, mountPoints: mountPoints, hops: hops + 1)
+            return reachesMount(
+                rest.isEmpty ? base : base + "/" + rest,
+                root: root,
+                mountPoints: mountPoints,
+                hops: hops + 1
+            )
         }
         return false
     }

@@ -53,7 +53,11 @@ public struct ConmonMonitor: ContainerMonitor {
     public func create(_ request: MonitorRequest) async throws(SkiffError) -> MonitorStarted {
         var fds: [Int32] = [0, 0]
         guard skiff_pipe_cloexec(&fds) == 0 else {
-            throw SkiffError(.internalError, "cannot create the sync pipe for conmon", cause: SystemCallError("pipe2", request.id, errno: errno))
+            throw SkiffError(
+                .internalError,
+                "cannot create the sync pipe for conmon",
+                cause: SystemCallError("pipe2", request.id, errno: errno)
+            )
         }
         let (readEnd, writeEnd) = (fds[0], fds[1])
         defer { close(readEnd) }
@@ -71,22 +75,34 @@ public struct ConmonMonitor: ContainerMonitor {
         let result: ChildProcess.Result
         do {
             result = try await ChildProcess.run(
-                binary, arguments: arguments, environment: ["PATH=\(ExecutableLookup.fallbackPath)", "_OCI_SYNCPIPE=3"],
-                timeout: request.timeout, options: .init(workingDirectory: request.bundle, inheritedFDs: [writeEnd], killGroupAfterExit: false))
+                binary,
+                arguments: arguments,
+                environment: ["PATH=\(ExecutableLookup.fallbackPath)", "_OCI_SYNCPIPE=3"],
+                timeout: request.timeout,
+                options: .init(workingDirectory: request.bundle, inheritedFDs: [writeEnd], killGroupAfterExit: false)
+            )
         } catch {
             close(writeEnd)
             throw SkiffError(.internalError, "cannot start conmon (\(binary))", cause: error)
         }
         close(writeEnd)
         guard result.status == 0, !result.timedOut else {
-            throw SkiffError(.internalError, "conmon exited with \(result.status) before creating container \(request.id): \(result.stderrText.trimmingNewline)")
+            throw SkiffError(
+                .internalError,
+                "conmon exited with \(result.status) before creating container \(request.id): \(result.stderrText.trimmingNewline)"
+            )
         }
-        let message = try await Self.readSyncMessage(readEnd, deadline: ContinuousClock.now + request.timeout, id: request.id)
+        let message = try await Self.readSyncMessage(
+            readEnd,
+            deadline: ContinuousClock.now + request.timeout,
+            id: request.id
+        )
         guard message.value > 0 else {
             let text = message.text.isEmpty ? "no message" : message.text.trimmingNewline
             throw SkiffError(.internalError, "the OCI runtime could not create container \(request.id): \(text)")
         }
-        let monitorPID = (try? FileSystem.readText(request.bundle + "/conmon.pid")).flatMap { Int32($0.trimmingNewline) } ?? 0
+        let monitorPID =
+            (try? FileSystem.readText(request.bundle + "/conmon.pid")).flatMap { Int32($0.trimmingNewline) } ?? 0
         return MonitorStarted(pid: message.value, monitorPID: monitorPID)
     }
 
@@ -100,18 +116,30 @@ public struct ConmonMonitor: ContainerMonitor {
         let path = bundle + "/ctl"
         let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
-            throw SkiffError(.failedPrecondition, "the container's monitor is not listening (\(path))", cause: SystemCallError("open", path, errno: errno))
+            throw SkiffError(
+                .failedPrecondition,
+                "the container's monitor is not listening (\(path))",
+                cause: SystemCallError("open", path, errno: errno)
+            )
         }
         defer { close(fd) }
         let bytes = Array(message.utf8)
         guard write(fd, bytes, bytes.count) == bytes.count else {
-            throw SkiffError(.internalError, "cannot write to \(path)", cause: SystemCallError("write", path, errno: errno))
+            throw SkiffError(
+                .internalError,
+                "cannot write to \(path)",
+                cause: SystemCallError("write", path, errno: errno)
+            )
         }
     }
 
     /// conmon writes one JSON line per event: `{"data": N}` or `{"data": N, "message": "…"}`
     /// (N the pid, or negative on failure). Read without blocking a thread.
-    static func readSyncMessage(_ fd: Int32, deadline: ContinuousClock.Instant, id: String) async throws(SkiffError) -> (value: Int32, text: String) {
+    static func readSyncMessage(
+        _ fd: Int32,
+        deadline: ContinuousClock.Instant,
+        id: String
+    ) async throws(SkiffError) -> (value: Int32, text: String) {
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -130,8 +158,13 @@ public struct ConmonMonitor: ContainerMonitor {
         }
         let line = bytes.split(separator: 10).first.map { Array($0) } ?? []
         // try?: anything that is not a sync message is reported below with the line itself.
-        guard let message = try? JSONDecoder().decode(ConmonSyncMessage.self, from: Data(line)), let value = message.data ?? message.pid else {
-            throw SkiffError(.internalError, "conmon ended without reporting container \(id) (\"\(String(decoding: line, as: UTF8.self))\")")
+        guard let message = try? JSONDecoder().decode(ConmonSyncMessage.self, from: Data(line)),
+            let value = message.data ?? message.pid
+        else {
+            throw SkiffError(
+                .internalError,
+                "conmon ended without reporting container \(id) (\"\(String(decoding: line, as: UTF8.self))\")"
+            )
         }
         return (Int32(clamping: value), message.message ?? "")
     }

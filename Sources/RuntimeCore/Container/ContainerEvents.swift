@@ -20,7 +20,9 @@ public actor ContainerEventHub {
     }
 
     public func subscribe() -> AsyncStream<ContainerEvent> {
-        let (stream, continuation) = AsyncStream<ContainerEvent>.makeStream(bufferingPolicy: .bufferingNewest(bufferLimit))
+        let (stream, continuation) = AsyncStream<ContainerEvent>.makeStream(
+            bufferingPolicy: .bufferingNewest(bufferLimit)
+        )
         let id = nextID
         nextID += 1
         subscribers[id] = continuation

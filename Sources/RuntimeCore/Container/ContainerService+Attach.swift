@@ -24,10 +24,15 @@ extension ContainerService {
         await collectExit(of: id)
         let container = try await existing(id)
         guard container.state == .running else {
-            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not running; cannot attach to it")
+            throw SkiffError(
+                .failedPrecondition,
+                "container \(container.id) is \(container.state.rawValue), not running; cannot attach to it"
+            )
         }
         if stdin && !container.stdin {
-            throw SkiffError.invalidArgument("container \(container.id) was created without stdin; attach without stdin")
+            throw SkiffError.invalidArgument(
+                "container \(container.id) was created without stdin; attach without stdin"
+            )
         }
         return container
     }
@@ -36,24 +41,39 @@ extension ContainerService {
         let container = try await validateAttach(id, stdin: stdin)
         let path = "\(socketDirectory)/\(container.id)/attach"
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SkiffError(.internalError, "cannot create a socket for attach", cause: SystemCallError("socket", path, errno: errno)) }
+        guard fd >= 0 else {
+            throw SkiffError(
+                .internalError,
+                "cannot create a socket for attach",
+                cause: SystemCallError("socket", path, errno: errno)
+            )
+        }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
             close(fd)
-            throw SkiffError(.failedPrecondition, "the attach socket path \(path) is too long for a unix socket; use a shorter state_dir")
+            throw SkiffError(
+                .failedPrecondition,
+                "the attach socket path \(path) is too long for a unix socket; use a shorter state_dir"
+            )
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (index, byte) in bytes.enumerated() { raw[index] = byte }
         }
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard connected == 0 else {
             let error = SystemCallError("connect", path, errno: errno)
             close(fd)
-            throw SkiffError(.failedPrecondition, "the monitor of container \(container.id) does not accept attach connections", cause: error)
+            throw SkiffError(
+                .failedPrecondition,
+                "the monitor of container \(container.id) does not accept attach connections",
+                cause: error
+            )
         }
         return AttachConnection(socket: fd, tty: container.tty, stdin: stdin)
     }

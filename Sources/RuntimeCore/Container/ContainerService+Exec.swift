@@ -23,11 +23,19 @@ extension ContainerService {
         let exec = try await prepareExec(id, command: command, tty: false, rpc: "ExecSync")
         defer { exec.cleanUp() }
         let limit: Duration = timeout > 0 ? .seconds(timeout) : .seconds(365 * 24 * 3600)
-        let result = try await runtime(for: exec.container).exec(id: exec.container.id, processFile: exec.processFile, pidFile: exec.pidFile,
-                                                                 timeout: limit, outputLimit: Self.execOutputLimit)
+        let result = try await runtime(for: exec.container).exec(
+            id: exec.container.id,
+            processFile: exec.processFile,
+            pidFile: exec.pidFile,
+            timeout: limit,
+            outputLimit: Self.execOutputLimit
+        )
         if result.timedOut {
             // The runtime killed the command's process tree before itself (killExecTree).
-            throw SkiffError(.deadlineExceeded, "command \(Self.quoted(command)) in container \(exec.container.id) timed out after \(timeout)s")
+            throw SkiffError(
+                .deadlineExceeded,
+                "command \(Self.quoted(command)) in container \(exec.container.id) timed out after \(timeout)s"
+            )
         }
         return ExecResult(stdout: result.stdout, stderr: result.stderr, exitCode: result.status)
     }
@@ -38,7 +46,10 @@ extension ContainerService {
         await collectExit(of: id)
         var container = try await existing(id)
         guard container.state == .running || container.state == .created else {
-            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue); only a live container's resources can change")
+            throw SkiffError(
+                .failedPrecondition,
+                "container \(container.id) is \(container.state.rawValue); only a live container's resources can change"
+            )
         }
         let bundle = store.directory(of: container.id)
         var update = ContainerSpecBuilder.resources(resources, layout: options.cgroupLayout)
@@ -56,7 +67,10 @@ extension ContainerService {
         await collectExit(of: id)
         let container = try await existing(id)
         guard container.state == .running else {
-            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not running; its log is closed")
+            throw SkiffError(
+                .failedPrecondition,
+                "container \(container.id) is \(container.state.rawValue), not running; its log is closed"
+            )
         }
         try monitor.reopenLog(bundle: store.directory(of: container.id))
         // conmon reopens asynchronously; answer once the new file is there, as the kubelet
@@ -74,12 +88,17 @@ extension ContainerService {
         } catch let error as SystemCallError {
             throw error.skiffError("cannot read the container's spec")
         } catch {
-            throw SkiffError(.internalError, "the container's spec in \(bundle) is unreadable", cause: DescribedError(error))
+            throw SkiffError(
+                .internalError,
+                "the container's spec in \(bundle) is unreadable",
+                cause: DescribedError(error)
+            )
         }
     }
 
     static func quoted(_ command: [String]) -> String {
-        command.joined(separator: " ").count > 80 ? "\"\(command.joined(separator: " ").prefix(77))...\"" : "\"\(command.joined(separator: " "))\""
+        command.joined(separator: " ").count > 80
+            ? "\"\(command.joined(separator: " ").prefix(77))...\"" : "\"\(command.joined(separator: " "))\""
     }
 }
 
@@ -87,12 +106,25 @@ extension ContainerService {
     /// An interactive exec for the streaming server: the runtime's `exec` with its stdio left
     /// open to the caller. With `tty` the runtime allocates the terminal and relays it over
     /// those pipes. `finish` removes the exec's files once the caller is done.
-    public func startStreamingExec(_ id: String, command: [String], tty: Bool) async throws(SkiffError)
-        -> (child: RunningChild, kill: @Sendable () -> Void, finish: @Sendable () -> Void, resize: @Sendable (UInt16, UInt16) -> Void) {
+    public func startStreamingExec(
+        _ id: String,
+        command: [String],
+        tty: Bool
+    ) async throws(SkiffError)
+        -> (
+            child: RunningChild, kill: @Sendable () -> Void, finish: @Sendable () -> Void,
+            resize: @Sendable (UInt16, UInt16) -> Void
+        )
+    {
         let exec = try await prepareExec(id, command: command, tty: tty, rpc: "Exec")
         let child: RunningChild
         do {
-            child = try runtime(for: exec.container).startExec(id: exec.container.id, processFile: exec.processFile, pidFile: exec.pidFile, tty: tty)
+            child = try runtime(for: exec.container).startExec(
+                id: exec.container.id,
+                processFile: exec.processFile,
+                pidFile: exec.pidFile,
+                tty: tty
+            )
         } catch {
             exec.cleanUp()
             throw error
@@ -105,14 +137,19 @@ extension ContainerService {
             DedicatedThread.start {
                 let pid = RuncCompatibleRuntime.killExecTree(pidFile: exec.pidFile)
                 child.kill()
-                logger.debug("exec killed", metadata: ["container": "\(exec.container.id)", "pid": "\(pid.map(String.init) ?? "unknown")"])
+                logger.debug(
+                    "exec killed",
+                    metadata: ["container": "\(exec.container.id)", "pid": "\(pid.map(String.init) ?? "unknown")"]
+                )
             }
         }
         // The runtime's own terminal (which it copies to the command's, once or on every
         // SIGWINCH, depending on the runtime) and the command's terminal itself.
         let resize: @Sendable (UInt16, UInt16) -> Void = { columns, rows in
             child.resizeTerminal(columns: columns, rows: rows)
-            if let pid = exec.pid(), pid > 0 { TerminalResize.resizeTerminal(ofProcess: pid, columns: columns, rows: rows) }
+            if let pid = exec.pid(), pid > 0 {
+                TerminalResize.resizeTerminal(ofProcess: pid, columns: columns, rows: rows)
+            }
         }
         return (child, kill, exec.cleanUp, resize)
     }
@@ -142,7 +179,10 @@ extension ContainerService {
         await collectExit(of: id)
         let container = try await existing(id)
         guard container.state == .running else {
-            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not running; cannot exec in it")
+            throw SkiffError(
+                .failedPrecondition,
+                "container \(container.id) is \(container.state.rawValue), not running; cannot exec in it"
+            )
         }
         let bundle = store.directory(of: container.id)
         var process = try processSpec(bundle: bundle)
@@ -151,7 +191,11 @@ extension ContainerService {
         process.consoleSize = nil
         if tty && !process.env.contains(where: { $0.hasPrefix("TERM=") }) { process.env.append("TERM=xterm") }
         let token = SandboxService.newID().prefix(16)
-        let exec = PreparedExec(container: container, processFile: "\(bundle)/exec-\(token).json", pidFile: "\(bundle)/exec-\(token).pid")
+        let exec = PreparedExec(
+            container: container,
+            processFile: "\(bundle)/exec-\(token).json",
+            pidFile: "\(bundle)/exec-\(token).pid"
+        )
         try Self.writeJSON(process, to: exec.processFile)
         return exec
     }

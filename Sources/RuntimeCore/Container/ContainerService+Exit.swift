@@ -110,12 +110,18 @@ extension ContainerService {
     }
 
     private func recordExit(of id: String) async {
-        guard !starting.contains(id), var container = await store.find(id), container.state == .running || container.state == .created else { return }
+        guard !starting.contains(id), var container = await store.find(id),
+            container.state == .running || container.state == .created
+        else { return }
         let exitFile = exitDirectory + "/" + container.id
         guard let text = try? FileSystem.readText(exitFile), let code = Int32(text.trimmingNewline) else { return }
         var status = stat()
-        let finishedAt = max(container.startedAt, stat(exitFile, &status) == 0
-            ? Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec) : SandboxService.nowNanoseconds())
+        let finishedAt = max(
+            container.startedAt,
+            stat(exitFile, &status) == 0
+                ? Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
+                : SandboxService.nowNanoseconds()
+        )
         let bundle = store.directory(of: container.id)
         let oomKilled = FileSystem.exists(bundle + "/oom")
         container.state = .exited
@@ -131,7 +137,13 @@ extension ContainerService {
             logger.error("cannot record a container's exit", metadata: ["id": "\(container.id)", "error": "\(error)"])
             return
         }
-        logger.info("container exited", metadata: ["id": "\(container.id)", "name": "\(container.name)", "exit_code": "\(code)", "reason": "\(container.reason)"])
+        logger.info(
+            "container exited",
+            metadata: [
+                "id": "\(container.id)", "name": "\(container.name)", "exit_code": "\(code)",
+                "reason": "\(container.reason)",
+            ]
+        )
         await events.publish(ContainerEvent(kind: .stopped, container: container, timestamp: finishedAt))
     }
 
@@ -148,7 +160,8 @@ extension ContainerService {
         for container in all where container.state == .running || container.state == .created {
             await collectExit(of: container.id)
             guard var current = await store.find(container.id), current.state == .running || current.state == .created,
-                  let runtime = try? teardownRuntime(for: current) else { continue }
+                let runtime = try? teardownRuntime(for: current)
+            else { continue }
             let state: OCIState?
             let gone: Bool
             do {
@@ -163,7 +176,10 @@ extension ContainerService {
                 current.state = .running
                 current.startedAt = SandboxService.nowNanoseconds()
                 try? await store.save(current)
-                logger.warning("container was started while skiffd went down; recorded as running", metadata: ["id": "\(current.id)"])
+                logger.warning(
+                    "container was started while skiffd went down; recorded as running",
+                    metadata: ["id": "\(current.id)"]
+                )
                 continue
             }
             if gone {
@@ -179,7 +195,10 @@ extension ContainerService {
         await recoverPauses()
         let unreadable = await store.unreadable
         for (id, reason) in unreadable.sorted(by: { $0.key < $1.key }) {
-            logger.error("a container's record cannot be read; its files and root filesystem are left as they are", metadata: ["id": "\(id)", "error": "\(reason)"])
+            logger.error(
+                "a container's record cannot be read; its files and root filesystem are left as they are",
+                metadata: ["id": "\(id)", "error": "\(reason)"]
+            )
         }
         let known = Set(all.map(\.id)).union(unreadable.keys)
         for name in FileSystem.directoryEntries(layersRoot) ?? [] where !known.contains(name) {
@@ -190,14 +209,19 @@ extension ContainerService {
         // removal's record and its files).
         let sandboxIDs = Set(await sandboxes.list().map(\.id))
         for name in FileSystem.directoryEntries(exitDirectory) ?? [] where !known.contains(name) {
-            if name.hasPrefix(Self.pausePrefix), sandboxIDs.contains(String(name.dropFirst(Self.pausePrefix.count))) { continue }
+            if name.hasPrefix(Self.pausePrefix), sandboxIDs.contains(String(name.dropFirst(Self.pausePrefix.count))) {
+                continue
+            }
             try? FileSystem.removeIfPresent(exitDirectory + "/" + name)
         }
         // A CreateContainer that skiffd did not live to record: its runtime container (and
         // with it the process, conmon's child, and the cgroup) and bundle go; an exit file
         // went with the sweep above, or goes when conmon writes it (exitFileWritten).
         for name in FileSystem.directoryEntries(store.root) ?? [] where !known.contains(name) && !name.hasPrefix(".") {
-            logger.warning("removing a container that was being created when skiffd stopped", metadata: ["id": "\(name)"])
+            logger.warning(
+                "removing a container that was being created when skiffd stopped",
+                metadata: ["id": "\(name)"]
+            )
             let monitors = await settleLeftoverMonitors(of: name, pidFile: store.directory(of: name) + "/pidfile")
             for handler in options.handlers.handlers where handler.resolvedPath != nil {
                 try? await makeRuntime(handler).delete(id: name, force: true)

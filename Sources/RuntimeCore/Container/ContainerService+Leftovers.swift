@@ -18,7 +18,8 @@ extension ContainerService {
             let monitors = ProcessTree.strangers { ProcessTree.commandLine(of: $0)?.contains(monitorArgument) == true }
             for monitor in monitors {
                 let containerPID = (try? FileSystem.readText(pidFile)).flatMap { pid_t($0.filter(\.isNumber)) }
-                for pid in ProcessTree.children(of: monitor) where pid != containerPID && ProcessTree.commandLine(of: pid)?.contains(id) == true {
+                for pid in ProcessTree.children(of: monitor)
+                where pid != containerPID && ProcessTree.commandLine(of: pid)?.contains(id) == true {
                     if !ProcessTree.waitForExit(pid, milliseconds: deadline) { ProcessTree.kill(pid) }
                 }
             }

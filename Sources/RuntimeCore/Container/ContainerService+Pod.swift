@@ -11,7 +11,8 @@ extension ContainerService {
     public func runPod(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
         let sandboxes = self.sandboxes
         return try await podCreations.create(
-            key: "\(spec.namespace)/\(spec.name)/\(spec.uid)/\(spec.attempt)", spec: spec,
+            key: "\(spec.namespace)/\(spec.name)/\(spec.uid)/\(spec.attempt)",
+            spec: spec,
             what: "pod sandbox \(spec.namespace)/\(spec.name) (uid \(spec.uid), attempt \(spec.attempt))",
             stillExists: { pod in (try? await sandboxes.sandbox(pod.id)) != nil },
             work: { [self] in
@@ -20,7 +21,8 @@ extension ContainerService {
                 } catch {
                     return .failure(error)
                 }
-            })
+            }
+        )
     }
 
     /// One RunPodSandbox. A pause that cannot start undoes the sandbox.
@@ -44,7 +46,8 @@ extension ContainerService {
     public func stopPod(_ sandboxID: String) async throws(SkiffError) {
         try await teardown.withLock(await lockKey(ofPod: sandboxID)) { () async throws(SkiffError) in
             guard let sandbox = try? await sandboxes.sandbox(sandboxID) else { return }
-            for container in await list(sandboxID: sandbox.id) where container.state == .running || container.state == .created {
+            for container in await list(sandboxID: sandbox.id)
+            where container.state == .running || container.state == .created {
                 do throws(SkiffError) {
                     try await stop(container.id, timeout: 0)
                 } catch {
@@ -90,10 +93,15 @@ extension ContainerService {
     /// The pause binary's root filesystem: one read-only directory shared by every pod.
     func preparePauseRootfs() throws(SkiffError) {
         guard FileSystem.isExecutableFile(options.pauseBinary) else {
-            throw SkiffError(.failedPrecondition, "the pause binary \(options.pauseBinary) is missing; reinstall skiffd (scripts/setup-node.sh installs skiff-pause beside it)")
+            throw SkiffError(
+                .failedPrecondition,
+                "the pause binary \(options.pauseBinary) is missing; reinstall skiffd (scripts/setup-node.sh installs skiff-pause beside it)"
+            )
         }
         do {
-            for directory in ["proc", "dev", "sys"] { try FileSystem.makeDirectories(pauseRootfs + "/" + directory, mode: 0o755) }
+            for directory in ["proc", "dev", "sys"] {
+                try FileSystem.makeDirectories(pauseRootfs + "/" + directory, mode: 0o755)
+            }
             let installed = pauseRootfs + "/pause"
             let wanted = try FileSystem.readBytes(options.pauseBinary, limit: 64 << 20)
             if (try? FileSystem.readBytes(installed, limit: 64 << 20)) != wanted {
@@ -106,8 +114,13 @@ extension ContainerService {
 
     func startPause(for sandbox: PodSandbox) async throws(SkiffError) -> Int32 {
         try preparePauseRootfs()
-        guard let handler = options.handlers.handler(named: sandbox.runtimeHandler), let runtimePath = handler.resolvedPath else {
-            throw SkiffError(.failedPrecondition, "runtime handler \"\(sandbox.runtimeHandler)\" is not available on this node")
+        guard let handler = options.handlers.handler(named: sandbox.runtimeHandler),
+            let runtimePath = handler.resolvedPath
+        else {
+            throw SkiffError(
+                .failedPrecondition,
+                "runtime handler \"\(sandbox.runtimeHandler)\" is not available on this node"
+            )
         }
         let id = Self.pauseID(of: sandbox)
         let bundle = sandbox.directory + "/pause"
@@ -116,24 +129,46 @@ extension ContainerService {
         } catch {
             throw error.skiffError("cannot create \(bundle)")
         }
-        var spec = RuntimeSpec.basic(args: ["/pause"], rootfs: pauseRootfs, hostname: sandbox.hostNetwork ? nil : sandbox.hostname)
+        var spec = RuntimeSpec.basic(
+            args: ["/pause"],
+            rootfs: pauseRootfs,
+            hostname: sandbox.hostNetwork ? nil : sandbox.hostname
+        )
         spec.root.readonly = true
         // runc needs /proc; /dev on a tmpfs keeps its device nodes out of the shared rootfs.
         spec.mounts = RuntimeSpec.standardMounts.filter { $0.destination == "/proc" || $0.destination == "/dev" }
         spec.process.capabilities = .init([])
         spec.linux.namespaces = [.init(type: "pid", path: nil), .init(type: "mount", path: nil)]
-        if let path = sandbox.namespaces?.network, !sandbox.hostNetwork { spec.linux.namespaces.append(.init(type: "network", path: path)) }
-        if let path = sandbox.namespaces?.ipc, !sandbox.hostIPC { spec.linux.namespaces.append(.init(type: "ipc", path: path)) }
-        if let path = sandbox.namespaces?.uts, !sandbox.hostNetwork { spec.linux.namespaces.append(.init(type: "uts", path: path)) }
+        if let path = sandbox.namespaces?.network, !sandbox.hostNetwork {
+            spec.linux.namespaces.append(.init(type: "network", path: path))
+        }
+        if let path = sandbox.namespaces?.ipc, !sandbox.hostIPC {
+            spec.linux.namespaces.append(.init(type: "ipc", path: path))
+        }
+        if let path = sandbox.namespaces?.uts, !sandbox.hostNetwork {
+            spec.linux.namespaces.append(.init(type: "uts", path: path))
+        }
         spec.linux.cgroupsPath = cgroupsPath(of: id, in: sandbox)
         spec.linux.maskedPaths = nil
         spec.linux.readonlyPaths = nil
         spec.process.oomScoreAdj = max(-998, minimumOOMScoreAdj)
         try Self.writeJSON(spec, to: bundle + "/config.json")
-        let started = try await monitor.create(MonitorRequest(
-            id: id, name: "pause", bundle: bundle, runtimePath: runtimePath, runtimeRoot: handler.root, logPath: "",
-            exitDirectory: exitDirectory, socketDirectory: socketDirectory, stdin: false, stdinOnce: false, tty: false,
-            timeout: options.commandTimeout))
+        let started = try await monitor.create(
+            MonitorRequest(
+                id: id,
+                name: "pause",
+                bundle: bundle,
+                runtimePath: runtimePath,
+                runtimeRoot: handler.root,
+                logPath: "",
+                exitDirectory: exitDirectory,
+                socketDirectory: socketDirectory,
+                stdin: false,
+                stdinOnce: false,
+                tty: false,
+                timeout: options.commandTimeout
+            )
+        )
         try await makeRuntime(handler).start(id: id)
         logger.info("pod pause process started", metadata: ["pod": "\(sandbox.id)", "pid": "\(started.pid)"])
         return started.pid
@@ -148,7 +183,8 @@ extension ContainerService {
         pausesBeingRemoved.insert(sandbox.id)
         defer { pausesBeingRemoved.remove(sandbox.id) }
         // A pause never recorded may still be being created by an earlier skiffd's conmon.
-        let leftovers = sandbox.pausePID == nil ? await settleLeftoverMonitors(of: id, pidFile: bundle + "/pidfile") : []
+        let leftovers =
+            sandbox.pausePID == nil ? await settleLeftoverMonitors(of: id, pidFile: bundle + "/pidfile") : []
         defer { killLeftoverMonitors(leftovers, of: id) }
         // Not there (never started, or already deleted): no exit file will come.
         if (try? await runtime.kill(id: id, signal: SIGKILL)) != nil {
@@ -157,7 +193,10 @@ extension ContainerService {
         do {
             try await runtime.delete(id: id, force: true)
         } catch {
-            logger.warning("cannot delete a pod's pause container", metadata: ["pod": "\(sandbox.id)", "error": "\(error)"])
+            logger.warning(
+                "cannot delete a pod's pause container",
+                metadata: ["pod": "\(sandbox.id)", "error": "\(error)"]
+            )
         }
         try? FileSystem.removeIfPresent(exitDirectory + "/" + id)
         try? FileSystem.removeIfPresent(socketDirectory + "/" + id)
@@ -168,12 +207,19 @@ extension ContainerService {
     func recoverPauses() async {
         // skiffd died between the pod's record and its pause: RunPodSandbox never answered, so
         // no client knows the pod; it goes, and the client's retry makes it anew.
-        for sandbox in await sandboxes.list(state: .ready) where sandbox.sharedPID == true && !sandbox.hostPID && sandbox.pausePID == nil {
-            logger.warning("removing a pod whose pause process was being started when skiffd stopped", metadata: ["id": "\(sandbox.id)"])
+        for sandbox in await sandboxes.list(state: .ready)
+        where sandbox.sharedPID == true && !sandbox.hostPID && sandbox.pausePID == nil {
+            logger.warning(
+                "removing a pod whose pause process was being started when skiffd stopped",
+                metadata: ["id": "\(sandbox.id)"]
+            )
             do {
                 try await removePod(sandbox.id)
             } catch {
-                await sandboxes.markNotReady(sandbox.id, reason: "its pause process was never recorded and it cannot be removed: \(error)")
+                await sandboxes.markNotReady(
+                    sandbox.id,
+                    reason: "its pause process was never recorded and it cannot be removed: \(error)"
+                )
             }
         }
         for sandbox in await sandboxes.list(state: .ready) where sandbox.pausePID != nil {
@@ -187,7 +233,10 @@ extension ContainerService {
                 } catch {
                     // The runtime could not say: the pod keeps its state rather than being
                     // declared broken on no evidence (the kubelet would recreate it).
-                    logger.warning("cannot read the state of a pod's pause process", metadata: ["pod": "\(sandbox.id)", "error": "\(error)"])
+                    logger.warning(
+                        "cannot read the state of a pod's pause process",
+                        metadata: ["pod": "\(sandbox.id)", "error": "\(error)"]
+                    )
                 }
             }
             if gone { await sandboxes.markNotReady(sandbox.id, reason: "its pause process is gone") }

@@ -27,8 +27,14 @@ extension ContainerService {
         return usage(of: try await existing(id))
     }
 
-    public func stats(idPrefix: String? = nil, sandboxID: String? = nil, labels: [String: String] = [:]) async -> [ContainerUsage] {
-        await list(idPrefix: idPrefix, sandboxID: sandboxID, labels: labels).filter { $0.state == .running }.map(usage(of:))
+    public func stats(
+        idPrefix: String? = nil,
+        sandboxID: String? = nil,
+        labels: [String: String] = [:]
+    ) async -> [ContainerUsage] {
+        await list(idPrefix: idPrefix, sandboxID: sandboxID, labels: labels).filter { $0.state == .running }.map(
+            usage(of:)
+        )
     }
 
     public func podStats(of id: String) async throws(SkiffError) -> PodUsage {
@@ -45,12 +51,18 @@ extension ContainerService {
 
     func podUsage(_ sandbox: PodSandbox) async throws(SkiffError) -> PodUsage {
         let containers = await list(sandboxID: sandbox.id).filter { $0.state == .running }.map(usage(of:))
-        let interfaces = if let netns = sandbox.namespaces?.network, !sandbox.hostNetwork {
-            await PodNetworkStats.read(networkNamespace: netns)
-        } else {
-            [InterfaceCounters]()
-        }
-        return PodUsage(sandbox: sandbox, containers: containers, interfaces: interfaces, timestamp: SandboxService.nowNanoseconds())
+        let interfaces =
+            if let netns = sandbox.namespaces?.network, !sandbox.hostNetwork {
+                await PodNetworkStats.read(networkNamespace: netns)
+            } else {
+                [InterfaceCounters]()
+            }
+        return PodUsage(
+            sandbox: sandbox,
+            containers: containers,
+            interfaces: interfaces,
+            timestamp: SandboxService.nowNanoseconds()
+        )
     }
 
     func usage(of container: Container) -> ContainerUsage {
@@ -65,8 +77,14 @@ extension ContainerService {
         }
         let upper = "\(layersRoot)/\(container.id)/upper"
         let layer = DirectoryTree.usage(upper)
-        return ContainerUsage(container: container, cgroup: cgroup, nanoCores: nanoCores,
-                              writableLayerBytes: UInt64(max(0, layer.bytes)), writableLayerInodes: UInt64(max(0, layer.inodes)),
-                              writableLayerMountpoint: options.rootDir, timestamp: now)
+        return ContainerUsage(
+            container: container,
+            cgroup: cgroup,
+            nanoCores: nanoCores,
+            writableLayerBytes: UInt64(max(0, layer.bytes)),
+            writableLayerInodes: UInt64(max(0, layer.inodes)),
+            writableLayerMountpoint: options.rootDir,
+            timestamp: now
+        )
     }
 }

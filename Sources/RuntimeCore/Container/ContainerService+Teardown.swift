@@ -42,7 +42,10 @@ extension ContainerService {
         if timeout > 0 {
             try? await runtime.kill(id: container.id, signal: container.stopSignal)
             if await waitForExit(container.id, within: .seconds(timeout)) { return }
-            logger.info("container did not stop within its grace period; killing it", metadata: ["id": "\(container.id)", "grace": "\(timeout)s"])
+            logger.info(
+                "container did not stop within its grace period; killing it",
+                metadata: ["id": "\(container.id)", "grace": "\(timeout)s"]
+            )
         }
         try? await runtime.kill(id: container.id, signal: SIGKILL)
         if await waitForExit(container.id, within: killGrace) { return }
@@ -62,7 +65,8 @@ extension ContainerService {
         if let layout = options.cgroupLayout {
             for pid in CgroupFiles.processes(ofCgroup: container.cgroupsPath, layout: layout) { kill(pid, SIGKILL) }
         }
-        guard var current = await store.find(container.id), current.state == .running || current.state == .created else { return }
+        guard var current = await store.find(container.id), current.state == .running || current.state == .created
+        else { return }
         current.state = .exited
         current.exitCode = 137
         current.finishedAt = SandboxService.nowNanoseconds()
@@ -77,7 +81,9 @@ extension ContainerService {
         let deadline = ContinuousClock.now + duration
         while true {
             await collectExit(of: id)
-            if let container = await store.find(id), container.state != .running && container.state != .created { return true }
+            if let container = await store.find(id), container.state != .running && container.state != .created {
+                return true
+            }
             if await store.find(id) == nil { return true }
             if ContinuousClock.now >= deadline { return false }
             await waitForExitFile(id, until: deadline)
@@ -110,7 +116,9 @@ extension ContainerService {
         // conmon's link to the attach socket (it removes it itself only when it exits cleanly).
         try? FileSystem.removeIfPresent(socketDirectory + "/" + container.id)
         logger.info("container removed", metadata: ["id": "\(container.id)", "name": "\(container.name)"])
-        await events.publish(ContainerEvent(kind: .deleted, container: container, timestamp: SandboxService.nowNanoseconds()))
+        await events.publish(
+            ContainerEvent(kind: .deleted, container: container, timestamp: SandboxService.nowNanoseconds())
+        )
     }
 
     /// The runtime that created the container, for ending it: the configured handler, else (the
@@ -119,7 +127,10 @@ extension ContainerService {
     func teardownRuntime(for container: Container) throws(SkiffError) -> any OCIRuntime {
         if let handler = options.handlers[container.runtimeHandler] { return makeRuntime(handler) }
         guard let binary = container.runtimeBinary, let root = container.runtimeRoot else {
-            throw SkiffError(.failedPrecondition, "runtime handler \"\(container.runtimeHandler)\" of container \(container.id) is no longer configured and its record predates the runtime path being kept")
+            throw SkiffError(
+                .failedPrecondition,
+                "runtime handler \"\(container.runtimeHandler)\" of container \(container.id) is no longer configured and its record predates the runtime path being kept"
+            )
         }
         return makeRuntime(.recorded(name: container.runtimeHandler, binary: binary, root: root))
     }

@@ -1,8 +1,8 @@
 import Foundation
 import ImageCore
 import LinuxSys
-import Metadata
 import Logging
+import Metadata
 import SkiffCommon
 
 /// Containers: an overlay root filesystem over the image's snapshots, an OCI spec generated
@@ -23,9 +23,16 @@ public actor ContainerService {
         /// The static pause binary run as PID 1 of pods that share a PID namespace.
         public var pauseBinary: String
 
-        public init(stateDir: String, rootDir: String, handlers: RuntimeHandlerSet, cgroupLayout: CgroupLayout?,
-                    defaultCgroupParent: String = "/skiff", commandTimeout: Duration = .seconds(60), exitPollInterval: Duration = .milliseconds(100),
-                    pauseBinary: String = ContainerService.pauseBesideExecutable()) {
+        public init(
+            stateDir: String,
+            rootDir: String,
+            handlers: RuntimeHandlerSet,
+            cgroupLayout: CgroupLayout?,
+            defaultCgroupParent: String = "/skiff",
+            commandTimeout: Duration = .seconds(60),
+            exitPollInterval: Duration = .milliseconds(100),
+            pauseBinary: String = ContainerService.pauseBesideExecutable()
+        ) {
             self.pauseBinary = pauseBinary
             self.stateDir = stateDir
             self.rootDir = rootDir
@@ -75,18 +82,30 @@ public actor ContainerService {
     var socketDirectory: String { options.stateDir + "/attach" }
     var layersRoot: String { options.rootDir + "/containers" }
 
-    public init(options: Options, sandboxes: SandboxService, images: ImageManager, monitor: any ContainerMonitor,
-                makeRuntime: @escaping @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime = ContainerService.runcCompatible,
-                logger: Logger) async throws(SkiffError) {
+    public init(
+        options: Options,
+        sandboxes: SandboxService,
+        images: ImageManager,
+        monitor: any ContainerMonitor,
+        makeRuntime: @escaping @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime = ContainerService
+            .runcCompatible,
+        logger: Logger
+    ) async throws(SkiffError) {
         self.options = options
         self.sandboxes = sandboxes
         self.images = images
         self.monitor = monitor
         self.makeRuntime = makeRuntime
         self.logger = logger
-        store = try RecordDirectory(root: options.stateDir + "/containers", fileName: "container.json", id: \.id, createdAt: \.createdAt)
+        store = try RecordDirectory(
+            root: options.stateDir + "/containers",
+            fileName: "container.json",
+            id: \.id,
+            createdAt: \.createdAt
+        )
         nodeFacts = ContainerSpec.NodeFacts.current(cgroupLayout: options.cgroupLayout)
-        minimumOOMScoreAdj = (try? FileSystem.readText("/proc/self/oom_score_adj")).flatMap { Int($0.trimmingNewline) } ?? 0
+        minimumOOMScoreAdj =
+            (try? FileSystem.readText("/proc/self/oom_score_adj")).flatMap { Int($0.trimmingNewline) } ?? 0
         for directory in [options.stateDir + "/exits", options.stateDir + "/attach", options.rootDir + "/containers"] {
             do {
                 try FileSystem.makeDirectories(directory, mode: 0o711)
@@ -105,7 +124,11 @@ public actor ContainerService {
     }
 
     public static let runcCompatible: @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime = { handler in
-        RuncCompatibleRuntime(name: handler.name, binary: handler.resolvedPath ?? handler.configuredPath, root: handler.root)
+        RuncCompatibleRuntime(
+            name: handler.name,
+            binary: handler.resolvedPath ?? handler.configuredPath,
+            root: handler.root
+        )
     }
 
     public func shutdown() {
@@ -121,7 +144,8 @@ public actor ContainerService {
     public func create(in sandboxID: String, _ spec: ContainerSpec) async throws(SkiffError) -> Container {
         let store = self.store
         return try await containerCreations.create(
-            key: "\(sandboxID)/\(spec.name)/\(spec.attempt)", spec: spec,
+            key: "\(sandboxID)/\(spec.name)/\(spec.attempt)",
+            spec: spec,
             what: "container \"\(spec.name)\" (attempt \(spec.attempt)) of pod sandbox \(sandboxID)",
             stillExists: { container in await store.find(container.id) != nil },
             work: { [self] in
@@ -130,21 +154,31 @@ public actor ContainerService {
                 } catch {
                     return .failure(error)
                 }
-            })
+            }
+        )
     }
 
     func createOnce(in sandboxID: String, _ spec: ContainerSpec) async throws(SkiffError) -> Container {
         let sandbox = try await sandboxes.sandbox(sandboxID)
         try spec.validate(in: sandbox, node: nodeFacts)
         guard sandbox.state == .ready else {
-            throw SkiffError(.failedPrecondition, "pod sandbox \(sandbox.id) is not ready (it was stopped); create a new sandbox")
+            throw SkiffError(
+                .failedPrecondition,
+                "pod sandbox \(sandbox.id) is not ready (it was stopped); create a new sandbox"
+            )
         }
         let key = "\(sandbox.id)/\(spec.name)/\(spec.attempt)"
-        let duplicate = SkiffError(.alreadyExists, "container \"\(spec.name)\" (attempt \(spec.attempt)) already exists in pod sandbox \(sandbox.id); remove it first")
+        let duplicate = SkiffError(
+            .alreadyExists,
+            "container \"\(spec.name)\" (attempt \(spec.attempt)) already exists in pod sandbox \(sandbox.id); remove it first"
+        )
         guard reserved.insert(key).inserted else { throw duplicate }
         defer { reserved.remove(key) }
         if let holder = await store.all.first(where: { "\($0.sandboxID)/\($0.name)/\($0.attempt)" == key }) {
-            throw SkiffError(.alreadyExists, "container \"\(spec.name)\" (attempt \(spec.attempt)) already exists in pod sandbox \(sandbox.id) as \(holder.id); remove it first")
+            throw SkiffError(
+                .alreadyExists,
+                "container \"\(spec.name)\" (attempt \(spec.attempt)) already exists in pod sandbox \(sandbox.id) as \(holder.id); remove it first"
+            )
         }
 
         guard let image = await images.image(spec.image) else {
@@ -153,11 +187,19 @@ public actor ContainerService {
         // The image's user, entrypoint and environment: a config that cannot be read fails the
         // creation (running with empty defaults could run as root an image that names a user).
         guard let configuration = try await images.configuration(of: image) else {
-            throw SkiffError(.failedPrecondition, "the config of image \(image.id) is missing from the content store; remove and pull the image again")
+            throw SkiffError(
+                .failedPrecondition,
+                "the config of image \(image.id) is missing from the content store; remove and pull the image again"
+            )
         }
         let defaults = configuration.config ?? ImageConfiguration.Defaults()
-        guard let handler = options.handlers.handler(named: sandbox.runtimeHandler), let runtimePath = handler.resolvedPath else {
-            throw SkiffError(.failedPrecondition, "runtime handler \"\(sandbox.runtimeHandler)\" of pod \(sandbox.id) is not available on this node")
+        guard let handler = options.handlers.handler(named: sandbox.runtimeHandler),
+            let runtimePath = handler.resolvedPath
+        else {
+            throw SkiffError(
+                .failedPrecondition,
+                "runtime handler \"\(sandbox.runtimeHandler)\" of pod \(sandbox.id) is not available on this node"
+            )
         }
 
         let id = SandboxService.newID()
@@ -165,39 +207,84 @@ public actor ContainerService {
         let layerDirectory = "\(layersRoot)/\(id)"
         let rootfs = layerDirectory + "/rootfs"
         var container = Container(
-            id: id, sandboxID: sandbox.id, name: spec.name, attempt: spec.attempt, image: spec.image, imageID: image.id.description,
-            imageRef: image.repoDigests.first ?? image.id.description, labels: spec.labels, annotations: spec.annotations,
-            state: .created, createdAt: SandboxService.nowNanoseconds(), startedAt: 0, finishedAt: 0, exitCode: 0, reason: "", message: "",
-            logPath: sandbox.logDirectory.isEmpty || spec.logPath.isEmpty ? "" : sandbox.logDirectory + "/" + spec.logPath,
-            mounts: spec.mounts, resources: spec.resources, runtimeHandler: handler.name,
+            id: id,
+            sandboxID: sandbox.id,
+            name: spec.name,
+            attempt: spec.attempt,
+            image: spec.image,
+            imageID: image.id.description,
+            imageRef: image.repoDigests.first ?? image.id.description,
+            labels: spec.labels,
+            annotations: spec.annotations,
+            state: .created,
+            createdAt: SandboxService.nowNanoseconds(),
+            startedAt: 0,
+            finishedAt: 0,
+            exitCode: 0,
+            reason: "",
+            message: "",
+            logPath: sandbox.logDirectory.isEmpty || spec.logPath.isEmpty
+                ? "" : sandbox.logDirectory + "/" + spec.logPath,
+            mounts: spec.mounts,
+            resources: spec.resources,
+            runtimeHandler: handler.name,
             cgroupsPath: cgroupsPath(of: id, in: sandbox),
-            layers: image.chainIDs.map(\.description), stopSignal: Self.signalNumber(defaults.stopSignal) ?? SIGTERM,
-            pid: 0, monitorPID: 0, stdin: spec.stdin, stdinOnce: spec.stdinOnce, tty: spec.tty,
-            terminationMessageHostPath: Self.terminationMessageHostPath(spec), runtimeBinary: runtimePath, runtimeRoot: handler.root)
+            layers: image.chainIDs.map(\.description),
+            stopSignal: Self.signalNumber(defaults.stopSignal) ?? SIGTERM,
+            pid: 0,
+            monitorPID: 0,
+            stdin: spec.stdin,
+            stdinOnce: spec.stdinOnce,
+            tty: spec.tty,
+            terminationMessageHostPath: Self.terminationMessageHostPath(spec),
+            runtimeBinary: runtimePath,
+            runtimeRoot: handler.root
+        )
         var leased = false
         var runtimeCreated = false
         do throws(SkiffError) {
             do {
                 try FileSystem.makeDirectories(bundle, mode: 0o700)
-                for directory in ["upper", "work", "rootfs"] { try FileSystem.makeDirectories(layerDirectory + "/" + directory, mode: 0o755) }
+                for directory in ["upper", "work", "rootfs"] {
+                    try FileSystem.makeDirectories(layerDirectory + "/" + directory, mode: 0o755)
+                }
             } catch {
                 throw error.skiffError("cannot create the directories of container \(id)")
             }
             let lowerDirectories = try await images.leaseLayers(of: image)
             leased = true
             do {
-                try OverlayMount.mount(lowerDirectories: lowerDirectories, upper: layerDirectory + "/upper", work: layerDirectory + "/work", target: rootfs)
+                try OverlayMount.mount(
+                    lowerDirectories: lowerDirectories,
+                    upper: layerDirectory + "/upper",
+                    work: layerDirectory + "/work",
+                    target: rootfs
+                )
             } catch {
                 throw error.skiffError("cannot mount the root filesystem of container \(id)")
             }
             let security = spec.security
             let user = try UserResolver(rootfs: rootfs).resolve(
-                runAsUser: security.runAsUser, runAsUsername: security.runAsUsername, runAsGroup: security.runAsGroup,
-                imageUser: defaults.user ?? "", supplementalGroups: security.supplementalGroups)
-            let runtimeSpec = try ContainerSpecBuilder.build(.init(
-                id: id, spec: spec, image: defaults, sandbox: sandbox, user: user, rootfs: rootfs, cgroupsPath: container.cgroupsPath,
-                cgroupLayout: options.cgroupLayout, minimumOOMScoreAdj: minimumOOMScoreAdj,
-                targetPIDNamespace: try await targetPIDNamespace(spec.security.pidMode, sandbox: sandbox)))
+                runAsUser: security.runAsUser,
+                runAsUsername: security.runAsUsername,
+                runAsGroup: security.runAsGroup,
+                imageUser: defaults.user ?? "",
+                supplementalGroups: security.supplementalGroups
+            )
+            let runtimeSpec = try ContainerSpecBuilder.build(
+                .init(
+                    id: id,
+                    spec: spec,
+                    image: defaults,
+                    sandbox: sandbox,
+                    user: user,
+                    rootfs: rootfs,
+                    cgroupsPath: container.cgroupsPath,
+                    cgroupLayout: options.cgroupLayout,
+                    minimumOOMScoreAdj: minimumOOMScoreAdj,
+                    targetPIDNamespace: try await targetPIDNamespace(spec.security.pidMode, sandbox: sandbox)
+                )
+            )
             try CommandCheck.check(runtimeSpec, runtimePath: runtimePath)
             try Self.writeJSON(runtimeSpec, to: bundle + "/config.json")
             if !container.logPath.isEmpty {
@@ -208,10 +295,22 @@ public actor ContainerService {
                 }
             }
             runtimeCreated = true
-            let started = try await monitor.create(MonitorRequest(
-                id: id, name: spec.name, bundle: bundle, runtimePath: runtimePath, runtimeRoot: handler.root, logPath: container.logPath,
-                exitDirectory: exitDirectory, socketDirectory: socketDirectory, stdin: spec.stdin, stdinOnce: spec.stdinOnce, tty: spec.tty,
-                timeout: options.commandTimeout))
+            let started = try await monitor.create(
+                MonitorRequest(
+                    id: id,
+                    name: spec.name,
+                    bundle: bundle,
+                    runtimePath: runtimePath,
+                    runtimeRoot: handler.root,
+                    logPath: container.logPath,
+                    exitDirectory: exitDirectory,
+                    socketDirectory: socketDirectory,
+                    stdin: spec.stdin,
+                    stdinOnce: spec.stdinOnce,
+                    tty: spec.tty,
+                    timeout: options.commandTimeout
+                )
+            )
             container.pid = started.pid
             container.monitorPID = started.monitorPID
             try await store.save(container)
@@ -224,7 +323,10 @@ public actor ContainerService {
             try? FileSystem.removeIfPresent(socketDirectory + "/" + id)
             throw error
         }
-        logger.info("container created", metadata: ["id": "\(id)", "name": "\(spec.name)", "pod": "\(sandbox.id)", "image": "\(spec.image)"])
+        logger.info(
+            "container created",
+            metadata: ["id": "\(id)", "name": "\(spec.name)", "pod": "\(sandbox.id)", "image": "\(spec.image)"]
+        )
         await events.publish(ContainerEvent(kind: .created, container: container, timestamp: container.createdAt))
         return container
     }
@@ -242,7 +344,10 @@ public actor ContainerService {
     private func startHoldingLock(_ id: String) async throws(SkiffError) {
         var container = try await existing(id)
         guard container.state == .created else {
-            throw SkiffError(.failedPrecondition, "container \(container.id) is \(container.state.rawValue), not created; only a created container can be started")
+            throw SkiffError(
+                .failedPrecondition,
+                "container \(container.id) is \(container.state.rawValue), not created; only a created container can be started"
+            )
         }
         let startedAt = SandboxService.nowNanoseconds()
         // A command that exits at once has its exit file before this records the start: the
@@ -265,7 +370,12 @@ public actor ContainerService {
         try await existing(id)
     }
 
-    public func list(idPrefix: String? = nil, state: Container.State? = nil, sandboxID: String? = nil, labels: [String: String] = [:]) async -> [Container] {
+    public func list(
+        idPrefix: String? = nil,
+        state: Container.State? = nil,
+        sandboxID: String? = nil,
+        labels: [String: String] = [:]
+    ) async -> [Container] {
         await store.all.filter { container in
             (idPrefix.map { $0.isEmpty || container.id.hasPrefix($0) } ?? true)
                 && (state.map { container.state == $0 } ?? true)
@@ -284,13 +394,18 @@ public actor ContainerService {
 
     func existing(_ id: String) async throws(SkiffError) -> Container {
         guard !id.isEmpty else { throw SkiffError.invalidArgument("a container ID is required") }
-        guard let container = await store.find(id) else { throw SkiffError.notFound("container \"\(id)\" does not exist") }
+        guard let container = await store.find(id) else {
+            throw SkiffError.notFound("container \"\(id)\" does not exist")
+        }
         return container
     }
 
     func runtime(for container: Container) throws(SkiffError) -> any OCIRuntime {
         guard let handler = options.handlers[container.runtimeHandler] else {
-            throw SkiffError(.failedPrecondition, "runtime handler \"\(container.runtimeHandler)\" of container \(container.id) is no longer configured")
+            throw SkiffError(
+                .failedPrecondition,
+                "runtime handler \"\(container.runtimeHandler)\" of container \(container.id) is no longer configured"
+            )
         }
         return makeRuntime(handler)
     }
@@ -317,7 +432,10 @@ public actor ContainerService {
         do {
             try DirectoryTree.remove(directory)
         } catch {
-            logger.warning("cannot remove the writable layer of a container", metadata: ["id": "\(id)", "error": "\(error)"])
+            logger.warning(
+                "cannot remove the writable layer of a container",
+                metadata: ["id": "\(id)", "error": "\(error)"]
+            )
         }
         if !layers.isEmpty { await images.releaseLayers(layers) }
     }
@@ -336,7 +454,9 @@ public actor ContainerService {
 
     static func terminationMessageHostPath(_ spec: ContainerSpec) -> String? {
         guard let path = spec.annotations["io.kubernetes.container.terminationMessagePath"] else { return nil }
-        return spec.mounts.first { ContainerSpecBuilder.normalized($0.containerPath) == ContainerSpecBuilder.normalized(path) }?.hostPath
+        return spec.mounts.first {
+            ContainerSpecBuilder.normalized($0.containerPath) == ContainerSpecBuilder.normalized(path)
+        }?.hostPath
     }
 
     /// "SIGTERM", "TERM" or "15".
@@ -344,8 +464,10 @@ public actor ContainerService {
         guard var name = name?.uppercased(), !name.isEmpty else { return nil }
         if let number = Int32(name) { return number }
         if name.hasPrefix("SIG") { name.removeFirst(3) }
-        let table: [String: Int32] = ["HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "KILL": SIGKILL, "USR1": SIGUSR1, "USR2": SIGUSR2,
-                                      "TERM": SIGTERM, "STOP": SIGSTOP, "CONT": SIGCONT, "WINCH": SIGWINCH, "PWR": 30]
+        let table: [String: Int32] = [
+            "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "KILL": SIGKILL, "USR1": SIGUSR1, "USR2": SIGUSR2,
+            "TERM": SIGTERM, "STOP": SIGSTOP, "CONT": SIGCONT, "WINCH": SIGWINCH, "PWR": 30,
+        ]
         return table[name]
     }
 }

@@ -11,8 +11,14 @@ public struct ContainerSpec: Sendable, Equatable {
         /// An image volume (Mount.image): the image to mount instead of a host path.
         public var image: String?
 
-        public init(containerPath: String, hostPath: String, readOnly: Bool = false, recursiveReadOnly: Bool = false, propagation: Propagation = .private,
-                    image: String? = nil) {
+        public init(
+            containerPath: String,
+            hostPath: String,
+            readOnly: Bool = false,
+            recursiveReadOnly: Bool = false,
+            propagation: Propagation = .private,
+            image: String? = nil
+        ) {
             self.image = image
             self.containerPath = containerPath
             self.hostPath = hostPath
@@ -117,10 +123,26 @@ public struct ContainerSpec: Sendable, Equatable {
     /// while unsupported: the image's groups are always merged).
     public var strictSupplementalGroups = false
 
-    public init(name: String, attempt: UInt32 = 0, image: String, command: [String] = [], args: [String] = [], workingDir: String = "",
-                env: [(key: String, value: String)] = [], mounts: [Mount] = [], devices: [Device] = [], labels: [String: String] = [:],
-                annotations: [String: String] = [:], logPath: String = "", stdin: Bool = false, stdinOnce: Bool = false, tty: Bool = false,
-                resources: Resources = Resources(), security: Security = Security(), sysctls: [String: String] = [:]) {
+    public init(
+        name: String,
+        attempt: UInt32 = 0,
+        image: String,
+        command: [String] = [],
+        args: [String] = [],
+        workingDir: String = "",
+        env: [(key: String, value: String)] = [],
+        mounts: [Mount] = [],
+        devices: [Device] = [],
+        labels: [String: String] = [:],
+        annotations: [String: String] = [:],
+        logPath: String = "",
+        stdin: Bool = false,
+        stdinOnce: Bool = false,
+        tty: Bool = false,
+        resources: Resources = Resources(),
+        security: Security = Security(),
+        sysctls: [String: String] = [:]
+    ) {
         self.name = name
         self.attempt = attempt
         self.image = image
@@ -142,10 +164,14 @@ public struct ContainerSpec: Sendable, Equatable {
     }
 
     public static func == (lhs: ContainerSpec, rhs: ContainerSpec) -> Bool {
-        lhs.name == rhs.name && lhs.attempt == rhs.attempt && lhs.image == rhs.image && lhs.command == rhs.command && lhs.args == rhs.args
-            && lhs.workingDir == rhs.workingDir && lhs.env.map { "\($0.key)=\($0.value)" } == rhs.env.map { "\($0.key)=\($0.value)" }
-            && lhs.mounts == rhs.mounts && lhs.devices == rhs.devices && lhs.labels == rhs.labels && lhs.annotations == rhs.annotations
-            && lhs.logPath == rhs.logPath && lhs.stdin == rhs.stdin && lhs.stdinOnce == rhs.stdinOnce && lhs.tty == rhs.tty
+        lhs.name == rhs.name && lhs.attempt == rhs.attempt && lhs.image == rhs.image && lhs.command == rhs.command
+            && lhs.args == rhs.args
+            && lhs.workingDir == rhs.workingDir
+            && lhs.env.map { "\($0.key)=\($0.value)" } == rhs.env.map { "\($0.key)=\($0.value)" }
+            && lhs.mounts == rhs.mounts && lhs.devices == rhs.devices && lhs.labels == rhs.labels
+            && lhs.annotations == rhs.annotations
+            && lhs.logPath == rhs.logPath && lhs.stdin == rhs.stdin && lhs.stdinOnce == rhs.stdinOnce
+            && lhs.tty == rhs.tty
             && lhs.resources == rhs.resources && lhs.security == rhs.security && lhs.sysctls == rhs.sysctls
             && lhs.unrecognized == rhs.unrecognized && lhs.requestsUserNamespace == rhs.requestsUserNamespace
             && lhs.strictSupplementalGroups == rhs.strictSupplementalGroups

@@ -33,16 +33,32 @@ public struct ContainerSpecBuilder: Sendable {
         let spec = context.spec
         let security = spec.security
         let args = try processArguments(spec, image: context.image)
-        let cwd = spec.workingDir.isEmpty ? (context.image.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/") : spec.workingDir
-        guard cwd.hasPrefix("/") else { throw SkiffError.invalidArgument("working directory \"\(cwd)\" is not an absolute path") }
+        let cwd =
+            spec.workingDir.isEmpty
+            ? (context.image.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/") : spec.workingDir
+        guard cwd.hasPrefix("/") else {
+            throw SkiffError.invalidArgument("working directory \"\(cwd)\" is not an absolute path")
+        }
 
-        let capabilities = try CapabilitySet.resolve(add: security.capabilitiesAdd, drop: security.capabilitiesDrop, privileged: security.privileged)
+        let capabilities = try CapabilitySet.resolve(
+            add: security.capabilitiesAdd,
+            drop: security.capabilitiesDrop,
+            privileged: security.privileged
+        )
         var process = RuntimeSpec.Process(
-            terminal: spec.tty, user: .init(uid: context.user.uid, gid: context.user.gid,
-                                            additionalGids: context.user.additionalGids.isEmpty ? nil : context.user.additionalGids),
-            args: args, env: environment(context), cwd: cwd, capabilities: .init(capabilities),
+            terminal: spec.tty,
+            user: .init(
+                uid: context.user.uid,
+                gid: context.user.gid,
+                additionalGids: context.user.additionalGids.isEmpty ? nil : context.user.additionalGids
+            ),
+            args: args,
+            env: environment(context),
+            cwd: cwd,
+            capabilities: .init(capabilities),
             noNewPrivileges: security.noNewPrivileges && !security.privileged,
-            oomScoreAdj: oomScoreAdj(spec.resources.oomScoreAdj, minimum: context.minimumOOMScoreAdj))
+            oomScoreAdj: oomScoreAdj(spec.resources.oomScoreAdj, minimum: context.minimumOOMScoreAdj)
+        )
         if !security.apparmorProfile.isEmpty && security.apparmorProfile != "unconfined" && !security.privileged {
             process.apparmorProfile = security.apparmorProfile
         }
@@ -52,7 +68,8 @@ public struct ContainerSpecBuilder: Sendable {
             maskedPaths: security.privileged ? nil : (security.maskedPaths ?? RuntimeSpec.defaultMaskedPaths),
             readonlyPaths: security.privileged ? nil : (security.readonlyPaths ?? RuntimeSpec.defaultReadonlyPaths),
             cgroupsPath: context.cgroupsPath,
-            resources: resources(spec.resources, layout: context.cgroupLayout))
+            resources: resources(spec.resources, layout: context.cgroupLayout)
+        )
         var devices: [RuntimeSpec.Linux.Device] = []
         var deviceRules: [RuntimeSpec.Resources.DeviceRule] = [.init(allow: security.privileged, access: "rwm")]
         for device in spec.devices {
@@ -78,12 +95,16 @@ public struct ContainerSpecBuilder: Sendable {
             hostname: context.sandbox.hostNetwork ? nil : context.sandbox.hostname,
             mounts: mounts,
             linux: linux,
-            annotations: spec.annotations.isEmpty ? nil : spec.annotations)
+            annotations: spec.annotations.isEmpty ? nil : spec.annotations
+        )
     }
 
     /// The kubelet's rule: command replaces the entrypoint, args replace cmd; args alone follow
     /// the image's entrypoint.
-    static func processArguments(_ spec: ContainerSpec, image: ImageConfiguration.Defaults) throws(SkiffError) -> [String] {
+    static func processArguments(
+        _ spec: ContainerSpec,
+        image: ImageConfiguration.Defaults
+    ) throws(SkiffError) -> [String] {
         let entrypoint = image.entrypoint ?? []
         let cmd = image.cmd ?? []
         let args: [String]
@@ -95,7 +116,9 @@ public struct ContainerSpecBuilder: Sendable {
             args = entrypoint + cmd
         }
         guard let first = args.first, !first.isEmpty else {
-            throw SkiffError.invalidArgument("container \"\(spec.name)\" has no command: neither the config nor the image \(spec.image) sets one")
+            throw SkiffError.invalidArgument(
+                "container \"\(spec.name)\" has no command: neither the config nor the image \(spec.image) sets one"
+            )
         }
         return args
     }
@@ -133,7 +156,10 @@ public struct ContainerSpecBuilder: Sendable {
         func join(_ type: String, _ path: String?, host: Bool) throws(SkiffError) {
             if host { return }
             guard let path else {
-                throw SkiffError(.failedPrecondition, "pod sandbox \(sandbox.id) has no \(type) namespace (it was stopped); the container cannot join it")
+                throw SkiffError(
+                    .failedPrecondition,
+                    "pod sandbox \(sandbox.id) has no \(type) namespace (it was stopped); the container cannot join it"
+                )
             }
             result.append(.init(type: type, path: path))
         }
@@ -151,7 +177,10 @@ public struct ContainerSpecBuilder: Sendable {
             result.append(.init(type: "pid", path: nil))
         case .pod:
             guard let path = context.targetPIDNamespace else {
-                throw SkiffError(.failedPrecondition, "pod sandbox \(sandbox.id) shares one PID namespace but its pause process is not running; recreate the pod")
+                throw SkiffError(
+                    .failedPrecondition,
+                    "pod sandbox \(sandbox.id) shares one PID namespace but its pause process is not running; recreate the pod"
+                )
             }
             result.append(.init(type: "pid", path: path))
         case .target(let id):
@@ -178,20 +207,27 @@ public struct ContainerSpecBuilder: Sendable {
         if requested.memorySwapLimitBytes > 0 { memory.swap = requested.memorySwapLimitBytes }
         if memory != RuntimeSpec.Resources.Memory() { resources.memory = memory }
         if !requested.hugepageLimits.isEmpty {
-            resources.hugepageLimits = requested.hugepageLimits.sorted { $0.key < $1.key }.map { .init(pageSize: $0.key, limit: $0.value) }
+            resources.hugepageLimits = requested.hugepageLimits.sorted { $0.key < $1.key }.map {
+                .init(pageSize: $0.key, limit: $0.value)
+            }
         }
         if layout == .unified && !requested.unified.isEmpty { resources.unified = requested.unified }
         return resources
     }
 
-    static func seccomp(_ profile: ContainerSpec.SeccompProfile, capabilities: Set<String>) throws(SkiffError) -> RuntimeSpec.Seccomp? {
+    static func seccomp(
+        _ profile: ContainerSpec.SeccompProfile,
+        capabilities: Set<String>
+    ) throws(SkiffError) -> RuntimeSpec.Seccomp? {
         switch profile {
         case .unconfined:
             return nil
         case .runtimeDefault:
             return DefaultSeccompProfile.profile(capabilities: capabilities)
         case .localhost(let path):
-            guard path.hasPrefix("/") else { throw SkiffError.invalidArgument("seccomp localhost profile \"\(path)\" is not an absolute path") }
+            guard path.hasPrefix("/") else {
+                throw SkiffError.invalidArgument("seccomp localhost profile \"\(path)\" is not an absolute path")
+            }
             let bytes: [UInt8]
             do {
                 bytes = try FileSystem.readBytes(path, limit: 4 << 20)
@@ -201,12 +237,18 @@ public struct ContainerSpecBuilder: Sendable {
             do {
                 return try JSONDecoder().decode(RuntimeSpec.Seccomp.self, from: Data(bytes))
             } catch {
-                throw SkiffError(.invalidArgument, "the seccomp profile \(path) is not a valid profile", cause: DescribedError(error))
+                throw SkiffError(
+                    .invalidArgument,
+                    "the seccomp profile \(path) is not a valid profile",
+                    cause: DescribedError(error)
+                )
             }
         }
     }
 
-    static func hostDevice(_ device: ContainerSpec.Device) throws(SkiffError) -> (RuntimeSpec.Linux.Device, RuntimeSpec.Resources.DeviceRule) {
+    static func hostDevice(
+        _ device: ContainerSpec.Device
+    ) throws(SkiffError) -> (RuntimeSpec.Linux.Device, RuntimeSpec.Resources.DeviceRule) {
         var status = stat()
         guard stat(device.hostPath, &status) == 0 else {
             throw SkiffError(.invalidArgument, "device \(device.hostPath) does not exist on the node")
@@ -217,14 +259,27 @@ public struct ContainerSpecBuilder: Sendable {
         case S_IFBLK: kind = "b"
         default: throw SkiffError.invalidArgument("\(device.hostPath) is not a device node")
         }
-        let major = Int64(skiff_major(status.st_rdev)), minor = Int64(skiff_minor(status.st_rdev))
+        let major = Int64(skiff_major(status.st_rdev))
+        let minor = Int64(skiff_minor(status.st_rdev))
         let access = device.permissions.isEmpty ? "rwm" : device.permissions
         guard access.allSatisfy({ "rwm".contains($0) }) else {
-            throw SkiffError.invalidArgument("device permissions \"\(device.permissions)\" for \(device.hostPath): only r, w and m are allowed")
+            throw SkiffError.invalidArgument(
+                "device permissions \"\(device.permissions)\" for \(device.hostPath): only r, w and m are allowed"
+            )
         }
         let path = device.containerPath.isEmpty ? device.hostPath : device.containerPath
-        return (.init(path: path, type: kind, major: major, minor: minor, fileMode: UInt32(status.st_mode & 0o777), uid: status.st_uid, gid: status.st_gid),
-                .init(allow: true, type: kind, major: major, minor: minor, access: access))
+        return (
+            .init(
+                path: path,
+                type: kind,
+                major: major,
+                minor: minor,
+                fileMode: UInt32(status.st_mode & 0o777),
+                uid: status.st_uid,
+                gid: status.st_gid
+            ),
+            .init(allow: true, type: kind, major: major, minor: minor, access: access)
+        )
     }
 
     /// Every device node of the node's /dev (privileged containers get them all).
@@ -240,9 +295,17 @@ public struct ContainerSpecBuilder: Sendable {
                 switch status.st_mode & S_IFMT {
                 case S_IFDIR: walk(path, depth: depth + 1)
                 case S_IFCHR, S_IFBLK:
-                    devices.append(.init(path: path, type: (status.st_mode & S_IFMT) == S_IFCHR ? "c" : "b",
-                                         major: Int64(skiff_major(status.st_rdev)), minor: Int64(skiff_minor(status.st_rdev)),
-                                         fileMode: UInt32(status.st_mode & 0o777), uid: status.st_uid, gid: status.st_gid))
+                    devices.append(
+                        .init(
+                            path: path,
+                            type: (status.st_mode & S_IFMT) == S_IFCHR ? "c" : "b",
+                            major: Int64(skiff_major(status.st_rdev)),
+                            minor: Int64(skiff_minor(status.st_rdev)),
+                            fileMode: UInt32(status.st_mode & 0o777),
+                            uid: status.st_uid,
+                            gid: status.st_gid
+                        )
+                    )
                 default: continue
                 }
             }
@@ -264,36 +327,73 @@ public struct ContainerSpecBuilder: Sendable {
             // The pod's shared tmpfs (its containers share the IPC namespace, so they share
             // /dev/shm too); the node's for host-IPC pods.
             if let shm = context.sandbox.shmPath {
-                mounts.append(.init(destination: "/dev/shm", type: "bind", source: shm, options: ["rbind", "rprivate", "nosuid", "noexec", "nodev"]))
+                mounts.append(
+                    .init(
+                        destination: "/dev/shm",
+                        type: "bind",
+                        source: shm,
+                        options: ["rbind", "rprivate", "nosuid", "noexec", "nodev"]
+                    )
+                )
             } else if context.sandbox.hostIPC {
-                mounts.append(.init(destination: "/dev/shm", type: "bind", source: "/dev/shm", options: ["rbind", "rprivate"]))
+                mounts.append(
+                    .init(destination: "/dev/shm", type: "bind", source: "/dev/shm", options: ["rbind", "rprivate"])
+                )
             } else {
-                mounts.append(.init(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]))
+                mounts.append(
+                    .init(
+                        destination: "/dev/shm",
+                        type: "tmpfs",
+                        source: "shm",
+                        options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]
+                    )
+                )
             }
         }
         let podFileOptions = spec.security.readOnlyRootfs ? ["rbind", "rprivate", "ro"] : ["rbind", "rprivate"]
-        for (file, destination) in [("hostname", "/etc/hostname"), ("resolv.conf", "/etc/resolv.conf"), ("hosts", "/etc/hosts")]
+        for (file, destination) in [
+            ("hostname", "/etc/hostname"), ("resolv.conf", "/etc/resolv.conf"), ("hosts", "/etc/hosts"),
+        ]
         where !requested.contains(destination) && FileSystem.exists(context.sandbox.directory + "/" + file) {
-            mounts.append(.init(destination: destination, type: "bind", source: context.sandbox.directory + "/" + file, options: podFileOptions))
+            mounts.append(
+                .init(
+                    destination: destination,
+                    type: "bind",
+                    source: context.sandbox.directory + "/" + file,
+                    options: podFileOptions
+                )
+            )
         }
         var rootPropagation: String?
-        let ordered = spec.mounts.sorted { normalized($0.containerPath).split(separator: "/").count < normalized($1.containerPath).split(separator: "/").count }
+        let ordered = spec.mounts.sorted {
+            normalized($0.containerPath).split(separator: "/").count
+                < normalized($1.containerPath).split(separator: "/").count
+        }
         for mount in ordered {
             guard mount.containerPath.hasPrefix("/") else {
                 throw SkiffError.invalidArgument("mount destination \"\(mount.containerPath)\" is not an absolute path")
             }
             guard mount.hostPath.hasPrefix("/") else {
-                throw SkiffError.invalidArgument("mount source \"\(mount.hostPath)\" for \(mount.containerPath) is not an absolute path")
+                throw SkiffError.invalidArgument(
+                    "mount source \"\(mount.hostPath)\" for \(mount.containerPath) is not an absolute path"
+                )
             }
             if mount.recursiveReadOnly {
-                throw SkiffError(.invalidArgument, "recursive read-only mount of \(mount.hostPath) at \(mount.containerPath): handler \(context.sandbox.runtimeHandler) does not support recursive read-only mounts")
+                throw SkiffError(
+                    .invalidArgument,
+                    "recursive read-only mount of \(mount.hostPath) at \(mount.containerPath): handler \(context.sandbox.runtimeHandler) does not support recursive read-only mounts"
+                )
             }
             if !FileSystem.exists(mount.hostPath) {
                 // containerd's behaviour: a missing bind source becomes an empty directory.
                 do {
                     try FileSystem.makeDirectories(mount.hostPath, mode: 0o755)
                 } catch {
-                    throw SkiffError(.invalidArgument, "mount source \(mount.hostPath) does not exist and cannot be created", cause: error)
+                    throw SkiffError(
+                        .invalidArgument,
+                        "mount source \(mount.hostPath) does not exist and cannot be created",
+                        cause: error
+                    )
                 }
             }
             var options = ["rbind"]
@@ -305,13 +405,17 @@ public struct ContainerSpecBuilder: Sendable {
                 if rootPropagation == nil { rootPropagation = "rslave" }
             case .bidirectional:
                 guard context.spec.security.privileged else {
-                    throw SkiffError.invalidArgument("bidirectional mount propagation for \(mount.containerPath) needs a privileged container")
+                    throw SkiffError.invalidArgument(
+                        "bidirectional mount propagation for \(mount.containerPath) needs a privileged container"
+                    )
                 }
                 options.append("rshared")
                 rootPropagation = "rshared"
             }
             if mount.readOnly { options.append("ro") }
-            mounts.append(.init(destination: mount.containerPath, type: "bind", source: mount.hostPath, options: options))
+            mounts.append(
+                .init(destination: mount.containerPath, type: "bind", source: mount.hostPath, options: options)
+            )
         }
         return (mounts, rootPropagation)
     }

@@ -45,15 +45,24 @@ public struct UserResolver: Sendable {
         self.groups = group.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: ":", omittingEmptySubsequences: false)
             guard fields.count >= 4, let gid = UInt32(fields[2]) else { return nil }
-            return GroupEntry(name: String(fields[0]), gid: gid, members: fields[3].split(separator: ",").map(String.init))
+            return GroupEntry(
+                name: String(fields[0]),
+                gid: gid,
+                members: fields[3].split(separator: ",").map(String.init)
+            )
         }
     }
 
     /// Resolves the CRI security context's user, falling back to the image's `User`
     /// ("name", "uid", "name:group", "uid:gid"). A name the image does not know is an error;
     /// a numeric uid the image does not know runs with gid 0 (as Docker and containerd do).
-    public func resolve(runAsUser: Int64?, runAsUsername: String, runAsGroup: Int64?, imageUser: String,
-                        supplementalGroups: [Int64]) throws(SkiffError) -> Resolved {
+    public func resolve(
+        runAsUser: Int64?,
+        runAsUsername: String,
+        runAsGroup: Int64?,
+        imageUser: String,
+        supplementalGroups: [Int64]
+    ) throws(SkiffError) -> Resolved {
         if runAsGroup != nil && runAsUser == nil && runAsUsername.isEmpty {
             // CRI: run_as_group without run_as_user or run_as_username MUST be an error.
             throw SkiffError.invalidArgument("run_as_group is set without run_as_user or run_as_username")
@@ -61,7 +70,9 @@ public struct UserResolver: Sendable {
         var userPart = ""
         var groupPart: String?
         if let runAsUser {
-            guard let uid = UInt32(exactly: runAsUser) else { throw SkiffError.invalidArgument("run_as_user \(runAsUser) is not a valid uid") }
+            guard let uid = UInt32(exactly: runAsUser) else {
+                throw SkiffError.invalidArgument("run_as_user \(runAsUser) is not a valid uid")
+            }
             userPart = String(uid)
         } else if !runAsUsername.isEmpty {
             userPart = runAsUsername
@@ -87,7 +98,9 @@ public struct UserResolver: Sendable {
             username = entry.name
         }
         if let runAsGroup {
-            guard let gid = UInt32(exactly: runAsGroup) else { throw SkiffError.invalidArgument("run_as_group \(runAsGroup) is not a valid gid") }
+            guard let gid = UInt32(exactly: runAsGroup) else {
+                throw SkiffError.invalidArgument("run_as_group \(runAsGroup) is not a valid gid")
+            }
             resolved.gid = gid
         } else if let groupPart, !groupPart.isEmpty {
             if let gid = UInt32(groupPart) {
@@ -103,7 +116,9 @@ public struct UserResolver: Sendable {
             extra += groups.filter { $0.members.contains(username) }.map(\.gid)
         }
         for group in supplementalGroups {
-            guard let gid = UInt32(exactly: group) else { throw SkiffError.invalidArgument("supplemental group \(group) is not a valid gid") }
+            guard let gid = UInt32(exactly: group) else {
+                throw SkiffError.invalidArgument("supplemental group \(group) is not a valid gid")
+            }
             extra.append(gid)
         }
         var seen = Set<UInt32>([resolved.gid])

@@ -31,8 +31,12 @@ struct CNICapabilities {
         // A mapping without a host port only documents the container port (the kubelet sends
         // those too); portmap refuses port 0, so only real host ports go to CNI, as in containerd.
         portMappings = sandbox.portMappings.filter { $0.hostPort > 0 }.map { mapping in
-            PortMapping(hostPort: mapping.hostPort, containerPort: mapping.containerPort, protocol: mapping.protocol,
-                        hostIP: mapping.hostIP.isEmpty ? nil : mapping.hostIP)
+            PortMapping(
+                hostPort: mapping.hostPort,
+                containerPort: mapping.containerPort,
+                protocol: mapping.protocol,
+                hostIP: mapping.hostIP.isEmpty ? nil : mapping.hostIP
+            )
         }
         dns = sandbox.dns.map { DNS(servers: $0.servers, searches: $0.searches, options: $0.options) }
         bandwidth = PodBandwidth(annotations: sandbox.annotations)?.runtimeConfig

@@ -29,7 +29,9 @@ public struct CNINetworkList: Sendable {
     static func parse(_ data: Data, file: String) throws(SkiffError) -> CNINetworkList {
         let document: [String: JSONValue]
         do {
-            guard let object = try JSONValue.parse(data).objectValue else { throw SkiffError(.failedPrecondition, "not an object") }
+            guard let object = try JSONValue.parse(data).objectValue else {
+                throw SkiffError(.failedPrecondition, "not an object")
+            }
             document = object
         } catch {
             throw SkiffError(.failedPrecondition, "the CNI configuration \(file) is not a JSON object: \(error)")
@@ -46,7 +48,9 @@ public struct CNINetworkList: Sendable {
         } else {
             throw SkiffError(.failedPrecondition, "the CNI configuration \(file) has neither \"plugins\" nor \"type\"")
         }
-        let plugins = entries.compactMap { $0.objectValue.flatMap { CNIPluginConfig(fields: $0, network: name, cniVersion: version) } }
+        let plugins = entries.compactMap {
+            $0.objectValue.flatMap { CNIPluginConfig(fields: $0, network: name, cniVersion: version) }
+        }
         guard !plugins.isEmpty, plugins.count == entries.count else {
             throw SkiffError(.failedPrecondition, "every plugin of \(file) needs a \"type\"")
         }

@@ -12,8 +12,13 @@ public struct CNIAttachment: Sendable {
     /// runtimeConfig values by capability name (portMappings, bandwidth, dns …).
     public var capabilities: [String: JSONValue]
 
-    public init(containerID: String, netnsPath: String, interfaceName: String = "eth0",
-                arguments: [(String, String)] = [], capabilities: [String: JSONValue] = [:]) {
+    public init(
+        containerID: String,
+        netnsPath: String,
+        interfaceName: String = "eth0",
+        arguments: [(String, String)] = [],
+        capabilities: [String: JSONValue] = [:]
+    ) {
         self.containerID = containerID
         self.netnsPath = netnsPath
         self.interfaceName = interfaceName
@@ -40,7 +45,13 @@ public struct CNIPluginRunner: Sendable {
         var previous: Data?
         do throws(SkiffError) {
             for plugin in network.plugins {
-                previous = try await invoke("ADD", plugin: plugin, network: network, attachment: attachment, previous: previous)
+                previous = try await invoke(
+                    "ADD",
+                    plugin: plugin,
+                    network: network,
+                    attachment: attachment,
+                    previous: previous
+                )
             }
             return try CNIResult(raw: previous ?? Data("{}".utf8))
         } catch {
@@ -53,12 +64,22 @@ public struct CNIPluginRunner: Sendable {
 
     /// DEL through the chain in reverse order; every plugin is tried, the first failure thrown.
     /// Plugin runs for the same attachment that an earlier skiffd left behind are settled first.
-    public func delete(_ network: CNINetworkList, _ attachment: CNIAttachment, previousResult: Data?) async throws(SkiffError) {
+    public func delete(
+        _ network: CNINetworkList,
+        _ attachment: CNIAttachment,
+        previousResult: Data?
+    ) async throws(SkiffError) {
         await settleLeftoverRuns(for: attachment.containerID)
         var firstFailure: SkiffError?
         for plugin in network.plugins.reversed() {
             do throws(SkiffError) {
-                _ = try await invoke("DEL", plugin: plugin, network: network, attachment: attachment, previous: previousResult)
+                _ = try await invoke(
+                    "DEL",
+                    plugin: plugin,
+                    network: network,
+                    attachment: attachment,
+                    previous: previousResult
+                )
             } catch {
                 firstFailure = firstFailure ?? error
             }
@@ -75,7 +96,8 @@ public struct CNIPluginRunner: Sendable {
         let entry = "CNI_CONTAINERID=\(containerID)"
         let deadline = Int(timeout.components.seconds) * 1000
         await DedicatedThread.run {
-            for pid in ProcessTree.strangers(withEnvironmentEntry: entry) where !ProcessTree.waitForExit(pid, milliseconds: deadline) {
+            for pid in ProcessTree.strangers(withEnvironmentEntry: entry)
+            where !ProcessTree.waitForExit(pid, milliseconds: deadline) {
                 ProcessTree.kill(pid)
             }
         }
@@ -83,10 +105,20 @@ public struct CNIPluginRunner: Sendable {
 
     /// CHECK through the chain (CNI 0.4.0 and later): each plugin verifies the attachment the
     /// ADD result describes is still in place. Networks of an older version are not checked.
-    public func check(_ network: CNINetworkList, _ attachment: CNIAttachment, previousResult: Data) async throws(SkiffError) {
+    public func check(
+        _ network: CNINetworkList,
+        _ attachment: CNIAttachment,
+        previousResult: Data
+    ) async throws(SkiffError) {
         guard Self.supportsCheck(network.cniVersion) else { return }
         for plugin in network.plugins {
-            _ = try await invoke("CHECK", plugin: plugin, network: network, attachment: attachment, previous: previousResult)
+            _ = try await invoke(
+                "CHECK",
+                plugin: plugin,
+                network: network,
+                attachment: attachment,
+                previous: previousResult
+            )
         }
     }
 
@@ -96,15 +128,24 @@ public struct CNIPluginRunner: Sendable {
         return major >= 1 || (major == 0 && (parts.count > 1 ? parts[1] : 0) >= 4)
     }
 
-    func invoke(_ command: String, plugin: CNIPluginConfig, network: CNINetworkList, attachment: CNIAttachment, previous: Data?) async throws(SkiffError) -> Data? {
+    func invoke(
+        _ command: String,
+        plugin: CNIPluginConfig,
+        network: CNINetworkList,
+        attachment: CNIAttachment,
+        previous: Data?
+    ) async throws(SkiffError) -> Data? {
         guard let binary = binDirs.map({ "\($0)/\(plugin.type)" }).first(where: FileSystem.isExecutableFile) else {
-            throw SkiffError(.failedPrecondition, "CNI plugin \"\(plugin.type)\" of network \(network.name) is not in \(binDirs.joined(separator: ":")) (apt-get install containernetworking-plugins)")
+            throw SkiffError(
+                .failedPrecondition,
+                "CNI plugin \"\(plugin.type)\" of network \(network.name) is not in \(binDirs.joined(separator: ":")) (apt-get install containernetworking-plugins)"
+            )
         }
         var config = plugin.fields
         if let previous {
             do {
                 config["prevResult"] = try JSONValue.parse(previous)
-            } catch where command == "DEL" {
+            } catch  where command == "DEL" {
                 // A DEL must release what it can even when the recorded result is unreadable;
                 // plugins delete by container ID and interface without it.
             } catch {
@@ -117,24 +158,39 @@ public struct CNIPluginRunner: Sendable {
         let arguments = (["IgnoreUnknown=1"] + attachment.arguments.map { "\($0.0)=\($0.1)" }).joined(separator: ";")
         let environment = [
             "CNI_COMMAND=\(command)", "CNI_CONTAINERID=\(attachment.containerID)", "CNI_NETNS=\(attachment.netnsPath)",
-            "CNI_IFNAME=\(attachment.interfaceName)", "CNI_ARGS=\(arguments)", "CNI_PATH=\(binDirs.joined(separator: ":"))",
+            "CNI_IFNAME=\(attachment.interfaceName)", "CNI_ARGS=\(arguments)",
+            "CNI_PATH=\(binDirs.joined(separator: ":"))",
             "PATH=\(ExecutableLookup.fallbackPath)",
         ]
         let result: ChildProcess.Result
         do {
-            result = try await ChildProcess.run(binary, environment: environment, stdin: stdin, timeout: timeout, outputLimit: 1 << 20)
+            result = try await ChildProcess.run(
+                binary,
+                environment: environment,
+                stdin: stdin,
+                timeout: timeout,
+                outputLimit: 1 << 20
+            )
         } catch {
             throw error.skiffError("cannot run CNI plugin \(binary)", ifMissing: .failedPrecondition)
         }
         if result.timedOut {
-            throw SkiffError(.deadlineExceeded, "CNI plugin \(plugin.type) \(command) for \(attachment.containerID) took longer than \(timeout)")
+            throw SkiffError(
+                .deadlineExceeded,
+                "CNI plugin \(plugin.type) \(command) for \(attachment.containerID) took longer than \(timeout)"
+            )
         }
         guard result.status == 0 else {
             // try?: a plugin that failed without the spec's error JSON is quoted as it wrote.
             let reported = try? JSONDecoder().decode(CNIErrorReport.self, from: Data(result.stdout))
-            let message = [reported?.msg, reported?.details].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            let message = [reported?.msg, reported?.details].compactMap { $0 }.filter { !$0.isEmpty }.joined(
+                separator: ": "
+            )
             let text = message.isEmpty ? (result.stderrText + result.stdoutText).trimmingNewline : message
-            throw SkiffError(.unavailable, "CNI plugin \(plugin.type) \(command) failed (exit \(result.status)): \(text)")
+            throw SkiffError(
+                .unavailable,
+                "CNI plugin \(plugin.type) \(command) failed (exit \(result.status)): \(text)"
+            )
         }
         return result.stdout.isEmpty ? previous : Data(result.stdout)
     }

@@ -1,9 +1,10 @@
 import Foundation
+import LinuxSys
+import SkiffCommon
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import LinuxSys
-import SkiffCommon
 
 /// An OCI runtime CLI (runc, crun, …) as Skiff drives it: every call with the handler's `--root`,
 /// a deadline, and the runtime's own error text in the failure. A protocol so the container
@@ -17,7 +18,13 @@ public protocol OCIRuntime: Sendable {
     func start(id: String) async throws(SkiffError)
     /// Runs `process.json` in the running container, capturing its output; the exec'd
     /// process's host pid is written to `pidFile`.
-    func exec(id: String, processFile: String, pidFile: String, timeout: Duration, outputLimit: Int) async throws(SkiffError) -> ChildProcess.Result
+    func exec(
+        id: String,
+        processFile: String,
+        pidFile: String,
+        timeout: Duration,
+        outputLimit: Int
+    ) async throws(SkiffError) -> ChildProcess.Result
     /// Starts `process.json` in the running container with its stdio left open to the caller
     /// (an interactive exec); with `tty` the runtime runs on a pseudo-terminal (stdin/stdout are
     /// its master side), allocates the container's and relays between them, following resizes.
@@ -61,26 +68,46 @@ public struct RuncCompatibleRuntime: OCIRuntime {
         try await invoke(["start", id], timeout: commandTimeout)
     }
 
-    public func exec(id: String, processFile: String, pidFile: String, timeout: Duration, outputLimit: Int) async throws(SkiffError) -> ChildProcess.Result {
+    public func exec(
+        id: String,
+        processFile: String,
+        pidFile: String,
+        timeout: Duration,
+        outputLimit: Int
+    ) async throws(SkiffError) -> ChildProcess.Result {
         let result: ChildProcess.Result
         do {
             // On a timeout or cancellation the command and its children die first, while the
             // runtime is still their parent and reaps them; then the runtime.
-            result = try await ChildProcess.run(binary, arguments: execArguments(id: id, processFile: processFile, pidFile: pidFile, tty: false),
-                                                environment: ["PATH=\(ExecutableLookup.fallbackPath)"], timeout: timeout, outputLimit: outputLimit,
-                                                options: .init(beforeKill: { Self.killExecTree(pidFile: pidFile) }))
+            result = try await ChildProcess.run(
+                binary,
+                arguments: execArguments(id: id, processFile: processFile, pidFile: pidFile, tty: false),
+                environment: ["PATH=\(ExecutableLookup.fallbackPath)"],
+                timeout: timeout,
+                outputLimit: outputLimit,
+                options: .init(beforeKill: { Self.killExecTree(pidFile: pidFile) })
+            )
         } catch {
             throw error.skiffError("cannot run the OCI runtime \(binary)", ifMissing: .failedPrecondition)
         }
         return result
     }
 
-    public func startExec(id: String, processFile: String, pidFile: String, tty: Bool) throws(SkiffError) -> RunningChild {
+    public func startExec(
+        id: String,
+        processFile: String,
+        pidFile: String,
+        tty: Bool
+    ) throws(SkiffError) -> RunningChild {
         do {
             // With a tty the runtime runs on a terminal of ours: it relays it to the container's
             // console and follows its size (SIGWINCH), so resizing ours resizes the container's.
-            return try RunningChild.start(binary, arguments: execArguments(id: id, processFile: processFile, pidFile: pidFile, tty: tty),
-                                          environment: ["PATH=\(ExecutableLookup.fallbackPath)"], options: .init(terminal: tty))
+            return try RunningChild.start(
+                binary,
+                arguments: execArguments(id: id, processFile: processFile, pidFile: pidFile, tty: tty),
+                environment: ["PATH=\(ExecutableLookup.fallbackPath)"],
+                options: .init(terminal: tty)
+            )
         } catch {
             throw error.skiffError("cannot run the OCI runtime \(binary)", ifMissing: .failedPrecondition)
         }
@@ -121,8 +148,11 @@ public struct RuncCompatibleRuntime: OCIRuntime {
             return try JSONDecoder().decode(OCIState.self, from: Data(result.stdout))
         } catch {
             // Not "gone": recovery would record a running container as exited.
-            throw SkiffError(.internalError, "\(name) state \(id) printed no OCI state: \(String(decoding: result.stdout.prefix(200), as: UTF8.self))",
-                             cause: DescribedError(error))
+            throw SkiffError(
+                .internalError,
+                "\(name) state \(id) printed no OCI state: \(String(decoding: result.stdout.prefix(200), as: UTF8.self))",
+                cause: DescribedError(error)
+            )
         }
     }
 
@@ -137,18 +167,30 @@ public struct RuncCompatibleRuntime: OCIRuntime {
     }
 
     public func delete(id: String, force: Bool) async throws(SkiffError) {
-        let result = try await invoke(["delete"] + (force ? ["--force"] : []) + [id], timeout: commandTimeout, allowFailure: true)
+        let result = try await invoke(
+            ["delete"] + (force ? ["--force"] : []) + [id],
+            timeout: commandTimeout,
+            allowFailure: true
+        )
         if result.status != 0 && !Self.saysNoSuchContainer(result) {
             throw failure("delete \(id)", result)
         }
     }
 
     @discardableResult
-    func invoke(_ arguments: [String], timeout: Duration, allowFailure: Bool = false) async throws(SkiffError) -> ChildProcess.Result {
+    func invoke(
+        _ arguments: [String],
+        timeout: Duration,
+        allowFailure: Bool = false
+    ) async throws(SkiffError) -> ChildProcess.Result {
         let result: ChildProcess.Result
         do {
-            result = try await ChildProcess.run(binary, arguments: ["--root", root] + arguments,
-                                                environment: ["PATH=\(ExecutableLookup.fallbackPath)"], timeout: timeout)
+            result = try await ChildProcess.run(
+                binary,
+                arguments: ["--root", root] + arguments,
+                environment: ["PATH=\(ExecutableLookup.fallbackPath)"],
+                timeout: timeout
+            )
         } catch {
             throw error.skiffError("cannot run the OCI runtime \(binary)", ifMissing: .failedPrecondition)
         }
@@ -160,6 +202,9 @@ public struct RuncCompatibleRuntime: OCIRuntime {
     }
 
     func failure(_ what: String, _ result: ChildProcess.Result) -> SkiffError {
-        SkiffError(.internalError, "\(name) \(what) failed (exit \(result.status)): \(result.stderrText.trimmingNewline)")
+        SkiffError(
+            .internalError,
+            "\(name) \(what) failed (exit \(result.status)): \(result.stderrText.trimmingNewline)"
+        )
     }
 }

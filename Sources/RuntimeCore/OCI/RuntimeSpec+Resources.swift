@@ -9,7 +9,13 @@ extension RuntimeSpec {
             public var minor: Int64?
             public var access: String?
 
-            public init(allow: Bool, type: String? = nil, major: Int64? = nil, minor: Int64? = nil, access: String? = nil) {
+            public init(
+                allow: Bool,
+                type: String? = nil,
+                major: Int64? = nil,
+                minor: Int64? = nil,
+                access: String? = nil
+            ) {
                 self.allow = allow
                 self.type = type
                 self.major = major
@@ -35,7 +41,13 @@ extension RuntimeSpec {
             public var cpus: String?
             public var mems: String?
 
-            public init(shares: UInt64? = nil, quota: Int64? = nil, period: UInt64? = nil, cpus: String? = nil, mems: String? = nil) {
+            public init(
+                shares: UInt64? = nil,
+                quota: Int64? = nil,
+                period: UInt64? = nil,
+                cpus: String? = nil,
+                mems: String? = nil
+            ) {
                 self.shares = shares
                 self.quota = quota
                 self.period = period
@@ -60,8 +72,14 @@ extension RuntimeSpec {
         public var hugepageLimits: [HugepageLimit]?
         public var unified: [String: String]?
 
-        public init(devices: [DeviceRule]? = nil, memory: Memory? = nil, cpu: CPU? = nil, pids: Pids? = nil,
-                    hugepageLimits: [HugepageLimit]? = nil, unified: [String: String]? = nil) {
+        public init(
+            devices: [DeviceRule]? = nil,
+            memory: Memory? = nil,
+            cpu: CPU? = nil,
+            pids: Pids? = nil,
+            hugepageLimits: [HugepageLimit]? = nil,
+            unified: [String: String]? = nil
+        ) {
             self.devices = devices
             self.memory = memory
             self.cpu = cpu

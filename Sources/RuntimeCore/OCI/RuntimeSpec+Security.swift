@@ -56,7 +56,12 @@ extension RuntimeSpec {
         public var architectures: [String]?
         public var syscalls: [Rule]?
 
-        public init(defaultAction: String, defaultErrnoRet: UInt? = nil, architectures: [String]? = nil, syscalls: [Rule]? = nil) {
+        public init(
+            defaultAction: String,
+            defaultErrnoRet: UInt? = nil,
+            architectures: [String]? = nil,
+            syscalls: [Rule]? = nil
+        ) {
             self.defaultAction = defaultAction
             self.defaultErrnoRet = defaultErrnoRet
             self.architectures = architectures

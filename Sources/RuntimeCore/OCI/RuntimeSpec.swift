@@ -86,8 +86,18 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
     /// as runc's and crun's default specs have them.
     public static let standardMounts: [Mount] = [
         .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
-        .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
-        .init(destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+        .init(
+            destination: "/dev",
+            type: "tmpfs",
+            source: "tmpfs",
+            options: ["nosuid", "strictatime", "mode=755", "size=65536k"]
+        ),
+        .init(
+            destination: "/dev/pts",
+            type: "devpts",
+            source: "devpts",
+            options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]
+        ),
         .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
         .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
     ]
@@ -103,21 +113,40 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
 
     /// A minimal spec for `args` in `rootfs` with the usual kernel filesystems, joining the
     /// given namespace paths (pod namespaces) and creating the rest.
-    public static func basic(args: [String], env: [String] = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                             rootfs: String = "rootfs", hostname: String? = nil, namespacePaths: [String: String] = [:]) -> RuntimeSpec {
+    public static func basic(
+        args: [String],
+        env: [String] = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        rootfs: String = "rootfs",
+        hostname: String? = nil,
+        namespacePaths: [String: String] = [:]
+    ) -> RuntimeSpec {
         let kinds = ["pid", "ipc", "uts", "mount", "network"]
         return RuntimeSpec(
             ociVersion: "1.0.2",
-            process: .init(terminal: false, user: .init(uid: 0, gid: 0, additionalGids: nil), args: args, env: env, cwd: "/",
-                           noNewPrivileges: true, oomScoreAdj: nil),
+            process: .init(
+                terminal: false,
+                user: .init(uid: 0, gid: 0, additionalGids: nil),
+                args: args,
+                env: env,
+                cwd: "/",
+                noNewPrivileges: true,
+                oomScoreAdj: nil
+            ),
             root: .init(path: rootfs, readonly: false),
             hostname: hostname,
             mounts: standardMounts + [
-                .init(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+                .init(
+                    destination: "/dev/shm",
+                    type: "tmpfs",
+                    source: "shm",
+                    options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]
+                )
             ],
             linux: .init(
                 namespaces: kinds.map { Linux.Namespace(type: $0, path: namespacePaths[$0]) },
                 maskedPaths: defaultMaskedPaths,
-                readonlyPaths: defaultReadonlyPaths))
+                readonlyPaths: defaultReadonlyPaths
+            )
+        )
     }
 }

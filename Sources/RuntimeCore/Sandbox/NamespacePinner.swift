@@ -18,7 +18,13 @@ public struct NamespaceRequest: Sendable, Equatable {
     /// Namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) to set inside.
     public var sysctls: [String: String] = [:]
 
-    public init(network: Bool = true, ipc: Bool = true, uts: Bool = true, hostname: String? = nil, sysctls: [String: String] = [:]) {
+    public init(
+        network: Bool = true,
+        ipc: Bool = true,
+        uts: Bool = true,
+        hostname: String? = nil,
+        sysctls: [String: String] = [:]
+    ) {
         self.network = network
         self.ipc = ipc
         self.uts = uts
@@ -55,12 +61,17 @@ public struct PinnsNamespacePinner: NamespacePinning {
         if request.ipc { arguments.append("--ipc") }
         if request.uts { arguments.append("--uts") }
         if let hostname = request.hostname, request.uts { arguments += ["--hostname", hostname] }
-        for (key, value) in request.sysctls.sorted(by: { $0.key < $1.key }) { arguments += ["--sysctl", "\(key)=\(value)"] }
+        for (key, value) in request.sysctls.sorted(by: { $0.key < $1.key }) {
+            arguments += ["--sysctl", "\(key)=\(value)"]
+        }
         let result: ChildProcess.Result
         do {
             result = try await ChildProcess.run(helper, arguments: arguments, timeout: timeout)
         } catch {
-            throw error.skiffError("cannot run \(helper) to create the pod's namespaces", ifMissing: .failedPrecondition)
+            throw error.skiffError(
+                "cannot run \(helper) to create the pod's namespaces",
+                ifMissing: .failedPrecondition
+            )
         }
         guard result.status == 0, !result.timedOut else {
             let reason = result.timedOut ? "timed out" : result.stderrText.trimmingNewline
@@ -70,7 +81,8 @@ public struct PinnsNamespacePinner: NamespacePinning {
             directory: directory,
             network: request.network ? directory + "/net" : nil,
             ipc: request.ipc ? directory + "/ipc" : nil,
-            uts: request.uts ? directory + "/uts" : nil)
+            uts: request.uts ? directory + "/uts" : nil
+        )
     }
 
     public func unpin(_ namespaces: PinnedNamespaces) throws(SkiffError) {

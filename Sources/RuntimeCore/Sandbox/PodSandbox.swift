@@ -54,11 +54,28 @@ public struct SandboxSpec: Sendable, Equatable {
     /// refuses the request naming them (never mapped to a default).
     public var unrecognized: [UnrecognizedValue]
 
-    public init(name: String, namespace: String, uid: String, attempt: UInt32 = 0, hostname: String = "", logDirectory: String = "",
-                dns: DNS? = nil, portMappings: [PortMapping] = [], labels: [String: String] = [:], annotations: [String: String] = [:],
-                runtimeHandler: String = "", hostNetwork: Bool = false, hostIPC: Bool = false, hostPID: Bool = false, sysctls: [String: String] = [:],
-                cgroupParent: String = "", sharedPID: Bool = false, privileged: Bool = false, requestsUserNamespace: Bool = false,
-                unrecognized: [UnrecognizedValue] = []) {
+    public init(
+        name: String,
+        namespace: String,
+        uid: String,
+        attempt: UInt32 = 0,
+        hostname: String = "",
+        logDirectory: String = "",
+        dns: DNS? = nil,
+        portMappings: [PortMapping] = [],
+        labels: [String: String] = [:],
+        annotations: [String: String] = [:],
+        runtimeHandler: String = "",
+        hostNetwork: Bool = false,
+        hostIPC: Bool = false,
+        hostPID: Bool = false,
+        sysctls: [String: String] = [:],
+        cgroupParent: String = "",
+        sharedPID: Bool = false,
+        privileged: Bool = false,
+        requestsUserNamespace: Bool = false,
+        unrecognized: [UnrecognizedValue] = []
+    ) {
         self.sharedPID = sharedPID
         self.privileged = privileged
         self.requestsUserNamespace = requestsUserNamespace

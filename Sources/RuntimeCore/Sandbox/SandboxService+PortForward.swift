@@ -27,7 +27,11 @@ extension SandboxService {
         do {
             return try await LoopbackDialer.connect(port: port, networkNamespace: namespace)
         } catch {
-            throw SkiffError(.unavailable, "cannot connect to port \(port) in pod sandbox \(sandbox.id): \(error)", cause: error)
+            throw SkiffError(
+                .unavailable,
+                "cannot connect to port \(port) in pod sandbox \(sandbox.id): \(error)",
+                cause: error
+            )
         }
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
+import LinuxSys
+import Logging
+import Metadata
+import SkiffCommon
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import LinuxSys
-import Metadata
-import Logging
-import SkiffCommon
 
 /// Pod sandboxes: pinned namespaces, CNI networking, the pod's hostname/resolv.conf/hosts files,
 /// durable records. No infra container: a pod costs no process and needs no registry.
@@ -19,8 +20,14 @@ public actor SandboxService {
         /// Size of each pod's /dev/shm tmpfs.
         public var shmSizeBytes: Int
 
-        public init(stateDir: String, cniConfDir: String, cniBinDirs: [String], handlers: RuntimeHandlerSet, cniTimeout: Duration = .seconds(60),
-                    shmSizeBytes: Int = 64 << 20) {
+        public init(
+            stateDir: String,
+            cniConfDir: String,
+            cniBinDirs: [String],
+            handlers: RuntimeHandlerSet,
+            cniTimeout: Duration = .seconds(60),
+            shmSizeBytes: Int = 64 << 20
+        ) {
             self.shmSizeBytes = shmSizeBytes
             self.stateDir = stateDir
             self.cniConfDir = cniConfDir
@@ -44,7 +51,12 @@ public actor SandboxService {
         self.pinner = pinner
         self.logger = logger
         cni = CNIPluginRunner(binDirs: options.cniBinDirs, timeout: options.cniTimeout)
-        store = try RecordDirectory(root: options.stateDir + "/sandboxes", fileName: "sandbox.json", id: \.id, createdAt: \.createdAt)
+        store = try RecordDirectory(
+            root: options.stateDir + "/sandboxes",
+            fileName: "sandbox.json",
+            id: \.id,
+            createdAt: \.createdAt
+        )
         try await recover()
     }
 
@@ -54,44 +66,82 @@ public actor SandboxService {
         try spec.validate()
         guard let handler = options.handlers.handler(named: spec.runtimeHandler) else {
             let known = options.handlers.handlers.map(\.name).joined(separator: ", ")
-            throw SkiffError.invalidArgument("runtime handler \"\(spec.runtimeHandler)\" is not configured (configured: \(known))")
+            throw SkiffError.invalidArgument(
+                "runtime handler \"\(spec.runtimeHandler)\" is not configured (configured: \(known))"
+            )
         }
         let key = "\(spec.namespace)/\(spec.name)/\(spec.uid)/\(spec.attempt)"
-        let duplicate = SkiffError(.alreadyExists, "pod sandbox \(spec.namespace)/\(spec.name) (uid \(spec.uid), attempt \(spec.attempt)) already exists; remove it first")
+        let duplicate = SkiffError(
+            .alreadyExists,
+            "pod sandbox \(spec.namespace)/\(spec.name) (uid \(spec.uid), attempt \(spec.attempt)) already exists; remove it first"
+        )
         // Reserve before the first suspension point; a concurrent call sees the reservation or the record.
         guard reserved.insert(key).inserted else { throw duplicate }
         defer { reserved.remove(key) }
         if let holder = await store.all.first(where: { "\($0.namespace)/\($0.name)/\($0.uid)/\($0.attempt)" == key }) {
-            throw SkiffError(.alreadyExists, "pod sandbox \(spec.namespace)/\(spec.name) (uid \(spec.uid), attempt \(spec.attempt)) already exists as \(holder.id); remove it first")
+            throw SkiffError(
+                .alreadyExists,
+                "pod sandbox \(spec.namespace)/\(spec.name) (uid \(spec.uid), attempt \(spec.attempt)) already exists as \(holder.id); remove it first"
+            )
         }
 
         let id = Self.newID()
         let directory = store.directory(of: id)
         var sandbox = PodSandbox(
-            id: id, name: spec.name, namespace: spec.namespace, uid: spec.uid, attempt: spec.attempt, state: .ready,
-            createdAt: Self.nowNanoseconds(), labels: spec.labels, annotations: spec.annotations,
+            id: id,
+            name: spec.name,
+            namespace: spec.namespace,
+            uid: spec.uid,
+            attempt: spec.attempt,
+            state: .ready,
+            createdAt: Self.nowNanoseconds(),
+            labels: spec.labels,
+            annotations: spec.annotations,
             runtimeHandler: spec.runtimeHandler.isEmpty ? options.handlers.defaultName : spec.runtimeHandler,
             // No hostname asked for (crictl, critest; the kubelet always sends one): the ID's
             // first 12 characters, as cri-o does — a pod name may be longer than a hostname can be.
-            hostname: spec.hostname.isEmpty ? String(id.prefix(12)) : spec.hostname, logDirectory: spec.logDirectory,
-            hostNetwork: spec.hostNetwork, hostIPC: spec.hostIPC, hostPID: spec.hostPID, portMappings: spec.portMappings, cgroupParent: spec.cgroupParent, sharedPID: spec.sharedPID, pausePID: nil, dns: spec.dns,
-            shmPath: nil, namespaces: nil, networkName: nil, networkResult: nil, ips: [], directory: directory, privileged: spec.privileged,
-            runtimeBinary: handler.resolvedPath, runtimeRoot: handler.root)
+            hostname: spec.hostname.isEmpty ? String(id.prefix(12)) : spec.hostname,
+            logDirectory: spec.logDirectory,
+            hostNetwork: spec.hostNetwork,
+            hostIPC: spec.hostIPC,
+            hostPID: spec.hostPID,
+            portMappings: spec.portMappings,
+            cgroupParent: spec.cgroupParent,
+            sharedPID: spec.sharedPID,
+            pausePID: nil,
+            dns: spec.dns,
+            shmPath: nil,
+            namespaces: nil,
+            networkName: nil,
+            networkResult: nil,
+            ips: [],
+            directory: directory,
+            privileged: spec.privileged,
+            runtimeBinary: handler.resolvedPath,
+            runtimeRoot: handler.root
+        )
         do throws(SkiffError) {
             do {
                 try FileSystem.makeDirectories(directory, mode: 0o711)
             } catch {
                 throw error.skiffError("cannot create \(directory)")
             }
-            let request = NamespaceRequest(network: !spec.hostNetwork, ipc: !spec.hostIPC, uts: !spec.hostNetwork,
-                                           hostname: spec.hostNetwork ? nil : sandbox.hostname,
-                                           sysctls: spec.sysctls)
+            let request = NamespaceRequest(
+                network: !spec.hostNetwork,
+                ipc: !spec.hostIPC,
+                uts: !spec.hostNetwork,
+                hostname: spec.hostNetwork ? nil : sandbox.hostname,
+                sysctls: spec.sysctls
+            )
             if request.network || request.ipc || request.uts {
                 sandbox.namespaces = try await pinner.pin(request, in: directory + "/ns")
             }
             if !spec.hostNetwork, let netns = sandbox.namespaces?.network {
                 guard let network = try CNINetworkList.load(directory: options.cniConfDir) else {
-                    throw SkiffError(.failedPrecondition, "no CNI network config in \(options.cniConfDir): the pod network is not ready")
+                    throw SkiffError(
+                        .failedPrecondition,
+                        "no CNI network config in \(options.cniConfDir): the pod network is not ready"
+                    )
                 }
                 // What CNI DEL needs (port mappings, names), should skiffd die before the record
                 // is written: `removeUnrecorded` reads it back.
@@ -115,7 +165,12 @@ public actor SandboxService {
             await undo(sandbox)
             throw error
         }
-        logger.info("pod sandbox running", metadata: ["id": "\(id)", "pod": "\(spec.namespace)/\(spec.name)", "ips": "\(sandbox.ips.joined(separator: ","))"])
+        logger.info(
+            "pod sandbox running",
+            metadata: [
+                "id": "\(id)", "pod": "\(spec.namespace)/\(spec.name)", "ips": "\(sandbox.ips.joined(separator: ","))",
+            ]
+        )
         return sandbox
     }
 
@@ -141,7 +196,10 @@ public actor SandboxService {
         if let namespaces = sandbox.namespaces { try pinner.unpin(namespaces) }
         try unmountShm(of: &sandbox)
         try await store.delete(sandbox.id)
-        logger.info("pod sandbox removed", metadata: ["id": "\(sandbox.id)", "pod": "\(sandbox.namespace)/\(sandbox.name)"])
+        logger.info(
+            "pod sandbox removed",
+            metadata: ["id": "\(sandbox.id)", "pod": "\(sandbox.namespace)/\(sandbox.name)"]
+        )
     }
 
     /// Records (or clears) the pod's pause process.
@@ -162,11 +220,17 @@ public actor SandboxService {
     // MARK: Queries
 
     public func sandbox(_ id: String) async throws(SkiffError) -> PodSandbox {
-        guard let sandbox = await store.find(id) else { throw SkiffError.notFound("pod sandbox \"\(id)\" does not exist") }
+        guard let sandbox = await store.find(id) else {
+            throw SkiffError.notFound("pod sandbox \"\(id)\" does not exist")
+        }
         return sandbox
     }
 
-    public func list(idPrefix: String? = nil, state: PodSandbox.State? = nil, labels: [String: String] = [:]) async -> [PodSandbox] {
+    public func list(
+        idPrefix: String? = nil,
+        state: PodSandbox.State? = nil,
+        labels: [String: String] = [:]
+    ) async -> [PodSandbox] {
         await store.all.filter { sandbox in
             (idPrefix.map { $0.isEmpty || sandbox.id.hasPrefix($0) } ?? true)
                 && (state.map { sandbox.state == $0 } ?? true)
@@ -185,14 +249,19 @@ public actor SandboxService {
         let mounts = (try? MountTable.current()) ?? MountTable(entries: [])
         let unreadable = await store.unreadable
         for (id, reason) in unreadable.sorted(by: { $0.key < $1.key }) {
-            logger.error("a pod sandbox's record cannot be read; its directory is left as it is", metadata: ["id": "\(id)", "error": "\(reason)"])
+            logger.error(
+                "a pod sandbox's record cannot be read; its directory is left as it is",
+                metadata: ["id": "\(id)", "error": "\(reason)"]
+            )
         }
         let known = Set(await store.all.map(\.id)).union(unreadable.keys)
         for name in FileSystem.directoryEntries(store.root) ?? [] where !known.contains(name) && !name.hasPrefix(".") {
             await removeUnrecorded(name, mounts: mounts)
         }
         for sandbox in await store.all where sandbox.state == .ready {
-            let paths = [sandbox.namespaces?.network, sandbox.namespaces?.ipc, sandbox.namespaces?.uts].compactMap { $0 }
+            let paths = [sandbox.namespaces?.network, sandbox.namespaces?.ipc, sandbox.namespaces?.uts].compactMap {
+                $0
+            }
             if paths.contains(where: { !mounts.isMountPoint($0) }) {
                 await markNotReady(sandbox.id, reason: "its pinned namespaces are gone")
                 continue
@@ -218,15 +287,43 @@ public actor SandboxService {
         let provisional = (try? FileSystem.readBytes(directory + "/" + Self.provisionalRecordName))
             .flatMap { try? JSONDecoder().decode(PodSandbox.self, from: Data($0)) }
         if mounts.isMountPoint(netns), let network = try? CNINetworkList.load(directory: options.cniConfDir) {
-            let stub = provisional ?? PodSandbox(
-                id: id, name: "", namespace: "", uid: "", attempt: 0, state: .notReady, createdAt: 0, labels: [:], annotations: [:],
-                runtimeHandler: "", hostname: "", logDirectory: "", hostNetwork: false, hostIPC: false, hostPID: false, portMappings: [],
-                cgroupParent: nil, sharedPID: nil, pausePID: nil, dns: nil, shmPath: nil, namespaces: nil, networkName: network.name,
-                networkResult: nil, ips: [], directory: directory)
+            let stub =
+                provisional
+                ?? PodSandbox(
+                    id: id,
+                    name: "",
+                    namespace: "",
+                    uid: "",
+                    attempt: 0,
+                    state: .notReady,
+                    createdAt: 0,
+                    labels: [:],
+                    annotations: [:],
+                    runtimeHandler: "",
+                    hostname: "",
+                    logDirectory: "",
+                    hostNetwork: false,
+                    hostIPC: false,
+                    hostPID: false,
+                    portMappings: [],
+                    cgroupParent: nil,
+                    sharedPID: nil,
+                    pausePID: nil,
+                    dns: nil,
+                    shmPath: nil,
+                    namespaces: nil,
+                    networkName: network.name,
+                    networkResult: nil,
+                    ips: [],
+                    directory: directory
+                )
             do {
                 try await cni.delete(network, attachment(for: stub, netns: netns), previousResult: nil)
             } catch {
-                logger.warning("CNI DEL of an unrecorded pod sandbox failed", metadata: ["id": "\(id)", "error": "\(error)"])
+                logger.warning(
+                    "CNI DEL of an unrecorded pod sandbox failed",
+                    metadata: ["id": "\(id)", "error": "\(error)"]
+                )
             }
         }
         for mountPoint in mounts.entries.map(\.mountPoint).filter({ $0.hasPrefix(directory + "/") }).sorted(by: >) {
@@ -235,7 +332,10 @@ public actor SandboxService {
         do {
             try DirectoryTree.remove(directory)
         } catch {
-            logger.warning("cannot remove an unrecorded pod sandbox's directory", metadata: ["id": "\(id)", "error": "\(error)"])
+            logger.warning(
+                "cannot remove an unrecorded pod sandbox's directory",
+                metadata: ["id": "\(id)", "error": "\(error)"]
+            )
         }
     }
 
@@ -243,7 +343,10 @@ public actor SandboxService {
     static func missingAddresses(_ ips: [String], inNamespace netns: String) async -> String? {
         let found: Result<[InterfaceAddress], SystemCallError> = await DedicatedThread.run {
             do throws(SystemCallError) {
-                return .success(try NetworkNamespace.inside(netns) { () throws(SystemCallError) in try InterfaceAddresses.current() })
+                return .success(
+                    try NetworkNamespace.inside(netns) { () throws(SystemCallError) in try InterfaceAddresses.current()
+                    }
+                )
             } catch {
                 return .failure(error)
             }
@@ -254,7 +357,9 @@ public actor SandboxService {
         case .success(let addresses):
             let present = Set(addresses.filter(\.isUp).compactMap { InterfaceAddresses.canonical($0.address) })
             let missing = ips.filter { !present.contains(InterfaceAddresses.canonical($0) ?? $0) }
-            return missing.isEmpty ? nil : "its network namespace no longer has \(missing.joined(separator: ", ")) on an interface that is up"
+            return missing.isEmpty
+                ? nil
+                : "its network namespace no longer has \(missing.joined(separator: ", ")) on an interface that is up"
         }
     }
 
@@ -262,14 +367,20 @@ public actor SandboxService {
         guard let networkName = sandbox.networkName, let netns = sandbox.namespaces?.network else { return }
         guard let network = try? CNINetworkList.load(directory: options.cniConfDir), network.name == networkName else {
             if required {
-                logger.warning("the pod's CNI network is no longer configured; skipping its teardown",
-                               metadata: ["id": "\(sandbox.id)", "network": "\(networkName)"])
+                logger.warning(
+                    "the pod's CNI network is no longer configured; skipping its teardown",
+                    metadata: ["id": "\(sandbox.id)", "network": "\(networkName)"]
+                )
             }
             sandbox.networkName = nil
             return
         }
         do {
-            try await cni.delete(network, attachment(for: sandbox, netns: netns), previousResult: sandbox.networkResult.map { Data($0.utf8) })
+            try await cni.delete(
+                network,
+                attachment(for: sandbox, netns: netns),
+                previousResult: sandbox.networkResult.map { Data($0.utf8) }
+            )
         } catch {
             if required { throw error }
             logger.warning("CNI DEL failed during removal", metadata: ["id": "\(sandbox.id)", "error": "\(error)"])
@@ -292,7 +403,13 @@ public actor SandboxService {
         do {
             try FileSystem.makeDirectories(path, mode: 0o1777)
             try systemCall("mount", path) {
-                Glibc.mount("shm", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), "mode=1777,size=\(options.shmSizeBytes)")
+                Glibc.mount(
+                    "shm",
+                    path,
+                    "tmpfs",
+                    UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC),
+                    "mode=1777,size=\(options.shmSizeBytes)"
+                )
             }
         } catch {
             throw error.skiffError("cannot mount the pod's /dev/shm at \(path)")
@@ -312,10 +429,14 @@ public actor SandboxService {
 
     private func attachment(for sandbox: PodSandbox, netns: String) -> CNIAttachment {
         CNIAttachment(
-            containerID: sandbox.id, netnsPath: netns,
-            arguments: [("K8S_POD_NAMESPACE", sandbox.namespace), ("K8S_POD_NAME", sandbox.name),
-                        ("K8S_POD_INFRA_CONTAINER_ID", sandbox.id), ("K8S_POD_UID", sandbox.uid)],
-            capabilities: CNICapabilities(sandbox).values)
+            containerID: sandbox.id,
+            netnsPath: netns,
+            arguments: [
+                ("K8S_POD_NAMESPACE", sandbox.namespace), ("K8S_POD_NAME", sandbox.name),
+                ("K8S_POD_INFRA_CONTAINER_ID", sandbox.id), ("K8S_POD_UID", sandbox.uid),
+            ],
+            capabilities: CNICapabilities(sandbox).values
+        )
     }
 
     /// hostname, resolv.conf (the pod's DNS config, else the node's) and hosts, for containers to mount.
@@ -331,7 +452,10 @@ public actor SandboxService {
         var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
         for ip in sandbox.ips { hosts += "\(ip)\t\(sandbox.hostname)\n" }
         do {
-            try FileSystem.writeAtomically(sandbox.directory + "/hostname", Array((sandbox.hostNetwork ? Self.nodeHostname() : sandbox.hostname).utf8) + [10])
+            try FileSystem.writeAtomically(
+                sandbox.directory + "/hostname",
+                Array((sandbox.hostNetwork ? Self.nodeHostname() : sandbox.hostname).utf8) + [10]
+            )
             try FileSystem.writeAtomically(sandbox.directory + "/resolv.conf", Array(resolv.utf8))
             try FileSystem.writeAtomically(sandbox.directory + "/hosts", Array(hosts.utf8))
         } catch {

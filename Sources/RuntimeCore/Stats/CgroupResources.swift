@@ -17,8 +17,12 @@ public enum CgroupFiles {
     ///
     /// Empty and "." components of `path` are dropped, and so are ".." ones, so the result never
     /// leaves the hierarchy; `CgroupReader` and `readLimits` refuse a path with ".." outright.
-    public static func directory(for controller: String, cgroup path: String, layout: CgroupLayout,
-                                 root: String = "/sys/fs/cgroup") -> String {
+    public static func directory(
+        for controller: String,
+        cgroup path: String,
+        layout: CgroupLayout,
+        root: String = "/sys/fs/cgroup"
+    ) -> String {
         let relative = components(of: path)
         let base: String
         switch layout {
@@ -32,7 +36,11 @@ public enum CgroupFiles {
 
     /// The processes in the cgroup at `path` and the cgroups below it (cgroup.procs; the pids
     /// hierarchy on v1, where every container has one), empty when it is gone.
-    public static func processes(ofCgroup path: String, layout: CgroupLayout, root: String = "/sys/fs/cgroup") -> [Int32] {
+    public static func processes(
+        ofCgroup path: String,
+        layout: CgroupLayout,
+        root: String = "/sys/fs/cgroup"
+    ) -> [Int32] {
         guard isConfined(path) else { return [] }
         let controllers = layout == .unified ? ["pids"] : ["pids", "memory", "cpu"]
         for controller in controllers {
@@ -42,7 +50,8 @@ public enum CgroupFiles {
             var pending = [top]
             while let directory = pending.popLast() {
                 found += (readText(directory + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { Int32($0) }
-                for entry in FileSystem.directoryEntries(directory) ?? [] where FileSystem.exists("\(directory)/\(entry)/cgroup.procs") {
+                for entry in FileSystem.directoryEntries(directory) ?? []
+                where FileSystem.exists("\(directory)/\(entry)/cgroup.procs") {
                     pending.append("\(directory)/\(entry)")
                 }
             }
@@ -56,18 +65,27 @@ public enum CgroupFiles {
     /// page-rounded LONG_MAX for memory).
     ///
     /// On cgroup v2, `cpuShares` is converted back from `cpu.weight` (see `cpuShares(fromWeight:)`).
-    public static func readLimits(ofCgroup path: String, layout: CgroupLayout, root: String = "/sys/fs/cgroup")
-        -> (memoryLimit: UInt64?, cpuQuota: Int64?, cpuPeriod: UInt64?, cpuShares: UInt64?, pidsLimit: Int64?) {
+    public static func readLimits(
+        ofCgroup path: String,
+        layout: CgroupLayout,
+        root: String = "/sys/fs/cgroup"
+    )
+        -> (memoryLimit: UInt64?, cpuQuota: Int64?, cpuPeriod: UInt64?, cpuShares: UInt64?, pidsLimit: Int64?)
+    {
         guard isConfined(path) else { return (nil, nil, nil, nil, nil) }
         func file(_ controller: String, _ name: String) -> String {
             directory(for: controller, cgroup: path, layout: layout, root: root) + "/" + name
         }
         switch layout {
         case .hybrid, .legacy:
-            let memory = readUnsigned(file("memory", "memory.limit_in_bytes")).flatMap { $0 >= v1MemoryUnlimited ? nil : $0 }
+            let memory = readUnsigned(file("memory", "memory.limit_in_bytes")).flatMap {
+                $0 >= v1MemoryUnlimited ? nil : $0
+            }
             let quota = readSigned(file("cpu", "cpu.cfs_quota_us")).flatMap { $0 < 0 ? nil : $0 }
-            return (memory, quota, readUnsigned(file("cpu", "cpu.cfs_period_us")),
-                    readUnsigned(file("cpu", "cpu.shares")), readSigned(file("pids", "pids.max")))
+            return (
+                memory, quota, readUnsigned(file("cpu", "cpu.cfs_period_us")),
+                readUnsigned(file("cpu", "cpu.shares")), readSigned(file("pids", "pids.max"))
+            )
         case .unified:
             let memory = readUnsigned(file("memory", "memory.max"))
             var quota: Int64?
@@ -114,7 +132,8 @@ extension CgroupFiles {
 
     static func v1Hierarchy(of controller: String, root: String) -> String {
         if let coMounted = coMountedHierarchies[controller], !FileSystem.exists(root + "/" + controller),
-           FileSystem.exists(root + "/" + coMounted) {
+            FileSystem.exists(root + "/" + coMounted)
+        {
             return coMounted
         }
         return controller
@@ -158,7 +177,8 @@ extension CgroupFiles {
 extension String {
     fileprivate func trimmingWhitespace() -> Substring {
         guard let first = firstIndex(where: { !$0.isWhitespace }),
-              let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+            let last = lastIndex(where: { !$0.isWhitespace })
+        else { return "" }
         return self[first...last]
     }
 }

@@ -24,9 +24,17 @@ public struct CgroupUsage: Sendable, Equatable {
     /// Times the OOM killer killed a task in this cgroup (or below it).
     public var oomKills: UInt64?
 
-    public init(timestampNanos: Int64, cpuUsageNanos: UInt64? = nil, memoryUsageBytes: UInt64? = nil,
-                memoryWorkingSetBytes: UInt64? = nil, memoryRSSBytes: UInt64? = nil, pageFaults: UInt64? = nil,
-                majorPageFaults: UInt64? = nil, pids: UInt64? = nil, oomKills: UInt64? = nil) {
+    public init(
+        timestampNanos: Int64,
+        cpuUsageNanos: UInt64? = nil,
+        memoryUsageBytes: UInt64? = nil,
+        memoryWorkingSetBytes: UInt64? = nil,
+        memoryRSSBytes: UInt64? = nil,
+        pageFaults: UInt64? = nil,
+        majorPageFaults: UInt64? = nil,
+        pids: UInt64? = nil,
+        oomKills: UInt64? = nil
+    ) {
         self.timestampNanos = timestampNanos
         self.cpuUsageNanos = cpuUsageNanos
         self.memoryUsageBytes = memoryUsageBytes
@@ -104,7 +112,8 @@ public struct CgroupReader: Sendable {
             pageFaults: stat?["total_pgfault"],
             majorPageFaults: stat?["total_pgmajfault"],
             pids: CgroupFiles.readUnsigned(pids + "/pids.current"),
-            oomKills: CgroupFiles.readKeyed(memory + "/memory.oom_control")?["oom_kill"])
+            oomKills: CgroupFiles.readKeyed(memory + "/memory.oom_control")?["oom_kill"]
+        )
     }
 
     private func unifiedUsage(_ path: String) -> CgroupUsage? {
@@ -123,7 +132,8 @@ public struct CgroupReader: Sendable {
             pageFaults: stat?["pgfault"],
             majorPageFaults: stat?["pgmajfault"],
             pids: CgroupFiles.readUnsigned(directory + "/pids.current"),
-            oomKills: CgroupFiles.readKeyed(directory + "/memory.events")?["oom_kill"])
+            oomKills: CgroupFiles.readKeyed(directory + "/memory.events")?["oom_kill"]
+        )
     }
 
     /// cAdvisor's working set: usage less the inactive file pages the kernel can reclaim first;

@@ -16,8 +16,10 @@ public enum PodNetworkStats {
     public static func read(networkNamespace path: String) async -> [InterfaceCounters] {
         let text: String? = await DedicatedThread.run {
             // /proc/thread-self/net, not /proc/net: the latter follows the process's main thread.
-            (try? NetworkNamespace.inside(path) { () throws(SystemCallError) in try FileSystem.readBytes("/proc/thread-self/net/dev") })
-                .map { String(decoding: $0, as: UTF8.self) }
+            (try? NetworkNamespace.inside(path) { () throws(SystemCallError) in
+                try FileSystem.readBytes("/proc/thread-self/net/dev")
+            })
+            .map { String(decoding: $0, as: UTF8.self) }
         }
         return text.map(parse) ?? []
     }
@@ -31,7 +33,13 @@ public enum PodNetworkStats {
             let name = parts[0].trimmingCharacters(in: .whitespaces)
             let numbers = parts[1].split(separator: " ").compactMap { UInt64($0) }
             guard numbers.count >= 16, name != "lo" else { return nil }
-            return InterfaceCounters(name: name, rxBytes: numbers[0], rxErrors: numbers[2], txBytes: numbers[8], txErrors: numbers[10])
+            return InterfaceCounters(
+                name: name,
+                rxBytes: numbers[0],
+                rxErrors: numbers[2],
+                txBytes: numbers[8],
+                txErrors: numbers[10]
+            )
         }
     }
 }

@@ -14,7 +14,9 @@ enum RequestCheck {
     /// The first enum field whose value the CRI does not define, refused by name.
     static func refuseUnrecognized(_ values: [UnrecognizedValue]) throws(SkiffError) {
         guard let first = values.first else { return }
-        throw SkiffError.invalidArgument("\(first.field) has the value \(first.rawValue), which the CRI (v0.36) does not define")
+        throw SkiffError.invalidArgument(
+            "\(first.field) has the value \(first.rawValue), which the CRI (v0.36) does not define"
+        )
     }
 
     static func refuse(_ field: String, _ value: some BinaryInteger, _ reason: String) -> SkiffError {
@@ -58,7 +60,10 @@ enum RequestCheck {
         let address = String(text[..<percent])
         let zone = text[text.index(after: percent)...]
         return address.contains(":") && isIPAddress(address) && !zone.isEmpty && zone.count <= 16
-            && zone.utf8.allSatisfy { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 45 || $0 == 46 || $0 == 95 }
+            && zone.utf8.allSatisfy {
+                (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 45 || $0 == 46
+                    || $0 == 95
+            }
     }
 
     /// A kernel CPU or memory-node list: `0-3,8,10-11`, every number below `limit`.
@@ -67,11 +72,14 @@ enum RequestCheck {
         guard !ranges.isEmpty else { return false }
         for range in ranges {
             let bounds = range.split(separator: "-", omittingEmptySubsequences: false)
-            guard (1...2).contains(bounds.count), bounds.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (48...57).contains($0) } && $0.count <= 5 }) else {
+            guard (1...2).contains(bounds.count),
+                bounds.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (48...57).contains($0) } && $0.count <= 5 })
+            else {
                 return false
             }
             let numbers = bounds.compactMap { Int($0) }
-            guard numbers.count == bounds.count, numbers.allSatisfy({ $0 < limit }), numbers.first! <= numbers.last! else { return false }
+            guard numbers.count == bounds.count, numbers.allSatisfy({ $0 < limit }), numbers.first! <= numbers.last!
+            else { return false }
         }
         return true
     }

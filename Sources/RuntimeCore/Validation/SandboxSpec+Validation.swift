@@ -8,15 +8,23 @@ extension SandboxSpec {
     public func validate() throws(SkiffError) {
         try RequestCheck.refuseUnrecognized(unrecognized)
         if requestsUserNamespace {
-            throw SkiffError.invalidArgument("linux.security_context.namespace_options.userns_options asks for a pod user namespace (mode POD); Skiff does not support user namespaces yet (RuntimeStatus reports it)")
+            throw SkiffError.invalidArgument(
+                "linux.security_context.namespace_options.userns_options asks for a pod user namespace (mode POD); Skiff does not support user namespaces yet (RuntimeStatus reports it)"
+            )
         }
         try Self.checkIdentity([("metadata.name", name), ("metadata.namespace", namespace), ("metadata.uid", uid)])
         try checkHostname()
         if !logDirectory.isEmpty && !RequestCheck.isCleanAbsolutePath(logDirectory) {
             throw RequestCheck.refuse("log_directory", logDirectory, "is not an absolute path without .. components")
         }
-        if !cgroupParent.isEmpty && !(RequestCheck.isCleanAbsolutePath(cgroupParent) && !RequestCheck.hasControlCharacters(cgroupParent)) {
-            throw RequestCheck.refuse("linux.cgroup_parent", cgroupParent, "is not an absolute cgroupfs path without .. components (the cgroupfs driver is configured)")
+        if !cgroupParent.isEmpty
+            && !(RequestCheck.isCleanAbsolutePath(cgroupParent) && !RequestCheck.hasControlCharacters(cgroupParent))
+        {
+            throw RequestCheck.refuse(
+                "linux.cgroup_parent",
+                cgroupParent,
+                "is not an absolute cgroupfs path without .. components (the cgroupfs driver is configured)"
+            )
         }
         try SysctlPolicy.check(sysctls, hostNetwork: hostNetwork, hostIPC: hostIPC)
         if let dns { try Self.check(dns) }
@@ -40,9 +48,12 @@ extension SandboxSpec {
     private func checkHostname() throws(SkiffError) {
         guard !hostname.isEmpty else { return }
         // 64: the kernel's limit, which the kubelet's setHostnameAsFQDN may reach.
-        guard hostname.utf8.count <= 64 else { throw RequestCheck.refuse("hostname", hostname, "is longer than 64 bytes") }
+        guard hostname.utf8.count <= 64 else {
+            throw RequestCheck.refuse("hostname", hostname, "is longer than 64 bytes")
+        }
         let allowed = hostname.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
         }
         guard allowed, !hostname.hasPrefix("-"), !hostname.hasPrefix(".") else {
@@ -58,17 +69,27 @@ extension SandboxSpec {
         }
         for (index, search) in dns.searches.enumerated() {
             let allowed = search.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
                     || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
             }
             guard !search.isEmpty, search.utf8.count <= 253, allowed else {
-                throw RequestCheck.refuse("dns_config.searches[\(index)]", search, "is not a search domain (letters, digits, '-', '_' and '.', at most 253 bytes)")
+                throw RequestCheck.refuse(
+                    "dns_config.searches[\(index)]",
+                    search,
+                    "is not a search domain (letters, digits, '-', '_' and '.', at most 253 bytes)"
+                )
             }
         }
         for (index, option) in dns.options.enumerated() {
             guard !option.isEmpty, option.utf8.count <= 256, !RequestCheck.hasControlCharacters(option),
-                  !option.unicodeScalars.contains(where: { $0 == " " }) else {
-                throw RequestCheck.refuse("dns_config.options[\(index)]", option, "is not a resolver option (one word such as ndots:5)")
+                !option.unicodeScalars.contains(where: { $0 == " " })
+            else {
+                throw RequestCheck.refuse(
+                    "dns_config.options[\(index)]",
+                    option,
+                    "is not a resolver option (one word such as ndots:5)"
+                )
             }
         }
     }
@@ -83,15 +104,23 @@ extension SandboxSpec {
                 throw RequestCheck.refuse("\(field).container_port", mapping.containerPort, "is not a port (1-65535)")
             }
             guard (0...65535).contains(mapping.hostPort) else {
-                throw RequestCheck.refuse("\(field).host_port", mapping.hostPort, "is not a port (1-65535, or 0 for none)")
+                throw RequestCheck.refuse(
+                    "\(field).host_port",
+                    mapping.hostPort,
+                    "is not a port (1-65535, or 0 for none)"
+                )
             }
             guard mapping.hostIP.isEmpty || RequestCheck.isIPAddress(mapping.hostIP) else {
                 throw RequestCheck.refuse("\(field).host_ip", mapping.hostIP, "is not an IP address")
             }
             guard mapping.hostPort > 0 else { continue }
-            if let earlier = claimed.first(where: { $0.mapping.hostPort == mapping.hostPort && $0.mapping.protocol == mapping.protocol
-                && Self.addressesOverlap($0.mapping.hostIP, mapping.hostIP) }) {
-                throw SkiffError.invalidArgument("\(field) maps host port \(mapping.hostPort)/\(mapping.protocol) that port_mappings[\(earlier.index)] already maps")
+            if let earlier = claimed.first(where: {
+                $0.mapping.hostPort == mapping.hostPort && $0.mapping.protocol == mapping.protocol
+                    && Self.addressesOverlap($0.mapping.hostIP, mapping.hostIP)
+            }) {
+                throw SkiffError.invalidArgument(
+                    "\(field) maps host port \(mapping.hostPort)/\(mapping.protocol) that port_mappings[\(earlier.index)] already maps"
+                )
             }
             claimed.append((index, mapping))
         }
@@ -105,6 +134,7 @@ extension SandboxSpec {
         let secondIsV6 = second.contains(":")
         guard firstIsV6 == secondIsV6 else { return false }
         let wildcard = firstIsV6 ? "::" : "0.0.0.0"
-        return first == wildcard || second == wildcard || InterfaceAddresses.canonical(first) == InterfaceAddresses.canonical(second)
+        return first == wildcard || second == wildcard
+            || InterfaceAddresses.canonical(first) == InterfaceAddresses.canonical(second)
     }
 }

@@ -14,7 +14,11 @@ enum SysctlPolicy {
     /// The namespace `name` belongs to, or nil when the kernel does not namespace it.
     static func namespace(of name: String) -> Namespace? {
         if name.hasPrefix("net.") { return .network }
-        if name.hasPrefix("kernel.shm") || name.hasPrefix("kernel.msg") || name == "kernel.sem" || name.hasPrefix("fs.mqueue.") { return .ipc }
+        if name.hasPrefix("kernel.shm") || name.hasPrefix("kernel.msg") || name == "kernel.sem"
+            || name.hasPrefix("fs.mqueue.")
+        {
+            return .ipc
+        }
         return nil
     }
 
@@ -22,15 +26,31 @@ enum SysctlPolicy {
         for (name, value) in sysctls.sorted(by: { $0.key < $1.key }) {
             let field = "linux.sysctls[\(RequestCheck.shown(name))]"
             guard isWellFormed(name) else {
-                throw RequestCheck.refuse("linux.sysctls key", name, "is not a sysctl name (dot-separated segments of a-z, 0-9, '-', '_')")
+                throw RequestCheck.refuse(
+                    "linux.sysctls key",
+                    name,
+                    "is not a sysctl name (dot-separated segments of a-z, 0-9, '-', '_')"
+                )
             }
             switch namespace(of: name) {
             case nil:
-                throw RequestCheck.refuse("linux.sysctls key", name, "is not a namespaced sysctl: setting it would change the node's kernel (a pod may set net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)")
+                throw RequestCheck.refuse(
+                    "linux.sysctls key",
+                    name,
+                    "is not a namespaced sysctl: setting it would change the node's kernel (a pod may set net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)"
+                )
             case .network where hostNetwork:
-                throw RequestCheck.refuse("linux.sysctls key", name, "is a network sysctl and the pod uses the node's network namespace (namespace_options.network = NODE)")
+                throw RequestCheck.refuse(
+                    "linux.sysctls key",
+                    name,
+                    "is a network sysctl and the pod uses the node's network namespace (namespace_options.network = NODE)"
+                )
             case .ipc where hostIPC:
-                throw RequestCheck.refuse("linux.sysctls key", name, "is an IPC sysctl and the pod uses the node's IPC namespace (namespace_options.ipc = NODE)")
+                throw RequestCheck.refuse(
+                    "linux.sysctls key",
+                    name,
+                    "is an IPC sysctl and the pod uses the node's IPC namespace (namespace_options.ipc = NODE)"
+                )
             default:
                 break
             }
@@ -47,8 +67,12 @@ enum SysctlPolicy {
         let segments = name.split(separator: ".", omittingEmptySubsequences: false)
         guard segments.count >= 2 else { return false }
         return segments.allSatisfy { segment in
-            guard let first = segment.utf8.first, let last = segment.utf8.last, isAlphanumeric(first), isAlphanumeric(last) else { return false }
-            return segment.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "/") }
+            guard let first = segment.utf8.first, let last = segment.utf8.last, isAlphanumeric(first),
+                isAlphanumeric(last)
+            else { return false }
+            return segment.utf8.allSatisfy {
+                isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "/")
+            }
                 && !segment.contains("//")
         }
     }

@@ -33,7 +33,9 @@ final class AttachSession: StreamSession {
 
     func start() {
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let backend = self.backend, request = self.request, loop = self.loop
+        let backend = self.backend
+        let request = self.request
+        let loop = self.loop
         Task {
             do {
                 let attach = try await backend.startAttach(request)
@@ -54,7 +56,10 @@ final class AttachSession: StreamSession {
         pendingStdin = []
         if !request.stdin || pendingStdinClose { shutdown(attach.socket, Int32(SHUT_WR)) }
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let request = self.request, loop = self.loop, socket = attach.socket, gate = self.gate
+        let request = self.request
+        let loop = self.loop
+        let socket = attach.socket
+        let gate = self.gate
         // conmon's socket is SOCK_SEQPACKET: one read is one message, so a thread reads it
         // (NIO's channels are stream sockets). The event loop owns the fd and closes it once
         // the reader has stopped.

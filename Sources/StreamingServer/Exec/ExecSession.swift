@@ -44,7 +44,9 @@ final class ExecSession {
 
     func start() {
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let starter = self.starter, request = self.request, loop = self.loop
+        let starter = self.starter
+        let request = self.request
+        let loop = self.loop
         Task {
             do {
                 let exec = try await starter.startExec(request)
@@ -59,25 +61,31 @@ final class ExecSession {
         started = exec
         guard !finished else {
             exec.kill()
-            Task { _ = await exec.child.exitStatus(); exec.finish() }
+            Task {
+                _ = await exec.child.exitStatus()
+                exec.finish()
+            }
             return
         }
         let bound = NIOLoopBound(self, eventLoop: loop)
         let loop = self.loop
         if let pendingSize { exec.resize(pendingSize.columns, pendingSize.rows) }
         // On a terminal there is one output (stderr is the terminal too).
-        let outputs = [(exec.child.stdoutFD, StreamChannel.stdout), (exec.child.stderrFD, StreamChannel.stderr)].filter { $0.0 >= 0 }
+        let outputs = [(exec.child.stdoutFD, StreamChannel.stdout), (exec.child.stderrFD, StreamChannel.stderr)].filter
+        { $0.0 >= 0 }
         openOutputs = outputs.count
         for (fd, channel) in outputs {
             let forward = channel == .stdout ? request.stdout || request.tty : request.stderr
             NIOPipeBootstrap(group: loop)
                 .channelInitializer { pipe in
                     pipe.eventLoop.makeCompletedFuture {
-                        try pipe.pipeline.syncOperations.addHandler(OutputRelay(channel: channel, forward: forward) { buffer in
-                            bound.value.relay(channel, buffer, from: pipe)
-                        } onEnd: {
-                            bound.value.outputEnded()
-                        })
+                        try pipe.pipeline.syncOperations.addHandler(
+                            OutputRelay(channel: channel, forward: forward) { buffer in
+                                bound.value.relay(channel, buffer, from: pipe)
+                            } onEnd: {
+                                bound.value.outputEnded()
+                            }
+                        )
                     }
                 }
                 .takingOwnershipOfDescriptor(input: fd)
@@ -89,7 +97,8 @@ final class ExecSession {
                 }
         }
         if request.stdin {
-            NIOPipeBootstrap(group: loop).takingOwnershipOfDescriptor(output: exec.child.stdinFD).whenComplete { result in
+            NIOPipeBootstrap(group: loop).takingOwnershipOfDescriptor(output: exec.child.stdinFD).whenComplete {
+                result in
                 let session = bound.value
                 switch result {
                 case .success(let channel):

@@ -27,7 +27,10 @@ final class FlowGate: @unchecked Sendable {
 
     /// The event loop has passed `count` bytes to the client's connection.
     func handedOn(_ count: Int, writable: Bool) {
-        update { $0.inFlight -= count; $0.writable = writable }
+        update {
+            $0.inFlight -= count
+            $0.writable = writable
+        }
     }
 
     func setWritable(_ writable: Bool) {

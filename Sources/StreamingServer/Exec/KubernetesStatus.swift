@@ -27,8 +27,11 @@ struct KubernetesStatus: Codable, Equatable {
     static func exited(_ code: Int32, command: [String]) -> [UInt8] {
         guard code != 0 else { return success() }
         return KubernetesStatus(
-            status: "Failure", message: "command terminated with non-zero exit code: error executing command \(command), exit code \(code)",
-            reason: "NonZeroExitCode", details: Details(causes: [Cause(reason: "ExitCode", message: String(code))])
+            status: "Failure",
+            message:
+                "command terminated with non-zero exit code: error executing command \(command), exit code \(code)",
+            reason: "NonZeroExitCode",
+            details: Details(causes: [Cause(reason: "ExitCode", message: String(code))])
         ).encoded()
     }
 
@@ -55,7 +58,11 @@ struct KubernetesStatus: Codable, Equatable {
 
 /// The remotecommand channel numbers (the first byte of every WebSocket message).
 enum StreamChannel: UInt8 {
-    case stdin = 0, stdout = 1, stderr = 2, error = 3, resize = 4
+    case stdin = 0
+    case stdout = 1
+    case stderr = 2
+    case error = 3
+    case resize = 4
     /// v5.channel.k8s.io: `[255, channel]` closes that channel (the client's stdin).
     case close = 255
 }

@@ -57,9 +57,10 @@ final class StreamWebSocketHandler: ChannelInboundHandler, ExecTransport {
         var data = context.channel.allocator.buffer(capacity: 2)
         data.write(webSocketErrorCode: .normalClosure)
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
+            .whenComplete { _ in
+                channel.close(promise: nil)
+            }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -67,7 +68,9 @@ final class StreamWebSocketHandler: ChannelInboundHandler, ExecTransport {
         switch frame.opcode {
         case .binary, .text:
             var payload = frame.unmaskedData
-            guard let first = payload.readInteger(as: UInt8.self), let channel = StreamChannel(rawValue: first) else { return }
+            guard let first = payload.readInteger(as: UInt8.self), let channel = StreamChannel(rawValue: first) else {
+                return
+            }
             switch channel {
             case .stdin:
                 session?.stdin(payload)
@@ -82,7 +85,10 @@ final class StreamWebSocketHandler: ChannelInboundHandler, ExecTransport {
             session?.clientGone()
             context.close(promise: nil)
         case .ping:
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)),
+                promise: nil
+            )
         default:
             break
         }
@@ -104,7 +110,8 @@ struct TerminalSize {
         var height: Int64
 
         enum CodingKeys: String, CodingKey {
-            case width = "Width", height = "Height"
+            case width = "Width"
+            case height = "Height"
         }
     }
 
@@ -112,7 +119,8 @@ struct TerminalSize {
     /// a bad one is ignored, as the kubelet's streaming server does).
     init?(json payload: ByteBuffer) {
         guard let message = try? JSONDecoder().decode(Message.self, from: Data(payload.readableBytesView)),
-              message.width > 0, message.height > 0 else { return nil }
+            message.width > 0, message.height > 0
+        else { return nil }
         width = UInt16(clamping: message.width)
         height = UInt16(clamping: message.height)
     }

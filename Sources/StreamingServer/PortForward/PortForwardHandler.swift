@@ -90,7 +90,9 @@ final class PortForwardHandler: ChannelInboundHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         let writable = context.channel.isWritable
-        for connection in connections.values { _ = connection.target?.setOption(ChannelOptions.autoRead, value: writable) }
+        for connection in connections.values {
+            _ = connection.target?.setOption(ChannelOptions.autoRead, value: writable)
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -110,7 +112,10 @@ final class PortForwardHandler: ChannelInboundHandler {
         func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
         let type = header("streamtype") ?? ""
         guard type == "data" || type == "error", let requestID = header("requestid") else {
-            logger.debug("port-forward stream refused", metadata: ["streamtype": "\(type)", "requestID": "\(header("requestid") ?? "missing")"])
+            logger.debug(
+                "port-forward stream refused",
+                metadata: ["streamtype": "\(type)", "requestID": "\(header("requestid") ?? "missing")"]
+            )
             write(SPDYFrame.rstStream(streamID: id, status: 1).bytes)
             return
         }
@@ -132,7 +137,10 @@ final class PortForwardHandler: ChannelInboundHandler {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let boundConnection = NIOLoopBound(connection, eventLoop: context.eventLoop)
             connection.pairTimer = context.eventLoop.scheduleTask(in: Self.pairTimeout) {
-                bound.value.end(boundConnection.value, error: "timed out waiting for the other stream of request \(requestID)")
+                bound.value.end(
+                    boundConnection.value,
+                    error: "timed out waiting for the other stream of request \(requestID)"
+                )
             }
         }
     }
@@ -140,22 +148,36 @@ final class PortForwardHandler: ChannelInboundHandler {
     private func start(_ connection: ForwardedConnection, context: ChannelHandlerContext) {
         connection.started = true
         guard let text = connection.portHeader, let port = UInt16(text), port > 0 else {
-            end(connection, error: "invalid port header \"\(connection.portHeader ?? "")\": a port number 1-65535 is needed")
+            end(
+                connection,
+                error: "invalid port header \"\(connection.portHeader ?? "")\": a port number 1-65535 is needed"
+            )
             return
         }
         guard request.ports.isEmpty || request.ports.contains(port) else {
-            end(connection, error: "port \(port) was not named in the PortForward request (\(request.ports.map(String.init).joined(separator: ", ")))")
+            end(
+                connection,
+                error:
+                    "port \(port) was not named in the PortForward request (\(request.ports.map(String.init).joined(separator: ", ")))"
+            )
             return
         }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let boundConnection = NIOLoopBound(connection, eventLoop: context.eventLoop)
-        let loop = context.eventLoop, backend = self.backend, podID = request.podSandboxID
+        let loop = context.eventLoop
+        let backend = self.backend
+        let podID = request.podSandboxID
         Task {
             do throws(SkiffError) {
                 let fd = try await backend.connectToPod(podID, port: port)
                 loop.execute { bound.value.connected(boundConnection.value, fd: fd, port: port) }
             } catch {
-                loop.execute { bound.value.end(boundConnection.value, error: "error forwarding port \(port) to pod \(podID): \(error.message)") }
+                loop.execute {
+                    bound.value.end(
+                        boundConnection.value,
+                        error: "error forwarding port \(port) to pod \(podID): \(error.message)"
+                    )
+                }
             }
         }
     }
@@ -171,25 +193,37 @@ final class PortForwardHandler: ChannelInboundHandler {
         ClientBootstrap(group: context.eventLoop)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelOption(ChannelOptions.autoRead, value: clientWritable)
-            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536, maximum: 262_144))
+            .channelOption(
+                ChannelOptions.recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536, maximum: 262_144)
+            )
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(PodConnectionRelay(
-                        onData: { bound.value.toClient(boundConnection.value, $0) },
-                        onInputEnd: { bound.value.podFinished(boundConnection.value) },
-                        onWritabilityChanged: { bound.value.podWritability(boundConnection.value, channel: channel) },
-                        onClose: { bound.value.podClosed(boundConnection.value, channel: channel) }))
+                    try channel.pipeline.syncOperations.addHandler(
+                        PodConnectionRelay(
+                            onData: { bound.value.toClient(boundConnection.value, $0) },
+                            onInputEnd: { bound.value.podFinished(boundConnection.value) },
+                            onWritabilityChanged: {
+                                bound.value.podWritability(boundConnection.value, channel: channel)
+                            },
+                            onClose: { bound.value.podClosed(boundConnection.value, channel: channel) }
+                        )
+                    )
                 }
             }
             .withConnectedSocket(fd)
             .whenComplete { result in
-                let handler = bound.value, connection = boundConnection.value
+                let handler = bound.value
+                let connection = boundConnection.value
                 switch result {
                 case .success(let channel):
                     handler.attach(channel, to: connection)
                 case .failure(let error):
                     _ = close(fd)
-                    handler.end(connection, error: "error forwarding port \(port) to pod \(handler.request.podSandboxID): \(error)")
+                    handler.end(
+                        connection,
+                        error: "error forwarding port \(port) to pod \(handler.request.podSandboxID): \(error)"
+                    )
                 }
             }
     }
@@ -223,7 +257,9 @@ final class PortForwardHandler: ChannelInboundHandler {
 
     private func toClient(_ connection: ForwardedConnection, _ buffer: ByteBuffer) {
         guard let context, let id = connection.dataStream, !connection.dataFinSent else { return }
-        for part in SPDYFrame.dataFrameParts(streamID: id, payload: buffer) { context.write(wrapOutboundOut(part), promise: nil) }
+        for part in SPDYFrame.dataFrameParts(streamID: id, payload: buffer) {
+            context.write(wrapOutboundOut(part), promise: nil)
+        }
         context.flush()
         if !context.channel.isWritable { _ = connection.target?.setOption(ChannelOptions.autoRead, value: false) }
     }
@@ -256,7 +292,11 @@ final class PortForwardHandler: ChannelInboundHandler {
     }
 
     private func podWritability(_ connection: ForwardedConnection, channel: Channel) {
-        if channel.isWritable { blockedTargets.remove(ObjectIdentifier(channel)) } else { blockedTargets.insert(ObjectIdentifier(channel)) }
+        if channel.isWritable {
+            blockedTargets.remove(ObjectIdentifier(channel))
+        } else {
+            blockedTargets.insert(ObjectIdentifier(channel))
+        }
         updateClientReading()
     }
 
@@ -274,7 +314,9 @@ final class PortForwardHandler: ChannelInboundHandler {
             connection.closed = true
             connection.pending = []
             connection.target?.close(promise: nil)
-            if let id = connection.errorStream, !connection.errorFinSent { write(SPDYFrame.data(streamID: id, flags: 0, payload: Array(error.utf8)).bytes) }
+            if let id = connection.errorStream, !connection.errorFinSent {
+                write(SPDYFrame.data(streamID: id, flags: 0, payload: Array(error.utf8)).bytes)
+            }
         }
         if let id = connection.dataStream, !connection.dataFinSent {
             connection.dataFinSent = true
@@ -337,8 +379,12 @@ final class PodConnectionRelay: ChannelInboundHandler {
     let onWritabilityChanged: () -> Void
     let onClose: () -> Void
 
-    init(onData: @escaping (ByteBuffer) -> Void, onInputEnd: @escaping () -> Void,
-         onWritabilityChanged: @escaping () -> Void, onClose: @escaping () -> Void) {
+    init(
+        onData: @escaping (ByteBuffer) -> Void,
+        onInputEnd: @escaping () -> Void,
+        onWritabilityChanged: @escaping () -> Void,
+        onClose: @escaping () -> Void
+    ) {
         self.onData = onData
         self.onInputEnd = onInputEnd
         self.onWritabilityChanged = onWritabilityChanged

@@ -21,7 +21,10 @@ final class WebSocketTunnel: ChannelDuplexHandler {
         case .binary, .continuation:
             context.fireChannelRead(wrapInboundOut(frame.unmaskedData))
         case .ping:
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)),
+                promise: nil
+            )
         case .connectionClose:
             sendClose(context: context, code: .normalClosure)
         case .text:
@@ -43,8 +46,9 @@ final class WebSocketTunnel: ChannelDuplexHandler {
         var data = context.channel.allocator.buffer(capacity: 2)
         data.write(webSocketErrorCode: code)
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
+            .whenComplete { _ in
+                channel.close(promise: nil)
+            }
     }
 }

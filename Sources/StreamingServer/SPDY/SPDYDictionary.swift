@@ -15,7 +15,8 @@ enum SPDYDictionary {
         "public", "set-cookie", "keep-alive", "origin",
     ]
 
-    static let tail = "100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505"
+    static let tail =
+        "100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505"
         + "203 Non-Authoritative Information204 No Content301 Moved Permanently400 Bad Request401 Unauthorized"
         + "403 Forbidden404 Not Found500 Internal Server Error501 Not Implemented503 Service Unavailable"
         + "Jan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec 00:00:00 Mon, Tue, Wed, Thu, Fri, Sat, Sun, GMT"

@@ -19,7 +19,10 @@ public enum SPDYFrame: Equatable, Sendable {
     /// A control frame of a type or version this codec does not know (to be ignored, per spec).
     case unknown(type: UInt16, flags: UInt8, payload: [UInt8])
 
-    public enum ParseError: Error, Equatable { case tooLarge(Int), malformed(String) }
+    public enum ParseError: Error, Equatable {
+        case tooLarge(Int)
+        case malformed(String)
+    }
 
     /// The largest frame this server accepts (a DATA frame may carry up to 2^24 - 1 bytes).
     public static let maximumLength = 1 << 24 - 1
@@ -32,27 +35,41 @@ public enum SPDYFrame: Equatable, Sendable {
         let payload = Array(buffer[8..<8 + length])
         let flags = buffer[4]
         let control = buffer[0] & 0x80 != 0
-        let first = UInt32(buffer[0] & 0x7F) << 24 | UInt32(buffer[1]) << 16 | UInt32(buffer[2]) << 8 | UInt32(buffer[3])
+        let first =
+            UInt32(buffer[0] & 0x7F) << 24 | UInt32(buffer[1]) << 16 | UInt32(buffer[2]) << 8 | UInt32(buffer[3])
         buffer.removeFirst(8 + length)
         guard control else { return .data(streamID: first, flags: flags, payload: payload) }
-        let version = UInt16(first >> 16), type = UInt16(first & 0xFFFF)
+        let version = UInt16(first >> 16)
+        let type = UInt16(first & 0xFFFF)
         func word(_ offset: Int) throws(ParseError) -> UInt32 {
             guard offset + 4 <= payload.count else { throw .malformed("control frame type \(type) is too short") }
-            return UInt32(payload[offset]) << 24 | UInt32(payload[offset + 1]) << 16 | UInt32(payload[offset + 2]) << 8 | UInt32(payload[offset + 3])
+            return UInt32(payload[offset]) << 24 | UInt32(payload[offset + 1]) << 16 | UInt32(payload[offset + 2]) << 8
+                | UInt32(payload[offset + 3])
         }
         guard version == Self.version else { return .unknown(type: type, flags: flags, payload: payload) }
         switch type {
         case 1:
             guard payload.count >= 10 else { throw .malformed("SYN_STREAM is too short") }
-            return .synStream(streamID: try word(0) & 0x7FFF_FFFF, associatedTo: try word(4) & 0x7FFF_FFFF,
-                              priority: payload[8] >> 5, flags: flags, headerBlock: Array(payload[10...]))
+            return .synStream(
+                streamID: try word(0) & 0x7FFF_FFFF,
+                associatedTo: try word(4) & 0x7FFF_FFFF,
+                priority: payload[8] >> 5,
+                flags: flags,
+                headerBlock: Array(payload[10...])
+            )
         case 2:
-            return .synReply(streamID: try word(0) & 0x7FFF_FFFF, flags: flags, headerBlock: Array(payload.dropFirst(4)))
+            return .synReply(
+                streamID: try word(0) & 0x7FFF_FFFF,
+                flags: flags,
+                headerBlock: Array(payload.dropFirst(4))
+            )
         case 3:
             return .rstStream(streamID: try word(0) & 0x7FFF_FFFF, status: try word(4))
         case 4:
             let count = Int(try word(0))
-            guard count <= 64, payload.count >= 4 + count * 8 else { throw .malformed("SETTINGS has \(count) entries in \(payload.count) bytes") }
+            guard count <= 64, payload.count >= 4 + count * 8 else {
+                throw .malformed("SETTINGS has \(count) entries in \(payload.count) bytes")
+            }
             var entries: [(flags: UInt8, id: UInt32, value: UInt32)] = []
             for index in 0..<count {
                 let offset = 4 + index * 8
@@ -74,10 +91,15 @@ public enum SPDYFrame: Equatable, Sendable {
 
     /// The frame's wire bytes.
     public var bytes: [UInt8] {
-        func word(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
+        func word(_ value: UInt32) -> [UInt8] {
+            [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+        }
         func control(_ type: UInt16, _ flags: UInt8, _ payload: [UInt8]) -> [UInt8] {
-            [0x80 | UInt8(Self.version >> 8), UInt8(Self.version & 0xFF), UInt8(type >> 8), UInt8(type & 0xFF), flags,
-             UInt8(payload.count >> 16 & 0xFF), UInt8(payload.count >> 8 & 0xFF), UInt8(payload.count & 0xFF)] + payload
+            [
+                0x80 | UInt8(Self.version >> 8), UInt8(Self.version & 0xFF), UInt8(type >> 8), UInt8(type & 0xFF),
+                flags,
+                UInt8(payload.count >> 16 & 0xFF), UInt8(payload.count >> 8 & 0xFF), UInt8(payload.count & 0xFF),
+            ] + payload
         }
         switch self {
         case .data(let streamID, let flags, let payload):
@@ -89,7 +111,11 @@ public enum SPDYFrame: Equatable, Sendable {
         case .rstStream(let streamID, let status):
             return control(3, 0, word(streamID) + word(status))
         case .settings(let flags, let entries):
-            return control(4, flags, word(UInt32(entries.count)) + entries.flatMap { [$0.flags] + word($0.id).dropFirst() + word($0.value) })
+            return control(
+                4,
+                flags,
+                word(UInt32(entries.count)) + entries.flatMap { [$0.flags] + word($0.id).dropFirst() + word($0.value) }
+            )
         case .ping(let id):
             return control(6, 0, word(id))
         case .goAway(let lastGood, let status):

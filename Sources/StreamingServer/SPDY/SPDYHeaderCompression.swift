@@ -20,7 +20,10 @@ public final class SPDYHeaderInflater {
     public enum Failure: Error, Equatable { case corrupt, tooLarge, malformed }
 
     /// Decompresses one header block and parses its pairs (names lowercased, as SPDY requires).
-    public func headers(from compressed: [UInt8], limit: Int = 256 << 10) throws(Failure) -> [(name: String, value: String)] {
+    public func headers(
+        from compressed: [UInt8],
+        limit: Int = 256 << 10
+    ) throws(Failure) -> [(name: String, value: String)] {
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         var input = compressed
@@ -34,7 +37,9 @@ public final class SPDYHeaderInflater {
                     stream.pointee.avail_out = uInt(chunkBuffer.count)
                     var result = inflate(stream, Z_SYNC_FLUSH)
                     if result == Z_NEED_DICT {
-                        result = SPDYDictionary.bytes.withUnsafeBufferPointer { inflateSetDictionary(stream, $0.baseAddress, uInt($0.count)) }
+                        result = SPDYDictionary.bytes.withUnsafeBufferPointer {
+                            inflateSetDictionary(stream, $0.baseAddress, uInt($0.count))
+                        }
                         if result == Z_OK { result = inflate(stream, Z_SYNC_FLUSH) }
                     }
                     if result != Z_OK && result != Z_BUF_ERROR { failure = .corrupt }
@@ -56,7 +61,8 @@ public final class SPDYHeaderInflater {
         func word() throws(Failure) -> Int {
             guard offset + 4 <= block.count else { throw .malformed }
             defer { offset += 4 }
-            return Int(block[offset]) << 24 | Int(block[offset + 1]) << 16 | Int(block[offset + 2]) << 8 | Int(block[offset + 3])
+            return Int(block[offset]) << 24 | Int(block[offset + 1]) << 16 | Int(block[offset + 2]) << 8
+                | Int(block[offset + 3])
         }
         func bytes(_ count: Int) throws(Failure) -> String {
             guard count >= 0, offset + count <= block.count else { throw .malformed }
@@ -81,7 +87,9 @@ public final class SPDYHeaderDeflater {
     public init() {
         stream.initialize(to: z_stream())
         _ = skiff_deflate_init_zlib(stream, Z_DEFAULT_COMPRESSION)
-        _ = SPDYDictionary.bytes.withUnsafeBufferPointer { deflateSetDictionary(stream, $0.baseAddress, uInt($0.count)) }
+        _ = SPDYDictionary.bytes.withUnsafeBufferPointer {
+            deflateSetDictionary(stream, $0.baseAddress, uInt($0.count))
+        }
     }
 
     deinit {
@@ -90,7 +98,9 @@ public final class SPDYHeaderDeflater {
     }
 
     static func serialize(_ headers: [(name: String, value: String)]) -> [UInt8] {
-        func word(_ value: Int) -> [UInt8] { [UInt8(value >> 24 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
+        func word(_ value: Int) -> [UInt8] {
+            [UInt8(value >> 24 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+        }
         var block = word(headers.count)
         for (name, value) in headers {
             block += word(name.utf8.count) + Array(name.lowercased().utf8) + word(value.utf8.count) + Array(value.utf8)

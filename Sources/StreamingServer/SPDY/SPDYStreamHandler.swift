@@ -121,7 +121,9 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
         guard let context, !closing else { return }
         let name = channel == .stdout ? "stdout" : (channel == .stderr ? "stderr" : "error")
         guard let id = streams[name] else { return }
-        for part in SPDYFrame.dataFrameParts(streamID: id, payload: payload) { context.write(wrapOutboundOut(part), promise: nil) }
+        for part in SPDYFrame.dataFrameParts(streamID: id, payload: payload) {
+            context.write(wrapOutboundOut(part), promise: nil)
+        }
         context.flush()
     }
 
@@ -136,8 +138,12 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
             write(.data(streamID: id, flags: SPDYFrame.flagFin, payload: []), context: context)
         }
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: SPDYFrame.goAway(lastGoodStreamID: streams.values.max() ?? 0, status: 0).bytes)))
-            .whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(
+            wrapOutboundOut(
+                ByteBuffer(bytes: SPDYFrame.goAway(lastGoodStreamID: streams.values.max() ?? 0, status: 0).bytes)
+            )
+        )
+        .whenComplete { _ in channel.close(promise: nil) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

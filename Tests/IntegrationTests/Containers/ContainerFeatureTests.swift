@@ -6,8 +6,14 @@ import Testing
 
 /// ExecSync, resources, mounts, log rotation, events and recovery, through a real skiffd.
 @Suite(.serialized) struct ContainerFeatureTests {
-    static func sleeper(_ harness: ContainerHarness, _ name: String, configure: (inout Runtime_V1_ContainerConfig) -> Void = { _ in }) async throws -> String {
-        try await harness.run(harness.config(name, ["/bin/sh", "-c", "echo ready; exec sleep 1000"], configure: configure))
+    static func sleeper(
+        _ harness: ContainerHarness,
+        _ name: String,
+        configure: (inout Runtime_V1_ContainerConfig) -> Void = { _ in }
+    ) async throws -> String {
+        try await harness.run(
+            harness.config(name, ["/bin/sh", "-c", "echo ready; exec sleep 1000"], configure: configure)
+        )
     }
 
     static func openFDs(_ pid: Int32) -> Int {
@@ -24,11 +30,16 @@ import Testing
             #expect(result.exitCode == 7)
 
             let started = ContinuousClock.now
-            await expectCode(.deadlineExceeded) { _ = try await harness.execSync(id, ["/bin/sleep", "30"], timeout: 1) }
+            await expectCode(.deadlineExceeded) {
+                _ = try await harness.execSync(id, ["/bin/sleep", "30"], timeout: 1)
+            }
             #expect(ContinuousClock.now - started < .seconds(5))
             // The timed-out command is gone from the container.
             let ps = try await harness.execSync(id, ["/bin/ps"])
-            #expect(!String(decoding: ps.stdout, as: UTF8.self).contains("sleep 30"), "\(String(decoding: ps.stdout, as: UTF8.self))")
+            #expect(
+                !String(decoding: ps.stdout, as: UTF8.self).contains("sleep 30"),
+                "\(String(decoding: ps.stdout, as: UTF8.self))"
+            )
 
             // Probes call ExecSync every second: many calls leak nothing.
             let daemonPID = try #require(harness.daemon.process?.processIdentifier)
@@ -39,7 +50,11 @@ import Testing
             }
             #expect(Self.openFDs(daemonPID) <= before + 2, "fds before \(before), after \(Self.openFDs(daemonPID))")
             // This daemon's execs only: other suites' daemons may be running theirs meanwhile.
-            #expect(ContainerHarness.processes(mentioning: "exec --process").filter { $0.contains(harness.daemon.directory) }.isEmpty)
+            #expect(
+                ContainerHarness.processes(mentioning: "exec --process").filter {
+                    $0.contains(harness.daemon.directory)
+                }.isEmpty
+            )
             await expectCode(.invalidArgument) { _ = try await harness.execSync(id, []) }
             try await harness.stop(id, timeout: 0)
             await expectCode(.failedPrecondition) { _ = try await harness.execSync(id, ["/bin/true"]) }
@@ -51,19 +66,22 @@ import Testing
             let shared = harness.daemon.directory + "/shared"
             try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
             try "from the node\n".write(toFile: shared + "/note", atomically: false, encoding: .utf8)
-            let script = "cat /mnt/node/note; touch /rootfile 2>/dev/null || echo rootfs-ro; touch /mnt/node/x 2>/dev/null || echo mount-ro; touch /mnt/rw/y && echo rw-ok"
+            let script =
+                "cat /mnt/node/note; touch /rootfile 2>/dev/null || echo rootfs-ro; touch /mnt/node/x 2>/dev/null || echo mount-ro; touch /mnt/rw/y && echo rw-ok"
             let scratch = harness.daemon.directory + "/scratch"
-            let id = try await harness.run(harness.config("readonly", ["/bin/sh", "-c", script]) { config in
-                config.linux.securityContext.readonlyRootfs = true
-                var mount = Runtime_V1_Mount()
-                mount.containerPath = "/mnt/node"
-                mount.hostPath = shared
-                mount.readonly = true
-                var writable = Runtime_V1_Mount()
-                writable.containerPath = "/mnt/rw"
-                writable.hostPath = scratch
-                config.mounts = [mount, writable]
-            })
+            let id = try await harness.run(
+                harness.config("readonly", ["/bin/sh", "-c", script]) { config in
+                    config.linux.securityContext.readonlyRootfs = true
+                    var mount = Runtime_V1_Mount()
+                    mount.containerPath = "/mnt/node"
+                    mount.hostPath = shared
+                    mount.readonly = true
+                    var writable = Runtime_V1_Mount()
+                    writable.containerPath = "/mnt/rw"
+                    writable.hostPath = scratch
+                    config.mounts = [mount, writable]
+                }
+            )
             #expect(try await harness.waitForExit(id).exitCode == 0)
             #expect(harness.stdout("readonly") == "from the node\nrootfs-ro\nmount-ro\nrw-ok\n")
             #expect(FileManager.default.fileExists(atPath: scratch + "/y"))
@@ -74,9 +92,11 @@ import Testing
 
     @Test func aContainerOverItsMemoryLimitIsOOMKilled() async throws {
         try await ContainerHarness.with { harness in
-            let id = try await harness.run(harness.config("hog", ["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"]) { config in
-                config.linux.resources.memoryLimitInBytes = 32 << 20
-            })
+            let id = try await harness.run(
+                harness.config("hog", ["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"]) { config in
+                    config.linux.resources.memoryLimitInBytes = 32 << 20
+                }
+            )
             let status = try await harness.waitForExit(id)
             #expect(status.reason == "OOMKilled", "\(status)")
             #expect(status.exitCode == 137)
@@ -92,20 +112,28 @@ import Testing
             let record = try #require(try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])
             let cgroupsPath = try #require(record["cgroupsPath"] as? String)
             let limitFile = CgroupPaths.memoryLimitFile(cgroupsPath)
-            #expect(try String(contentsOfFile: limitFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == String(64 << 20))
+            #expect(
+                try String(contentsOfFile: limitFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                    == String(64 << 20)
+            )
             var request = Runtime_V1_UpdateContainerResourcesRequest()
             request.containerID = id
             request.linux.memoryLimitInBytes = 128 << 20
             request.linux.cpuShares = 512
             _ = try await harness.daemon.runtime { try await $0.updateContainerResources(request) }
-            #expect(try String(contentsOfFile: limitFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == String(128 << 20))
+            #expect(
+                try String(contentsOfFile: limitFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                    == String(128 << 20)
+            )
             #expect(try await harness.status(id).status.resources.linux.memoryLimitInBytes == 128 << 20)
         }
     }
 
     @Test func reopenContainerLogAfterTheKubeletRotatesIt() async throws {
         try await ContainerHarness.with { harness in
-            let id = try await harness.run(harness.config("ticker", ["/bin/sh", "-c", "while true; do echo tick; sleep 0.1; done"]))
+            let id = try await harness.run(
+                harness.config("ticker", ["/bin/sh", "-c", "while true; do echo tick; sleep 0.1; done"])
+            )
             try await harness.waitForLog("ticker", containing: "tick")
             let path = harness.logPath("ticker")
             try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
@@ -136,14 +164,23 @@ import Testing
             _ = try await harness.waitForExit(id)
             try await harness.remove(id)
             let events = try await collected.value
-            #expect(events.map(\.0) == [.containerCreatedEvent, .containerStartedEvent, .containerStoppedEvent, .containerDeletedEvent])
+            #expect(
+                events.map(\.0) == [
+                    .containerCreatedEvent, .containerStartedEvent, .containerStoppedEvent, .containerDeletedEvent,
+                ]
+            )
             #expect(events.allSatisfy { $0.1 == id })
         }
     }
 
     @Test func statsReportCPUMemoryAndTheWritableLayer() async throws {
         try await ContainerHarness.with { harness in
-            let id = try await harness.run(harness.config("busy", ["/bin/sh", "-c", "dd if=/dev/zero of=/tmp/blob bs=1M count=3; echo ready; while true; do :; done"]))
+            let id = try await harness.run(
+                harness.config(
+                    "busy",
+                    ["/bin/sh", "-c", "dd if=/dev/zero of=/tmp/blob bs=1M count=3; echo ready; while true; do :; done"]
+                )
+            )
             try await harness.waitForLog("busy", containing: "ready")
             var request = Runtime_V1_ContainerStatsRequest()
             request.containerID = id
@@ -158,7 +195,9 @@ import Testing
             #expect(stats.writableLayer.usedBytes.value >= 3 << 20, "\(stats.writableLayer)")
             #expect(stats.writableLayer.inodesUsed.value >= 1)
 
-            let listed = try await harness.daemon.runtime { try await $0.listContainerStats(Runtime_V1_ListContainerStatsRequest()) }.stats
+            let listed = try await harness.daemon.runtime {
+                try await $0.listContainerStats(Runtime_V1_ListContainerStatsRequest())
+            }.stats
             #expect(listed.map(\.attributes.id) == [id])
             var podRequest = Runtime_V1_PodSandboxStatsRequest()
             podRequest.podSandboxID = harness.podID
@@ -181,22 +220,39 @@ import Testing
             statusRequest.podSandboxID = harness.podID
             let pod = try await harness.daemon.runtime { try await $0.podSandboxStatus(statusRequest) }.status
             #expect(pod.linux.namespaces.options.pid == .pod)
-            let first = try await Self.sleeper(harness, "first") { $0.linux.securityContext.namespaceOptions.pid = .pod }
-            let second = try await Self.sleeper(harness, "second") { $0.linux.securityContext.namespaceOptions.pid = .pod }
+            let first = try await Self.sleeper(harness, "first") {
+                $0.linux.securityContext.namespaceOptions.pid = .pod
+            }
+            let second = try await Self.sleeper(harness, "second") {
+                $0.linux.securityContext.namespaceOptions.pid = .pod
+            }
             try await harness.waitForLog("second", containing: "ready")
-            let ps = String(decoding: try await harness.execSync(second, ["/bin/ps", "-o", "pid,args"]).stdout, as: UTF8.self)
+            let ps = String(
+                decoding: try await harness.execSync(second, ["/bin/ps", "-o", "pid,args"]).stdout,
+                as: UTF8.self
+            )
             let lines = ps.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             #expect(lines.contains { $0.hasPrefix("1 ") && $0.hasSuffix("/pause") }, "\(ps)")
-            #expect(lines.filter { $0.hasSuffix("sleep 1000") }.count == 2, "both containers' processes are visible: \(ps)")
+            #expect(
+                lines.filter { $0.hasSuffix("sleep 1000") }.count == 2,
+                "both containers' processes are visible: \(ps)"
+            )
             // Containers of the pod share its /dev/shm (a tmpfs of runtime.shm_size_mib).
             _ = try await harness.execSync(first, ["/bin/sh", "-c", "echo shared > /dev/shm/note"])
             #expect(try await harness.execSync(second, ["/bin/cat", "/dev/shm/note"]).stdout == Data("shared\n".utf8))
-            let df = String(decoding: try await harness.execSync(second, ["/bin/sh", "-c", "grep ' /dev/shm ' /proc/mounts"]).stdout, as: UTF8.self)
+            let df = String(
+                decoding: try await harness.execSync(second, ["/bin/sh", "-c", "grep ' /dev/shm ' /proc/mounts"])
+                    .stdout,
+                as: UTF8.self
+            )
             #expect(df.contains("tmpfs") && df.contains("size=65536k"), "\(df)")
             // The pause process reaps: a container's orphan does not linger as a zombie.
             _ = try await harness.execSync(first, ["/bin/sh", "-c", "(sleep 0.1 &) ; true"])
             try await Task.sleep(for: .milliseconds(400))
-            let after = String(decoding: try await harness.execSync(second, ["/bin/ps", "-o", "stat,args"]).stdout, as: UTF8.self)
+            let after = String(
+                decoding: try await harness.execSync(second, ["/bin/ps", "-o", "stat,args"]).stdout,
+                as: UTF8.self
+            )
             #expect(!after.split(separator: "\n").contains { $0.hasPrefix("Z") }, "\(after)")
             try await PodSandboxTests.stop(harness.daemon, harness.podID)
             #expect(try await harness.status(first).status.state == .containerExited)
@@ -206,8 +262,12 @@ import Testing
 
     @Test func afterSIGKILLOfSkiffdContainersAreReportedTruthfully() async throws {
         try await ContainerHarness.with { harness in
-            let running = try await harness.run(harness.config("survivor", ["/bin/sh", "-c", "echo ready; while true; do echo tick; sleep 0.2; done"]))
-            let exiting = try await harness.run(harness.config("leaver", ["/bin/sh", "-c", "sleep 1; echo bye; exit 5"]))
+            let running = try await harness.run(
+                harness.config("survivor", ["/bin/sh", "-c", "echo ready; while true; do echo tick; sleep 0.2; done"])
+            )
+            let exiting = try await harness.run(
+                harness.config("leaver", ["/bin/sh", "-c", "sleep 1; echo bye; exit 5"])
+            )
             try await harness.waitForLog("survivor", containing: "ready")
             try await harness.daemon.stop(signal: SIGKILL)
             try await Task.sleep(for: .seconds(2))
@@ -234,7 +294,7 @@ enum CgroupPaths {
     static var unified: Bool { FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") }
 
     static func memoryLimitFile(_ cgroupsPath: String) -> String {
-        unified ? "/sys/fs/cgroup\(cgroupsPath)/memory.max" : "/sys/fs/cgroup/memory\(cgroupsPath)/memory.limit_in_bytes"
+        unified
+            ? "/sys/fs/cgroup\(cgroupsPath)/memory.max" : "/sys/fs/cgroup/memory\(cgroupsPath)/memory.limit_in_bytes"
     }
 }
-

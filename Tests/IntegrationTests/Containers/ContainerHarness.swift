@@ -17,8 +17,13 @@ struct ContainerHarness {
     static let busybox = (try? BusyboxImages.busyboxBinary()) ?? []
 
     /// `privilegedPod`: the pod may run privileged containers (LinuxSandboxSecurityContext.privileged).
-    static func with(handler: String = "", sharedPID: Bool = false, privilegedPod: Bool = false, extraConfig: String = "",
-                     _ body: (ContainerHarness) async throws -> Void) async throws {
+    static func with(
+        handler: String = "",
+        sharedPID: Bool = false,
+        privilegedPod: Bool = false,
+        extraConfig: String = "",
+        _ body: (ContainerHarness) async throws -> Void
+    ) async throws {
         let registry = try await TestRegistry.start()
         defer { registry.stop() }
         let fixture = BusyboxImages.standard(busybox: busybox)
@@ -47,13 +52,18 @@ struct ContainerHarness {
     /// Removes every pod (and so every container) through the CRI, then checks for leftovers.
     func tearDown() async throws {
         let pods = try await daemon.runtime { try await $0.listPodSandbox(Runtime_V1_ListPodSandboxRequest()) }.items
-        let created = try await daemon.runtime { try await $0.listContainers(Runtime_V1_ListContainersRequest()) }.containers.map(\.id)
+        let created = try await daemon.runtime { try await $0.listContainers(Runtime_V1_ListContainersRequest()) }
+            .containers.map(\.id)
         for pod in pods { try await PodSandboxTests.remove(daemon, pod.id) }
         let cgroups = (created + pods.map { "pause-" + $0.id }).flatMap { id in
-            ["/sys/fs/cgroup/memory/skiff/skiff-\(id)", "/sys/fs/cgroup/pids/skiff/skiff-\(id)", "/sys/fs/cgroup/skiff/skiff-\(id)"]
+            [
+                "/sys/fs/cgroup/memory/skiff/skiff-\(id)", "/sys/fs/cgroup/pids/skiff/skiff-\(id)",
+                "/sys/fs/cgroup/skiff/skiff-\(id)",
+            ]
         }.filter { FileManager.default.fileExists(atPath: $0) }
         #expect(cgroups.isEmpty, "cgroups left: \(cgroups)")
-        let containers = try await daemon.runtime { try await $0.listContainers(Runtime_V1_ListContainersRequest()) }.containers
+        let containers = try await daemon.runtime { try await $0.listContainers(Runtime_V1_ListContainersRequest()) }
+            .containers
         #expect(containers.isEmpty)
         #expect(try PodSandboxTests.leftovers(daemon).isEmpty, "mounts left under \(daemon.directory)")
         let daemonPID = daemon.process.map { "\($0.processIdentifier): " } ?? "-"
@@ -68,11 +78,11 @@ struct ContainerHarness {
         try ("#!/bin/sh\n" + script + "\n").write(toFile: wrapper, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
         return """
-        [runtime.handlers.runc]
-        runtime_path = "runc"
-        [runtime.handlers.\(name)]
-        runtime_path = "\(wrapper)"
-        """
+            [runtime.handlers.runc]
+            runtime_path = "runc"
+            [runtime.handlers.\(name)]
+            runtime_path = "\(wrapper)"
+            """
     }
 
     /// Command lines of processes whose arguments contain `text` (conmon, runc, containers).
@@ -80,7 +90,11 @@ struct ContainerHarness {
         IntegrationTests.processes(mentioning: text).map { "\($0.pid): \($0.commandLine)" }
     }
 
-    func config(_ name: String, _ command: [String], configure: (inout Runtime_V1_ContainerConfig) -> Void = { _ in }) -> Runtime_V1_ContainerConfig {
+    func config(
+        _ name: String,
+        _ command: [String],
+        configure: (inout Runtime_V1_ContainerConfig) -> Void = { _ in }
+    ) -> Runtime_V1_ContainerConfig {
         var config = Runtime_V1_ContainerConfig()
         config.metadata.name = name
         config.image.image = image
@@ -137,7 +151,9 @@ struct ContainerHarness {
         while true {
             let status = try await status(id).status
             if status.state == .containerExited { return status }
-            guard ContinuousClock.now < deadline else { throw HarnessError("container \(id) did not exit within \(timeout): \(status.state)") }
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError("container \(id) did not exit within \(timeout): \(status.state)")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
     }

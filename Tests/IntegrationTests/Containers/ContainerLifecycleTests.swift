@@ -26,9 +26,16 @@ import Testing
             #expect(lines.contains { $0.stream == "stdout" && $0.tag == "P" && $0.message == "partial" }, "\(lines)")
             // Every line starts with an RFC 3339 timestamp.
             let text = try String(contentsOfFile: harness.logPath("printer"), encoding: .utf8)
-            #expect(text.split(separator: "\n").allSatisfy { ISO8601DateFormatter.withFractions.date(from: String($0.prefix { $0 != " " })) != nil }, "\(text)")
+            #expect(
+                text.split(separator: "\n").allSatisfy {
+                    ISO8601DateFormatter.withFractions.date(from: String($0.prefix { $0 != " " })) != nil
+                },
+                "\(text)"
+            )
 
-            let listed = try await harness.daemon.runtime { try await $0.listContainers(Runtime_V1_ListContainersRequest()) }.containers
+            let listed = try await harness.daemon.runtime {
+                try await $0.listContainers(Runtime_V1_ListContainersRequest())
+            }.containers
             #expect(listed.map(\.id) == [id])
             #expect(listed.first?.state == .containerExited)
             try await harness.remove(id)
@@ -55,7 +62,10 @@ import Testing
 
     @Test func environmentUserAndWorkingDirectoryMergeImageAndConfig() async throws {
         try await ContainerHarness.with { harness in
-            let config = harness.config("whoami", ["/bin/sh", "-c", "id -u; id -g; echo $FIXTURE $FOO; pwd; echo $HOME; cat /etc/hostname"]) { config in
+            let config = harness.config(
+                "whoami",
+                ["/bin/sh", "-c", "id -u; id -g; echo $FIXTURE $FOO; pwd; echo $HOME; cat /etc/hostname"]
+            ) { config in
                 var foo = Runtime_V1_KeyValue()
                 foo.key = "FOO"
                 foo.value = Data("from-config".utf8)
@@ -68,14 +78,27 @@ import Testing
             }
             let id = try await harness.run(config)
             #expect(try await harness.waitForExit(id).exitCode == 0)
-            #expect(harness.stdout("whoami") == "1000\n1000\noverridden from-config\n/tmp\n/home/app\n\(ContainerHarness.nodeHostname())\n")
+            #expect(
+                harness.stdout("whoami")
+                    == "1000\n1000\noverridden from-config\n/tmp\n/home/app\n\(ContainerHarness.nodeHostname())\n"
+            )
         }
     }
 
     @Test func aLongRunningContainerStopsOnItsSignalOrIsKilledAfterTheGracePeriod() async throws {
         try await ContainerHarness.with { harness in
-            let polite = try await harness.run(harness.config("polite", ["/bin/sh", "-c", "trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 0.1; done"]))
-            let stubborn = try await harness.run(harness.config("stubborn", ["/bin/sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"]))
+            let polite = try await harness.run(
+                harness.config(
+                    "polite",
+                    ["/bin/sh", "-c", "trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 0.1; done"]
+                )
+            )
+            let stubborn = try await harness.run(
+                harness.config(
+                    "stubborn",
+                    ["/bin/sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"]
+                )
+            )
             try await harness.waitForLog("polite", containing: "ready")
             try await harness.waitForLog("stubborn", containing: "ready")
             #expect(try await harness.status(polite).status.state == .containerRunning)
@@ -100,12 +123,18 @@ import Testing
 
     @Test func badRequestsGetClearStatuses() async throws {
         try await ContainerHarness.with { harness in
-            await expectCode(.notFound) { _ = try await harness.create(harness.config("x", ["/bin/true"]) { $0.image.image = "missing/image:1" }) }
-            await expectCode(.notFound) { _ = try await harness.create(harness.config("x", ["/bin/true"]), in: "no-such-pod") }
+            await expectCode(.notFound) {
+                _ = try await harness.create(harness.config("x", ["/bin/true"]) { $0.image.image = "missing/image:1" })
+            }
+            await expectCode(.notFound) {
+                _ = try await harness.create(harness.config("x", ["/bin/true"]), in: "no-such-pod")
+            }
             await expectCode(.invalidArgument) { _ = try await harness.create(harness.config("", ["/bin/true"])) }
             await expectCode(.notFound) { try await harness.start("no-such-container") }
             let id = try await harness.create(harness.config("once", ["/bin/sleep", "100"]))
-            await expectCode(.alreadyExists) { _ = try await harness.create(harness.config("once", ["/bin/sleep", "100"])) }
+            await expectCode(.alreadyExists) {
+                _ = try await harness.create(harness.config("once", ["/bin/sleep", "100"]))
+            }
             try await harness.start(id)
             await expectCode(.failedPrecondition) { try await harness.start(id) }
             try await harness.remove(id)  // removes a running container
@@ -114,7 +143,11 @@ import Testing
     }
 }
 
-func expectCode(_ code: RPCError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async {
+func expectCode(
+    _ code: RPCError.Code,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> Void
+) async {
     do {
         try await body()
         Issue.record("expected \(code), got success", sourceLocation: sourceLocation)

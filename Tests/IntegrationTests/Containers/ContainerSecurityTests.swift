@@ -13,21 +13,27 @@ import Testing
     }
 
     static func field(_ name: String, _ output: String) -> String? {
-        output.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map { $0.split(separator: "\t").last.map(String.init) ?? "" }
+        output.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map {
+            $0.split(separator: "\t").last.map(String.init) ?? ""
+        }
     }
 
     @Test func capabilitiesSeccompAndPrivileged() async throws {
         try await ContainerHarness.with(privilegedPod: true) { harness in
             let plain = try await harness.run(harness.config("plain", ["/bin/cat", "/proc/self/status"]))
-            let tuned = try await harness.run(harness.config("tuned", ["/bin/cat", "/proc/self/status"]) { config in
-                config.linux.securityContext.capabilities.addCapabilities = ["NET_ADMIN"]
-                config.linux.securityContext.capabilities.dropCapabilities = ["chown", "CAP_KILL"]
-                config.linux.securityContext.seccomp.profileType = .runtimeDefault
-                config.linux.securityContext.noNewPrivs = true
-            })
-            let privileged = try await harness.run(harness.config("privileged", ["/bin/sh", "-c", "cat /proc/self/status; ls /dev | wc -l"]) { config in
-                config.linux.securityContext.privileged = true
-            })
+            let tuned = try await harness.run(
+                harness.config("tuned", ["/bin/cat", "/proc/self/status"]) { config in
+                    config.linux.securityContext.capabilities.addCapabilities = ["NET_ADMIN"]
+                    config.linux.securityContext.capabilities.dropCapabilities = ["chown", "CAP_KILL"]
+                    config.linux.securityContext.seccomp.profileType = .runtimeDefault
+                    config.linux.securityContext.noNewPrivs = true
+                }
+            )
+            let privileged = try await harness.run(
+                harness.config("privileged", ["/bin/sh", "-c", "cat /proc/self/status; ls /dev | wc -l"]) { config in
+                    config.linux.securityContext.privileged = true
+                }
+            )
             for id in [plain, tuned, privileged] { #expect(try await harness.waitForExit(id).exitCode == 0) }
 
             let plainCaps = try #require(Self.effectiveCapabilities(harness.stdout("plain")))
@@ -38,7 +44,10 @@ import Testing
             #expect(Self.field("Seccomp", harness.stdout("plain")) == "0", "Unconfined is the CRI default")
 
             let tunedCaps = try #require(Self.effectiveCapabilities(harness.stdout("tuned")))
-            #expect(tunedCaps == (defaults | (1 << 12)) & ~UInt64(1 << 0) & ~UInt64(1 << 5), "\(String(tunedCaps, radix: 16))")
+            #expect(
+                tunedCaps == (defaults | (1 << 12)) & ~UInt64(1 << 0) & ~UInt64(1 << 5),
+                "\(String(tunedCaps, radix: 16))"
+            )
             #expect(Self.field("Seccomp", harness.stdout("tuned")) == "2", "RuntimeDefault installs a filter")
             #expect(Self.field("NoNewPrivs", harness.stdout("tuned")) == "1")
 
@@ -55,32 +64,46 @@ import Testing
         try await ContainerHarness.with { harness in
             let messageFile = harness.daemon.directory + "/termination-log"
             FileManager.default.createFile(atPath: messageFile, contents: nil)
-            let id = try await harness.run(harness.config("device", ["/bin/sh", "-c", "echo to-device > /dev/skiffnull && echo wrote; echo 'it broke' > /dev/termination-log; exit 2"]) { config in
-                var device = Runtime_V1_Device()
-                device.hostPath = "/dev/null"
-                device.containerPath = "/dev/skiffnull"
-                device.permissions = "rw"
-                config.devices = [device]
-                var mount = Runtime_V1_Mount()
-                mount.hostPath = messageFile
-                mount.containerPath = "/dev/termination-log"
-                config.mounts = [mount]
-                config.annotations["io.kubernetes.container.terminationMessagePath"] = "/dev/termination-log"
-            })
+            let id = try await harness.run(
+                harness.config(
+                    "device",
+                    [
+                        "/bin/sh", "-c",
+                        "echo to-device > /dev/skiffnull && echo wrote; echo 'it broke' > /dev/termination-log; exit 2",
+                    ]
+                ) { config in
+                    var device = Runtime_V1_Device()
+                    device.hostPath = "/dev/null"
+                    device.containerPath = "/dev/skiffnull"
+                    device.permissions = "rw"
+                    config.devices = [device]
+                    var mount = Runtime_V1_Mount()
+                    mount.hostPath = messageFile
+                    mount.containerPath = "/dev/termination-log"
+                    config.mounts = [mount]
+                    config.annotations["io.kubernetes.container.terminationMessagePath"] = "/dev/termination-log"
+                }
+            )
             let status = try await harness.waitForExit(id)
             #expect(status.exitCode == 2)
             #expect(harness.stdout("device") == "wrote\n")
             #expect(status.message == "it broke\n")
             await expectCode(.invalidArgument) {
-                _ = try await harness.create(harness.config("nodevice", ["/bin/true"]) { config in
-                    var device = Runtime_V1_Device()
-                    device.hostPath = "/dev/no-such-device"
-                    device.containerPath = "/dev/x"
-                    config.devices = [device]
-                })
+                _ = try await harness.create(
+                    harness.config("nodevice", ["/bin/true"]) { config in
+                        var device = Runtime_V1_Device()
+                        device.hostPath = "/dev/no-such-device"
+                        device.containerPath = "/dev/x"
+                        config.devices = [device]
+                    }
+                )
             }
             await expectCode(.invalidArgument) {
-                _ = try await harness.create(harness.config("badcap", ["/bin/true"]) { $0.linux.securityContext.capabilities.addCapabilities = ["NOT_A_CAP"] })
+                _ = try await harness.create(
+                    harness.config("badcap", ["/bin/true"]) {
+                        $0.linux.securityContext.capabilities.addCapabilities = ["NOT_A_CAP"]
+                    }
+                )
             }
         }
     }

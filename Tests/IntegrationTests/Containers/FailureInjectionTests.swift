@@ -11,29 +11,38 @@ import Testing
     /// A runc wrapper that fails the subcommands listed (one a line) in `<directory>/fail-at`,
     /// and delays by two seconds those in `<directory>/delay-at` (leaving `delayed-<subcommand>`).
     static func flakyHandlerConfig(in directory: String) throws -> String {
-        try ContainerHarness.wrapperHandlerConfig("flaky", in: directory, script: """
-        for argument in "$@"; do
-          case "$argument" in
-            create|start|kill|delete|state|exec|update)
-              if grep -qx "$argument" \(directory)/fail-at 2>/dev/null; then echo "injected failure of $argument" >&2; exit 1; fi
-              if grep -qx "$argument" \(directory)/delay-at 2>/dev/null; then touch \(directory)/delayed-$argument; sleep 2; fi
-              break;;
-          esac
-        done
-        exec runc "$@"
-        """)
+        try ContainerHarness.wrapperHandlerConfig(
+            "flaky",
+            in: directory,
+            script: """
+                for argument in "$@"; do
+                  case "$argument" in
+                    create|start|kill|delete|state|exec|update)
+                      if grep -qx "$argument" \(directory)/fail-at 2>/dev/null; then echo "injected failure of $argument" >&2; exit 1; fi
+                      if grep -qx "$argument" \(directory)/delay-at 2>/dev/null; then touch \(directory)/delayed-$argument; sleep 2; fi
+                      break;;
+                  esac
+                done
+                exec runc "$@"
+                """
+        )
     }
 
     static func failAt(_ step: String?, in directory: String) throws {
         let path = directory + "/fail-at"
-        if let step { try step.write(toFile: path, atomically: true, encoding: .utf8) } else { try? FileManager.default.removeItem(atPath: path) }
+        if let step {
+            try step.write(toFile: path, atomically: true, encoding: .utf8)
+        } else {
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     static func withFlakyRuntime(_ body: (ContainerHarness, String) async throws -> Void) async throws {
         let scratch = "/tmp/skiff-flaky-\(UUID().uuidString.prefix(8).lowercased())"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        try await ContainerHarness.with(handler: "flaky", extraConfig: try Self.flakyHandlerConfig(in: scratch)) { harness in
+        try await ContainerHarness.with(handler: "flaky", extraConfig: try Self.flakyHandlerConfig(in: scratch)) {
+            harness in
             try await body(harness, scratch)
         }
     }
@@ -68,7 +77,9 @@ import Testing
             try "create".write(toFile: scratch + "/delay-at", atomically: true, encoding: .utf8)
             let marker = "4\(Int.random(in: 100_000...999_999))"
             let creating = Task { try await harness.create(harness.config("interrupted", ["/bin/sleep", marker])) }
-            try await waitUntil("the runtime's create began") { FileManager.default.fileExists(atPath: scratch + "/delayed-create") }
+            try await waitUntil("the runtime's create began") {
+                FileManager.default.fileExists(atPath: scratch + "/delayed-create")
+            }
             try await harness.daemon.stop(signal: SIGKILL)
             _ = await creating.result
             try FileManager.default.removeItem(atPath: scratch + "/delay-at")
@@ -76,13 +87,23 @@ import Testing
             try await waitUntil("the cut-short create ended") {
                 !processes(mentioning: scratch + "/flaky-runc").contains { $0.commandLine.hasPrefix("/bin/sh ") }
             }
-            let removal = try #require(harness.daemon.log().split(separator: "\n").first { $0.contains("removing a container that was being created") })
+            let removal = try #require(
+                harness.daemon.log().split(separator: "\n").first {
+                    $0.contains("removing a container that was being created")
+                }
+            )
             let id = try #require(removal.split(separator: "id=").last.map { String($0.prefix(64)) })
             #expect(ContainerHarness.processes(mentioning: marker).isEmpty, "the container's process is left")
             #expect(ContainerHarness.processes(mentioning: id).isEmpty, "conmon or the runtime is left")
             let cgroup = "/sys/fs/cgroup/pids/skiff/skiff-\(id)"
-            #expect(!FileManager.default.fileExists(atPath: cgroup), "\(cgroup) holds \((try? String(contentsOfFile: cgroup + "/cgroup.procs", encoding: .utf8)) ?? "")")
-            #expect(ContainerHarness.processes(mentioning: harness.daemon.stateDir + "/containers").isEmpty, "conmon is left")
+            #expect(
+                !FileManager.default.fileExists(atPath: cgroup),
+                "\(cgroup) holds \((try? String(contentsOfFile: cgroup + "/cgroup.procs", encoding: .utf8)) ?? "")"
+            )
+            #expect(
+                ContainerHarness.processes(mentioning: harness.daemon.stateDir + "/containers").isEmpty,
+                "conmon is left"
+            )
             #expect(Self.containerFiles(harness.daemon).isEmpty, "left: \(Self.containerFiles(harness.daemon))")
             let containers = try await harness.daemon.runtime { try await $0.listContainers(.init()) }.containers
             #expect(containers.isEmpty)
@@ -131,7 +152,9 @@ import Testing
                 // Neither kill nor delete --force worked: conmon and the cgroup's processes were killed.
                 #expect(status.message.contains("killed by skiffd"), "\(status.message)")
             }
-            let left = (try? String(contentsOfFile: "/sys/fs/cgroup/pids/skiff/skiff-\(id)/cgroup.procs", encoding: .utf8)) ?? ""
+            let left =
+                (try? String(contentsOfFile: "/sys/fs/cgroup/pids/skiff/skiff-\(id)/cgroup.procs", encoding: .utf8))
+                ?? ""
             #expect(left.isEmpty, "processes left in the container's cgroup: \(left)")
             try Self.failAt(nil, in: scratch)
             try await harness.remove(id)
@@ -144,12 +167,20 @@ import Testing
             try Self.failAt("start", in: scratch)
             var config = PodSandboxTests.config("pause-fails", hostNetwork: true)
             config.linux.securityContext.namespaceOptions.pid = .pod
-            await expectCode(.internalError) { _ = try await PodSandboxTests.run(harness.daemon, config, handler: "flaky") }
-            let pods = try await harness.daemon.runtime { try await $0.listPodSandbox(Runtime_V1_ListPodSandboxRequest()) }.items
+            await expectCode(.internalError) {
+                _ = try await PodSandboxTests.run(harness.daemon, config, handler: "flaky")
+            }
+            let pods = try await harness.daemon.runtime {
+                try await $0.listPodSandbox(Runtime_V1_ListPodSandboxRequest())
+            }.items
             #expect(pods.map(\.id) == [harness.podID], "only the harness's pod is left")
-            let sandboxes = try FileManager.default.contentsOfDirectory(atPath: harness.daemon.stateDir + "/sandboxes").filter { !$0.hasPrefix(".") }
+            let sandboxes = try FileManager.default.contentsOfDirectory(atPath: harness.daemon.stateDir + "/sandboxes")
+                .filter { !$0.hasPrefix(".") }
             #expect(sandboxes == [harness.podID])
-            #expect(ContainerHarness.processes(mentioning: harness.daemon.stateDir + "/sandboxes").isEmpty, "no conmon or pause of the pod is left")
+            #expect(
+                ContainerHarness.processes(mentioning: harness.daemon.stateDir + "/sandboxes").isEmpty,
+                "no conmon or pause of the pod is left"
+            )
             #expect(Self.containerFiles(harness.daemon).isEmpty, "left: \(Self.containerFiles(harness.daemon))")
         }
     }

@@ -8,10 +8,19 @@ import Testing
 @Suite(.serialized) struct NetworkedContainerTests {
     /// A skiffd on a per-run CNI bridge with the busybox image pulled and one pod `name` on the
     /// network; everything is removed and checked for leftovers afterwards.
-    static func withNetworkedPod(_ name: String, _ body: (ContainerHarness, _ podIP: String) async throws -> Void) async throws {
+    static func withNetworkedPod(
+        _ name: String,
+        _ body: (ContainerHarness, _ podIP: String) async throws -> Void
+    ) async throws {
         let registry = try await TestRegistry.start()
         defer { registry.stop() }
-        try await registry.withPusher { try await $0.push(BusyboxImages.standard(busybox: ContainerHarness.busybox), repository: "skiff/busybox", tag: "1.0") }
+        try await registry.withPusher {
+            try await $0.push(
+                BusyboxImages.standard(busybox: ContainerHarness.busybox),
+                repository: "skiff/busybox",
+                tag: "1.0"
+            )
+        }
         try await PodSandboxTests.withNetworkedDaemon { daemon, _ in
             var pull = Runtime_V1_PullImageRequest()
             pull.image.image = "\(registry.host)/skiff/busybox:1.0"
@@ -21,7 +30,12 @@ import Testing
             podConfig.linux.securityContext.namespaceOptions.pid = .container
             let podID = try await PodSandboxTests.run(daemon, podConfig)
             let podIP = try await PodSandboxTests.status(daemon, podID).network.ip
-            let harness = ContainerHarness(daemon: daemon, image: image, podID: podID, logDirectory: podConfig.logDirectory)
+            let harness = ContainerHarness(
+                daemon: daemon,
+                image: image,
+                podID: podID,
+                logDirectory: podConfig.logDirectory
+            )
             do {
                 try await body(harness, podIP)
             } catch {
@@ -35,16 +49,28 @@ import Testing
     @Test func aContainerSeesThePodsNetworkAndAnotherPodReachesIt() async throws {
         try await Self.withNetworkedPod("served") { harness, podIP in
             let daemon = harness.daemon
-            try FileManager.default.createDirectory(atPath: daemon.directory + "/www", withIntermediateDirectories: true)
-            try "served by a container\n".write(toFile: daemon.directory + "/www/index.html", atomically: false, encoding: .utf8)
-            let server = try await harness.run(harness.config("httpd", ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]) { config in
-                var mount = Runtime_V1_Mount()
-                mount.hostPath = daemon.directory + "/www"
-                mount.containerPath = "/www"
-                mount.readonly = true
-                config.mounts = [mount]
-            })
-            let addresses = String(decoding: try await harness.execSync(server, ["/bin/cat", "/proc/net/fib_trie"]).stdout, as: UTF8.self)
+            try FileManager.default.createDirectory(
+                atPath: daemon.directory + "/www",
+                withIntermediateDirectories: true
+            )
+            try "served by a container\n".write(
+                toFile: daemon.directory + "/www/index.html",
+                atomically: false,
+                encoding: .utf8
+            )
+            let server = try await harness.run(
+                harness.config("httpd", ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]) { config in
+                    var mount = Runtime_V1_Mount()
+                    mount.hostPath = daemon.directory + "/www"
+                    mount.containerPath = "/www"
+                    mount.readonly = true
+                    config.mounts = [mount]
+                }
+            )
+            let addresses = String(
+                decoding: try await harness.execSync(server, ["/bin/cat", "/proc/net/fib_trie"]).stdout,
+                as: UTF8.self
+            )
             #expect(addresses.contains(podIP), "the container is in the pod's network namespace")
             #expect(try await harness.execSync(server, ["/bin/hostname"]).stdout == Data("served-host\n".utf8))
 
@@ -53,7 +79,13 @@ import Testing
             clientConfig.logDirectory = daemon.directory + "/logs"
             clientConfig.linux.securityContext.namespaceOptions.pid = .container
             let clientPod = try await PodSandboxTests.run(daemon, clientConfig)
-            let fetch = harness.config("fetch", ["/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc \(podIP) 8080 && exit 0; sleep 0.2; done; exit 1"])
+            let fetch = harness.config(
+                "fetch",
+                [
+                    "/bin/sh", "-c",
+                    "for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc \(podIP) 8080 && exit 0; sleep 0.2; done; exit 1",
+                ]
+            )
             let fetcher = try await harness.create(fetch, in: clientPod)
             try await harness.start(fetcher)
             #expect(try await harness.waitForExit(fetcher).exitCode == 0)

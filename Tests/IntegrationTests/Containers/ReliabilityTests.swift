@@ -16,12 +16,16 @@ import Testing
 
     /// Every process in the PID namespace of `pid`, with its state (Z for a zombie).
     static func namespaceMembers(of pid: Int32) -> [NodeProcess] {
-        guard let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid") else { return [] }
-        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> NodeProcess? in
+        guard let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid") else {
+            return []
+        }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap {
+            entry -> NodeProcess? in
             guard let member = Int32(entry),
-                  (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/ns/pid")) == namespace,
-                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")"), open < close else { return nil }
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/ns/pid")) == namespace,
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")"), open < close
+            else { return nil }
             let name = String(stat[stat.index(after: open)..<close])
             let state = stat[close...].dropFirst(2).prefix(1)
             return NodeProcess(pid: member, state: String(state), name: name)
@@ -62,7 +66,9 @@ import Testing
 
             for _ in 0..<3 {
                 let started = ContinuousClock.now
-                await expectCode(.deadlineExceeded) { _ = try await harness.execSync(id, ["/bin/sleep", "4321"], timeout: 1) }
+                await expectCode(.deadlineExceeded) {
+                    _ = try await harness.execSync(id, ["/bin/sleep", "4321"], timeout: 1)
+                }
                 #expect(ContinuousClock.now - started < .seconds(4))
                 let after = try await Self.settle(initPID, to: before)
                 #expect(after == before, "\(handler): left in the container after a timed-out ExecSync: \(after)")
@@ -78,7 +84,10 @@ import Testing
                 _ = try await harness.daemon.runtime { try await $0.execSync(request, options: options) }
             }
             let afterCancel = try await Self.settle(initPID, to: before)
-            #expect(afterCancel == before, "\(handler): left in the container after a cancelled ExecSync: \(afterCancel)")
+            #expect(
+                afterCancel == before,
+                "\(handler): left in the container after a cancelled ExecSync: \(afterCancel)"
+            )
 
             // Nothing of the execs anywhere on the node, and nothing adopted by skiffd waits to be reaped.
             #expect(processes(mentioning: "sleep 432").isEmpty)
@@ -90,13 +99,19 @@ import Testing
 
     @Test func aTimedOutExecThatForkedLeavesNothingInAPodWhosePauseReaps() async throws {
         try await ContainerHarness.with(sharedPID: true) { harness in
-            let id = try await harness.run(harness.config("forker-target", ["/bin/sleep", "7778"]) { config in
-                config.linux.securityContext.namespaceOptions.pid = .pod
-            })
+            let id = try await harness.run(
+                harness.config("forker-target", ["/bin/sleep", "7778"]) { config in
+                    config.linux.securityContext.namespaceOptions.pid = .pod
+                }
+            )
             let containerPID = try await Self.waitForProcess("sleep 7778")
             let before = Self.namespaceMembers(of: containerPID)
             await expectCode(.deadlineExceeded) {
-                _ = try await harness.execSync(id, ["/bin/sh", "-c", "/bin/sleep 4331 & /bin/sleep 4332 & wait"], timeout: 1)
+                _ = try await harness.execSync(
+                    id,
+                    ["/bin/sh", "-c", "/bin/sleep 4331 & /bin/sleep 4332 & wait"],
+                    timeout: 1
+                )
             }
             let after = try await Self.settle(containerPID, to: before)
             #expect(after == before, "left in the pod after a timed-out ExecSync that forked: \(after)")
@@ -106,8 +121,10 @@ import Testing
     /// Processes whose parent is `pid`.
     static func childrenOf(_ pid: Int32) -> [NodeProcess] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> NodeProcess? in
-            guard let child = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return nil }
+            guard let child = Int32(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
             let fields = stat[close...].dropFirst(2).split(separator: " ")
             guard fields.count > 1, Int32(fields[1]) == pid else { return nil }
             return NodeProcess(pid: child, state: String(fields[0]), name: "")
@@ -117,17 +134,22 @@ import Testing
     /// A handler whose runtime takes 2 s over every `create` (conmon runs it for containers and
     /// for pause processes), so that a client's deadline passes while skiffd is creating.
     static func slowHandlerConfig(in directory: String) throws -> String {
-        try ContainerHarness.wrapperHandlerConfig("slow", in: directory, script: """
-        for argument in "$@"; do [ "$argument" = create ] && sleep 2 && break; done
-        exec runc "$@"
-        """)
+        try ContainerHarness.wrapperHandlerConfig(
+            "slow",
+            in: directory,
+            script: """
+                for argument in "$@"; do [ "$argument" = create ] && sleep 2 && break; done
+                exec runc "$@"
+                """
+        )
     }
 
     @Test func aCreationWhoseClientGaveUpIsWhatItsRetryGets() async throws {
         let scratch = "/tmp/skiff-slow-\(UUID().uuidString.prefix(8).lowercased())"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        try await ContainerHarness.with(handler: "slow", extraConfig: try Self.slowHandlerConfig(in: scratch)) { harness in
+        try await ContainerHarness.with(handler: "slow", extraConfig: try Self.slowHandlerConfig(in: scratch)) {
+            harness in
             var short = CallOptions.defaults
             short.timeout = .milliseconds(500)
 
@@ -135,7 +157,9 @@ import Testing
             var create = Runtime_V1_CreateContainerRequest()
             create.podSandboxID = harness.podID
             create.config = harness.config("retried", ["/bin/sleep", "100"])
-            await expectCode(.deadlineExceeded) { _ = try await harness.daemon.runtime { try await $0.createContainer(create, options: short) } }
+            await expectCode(.deadlineExceeded) {
+                _ = try await harness.daemon.runtime { try await $0.createContainer(create, options: short) }
+            }
             // The retry comes after skiffd has finished (the kubelet backs off): the unclaimed container.
             try await Task.sleep(for: .seconds(3))
             let retried = try await harness.daemon.runtime { try await $0.createContainer(create) }.containerID
@@ -162,9 +186,13 @@ import Testing
             run.config = PodSandboxTests.config("retried-pod", hostNetwork: true)
             run.config.linux.securityContext.namespaceOptions.pid = .pod
             run.runtimeHandler = "slow"
-            await expectCode(.deadlineExceeded) { _ = try await harness.daemon.runtime { try await $0.runPodSandbox(run, options: short) } }
+            await expectCode(.deadlineExceeded) {
+                _ = try await harness.daemon.runtime { try await $0.runPodSandbox(run, options: short) }
+            }
             let pod = try await harness.daemon.runtime { try await $0.runPodSandbox(run) }.podSandboxID
-            let pods = try await harness.daemon.runtime { try await $0.listPodSandbox(.init()) }.items.filter { $0.metadata.name == "retried-pod" }
+            let pods = try await harness.daemon.runtime { try await $0.listPodSandbox(.init()) }.items.filter {
+                $0.metadata.name == "retried-pod"
+            }
             #expect(pods.map(\.id) == [pod])
             #expect(try await PodSandboxTests.status(harness.daemon, pod).state == .sandboxReady)
         }

@@ -12,7 +12,10 @@ import Testing
         var config = PodSandboxTests.config(name, hostNetwork: true)
         config.logDirectory = harness.logDirectory + "/" + name
         let pod = try await PodSandboxTests.run(harness.daemon, config)
-        let running = try await harness.create(harness.config("sleeper", ["/bin/sh", "-c", "trap '' TERM; sleep 1000"]), in: pod)
+        let running = try await harness.create(
+            harness.config("sleeper", ["/bin/sh", "-c", "trap '' TERM; sleep 1000"]),
+            in: pod
+        )
         try await harness.start(running)
         _ = try await harness.create(harness.config("never-started", ["/bin/sleep", "1000"]), in: pod)
         return pod
@@ -20,7 +23,8 @@ import Testing
 
     /// 10 StopPodSandbox and 10 RemovePodSandbox at once, each on its own connection; the
     /// outcome of each call (nil for success).
-    static func stopAndRemoveConcurrently(_ daemon: DaemonHarness, _ pod: String, timeout: Duration) async -> [String?] {
+    static func stopAndRemoveConcurrently(_ daemon: DaemonHarness, _ pod: String, timeout: Duration) async -> [String?]
+    {
         var callOptions = CallOptions.defaults
         callOptions.timeout = timeout
         let options = callOptions
@@ -55,7 +59,10 @@ import Testing
                 let outcomes = await Self.stopAndRemoveConcurrently(harness.daemon, pod, timeout: .seconds(30))
                 let failures = outcomes.compactMap { $0 }
                 #expect(failures.isEmpty, "run \(run): \(failures)")
-                #expect(ContinuousClock.now - started < .seconds(30), "run \(run) took \(ContinuousClock.now - started)")
+                #expect(
+                    ContinuousClock.now - started < .seconds(30),
+                    "run \(run) took \(ContinuousClock.now - started)"
+                )
                 await expectCode(.notFound) { _ = try await PodSandboxTests.status(harness.daemon, pod) }
                 var filter = Runtime_V1_ListContainersRequest()
                 filter.filter.podSandboxID = pod
@@ -82,11 +89,14 @@ import Testing
     }
 
     @Test func aPodWhoseHandlerLeftTheConfigurationIsStillStoppedAndRemoved() async throws {
-        let handler = "[runtime.handlers.runc]\nruntime_path = \"runc\"\n[runtime.handlers.departed]\nruntime_path = \"crun\"\n"
+        let handler =
+            "[runtime.handlers.runc]\nruntime_path = \"runc\"\n[runtime.handlers.departed]\nruntime_path = \"crun\"\n"
         try await ContainerHarness.with(handler: "departed", sharedPID: true, extraConfig: handler) { harness in
-            let id = try await harness.run(harness.config("orphaned", ["/bin/sleep", "1451"]) { config in
-                config.linux.securityContext.namespaceOptions.pid = .pod
-            })
+            let id = try await harness.run(
+                harness.config("orphaned", ["/bin/sleep", "1451"]) { config in
+                    config.linux.securityContext.namespaceOptions.pid = .pod
+                }
+            )
             _ = try await harness.create(harness.config("orphaned-created", ["/bin/sleep", "1451"]))
             try await harness.daemon.stop()
             let config = try String(contentsOfFile: harness.daemon.configPath, encoding: .utf8)
@@ -107,14 +117,20 @@ import Testing
 @Suite(.serialized) struct GVisorTeardownTests {
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/runsc")))
     func aGVisorContainerCreatedButNeverStartedIsStoppedAndRemoved() async throws {
-        let handler = "[runtime.handlers.runc]\nruntime_path = \"runc\"\n[runtime.handlers.runsc]\nruntime_path = \"runsc\"\n"
+        let handler =
+            "[runtime.handlers.runc]\nruntime_path = \"runc\"\n[runtime.handlers.runsc]\nruntime_path = \"runsc\"\n"
         try await ContainerHarness.with(handler: "runsc", extraConfig: handler) { harness in
             _ = try await harness.create(harness.config("gvisor-created", ["/bin/sleep", "1452"]))
             let started = ContinuousClock.now
             try await PodSandboxTests.stop(harness.daemon, harness.podID)
-            #expect(ContinuousClock.now - started < .seconds(30), "StopPodSandbox took \(ContinuousClock.now - started)")
+            #expect(
+                ContinuousClock.now - started < .seconds(30),
+                "StopPodSandbox took \(ContinuousClock.now - started)"
+            )
             try await PodSandboxTests.remove(harness.daemon, harness.podID)
-            let left = ContainerHarness.processes(mentioning: harness.daemon.directory).filter { !$0.contains("skiffd") }
+            let left = ContainerHarness.processes(mentioning: harness.daemon.directory).filter {
+                !$0.contains("skiffd")
+            }
             #expect(left.isEmpty, "runsc's sandbox, gofer or conmon left: \(left)")
         }
     }

@@ -18,10 +18,12 @@ import Testing
     /// echoing them to stdout and stderr, running once it printed "before".
     static func interactive(_ harness: ContainerHarness, _ name: String) async throws -> String {
         let script = "echo before; while read line; do echo \"got $line\"; echo \"err $line\" >&2; done; echo bye"
-        let id = try await harness.run(harness.config(name, ["/bin/sh", "-c", script]) { config in
-            config.stdin = true
-            config.stdinOnce = true
-        })
+        let id = try await harness.run(
+            harness.config(name, ["/bin/sh", "-c", script]) { config in
+                config.stdin = true
+                config.stdinOnce = true
+            }
+        )
         try await harness.waitForLog(name, containing: "before")
         return id
     }
@@ -55,7 +57,9 @@ import Testing
 
     @Test func detachingLeavesTheContainerRunningAndBadAttachesAreRefused() async throws {
         try await ContainerHarness.with { harness in
-            let id = try await harness.run(harness.config("ticking", ["/bin/sh", "-c", "while true; do echo tick; sleep 0.1; done"]))
+            let id = try await harness.run(
+                harness.config("ticking", ["/bin/sh", "-c", "while true; do echo tick; sleep 0.1; done"])
+            )
             let url = try await Self.attachURL(harness, id, stdin: false)
             let first = try await ExecStreamTests.session {
                 let client = try WebSocketTestClient(url: url, protocols: ["v4.channel.k8s.io"])
@@ -75,7 +79,9 @@ import Testing
             let execURL = try await harness.daemon.runtime { try await $0.exec(exec) }.url
             let wrongPath = execURL.replacingOccurrences(of: "/exec/", with: "/attach/")
             await #expect(throws: WebSocketTestClient.Refused.self) {
-                try await ExecStreamTests.session { _ = try WebSocketTestClient(url: wrongPath, protocols: ["v5.channel.k8s.io"]) }
+                try await ExecStreamTests.session {
+                    _ = try WebSocketTestClient(url: wrongPath, protocols: ["v5.channel.k8s.io"])
+                }
             }
             try await harness.stop(id, timeout: 0)
             await expectCode(.failedPrecondition) { _ = try await Self.attachURL(harness, id, stdin: false) }
@@ -93,7 +99,9 @@ import Testing
             #expect(result["status"] as? Int == 101)
             #expect(result["stdout"] as? String == "got hello\nbye\n", "earlier output is not replayed")
             #expect(result["stderr"] as? String == "err hello\n")
-            let status = try #require(try JSONSerialization.jsonObject(with: Data((result["error"] as? String ?? "").utf8)) as? [String: Any])
+            let status = try #require(
+                try JSONSerialization.jsonObject(with: Data((result["error"] as? String ?? "").utf8)) as? [String: Any]
+            )
             #expect(status["status"] as? String == "Success")
             #expect(try await harness.waitForExit(id).exitCode == 0)
         }

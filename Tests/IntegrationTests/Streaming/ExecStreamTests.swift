@@ -1,15 +1,22 @@
 import CRIAPI
 import Foundation
+import GRPCCore
+import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import GRPCCore
-import Testing
 
 /// Exec over WebSocket (v5/v4.channel.k8s.io) through a real skiffd, with a client written
 /// from RFC 6455 and the Kubernetes channel protocol in the tests.
 @Suite(.serialized) struct ExecStreamTests {
-    static func execURL(_ harness: ContainerHarness, _ id: String, _ command: [String], stdin: Bool = false, tty: Bool = false) async throws -> String {
+    static func execURL(
+        _ harness: ContainerHarness,
+        _ id: String,
+        _ command: [String],
+        stdin: Bool = false,
+        tty: Bool = false
+    ) async throws -> String {
         var request = Runtime_V1_ExecRequest()
         request.containerID = id
         request.cmd = command
@@ -92,7 +99,9 @@ import Testing
                 if frame.payload.first == 1 { output += String(decoding: frame.payload.dropFirst(), as: UTF8.self) }
             }
         } catch {
-            throw HarnessError("\(error) while waiting for \(text.debugDescription); stdout so far: \(output.debugDescription)")
+            throw HarnessError(
+                "\(error) while waiting for \(text.debugDescription); stdout so far: \(output.debugDescription)"
+            )
         }
     }
 
@@ -125,7 +134,13 @@ import Testing
             // Closing stdin on a terminal types ^D: `cat` ends, as at a keyboard. Input sent at
             // once, before the runtime has set its terminal up, arrives as typed (not as the
             // line editing and EOF of a cooked terminal).
-            let catURL = try await Self.execURL(harness, id, ["/bin/sh", "-c", "cat; echo after-eof"], stdin: true, tty: true)
+            let catURL = try await Self.execURL(
+                harness,
+                id,
+                ["/bin/sh", "-c", "cat; echo after-eof"],
+                stdin: true,
+                tty: true
+            )
             let catOutput = try await Self.session {
                 let client = try WebSocketTestClient(url: catURL, protocols: ["v5.channel.k8s.io"])
                 try client.send(channel: 0, Array("typed\n".utf8))
@@ -143,7 +158,9 @@ import Testing
             let base = String(url[..<url.range(of: "/exec/")!.lowerBound])
             for path in ["/exec/" + String(repeating: "0", count: 32), "/attach/abc", "/"] {
                 await #expect(throws: WebSocketTestClient.Refused.self) {
-                    try await Self.session { _ = try WebSocketTestClient(url: base + path, protocols: ["v5.channel.k8s.io"]) }
+                    try await Self.session {
+                        _ = try WebSocketTestClient(url: base + path, protocols: ["v5.channel.k8s.io"])
+                    }
                 }
             }
             // A plain GET gets 404.
@@ -182,7 +199,10 @@ import Testing
                 while received < 8 << 20, let frame = try client.receive() { received += frame.payload.count }
                 return after
             }
-            #expect(after - before < 64 << 10, "skiffd grew from \(before) KiB to \(after) KiB while the client did not read")
+            #expect(
+                after - before < 64 << 10,
+                "skiffd grew from \(before) KiB to \(after) KiB while the client did not read"
+            )
         }
     }
 
@@ -198,12 +218,19 @@ import Testing
             // does not reap); the container stays.
             var ps = ""
             for _ in 0..<50 {
-                ps = String(decoding: try await harness.execSync(id, ["/bin/ps", "-o", "stat,args"]).stdout, as: UTF8.self)
-                if !ps.split(separator: "\n").contains(where: { $0.hasSuffix("sleep 333") && !$0.hasPrefix("Z") }) { break }
+                ps = String(
+                    decoding: try await harness.execSync(id, ["/bin/ps", "-o", "stat,args"]).stdout,
+                    as: UTF8.self
+                )
+                if !ps.split(separator: "\n").contains(where: { $0.hasSuffix("sleep 333") && !$0.hasPrefix("Z") }) {
+                    break
+                }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            #expect(!ps.split(separator: "\n").contains { $0.hasSuffix("sleep 333") && !$0.hasPrefix("Z") },
-                    "\(ps)\n\(harness.daemon.log().split(separator: "\n").filter { $0.contains("exec") }.suffix(10).joined(separator: "\n"))")
+            #expect(
+                !ps.split(separator: "\n").contains { $0.hasSuffix("sleep 333") && !$0.hasPrefix("Z") },
+                "\(ps)\n\(harness.daemon.log().split(separator: "\n").filter { $0.contains("exec") }.suffix(10).joined(separator: "\n"))"
+            )
             #expect(ps.contains("sleep 1000"), "the container itself runs on: \(ps)")
             #expect(try await harness.status(id).status.state == .containerRunning)
         }
@@ -215,9 +242,16 @@ typealias Result_ = Swift.Result
 
 /// Exec over SPDY/3.1 with a client written in Python from the SPDY draft (Support/spdy_exec_client.py).
 @Suite(.serialized) struct SPDYExecStreamTests {
-    static func client(_ url: String, _ arguments: [String] = [], script: String = "spdy_exec_client.py") async throws -> [String: Any] {
+    static func client(
+        _ url: String,
+        _ arguments: [String] = [],
+        script: String = "spdy_exec_client.py"
+    ) async throws -> [String: Any] {
         let output = try await ExecStreamTests.session { try Self.run(url, arguments, script: script) }
-        return try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any], "\(String(decoding: output, as: UTF8.self))")
+        return try #require(
+            try JSONSerialization.jsonObject(with: output) as? [String: Any],
+            "\(String(decoding: output, as: UTF8.self))"
+        )
     }
 
     static func run(_ url: String, _ arguments: [String], script name: String) throws -> Data {
@@ -237,14 +271,20 @@ typealias Result_ = Swift.Result
     @Test func execOverSPDYRelaysStreamsStdinAndTheExitStatus() async throws {
         try await ContainerHarness.with { harness in
             let id = try await harness.run(harness.config("spdy-target", ["/bin/sleep", "1000"]))
-            let url = try await ExecStreamTests.execURL(harness, id, ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
+            let url = try await ExecStreamTests.execURL(
+                harness,
+                id,
+                ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]
+            )
             let result = try await Self.client(url)
             #expect(result["status"] as? Int == 101)
             #expect(result["protocol"] as? [String] == ["v4.channel.k8s.io"])
             #expect(result["replies"] as? [String] == ["error", "stderr", "stdout"], "every stream got its SYN_REPLY")
             #expect(result["stdout"] as? String == "out\n")
             #expect(result["stderr"] as? String == "err\n")
-            let status = try #require(try JSONSerialization.jsonObject(with: Data((result["error"] as? String ?? "").utf8)) as? [String: Any])
+            let status = try #require(
+                try JSONSerialization.jsonObject(with: Data((result["error"] as? String ?? "").utf8)) as? [String: Any]
+            )
             #expect(status["reason"] as? String == "NonZeroExitCode")
             let causes = (status["details"] as? [String: Any])?["causes"] as? [[String: Any]]
             #expect(causes?.first?["message"] as? String == "3")
@@ -252,7 +292,11 @@ typealias Result_ = Swift.Result
             let catURL = try await ExecStreamTests.execURL(harness, id, ["/bin/cat"], stdin: true)
             let echoed = try await Self.client(catURL, ["--stdin", "through spdy\n"])
             #expect(echoed["stdout"] as? String == "through spdy\n")
-            #expect((try JSONSerialization.jsonObject(with: Data((echoed["error"] as? String ?? "").utf8)) as? [String: Any])?["status"] as? String == "Success")
+            #expect(
+                (try JSONSerialization.jsonObject(with: Data((echoed["error"] as? String ?? "").utf8)) as? [String: Any])?[
+                    "status"
+                ] as? String == "Success"
+            )
 
             // A spent token is refused with 404.
             let reused = try await Self.client(url)
@@ -260,15 +304,29 @@ typealias Result_ = Swift.Result
 
             // remotecommand v3 and v2: the same streams, the error stream in plain text.
             for version in ["v3.channel.k8s.io", "v2.channel.k8s.io"] {
-                let failing = try await Self.client(try await ExecStreamTests.execURL(harness, id, ["/bin/sh", "-c", "echo old; exit 3"]),
-                                                    ["--versions", version])
-                #expect(failing["protocol"] as? [String] == [version] && failing["stdout"] as? String == "old\n", "\(failing)")
-                #expect((failing["error"] as? String ?? "").hasPrefix("command terminated with non-zero exit code"), "\(failing)")
-                let fine = try await Self.client(try await ExecStreamTests.execURL(harness, id, ["/bin/true"]), ["--versions", version])
+                let failing = try await Self.client(
+                    try await ExecStreamTests.execURL(harness, id, ["/bin/sh", "-c", "echo old; exit 3"]),
+                    ["--versions", version]
+                )
+                #expect(
+                    failing["protocol"] as? [String] == [version] && failing["stdout"] as? String == "old\n",
+                    "\(failing)"
+                )
+                #expect(
+                    (failing["error"] as? String ?? "").hasPrefix("command terminated with non-zero exit code"),
+                    "\(failing)"
+                )
+                let fine = try await Self.client(
+                    try await ExecStreamTests.execURL(harness, id, ["/bin/true"]),
+                    ["--versions", version]
+                )
                 #expect(fine["error"] as? String == "", "\(fine)")
             }
             // v1 is not served.
-            let v1 = try await Self.client(try await ExecStreamTests.execURL(harness, id, ["/bin/true"]), ["--versions", "channel.k8s.io"])
+            let v1 = try await Self.client(
+                try await ExecStreamTests.execURL(harness, id, ["/bin/true"]),
+                ["--versions", "channel.k8s.io"]
+            )
             #expect(v1["status"] as? Int == 404)
         }
     }
@@ -279,7 +337,8 @@ typealias Result_ = Swift.Result
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // A server certificate for 127.0.0.1 signed by a test CA, as the TLS registry tests use.
         try TestRegistry.makeCertificates(in: directory)
-        let tls = "[streaming]\ntls_cert_file = \"\(directory)/server.pem\"\ntls_key_file = \"\(directory)/server.key\"\n"
+        let tls =
+            "[streaming]\ntls_cert_file = \"\(directory)/server.pem\"\ntls_key_file = \"\(directory)/server.key\"\n"
         try await ContainerHarness.with(extraConfig: tls) { harness in
             let id = try await harness.run(harness.config("tls-target", ["/bin/sleep", "1000"]))
             let url = try await ExecStreamTests.execURL(harness, id, ["/bin/sh", "-c", "echo over tls; exit 2"])
@@ -287,7 +346,10 @@ typealias Result_ = Swift.Result
             let result = try await Self.client(url, ["--cafile", directory + "/ca.pem"])
             #expect(result["status"] as? Int == 101 && result["stdout"] as? String == "over tls\n", "\(result)")
             // Plain HTTP on the TLS port is not served.
-            let plain = try await ExecStreamTests.execURL(harness, id, ["/bin/true"]).replacingOccurrences(of: "https://", with: "http://")
+            let plain = try await ExecStreamTests.execURL(harness, id, ["/bin/true"]).replacingOccurrences(
+                of: "https://",
+                with: "http://"
+            )
             let refused = try await Self.client(plain)
             #expect(refused["status"] as? Int != 101, "\(plain): \(refused)")
         }
@@ -298,12 +360,26 @@ typealias Result_ = Swift.Result
             let id = try await harness.run(harness.config("spdy-tty", ["/bin/sleep", "1000"]))
             let script = "/bin/busybox tty; read a; /bin/busybox stty size; read b; /bin/busybox stty size; exit 6"
             let url = try await ExecStreamTests.execURL(harness, id, ["/bin/sh", "-c", script], stdin: true, tty: true)
-            let result = try await Self.client(url, ["--tty", "--steps", "resize:100x40;wait:/dev/pts/;sleep:0.3;stdin:x\\n;wait:40 100;resize:132x43;sleep:0.3;stdin:y\\n"])
+            let result = try await Self.client(
+                url,
+                [
+                    "--tty", "--steps",
+                    "resize:100x40;wait:/dev/pts/;sleep:0.3;stdin:x\\n;wait:40 100;resize:132x43;sleep:0.3;stdin:y\\n",
+                ]
+            )
             let stdout = result["stdout"] as? String ?? ""
             #expect(result["replies"] as? [String] == ["error", "resize", "stdin", "stdout"], "\(result)")
-            #expect(stdout.contains("/dev/pts/") && stdout.contains("40 100") && stdout.contains("43 132"), "\(stdout.debugDescription)")
-            let status = try #require(try JSONSerialization.jsonObject(with: Data((result["error"] as? String ?? "").utf8)) as? [String: Any])
-            #expect(((status["details"] as? [String: Any])?["causes"] as? [[String: Any]])?.first?["message"] as? String == "6")
+            #expect(
+                stdout.contains("/dev/pts/") && stdout.contains("40 100") && stdout.contains("43 132"),
+                "\(stdout.debugDescription)"
+            )
+            let status = try #require(
+                try JSONSerialization.jsonObject(with: Data((result["error"] as? String ?? "").utf8)) as? [String: Any]
+            )
+            #expect(
+                ((status["details"] as? [String: Any])?["causes"] as? [[String: Any]])?.first?["message"] as? String
+                    == "6"
+            )
         }
     }
 }

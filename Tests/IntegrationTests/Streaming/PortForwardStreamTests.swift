@@ -15,10 +15,20 @@ import Testing
         return try await daemon.runtime { try await $0.portForward(request) }.url
     }
 
-    static func forward(_ url: String, port: Int, websocket: Bool, requests: Int = 1, send: String = "GET / HTTP/1.0\\r\\n\\r\\n",
-                        extra: [String] = []) async throws -> [String: Any] {
-        try await SPDYExecStreamTests.client(url, ["--port", String(port), "--requests", String(requests), "--send", send]
-                                                 + (websocket ? ["--websocket"] : []) + extra, script: "spdy_portforward_client.py")
+    static func forward(
+        _ url: String,
+        port: Int,
+        websocket: Bool,
+        requests: Int = 1,
+        send: String = "GET / HTTP/1.0\\r\\n\\r\\n",
+        extra: [String] = []
+    ) async throws -> [String: Any] {
+        try await SPDYExecStreamTests.client(
+            url,
+            ["--port", String(port), "--requests", String(requests), "--send", send]
+                + (websocket ? ["--websocket"] : []) + extra,
+            script: "spdy_portforward_client.py"
+        )
     }
 
     static func results(_ output: [String: Any]) -> [[String: Any]] {
@@ -32,41 +42,64 @@ import Testing
 
     @Test func portForwardReachesAServerInThePodsNetworkOverSPDYAndTheWebSocketTunnel() async throws {
         try await NetworkedContainerTests.withNetworkedPod("forwarded") { harness, _ in
-            let daemon = harness.daemon, podID = harness.podID
+            let daemon = harness.daemon
+            let podID = harness.podID
             let www = daemon.directory + "/www"
             try FileManager.default.createDirectory(atPath: www, withIntermediateDirectories: true)
             try "served inside the pod\n".write(toFile: www + "/index.html", atomically: false, encoding: .utf8)
             let big = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 * 7 + $0 >> 12) }
             try Data(big).write(to: URL(fileURLWithPath: www + "/big"))
-            _ = try await harness.run(harness.config("httpd", ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]) { config in
-                var mount = Runtime_V1_Mount()
-                mount.hostPath = www
-                mount.containerPath = "/www"
-                mount.readonly = true
-                config.mounts = [mount]
-            })
+            _ = try await harness.run(
+                harness.config("httpd", ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]) { config in
+                    var mount = Runtime_V1_Mount()
+                    mount.hostPath = www
+                    mount.containerPath = "/www"
+                    mount.readonly = true
+                    config.mounts = [mount]
+                }
+            )
             for websocket in [false, true] {
                 let mode = websocket ? "websocket" : "spdy"
                 var output: [String: Any] = [:]
                 for _ in 0..<50 {
-                    output = try await Self.forward(try await Self.url(daemon, podID), port: 8080, websocket: websocket, requests: 2)
+                    output = try await Self.forward(
+                        try await Self.url(daemon, podID),
+                        port: 8080,
+                        websocket: websocket,
+                        requests: 2
+                    )
                     if Self.results(output).allSatisfy({ ($0["data_head"] as? String ?? "").contains("200") }) { break }
                     try await Task.sleep(for: .milliseconds(100))  // httpd may not listen yet
                 }
                 #expect(output["status"] as? Int == 101, "\(mode): \(output)")
-                #expect(output["protocol"] as? [String] == [websocket ? "SPDY/3.1+portforward.k8s.io" : "portforward.k8s.io"])
+                #expect(
+                    output["protocol"] as? [String] == [
+                        websocket ? "SPDY/3.1+portforward.k8s.io" : "portforward.k8s.io"
+                    ]
+                )
                 let results = Self.results(output)
                 #expect(results.count == 2)
                 for result in results {
                     let head = result["data_head"] as? String ?? ""
-                    #expect(head.hasPrefix("HTTP/1.1 200 OK") && head.contains("served inside the pod"), "\(mode): \(result)")
+                    #expect(
+                        head.hasPrefix("HTTP/1.1 200 OK") && head.contains("served inside the pod"),
+                        "\(mode): \(result)"
+                    )
                     #expect(result["error"] as? String == "", "\(mode): \(result)")
-                    #expect(result["data_fin"] as? Bool == true && result["error_fin"] as? Bool == true, "\(mode): \(result)")
+                    #expect(
+                        result["data_fin"] as? Bool == true && result["error_fin"] as? Bool == true,
+                        "\(mode): \(result)"
+                    )
                     #expect(result["replies"] as? Int == 2, "both streams answered: \(result)")
                 }
 
                 // 4 MiB arrive whole, in order.
-                let large = try await Self.forward(try await Self.url(daemon, podID), port: 8080, websocket: websocket, send: "GET /big HTTP/1.0\\r\\n\\r\\n")
+                let large = try await Self.forward(
+                    try await Self.url(daemon, podID),
+                    port: 8080,
+                    websocket: websocket,
+                    send: "GET /big HTTP/1.0\\r\\n\\r\\n"
+                )
                 let result = try #require(Self.results(large).first, "\(large)")
                 let length = result["data_length"] as? Int ?? 0
                 #expect(length > 4 << 20 && length < (4 << 20) + 1024, "\(mode): \(length) bytes")
@@ -81,16 +114,30 @@ import Testing
             }
 
             // A client that reads nothing holds the pod's sender back instead of filling skiffd.
-            _ = try await harness.run(harness.config("firehose", ["/bin/sh", "-c", "while true; do nc -l -p 9000 < /dev/zero; done"]))
+            _ = try await harness.run(
+                harness.config("firehose", ["/bin/sh", "-c", "while true; do nc -l -p 9000 < /dev/zero; done"])
+            )
             for websocket in [false, true] {
                 let before = daemon.residentKiB()
                 let url = try await Self.url(daemon, podID)
-                async let stalled = Self.forward(url, port: 9000, websocket: websocket, send: "", extra: ["--stall", "3", "--no-fin", "--drop-after", "1000000"])
+                async let stalled = Self.forward(
+                    url,
+                    port: 9000,
+                    websocket: websocket,
+                    send: "",
+                    extra: ["--stall", "3", "--no-fin", "--drop-after", "1000000"]
+                )
                 try await Task.sleep(for: .milliseconds(2500))
                 let during = daemon.residentKiB()
                 let output = try await stalled
-                #expect(output["dropped_after"] as? Int ?? 0 >= 1_000_000, "the forward carried data: \(output["dropped_after"] ?? Self.results(output).first?["data_length"] ?? "none")")
-                #expect(during - before < 64 << 10, "skiffd grew from \(before) KiB to \(during) KiB while the client did not read")
+                #expect(
+                    output["dropped_after"] as? Int ?? 0 >= 1_000_000,
+                    "the forward carried data: \(output["dropped_after"] ?? Self.results(output).first?["data_length"] ?? "none")"
+                )
+                #expect(
+                    during - before < 64 << 10,
+                    "skiffd grew from \(before) KiB to \(during) KiB while the client did not read"
+                )
             }
 
             // The pod's own interface counters (read inside its namespace) saw those bytes go out.
@@ -103,8 +150,13 @@ import Testing
             let before = Self.openFDs(daemon)
             for websocket in [false, true] {
                 for _ in 0..<3 {
-                    let dropped = try await Self.forward(try await Self.url(daemon, podID), port: 8080, websocket: websocket,
-                                                         send: "GET /big HTTP/1.0\\r\\n\\r\\n", extra: ["--drop-after", "100000"])
+                    let dropped = try await Self.forward(
+                        try await Self.url(daemon, podID),
+                        port: 8080,
+                        websocket: websocket,
+                        send: "GET /big HTTP/1.0\\r\\n\\r\\n",
+                        extra: ["--drop-after", "100000"]
+                    )
                     #expect(dropped["dropped_after"] as? Int ?? 0 >= 100000, "\(dropped)")
                 }
             }
@@ -141,8 +193,17 @@ import Testing
             #expect(try await SPDYExecStreamTests.client(execPath)["status"] as? Int == 404)
 
             // Ports outside the request's list, and port headers that are no port, fail on the error stream.
-            let limited = try await Self.forward(try await Self.url(daemon, harness.podID, ports: [port]), port: Int(port) == 65535 ? 1 : Int(port) + 1, websocket: true)
-            #expect((Self.results(limited).first?["error"] as? String ?? "").contains("was not named in the PortForward request"), "\(limited)")
+            let limited = try await Self.forward(
+                try await Self.url(daemon, harness.podID, ports: [port]),
+                port: Int(port) == 65535 ? 1 : Int(port) + 1,
+                websocket: true
+            )
+            #expect(
+                (Self.results(limited).first?["error"] as? String ?? "").contains(
+                    "was not named in the PortForward request"
+                ),
+                "\(limited)"
+            )
             let bad = try await Self.forward(try await Self.url(daemon, harness.podID), port: 0, websocket: false)
             #expect((Self.results(bad).first?["error"] as? String ?? "").contains("invalid port"), "\(bad)")
 
@@ -170,7 +231,9 @@ final class TestListener: @unchecked Sendable {
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound, listen(fd, 8) == 0 else { throw POSIXError(.EADDRINUSE) }
         port = UInt16(bigEndian: address.sin_port)

@@ -25,10 +25,13 @@ final class DaemonHarness: @unchecked Sendable {
     /// The skiffd built beside this test binary (or $SKIFFD_BINARY).
     static var skiffdBinary: String {
         if let override = ProcessInfo.processInfo.environment["SKIFFD_BINARY"] { return override }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
         // The test runner may live inside an .xctest bundle directory.
-        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("skiffd").path), directory.path != "/" {
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("skiffd").path),
+            directory.path != "/"
+        {
             directory.deleteLastPathComponent()
         }
         return directory.appendingPathComponent("skiffd").path
@@ -39,16 +42,16 @@ final class DaemonHarness: @unchecked Sendable {
         configPath = directory + "/skiff.toml"
         try FileManager.default.createDirectory(atPath: directory + "/cni", withIntermediateDirectories: true)
         let config = """
-        root_dir = "\(directory)/root"
-        state_dir = "\(directory)/state"
-        log_level = "debug"
-        [grpc]
-        socket = "\(directory)/state/skiff.sock"
-        shutdown_timeout = "5s"
-        [network]
-        cni_conf_dir = "\(directory)/cni"
-        \(extraConfig)
-        """
+            root_dir = "\(directory)/root"
+            state_dir = "\(directory)/state"
+            log_level = "debug"
+            [grpc]
+            socket = "\(directory)/state/skiff.sock"
+            shutdown_timeout = "5s"
+            [network]
+            cni_conf_dir = "\(directory)/cni"
+            \(extraConfig)
+            """
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
@@ -71,7 +74,9 @@ final class DaemonHarness: @unchecked Sendable {
             if !process.isRunning {
                 throw HarnessError("skiffd exited with \(process.terminationStatus) at start: \(log())")
             }
-            if FileManager.default.fileExists(atPath: socketPath), (try? await runtime { try await $0.version(.init()) }) != nil {
+            if FileManager.default.fileExists(atPath: socketPath),
+                (try? await runtime { try await $0.version(.init()) }) != nil
+            {
                 return
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -81,7 +86,10 @@ final class DaemonHarness: @unchecked Sendable {
 
     /// Runs skiffd with `arguments` to completion (for runs expected to fail) and returns its
     /// exit status and standard error.
-    func runToCompletion(arguments: [String], timeout: Duration = .seconds(30)) async throws -> (status: Int32, stderr: String) {
+    func runToCompletion(
+        arguments: [String],
+        timeout: Duration = .seconds(30)
+    ) async throws -> (status: Int32, stderr: String) {
         logIndex += 1
         let process = try launch(arguments: arguments)
         reapedStatus = nil
@@ -101,14 +109,22 @@ final class DaemonHarness: @unchecked Sendable {
         return reapedStatus ?? process.terminationStatus
     }
 
-    func runtime<Result: Sendable>(_ body: (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
-        try await withGRPCClient(transport: try .http2NIOPosix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)) { client in
+    func runtime<Result: Sendable>(
+        _ body: (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>) async throws -> Result
+    ) async throws -> Result {
+        try await withGRPCClient(
+            transport: try .http2NIOPosix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)
+        ) { client in
             try await body(Runtime_V1_RuntimeService.Client(wrapping: client))
         }
     }
 
-    func images<Result: Sendable>(_ body: (Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
-        try await withGRPCClient(transport: try .http2NIOPosix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)) { client in
+    func images<Result: Sendable>(
+        _ body: (Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> Result
+    ) async throws -> Result {
+        try await withGRPCClient(
+            transport: try .http2NIOPosix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)
+        ) { client in
             try await body(Runtime_V1_ImageService.Client(wrapping: client))
         }
     }
@@ -116,8 +132,9 @@ final class DaemonHarness: @unchecked Sendable {
     /// skiffd's resident memory in KiB (0 when it does not run).
     func residentKiB() -> Int {
         guard let pid = process?.processIdentifier,
-              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+            let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
@@ -201,7 +218,8 @@ struct HarnessError: Error, CustomStringConvertible {
 }
 
 /// Runs `body` with a fresh harness and always cleans up, even when the test fails.
-func withDaemon(extraConfig: String = "", start: Bool = true, _ body: (DaemonHarness) async throws -> Void) async throws {
+func withDaemon(extraConfig: String = "", start: Bool = true, _ body: (DaemonHarness) async throws -> Void) async throws
+{
     let harness = try DaemonHarness(extraConfig: extraConfig)
     defer { harness.cleanUp() }
     if start { try await harness.start() }
@@ -213,7 +231,9 @@ func withDaemon(extraConfig: String = "", start: Bool = true, _ body: (DaemonHar
 func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while try !condition() {
-        guard ContinuousClock.now < deadline else { throw HarnessError("timed out after \(timeout) waiting until \(what)") }
+        guard ContinuousClock.now < deadline else {
+            throw HarnessError("timed out after \(timeout) waiting until \(what)")
+        }
         try await Task.sleep(for: .milliseconds(20))
     }
 }
@@ -222,7 +242,9 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: ()
 func processes(mentioning text: String) -> [(pid: Int32, commandLine: String)] {
     var found: [(pid: Int32, commandLine: String)] = []
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-        guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty else { continue }
+        guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+            !data.isEmpty
+        else { continue }
         let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
         if line.contains(text) { found.append((pid, line)) }
     }
@@ -232,5 +254,6 @@ func processes(mentioning text: String) -> [(pid: Int32, commandLine: String)] {
 /// /proc/self/mountinfo, read to its end (Foundation's String(contentsOfFile:) stops after the
 /// first page of a /proc file, which hides every mount past it).
 func nodeMountInfo() -> String {
-    (try? FileSystem.readBytes("/proc/self/mountinfo", limit: 64 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    (try? FileSystem.readBytes("/proc/self/mountinfo", limit: 64 << 20)).map { String(decoding: $0, as: UTF8.self) }
+        ?? ""
 }

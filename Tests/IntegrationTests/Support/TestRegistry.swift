@@ -18,7 +18,9 @@ final class TestRegistry: @unchecked Sendable {
     /// The Bearer token service in front of the registry, when there is one.
     var tokenServer: Process?
     var tokenRequests: [String] {
-        ((try? String(contentsOfFile: directory + "/requests", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        ((try? String(contentsOfFile: directory + "/requests", encoding: .utf8)) ?? "").split(separator: "\n").map(
+            String.init
+        )
     }
     var host: String { "127.0.0.1:\(port)" }
     var baseURL: String { "\(useTLS ? "https" : "http")://\(host)" }
@@ -26,26 +28,30 @@ final class TestRegistry: @unchecked Sendable {
 
     /// `tokenAuth`: a token server (Support/token_server.py) guards the registry (Bearer flow),
     /// granting pulls to these credentials.
-    static func start(tls: Bool = false, credentials: (String, String)? = nil, tokenAuth: (String, String)? = nil) async throws -> TestRegistry {
+    static func start(
+        tls: Bool = false,
+        credentials: (String, String)? = nil,
+        tokenAuth: (String, String)? = nil
+    ) async throws -> TestRegistry {
         let directory = "/tmp/skiff-registry-\(UUID().uuidString.prefix(8).lowercased())"
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: directory + "/registry.log", contents: nil)
         let port = try freePort()
         var config = """
-        version: 0.1
-        log:
-          level: error
-          accesslog:
-            disabled: true
-        storage:
-          filesystem:
-            rootdirectory: \(directory)/data
-          delete:
-            enabled: true
-        http:
-          addr: 127.0.0.1:\(port)
+            version: 0.1
+            log:
+              level: error
+              accesslog:
+                disabled: true
+            storage:
+              filesystem:
+                rootdirectory: \(directory)/data
+              delete:
+                enabled: true
+            http:
+              addr: 127.0.0.1:\(port)
 
-        """
+            """
         if tls {
             try makeCertificates(in: directory)
             config += "  tls:\n    certificate: \(directory)/server.pem\n    key: \(directory)/server.key\n"
@@ -55,14 +61,14 @@ final class TestRegistry: @unchecked Sendable {
             let (process, tokenPort) = try await startTokenServer(in: directory, credentials: tokenAuth)
             tokenServer = process
             config += """
-            auth:
-              token:
-                realm: http://127.0.0.1:\(tokenPort)/token
-                service: skiff-registry
-                issuer: skiff-token-issuer
-                rootcertbundle: \(directory)/token.pem
+                auth:
+                  token:
+                    realm: http://127.0.0.1:\(tokenPort)/token
+                    service: skiff-registry
+                    issuer: skiff-token-issuer
+                    rootcertbundle: \(directory)/token.pem
 
-            """
+                """
         }
         if let credentials {
             try run("/usr/bin/htpasswd", ["-Bbc", "\(directory)/htpasswd", credentials.0, credentials.1])
@@ -77,7 +83,13 @@ final class TestRegistry: @unchecked Sendable {
         _ = log
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/registry.log"))
         try process.run()
-        let registry = TestRegistry(directory: directory, port: port, process: process, useTLS: tls, credentials: credentials)
+        let registry = TestRegistry(
+            directory: directory,
+            port: port,
+            process: process,
+            useTLS: tls,
+            credentials: credentials
+        )
         registry.tokenServer = tokenServer
         try await registry.waitUntilUp()
         return registry
@@ -132,16 +144,26 @@ final class TestRegistry: @unchecked Sendable {
 
     private func probe() async throws -> Bool {
         try await withPusher { pusher in
-            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://\(host)/v2/"), timeout: .seconds(2))
+            let response = try await HTTPClient.shared.execute(
+                HTTPClientRequest(url: "http://\(host)/v2/"),
+                timeout: .seconds(2)
+            )
             _ = pusher
             return response.status.code > 0
         }
     }
 
     static func startTokenServer(in directory: String, credentials: (String, String)) async throws -> (Process, Int) {
-        try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=skiff token signer",
-                                     "-keyout", "\(directory)/token.key", "-out", "\(directory)/token.pem"])
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("token_server.py").path
+        try run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=skiff token signer",
+                "-keyout", "\(directory)/token.key", "-out", "\(directory)/token.pem",
+            ]
+        )
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "token_server.py"
+        ).path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [script, directory, directory + "/token-port", credentials.0, credentials.1]
@@ -149,7 +171,8 @@ final class TestRegistry: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/registry.log"))
         try process.run()
         for _ in 0..<200 {
-            if let text = try? String(contentsOfFile: directory + "/token-port", encoding: .utf8), let port = Int(text) {
+            if let text = try? String(contentsOfFile: directory + "/token-port", encoding: .utf8), let port = Int(text)
+            {
                 return (process, port)
             }
             if !process.isRunning { break }
@@ -167,21 +190,45 @@ final class TestRegistry: @unchecked Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// A CA and a server certificate for 127.0.0.1 signed by it.
     static func makeCertificates(in directory: String) throws {
         let openssl = "/usr/bin/openssl"
-        try run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=skiff test CA",
-                          "-keyout", "\(directory)/ca.key", "-out", "\(directory)/ca.pem"])
-        try run(openssl, ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-                          "-keyout", "\(directory)/server.key", "-out", "\(directory)/server.csr"])
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n".write(toFile: "\(directory)/ext.cnf", atomically: true, encoding: .utf8)
-        try run(openssl, ["x509", "-req", "-in", "\(directory)/server.csr", "-CA", "\(directory)/ca.pem", "-CAkey", "\(directory)/ca.key",
-                          "-CAcreateserial", "-days", "2", "-extfile", "\(directory)/ext.cnf", "-out", "\(directory)/server.pem"])
+        try run(
+            openssl,
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=skiff test CA",
+                "-keyout", "\(directory)/ca.key", "-out", "\(directory)/ca.pem",
+            ]
+        )
+        try run(
+            openssl,
+            [
+                "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                "-keyout", "\(directory)/server.key", "-out", "\(directory)/server.csr",
+            ]
+        )
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n".write(
+            toFile: "\(directory)/ext.cnf",
+            atomically: true,
+            encoding: .utf8
+        )
+        try run(
+            openssl,
+            [
+                "x509", "-req", "-in", "\(directory)/server.csr", "-CA", "\(directory)/ca.pem", "-CAkey",
+                "\(directory)/ca.key",
+                "-CAcreateserial", "-days", "2", "-extfile", "\(directory)/ext.cnf", "-out", "\(directory)/server.pem",
+            ]
+        )
     }
 
     static func run(_ executable: String, _ arguments: [String]) throws {
@@ -192,7 +239,9 @@ final class TestRegistry: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw HarnessError("\(executable) \(arguments.joined(separator: " ")) failed") }
+        guard process.terminationStatus == 0 else {
+            throw HarnessError("\(executable) \(arguments.joined(separator: " ")) failed")
+        }
     }
 }
 
@@ -208,7 +257,9 @@ final class FakeRegistry: @unchecked Sendable {
         for sub in ["manifests", "blobs", "behaviour"] {
             try FileManager.default.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true)
         }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fake_registry.py").path
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "fake_registry.py"
+        ).path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [script, directory, directory + "/port"]
@@ -232,7 +283,9 @@ final class FakeRegistry: @unchecked Sendable {
     }
 
     func serve(_ image: FixtureImage, repository: String, tag: String, manifestOverride: [UInt8]? = nil) throws {
-        for (digest, bytes) in image.blobs { try Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/blobs/\(digest.hex)")) }
+        for (digest, bytes) in image.blobs {
+            try Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/blobs/\(digest.hex)"))
+        }
         let manifestDirectory = "\(directory)/manifests/\(repository.replacingOccurrences(of: "/", with: "_"))"
         try FileManager.default.createDirectory(atPath: manifestDirectory, withIntermediateDirectories: true)
         try Data(manifestOverride ?? image.manifest).write(to: URL(fileURLWithPath: "\(manifestDirectory)/\(tag)"))

@@ -20,13 +20,16 @@ public enum CapabilitySet {
     public static func all() -> [String] {
         let names = names(throughLastCap: kernelLastCap())
         guard let bounding = ownBoundingSet() else { return names }
-        return names.enumerated().filter { $0.offset < 64 && bounding & (UInt64(1) << UInt64($0.offset)) != 0 }.map(\.element)
+        return names.enumerated().filter { $0.offset < 64 && bounding & (UInt64(1) << UInt64($0.offset)) != 0 }.map(
+            \.element
+        )
     }
 
     /// CapBnd of this process, from /proc/self/status.
     static func ownBoundingSet() -> UInt64? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }) else { return nil }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") })
+        else { return nil }
         return UInt64(line.dropFirst("CapBnd:".count).trimmingCharacters(in: .whitespaces), radix: 16)
     }
 
@@ -41,7 +44,12 @@ public enum CapabilitySet {
     }
 
     /// ``resolve(add:drop:privileged:)`` with `available` standing for ``all()``.
-    static func resolve(add: [String], drop: [String], privileged: Bool, available: [String]) throws(SkiffError) -> [String] {
+    static func resolve(
+        add: [String],
+        drop: [String],
+        privileged: Bool,
+        available: [String]
+    ) throws(SkiffError) -> [String] {
         if privileged { return Array(Set(available)).sorted() }
         let added = try parse(add, field: "add_capabilities")
         let dropped = try parse(drop, field: "drop_capabilities")
@@ -74,7 +82,9 @@ public enum CapabilitySet {
 
     /// `/proc/sys/kernel/cap_last_cap`, or nil when it cannot be read.
     static func kernelLastCap() -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8) else { return nil }
+        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8) else {
+            return nil
+        }
         return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 

@@ -22,8 +22,12 @@ public enum DefaultSeccompProfile {
         if !capabilities.contains("CAP_SYS_ADMIN") {
             rules += namespaceGuardRules
         }
-        return RuntimeSpec.Seccomp(defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: errnoEPERM,
-                                   architectures: architectures, syscalls: rules)
+        return RuntimeSpec.Seccomp(
+            defaultAction: "SCMP_ACT_ERRNO",
+            defaultErrnoRet: errnoEPERM,
+            architectures: architectures,
+            syscalls: rules
+        )
     }
 
     static let errnoEPERM: UInt = 1
@@ -91,7 +95,7 @@ public enum DefaultSeccompProfile {
         "timer_settime64", "timerfd_create", "timerfd_gettime", "timerfd_gettime64", "timerfd_settime",
         "timerfd_settime64", "times", "tkill", "truncate", "truncate64", "ugetrlimit", "umask", "uname", "unlink",
         "unlinkat", "uretprobe", "utime", "utimensat", "utimensat_time64", "utimes", "vfork", "vmsplice", "wait4",
-        "waitid", "waitpid", "write", "writev"
+        "waitid", "waitpid", "write", "writev",
     ]
 
     /// ptrace and cross-process memory access. moby and containerd gate these on
@@ -123,13 +127,15 @@ public enum DefaultSeccompProfile {
     /// `personality(2)` only for the personas programs ask for: PER_LINUX (0), PER_LINUX32 (8),
     /// UNAME26 (0x20000), UNAME26|PER_LINUX32, and 0xffffffff (query the current one). Others
     /// (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, …) weaken the address-space hardening.
-    static let personalityRules: [RuntimeSpec.Seccomp.Rule] = ([0x0, 0x0008, 0x2_0000, 0x2_0008, 0xffff_ffff] as [UInt64]).map {
-        .allow(["personality"], args: [.init(index: 0, value: $0, op: "SCMP_CMP_EQ")])
-    }
+    static let personalityRules: [RuntimeSpec.Seccomp.Rule] =
+        ([0x0, 0x0008, 0x2_0000, 0x2_0008, 0xffff_ffff] as [UInt64]).map {
+            .allow(["personality"], args: [.init(index: 0, value: $0, op: "SCMP_CMP_EQ")])
+        }
 
     /// CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
     /// CLONE_NEWNET: the flags that make new namespaces.
-    static let namespaceCloneFlags: UInt64 = 0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000
+    static let namespaceCloneFlags: UInt64 =
+        0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000
         | 0x1000_0000 | 0x2000_0000 | 0x4000_0000
 
     /// For a container without CAP_SYS_ADMIN: `clone` only without namespace flags (threads and
@@ -143,7 +149,10 @@ public enum DefaultSeccompProfile {
         let flagsIndex: UInt = 0
         #endif
         return [
-            .allow(["clone"], args: [.init(index: flagsIndex, value: namespaceCloneFlags, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")]),
+            .allow(
+                ["clone"],
+                args: [.init(index: flagsIndex, value: namespaceCloneFlags, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")]
+            ),
             RuntimeSpec.Seccomp.Rule(names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: errnoENOSYS),
         ]
     }
@@ -151,17 +160,23 @@ public enum DefaultSeccompProfile {
     /// Syscalls allowed only to a container holding the capability the kernel checks for them.
     static let capabilityGroups: [(capability: String, syscalls: [String])] = [
         ("CAP_DAC_READ_SEARCH", ["open_by_handle_at"]),
-        ("CAP_SYS_ADMIN", [
-            "bpf", "clone", "clone3", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie",
-            "lsm_get_self_attr", "lsm_list_modules", "lsm_set_self_attr", "mount", "mount_setattr", "move_mount",
-            "open_tree", "perf_event_open", "quotactl", "quotactl_fd", "setdomainname", "sethostname", "setns",
-            "syslog", "umount", "umount2", "unshare",
-        ]),
+        (
+            "CAP_SYS_ADMIN",
+            [
+                "bpf", "clone", "clone3", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie",
+                "lsm_get_self_attr", "lsm_list_modules", "lsm_set_self_attr", "mount", "mount_setattr", "move_mount",
+                "open_tree", "perf_event_open", "quotactl", "quotactl_fd", "setdomainname", "sethostname", "setns",
+                "syslog", "umount", "umount2", "unshare",
+            ]
+        ),
         ("CAP_SYS_BOOT", ["reboot"]),
         ("CAP_SYS_CHROOT", ["chroot"]),
         ("CAP_SYS_MODULE", ["delete_module", "init_module", "finit_module"]),
         ("CAP_SYS_PACCT", ["acct"]),
-        ("CAP_SYS_PTRACE", ["kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv", "process_vm_writev", "ptrace"]),
+        (
+            "CAP_SYS_PTRACE",
+            ["kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv", "process_vm_writev", "ptrace"]
+        ),
         ("CAP_SYS_RAWIO", ["iopl", "ioperm"]),
         ("CAP_SYS_TIME", ["settimeofday", "stime", "clock_settime", "clock_settime64"]),
         ("CAP_SYS_TTY_CONFIG", ["vhangup"]),
