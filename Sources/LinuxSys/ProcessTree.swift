@@ -77,14 +77,7 @@ public enum ProcessTree {
         withEnvironmentEntry entry: String,
         notDescendingFrom owner: pid_t = getpid()
     ) -> [pid_t] {
-        let wanted = Array(entry.utf8)
-        return strangers(notDescendingFrom: owner) { pid in
-            // Gone while the table is read, or not ours to read: not a run of ours.
-            guard let environment = try? FileSystem.readBytes("/proc/\(pid)/environ", limit: 1 << 20) else {
-                return false
-            }
-            return environment.split(separator: 0).contains { $0.elementsEqual(wanted) }
-        }
+        strangers(notDescendingFrom: owner) { environment(of: $0)?.contains(entry) == true }
     }
 
     /// Whether `owner` is among the ancestors of `pid` (false once the chain cannot be read).
@@ -109,17 +102,17 @@ public enum ProcessTree {
     /// polling; true when it exited within `milliseconds` (or was gone already). Blocking: call on
     /// a dedicated thread.
     public static func waitForExit(_ pid: pid_t, milliseconds: Int) -> Bool {
-        let pidfd = skiff_pidfd_open(pid, 0)
-        guard pidfd >= 0 else { return errno == ESRCH }
-        defer { close(pidfd) }
-        let deadline = monotonicMilliseconds() + milliseconds
-        while true {
-            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-            let remaining = max(0, deadline - monotonicMilliseconds())
-            let ready = poll(&entry, 1, Int32(clamping: remaining))
-            if ready > 0 { return true }
-            if ready == 0 || errno != EINTR { return false }
+        guard let handle = ProcessHandle(pid) else { return errno == ESRCH }
+        return handle.waitForExit(milliseconds: milliseconds)
+    }
+
+    /// The environment `pid` was started with ("NAME=value" entries); nil when it is gone or
+    /// is a zombie (whose environment is gone with its memory).
+    public static func environment(of pid: pid_t) -> [String]? {
+        guard let bytes = try? FileSystem.readBytes("/proc/\(pid)/environ", limit: 1 << 20), !bytes.isEmpty else {
+            return nil
         }
+        return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The command line of `pid`, arguments joined by spaces; nil when it is gone.

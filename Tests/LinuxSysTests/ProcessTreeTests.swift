@@ -54,8 +54,12 @@ import Testing
         )
         #expect(ProcessTree.strangers(withEnvironmentEntry: entry + "0", notDescendingFrom: owner.pid).isEmpty)
         #expect(!ProcessTree.waitForExit(stranger.pid, milliseconds: 50))
-        stranger.kill()
+        #expect(ProcessTree.environment(of: stranger.pid)?.contains(entry) == true)
+        let handle = try #require(ProcessHandle(stranger.pid))
+        handle.kill()
+        #expect(handle.waitForExit(milliseconds: 5000))
         #expect(ProcessTree.waitForExit(stranger.pid, milliseconds: 5000))
+        #expect(ProcessTree.environment(of: stranger.pid) == nil, "a zombie has no environment")
         #expect(await stranger.exitStatus() == 128 + SIGKILL)
         #expect(ProcessTree.strangers(withEnvironmentEntry: entry, notDescendingFrom: owner.pid).isEmpty)
     }

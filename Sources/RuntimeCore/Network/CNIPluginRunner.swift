@@ -1,6 +1,7 @@
 import Foundation
 import LinuxSys
 import SkiffCommon
+import Synchronization
 
 /// One pod's attachment to the network, as the CNI protocol's environment describes it.
 public struct CNIAttachment: Sendable {
@@ -33,10 +34,15 @@ public struct CNIAttachment: Sendable {
 public struct CNIPluginRunner: Sendable {
     public let binDirs: [String]
     public let timeout: Duration
+    /// Plugin runs an earlier skiffd left going, found once when the runner is made (at start,
+    /// before recovery). Only a dead skiffd leaves runs behind, so none appear later, and the
+    /// DEL of every other pod looks at nothing.
+    let leftovers: LeftoverPluginRuns
 
     public init(binDirs: [String], timeout: Duration = .seconds(60)) {
         self.binDirs = binDirs
         self.timeout = timeout
+        self.leftovers = LeftoverPluginRuns.found()
     }
 
     /// ADD through the whole chain. If a plugin fails, DEL runs for the chain (best effort) so
@@ -93,12 +99,13 @@ public struct CNIPluginRunner: Sendable {
     /// longer exists. So the leftover runs for this container ID are waited for, and killed with
     /// everything they started once the plugin deadline has passed.
     func settleLeftoverRuns(for containerID: String) async {
-        let entry = "CNI_CONTAINERID=\(containerID)"
+        let runs = leftovers.take(containerID)
+        guard !runs.isEmpty else { return }
         let deadline = Int(timeout.components.seconds) * 1000
         await DedicatedThread.run {
-            for pid in ProcessTree.strangers(withEnvironmentEntry: entry)
-            where !ProcessTree.waitForExit(pid, milliseconds: deadline) {
-                ProcessTree.kill(pid)
+            for run in runs where !run.waitForExit(milliseconds: deadline) {
+                // Still running, so its pid is still its own.
+                ProcessTree.kill(run.pid)
             }
         }
     }
@@ -201,4 +208,35 @@ struct CNIErrorReport: Decodable {
     var code: Int?
     var msg: String?
     var details: String?
+}
+
+/// Plugin runs of an earlier skiffd, by the container ID in their environment, each held by a
+/// pidfd so a reused pid is never waited for or killed.
+final class LeftoverPluginRuns: Sendable {
+    private let runs: Mutex<[String: [ProcessHandle]]>
+
+    init(_ runs: [String: [ProcessHandle]]) {
+        self.runs = Mutex(runs)
+    }
+
+    /// The CNI plugin processes running now that this process did not start.
+    static func found() -> LeftoverPluginRuns {
+        var runs: [String: [ProcessHandle]] = [:]
+        let plugins = ProcessTree.strangers {
+            ProcessTree.environment(of: $0)?.contains { $0.hasPrefix("CNI_COMMAND=") } == true
+        }
+        for pid in plugins {
+            // The handle first: the environment read after it is this process's, not a successor's.
+            guard let handle = ProcessHandle(pid),
+                let entry = ProcessTree.environment(of: pid)?.first(where: { $0.hasPrefix("CNI_CONTAINERID=") })
+            else { continue }
+            runs[String(entry.dropFirst("CNI_CONTAINERID=".count)), default: []].append(handle)
+        }
+        return LeftoverPluginRuns(runs)
+    }
+
+    /// The runs for `containerID`, handed out once.
+    func take(_ containerID: String) -> [ProcessHandle] {
+        runs.withLock { $0.removeValue(forKey: containerID) ?? [] }
+    }
 }
