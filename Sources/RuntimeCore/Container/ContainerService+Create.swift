@@ -1,0 +1,202 @@
+import Foundation
+import ImageCore
+import LinuxSys
+import Logging
+import Metadata
+import SkiffCommon
+
+/// CreateContainer: the writable layer over the image's snapshots, the OCI spec, `runtime
+/// create` under conmon, and the record written last; every failure undoes what was made.
+extension ContainerService {
+    /// CreateContainer. Runs to its end even when the caller gives up, and a retry gets the
+    /// container it made (`CreationLedger`).
+    public func create(in sandboxID: String, _ spec: ContainerSpec) async throws(SkiffError) -> Container {
+        let store = self.store
+        return try await containerCreations.create(
+            key: "\(sandboxID)/\(spec.name)/\(spec.attempt)",
+            spec: spec,
+            what: "container \"\(spec.name)\" (attempt \(spec.attempt)) of pod sandbox \(sandboxID)",
+            stillExists: { container in await store.find(container.id) != nil },
+            work: { [self] in
+                do throws(SkiffError) {
+                    return .success(try await self.createOnce(in: sandboxID, spec))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        )
+    }
+
+    func createOnce(in sandboxID: String, _ spec: ContainerSpec) async throws(SkiffError) -> Container {
+        let sandbox = try await sandboxes.sandbox(sandboxID)
+        try spec.validate(in: sandbox, node: nodeFacts)
+        guard sandbox.state == .ready else {
+            throw SkiffError(
+                .failedPrecondition,
+                "pod sandbox \(sandbox.id) is not ready (it was stopped); create a new sandbox"
+            )
+        }
+        let key = "\(sandbox.id)/\(spec.name)/\(spec.attempt)"
+        let duplicate = SkiffError(
+            .alreadyExists,
+            "container \"\(spec.name)\" (attempt \(spec.attempt)) already exists in pod sandbox \(sandbox.id); remove it first"
+        )
+        guard reserved.insert(key).inserted else { throw duplicate }
+        defer { reserved.remove(key) }
+        if let holder = await store.all.first(where: { "\($0.sandboxID)/\($0.name)/\($0.attempt)" == key }) {
+            throw SkiffError(
+                .alreadyExists,
+                "container \"\(spec.name)\" (attempt \(spec.attempt)) already exists in pod sandbox \(sandbox.id) as \(holder.id); remove it first"
+            )
+        }
+
+        guard let image = await images.image(spec.image) else {
+            throw SkiffError(.notFound, "image \"\(spec.image)\" is not present on this node; pull it first")
+        }
+        // The image's user, entrypoint and environment: a config that cannot be read fails the
+        // creation (running with empty defaults could run as root an image that names a user).
+        guard let configuration = try await images.configuration(of: image) else {
+            throw SkiffError(
+                .failedPrecondition,
+                "the config of image \(image.id) is missing from the content store; remove and pull the image again"
+            )
+        }
+        let defaults = configuration.config ?? ImageConfiguration.Defaults()
+        guard let handler = options.handlers.handler(named: sandbox.runtimeHandler),
+            let runtimePath = handler.resolvedPath
+        else {
+            throw SkiffError(
+                .failedPrecondition,
+                "runtime handler \"\(sandbox.runtimeHandler)\" of pod \(sandbox.id) is not available on this node"
+            )
+        }
+
+        let id = SandboxService.newID()
+        let bundle = store.directory(of: id)
+        let layerDirectory = "\(layersRoot)/\(id)"
+        let rootfs = layerDirectory + "/rootfs"
+        var container = Container(
+            id: id,
+            sandboxID: sandbox.id,
+            name: spec.name,
+            attempt: spec.attempt,
+            image: spec.image,
+            imageID: image.id.description,
+            imageRef: image.repoDigests.first ?? image.id.description,
+            labels: spec.labels,
+            annotations: spec.annotations,
+            state: .created,
+            createdAt: SandboxService.nowNanoseconds(),
+            startedAt: 0,
+            finishedAt: 0,
+            exitCode: 0,
+            reason: "",
+            message: "",
+            logPath: sandbox.logDirectory.isEmpty || spec.logPath.isEmpty
+                ? "" : sandbox.logDirectory + "/" + spec.logPath,
+            mounts: spec.mounts,
+            resources: spec.resources,
+            runtimeHandler: handler.name,
+            cgroupsPath: cgroupsPath(of: id, in: sandbox),
+            layers: image.chainIDs.map(\.description),
+            stopSignal: Self.signalNumber(defaults.stopSignal) ?? SIGTERM,
+            pid: 0,
+            monitorPID: 0,
+            stdin: spec.stdin,
+            stdinOnce: spec.stdinOnce,
+            tty: spec.tty,
+            terminationMessageHostPath: Self.terminationMessageHostPath(spec),
+            runtimeBinary: runtimePath,
+            runtimeRoot: handler.root
+        )
+        var leased = false
+        var runtimeCreated = false
+        do throws(SkiffError) {
+            do {
+                try FileSystem.makeDirectories(bundle, mode: 0o700)
+                for directory in ["upper", "work", "rootfs"] {
+                    try FileSystem.makeDirectories(layerDirectory + "/" + directory, mode: 0o755)
+                }
+            } catch {
+                throw error.skiffError("cannot create the directories of container \(id)")
+            }
+            let lowerDirectories = try await images.leaseLayers(of: image)
+            leased = true
+            do {
+                try OverlayMount.mount(
+                    lowerDirectories: lowerDirectories,
+                    upper: layerDirectory + "/upper",
+                    work: layerDirectory + "/work",
+                    target: rootfs
+                )
+            } catch {
+                throw error.skiffError("cannot mount the root filesystem of container \(id)")
+            }
+            let security = spec.security
+            let user = try UserResolver(rootfs: rootfs).resolve(
+                runAsUser: security.runAsUser,
+                runAsUsername: security.runAsUsername,
+                runAsGroup: security.runAsGroup,
+                imageUser: defaults.user ?? "",
+                supplementalGroups: security.supplementalGroups
+            )
+            let runtimeSpec = try ContainerSpecBuilder.build(
+                .init(
+                    id: id,
+                    spec: spec,
+                    image: defaults,
+                    sandbox: sandbox,
+                    user: user,
+                    rootfs: rootfs,
+                    cgroupsPath: container.cgroupsPath,
+                    cgroupLayout: options.cgroupLayout,
+                    minimumOOMScoreAdj: minimumOOMScoreAdj,
+                    targetPIDNamespace: try await targetPIDNamespace(spec.security.pidMode, sandbox: sandbox)
+                )
+            )
+            try CommandCheck.check(runtimeSpec, runtimePath: runtimePath)
+            try Self.writeJSON(runtimeSpec, to: bundle + "/config.json")
+            if !container.logPath.isEmpty {
+                do {
+                    try FileSystem.makeDirectories(FileSystem.parentDirectory(of: container.logPath), mode: 0o755)
+                } catch {
+                    throw error.skiffError("cannot create the log directory of container \(id)")
+                }
+            }
+            runtimeCreated = true
+            let started = try await monitor.create(
+                MonitorRequest(
+                    id: id,
+                    name: spec.name,
+                    bundle: bundle,
+                    runtimePath: runtimePath,
+                    runtimeRoot: handler.root,
+                    logPath: container.logPath,
+                    exitDirectory: exitDirectory,
+                    socketDirectory: socketDirectory,
+                    stdin: spec.stdin,
+                    stdinOnce: spec.stdinOnce,
+                    tty: spec.tty,
+                    timeout: options.commandTimeout
+                )
+            )
+            container.pid = started.pid
+            container.monitorPID = started.monitorPID
+            try await store.save(container)
+        } catch {
+            if runtimeCreated { try? await makeRuntime(handler).delete(id: id, force: true) }
+            await releaseFilesystem(id: id, layers: leased ? image.chainIDs : [])
+            try? await store.delete(id)
+            try? FileSystem.removeIfPresent(exitDirectory + "/" + id)
+            // conmon's attach socket link, left when the runtime refused the container.
+            try? FileSystem.removeIfPresent(socketDirectory + "/" + id)
+            throw error
+        }
+        logger.info(
+            "container created",
+            metadata: ["id": "\(id)", "name": "\(spec.name)", "pod": "\(sandbox.id)", "image": "\(spec.image)"]
+        )
+        await events.publish(ContainerEvent(kind: .created, container: container, timestamp: container.createdAt))
+        return container
+    }
+}
