@@ -48,34 +48,8 @@ import Testing
         )
         #expect(network.pluginTypes == ["first", "second"])
         let huge: UInt64 = 10_000_000_000
-        var sandbox = PodSandbox(
-            id: "pod",
-            name: "p",
-            namespace: "ns",
-            uid: "u",
-            attempt: 0,
-            state: .ready,
-            createdAt: 0,
-            labels: [:],
-            annotations: ["kubernetes.io/ingress-bandwidth": "10G"],
-            runtimeHandler: "",
-            hostname: "",
-            logDirectory: "",
-            hostNetwork: false,
-            hostIPC: false,
-            hostPID: false,
-            portMappings: [],
-            cgroupParent: nil,
-            sharedPID: nil,
-            pausePID: nil,
-            dns: nil,
-            shmPath: nil,
-            namespaces: nil,
-            networkName: nil,
-            networkResult: nil,
-            ips: [],
-            directory: directory
-        )
+        var sandbox = PodSandbox.placeholder(id: "pod", directory: directory)
+        sandbox.annotations = ["kubernetes.io/ingress-bandwidth": "10G"]
         sandbox.portMappings = [
             .init(containerPort: 80, hostPort: 8080, protocol: "TCP", hostIP: ""),
             .init(containerPort: 81, hostPort: 0, protocol: "TCP", hostIP: ""),

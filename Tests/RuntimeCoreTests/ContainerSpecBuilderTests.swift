@@ -18,39 +18,19 @@ import Testing
         sharedPID: Bool = false,
         shm: String? = nil
     ) -> PodSandbox {
-        PodSandbox(
-            id: "pod1",
-            name: "web",
-            namespace: "default",
-            uid: "u1",
-            attempt: 0,
-            state: .ready,
-            createdAt: 0,
-            labels: [:],
-            annotations: [:],
-            runtimeHandler: "runc",
-            hostname: "web-0",
-            logDirectory: "",
-            hostNetwork: hostNetwork,
-            hostIPC: hostIPC,
-            hostPID: false,
-            portMappings: [],
-            cgroupParent: nil,
-            sharedPID: sharedPID,
-            pausePID: nil,
-            dns: nil,
-            shmPath: shm,
-            namespaces: PinnedNamespaces(
-                directory: podDirectory + "/ns",
-                network: hostNetwork ? nil : "/ns/net",
-                ipc: hostIPC ? nil : "/ns/ipc",
-                uts: hostNetwork ? nil : "/ns/uts"
-            ),
-            networkName: nil,
-            networkResult: nil,
-            ips: [],
-            directory: podDirectory
+        var sandbox = PodSandbox.placeholder(id: "pod1", directory: podDirectory)
+        (sandbox.name, sandbox.namespace, sandbox.uid, sandbox.state) = ("web", "default", "u1", .ready)
+        (sandbox.runtimeHandler, sandbox.hostname) = ("runc", "web-0")
+        (sandbox.hostNetwork, sandbox.hostIPC) = (hostNetwork, hostIPC)
+        sandbox.sharedPID = sharedPID
+        sandbox.shmPath = shm
+        sandbox.namespaces = PinnedNamespaces(
+            directory: podDirectory + "/ns",
+            network: hostNetwork ? nil : "/ns/net",
+            ipc: hostIPC ? nil : "/ns/ipc",
+            uts: hostNetwork ? nil : "/ns/uts"
         )
+        return sandbox
     }
 
     static func context(

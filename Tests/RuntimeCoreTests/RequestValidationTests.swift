@@ -219,35 +219,11 @@ struct RequestValidationTests {
     )
 
     static func sandbox(privileged: Bool = false) -> PodSandbox {
-        PodSandbox(
-            id: "p1",
-            name: "web",
-            namespace: "default",
-            uid: "0b6c",
-            attempt: 0,
-            state: .ready,
-            createdAt: 0,
-            labels: [:],
-            annotations: [:],
-            runtimeHandler: "runc",
-            hostname: "web-0",
-            logDirectory: "/var/log/pods/x",
-            hostNetwork: false,
-            hostIPC: false,
-            hostPID: false,
-            portMappings: [],
-            cgroupParent: nil,
-            sharedPID: nil,
-            pausePID: nil,
-            dns: nil,
-            shmPath: nil,
-            namespaces: nil,
-            networkName: nil,
-            networkResult: nil,
-            ips: [],
-            directory: "/run/skiff/sandboxes/p1",
-            privileged: privileged
-        )
+        var sandbox = PodSandbox.placeholder(id: "p1", directory: "/run/skiff/sandboxes/p1")
+        (sandbox.name, sandbox.namespace, sandbox.uid, sandbox.state) = ("web", "default", "0b6c", .ready)
+        (sandbox.runtimeHandler, sandbox.hostname, sandbox.logDirectory) = ("runc", "web-0", "/var/log/pods/x")
+        sandbox.privileged = privileged
+        return sandbox
     }
 
     static func container(_ configure: (inout ContainerSpec) -> Void = { _ in }) -> ContainerSpec {

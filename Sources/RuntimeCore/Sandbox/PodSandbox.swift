@@ -145,6 +145,41 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     public var runtimeRoot: String?
 }
 
+extension PodSandbox {
+    /// A sandbox known only by its ID and directory, every other field empty: what recovery
+    /// releases when a RunPodSandbox left no record, and the base of test fixtures.
+    static func placeholder(id: String, directory: String, networkName: String? = nil) -> PodSandbox {
+        PodSandbox(
+            id: id,
+            name: "",
+            namespace: "",
+            uid: "",
+            attempt: 0,
+            state: .notReady,
+            createdAt: 0,
+            labels: [:],
+            annotations: [:],
+            runtimeHandler: "",
+            hostname: "",
+            logDirectory: "",
+            hostNetwork: false,
+            hostIPC: false,
+            hostPID: false,
+            portMappings: [],
+            cgroupParent: nil,
+            sharedPID: nil,
+            pausePID: nil,
+            dns: nil,
+            shmPath: nil,
+            namespaces: nil,
+            networkName: networkName,
+            networkResult: nil,
+            ips: [],
+            directory: directory
+        )
+    }
+}
+
 /// An enum field of a request whose raw value has no meaning in the CRI version Skiff speaks
 /// (a newer client, or a hostile one). Kept so the domain's validation refuses it by name
 /// rather than the conversion mapping it to some default.

@@ -58,36 +58,7 @@ extension SandboxService {
         let provisional = (try? FileSystem.readBytes(directory + "/" + Self.provisionalRecordName))
             .flatMap { try? JSONDecoder().decode(PodSandbox.self, from: Data($0)) }
         if mounts.isMountPoint(netns), let network = try? CNINetworkList.load(directory: options.cniConfDir) {
-            let stub =
-                provisional
-                ?? PodSandbox(
-                    id: id,
-                    name: "",
-                    namespace: "",
-                    uid: "",
-                    attempt: 0,
-                    state: .notReady,
-                    createdAt: 0,
-                    labels: [:],
-                    annotations: [:],
-                    runtimeHandler: "",
-                    hostname: "",
-                    logDirectory: "",
-                    hostNetwork: false,
-                    hostIPC: false,
-                    hostPID: false,
-                    portMappings: [],
-                    cgroupParent: nil,
-                    sharedPID: nil,
-                    pausePID: nil,
-                    dns: nil,
-                    shmPath: nil,
-                    namespaces: nil,
-                    networkName: network.name,
-                    networkResult: nil,
-                    ips: [],
-                    directory: directory
-                )
+            let stub = provisional ?? PodSandbox.placeholder(id: id, directory: directory, networkName: network.name)
             do {
                 try await cni.delete(network, attachment(for: stub, netns: netns), previousResult: nil)
             } catch {
