@@ -11,6 +11,7 @@
 // Besides not crashing: a parsed network list keeps a non-empty name and a typed plugin each,
 // and it parses again from its own plugins.
 import Foundation
+import SkiffCommon
 
 @testable import RuntimeCore
 
@@ -18,27 +19,27 @@ import Foundation
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Data(bytes: data, count: size)
 
-    let result = CNIResult(raw: bytes)
-    precondition(result.raw == bytes)
-    for address in result.addresses {
-        precondition(!address.ip.contains("/"), "\(address.address) gives the ip \(address.ip)")
+    // A result that is not a CNI result is an error (the ADD is undone), never a crash.
+    if let result = try? CNIResult(raw: bytes) {
+        precondition(result.raw == bytes)
+        for address in result.addresses {
+            precondition(!address.ip.contains("/"), "\(address.address) gives the ip \(address.ip)")
+        }
     }
 
     if let network = try? CNINetworkList.parse(bytes, file: "fuzz.conflist") {
         precondition(!network.name.isEmpty)
         precondition(
-            !network.plugins.isEmpty && network.pluginTypes.count == network.plugins.count,
-            "\(network.plugins.count) plugins but \(network.pluginTypes.count) types"
+            !network.plugins.isEmpty && network.plugins.allSatisfy { !$0.type.isEmpty },
+            "\(network.plugins.count) plugins, types \(network.pluginTypes)"
         )
         _ = CNIPluginRunner.supportsCheck(network.cniVersion)
         // The plugins as the runner sends them (name and cniVersion filled in) form a list again.
-        let list: [String: Any] = [
-            "name": network.name, "cniVersion": network.cniVersion,
-            "plugins": network.plugins.compactMap { try? JSONSerialization.jsonObject(with: $0) },
-        ]
-        guard let encoded = try? JSONSerialization.data(withJSONObject: list, options: [.sortedKeys]),
-            let again = try? CNINetworkList.parse(encoded, file: "again.conflist")
-        else {
+        let list = JSONValue.object([
+            "name": .string(network.name), "cniVersion": .string(network.cniVersion),
+            "plugins": .array(network.plugins.map { .object($0.fields) }),
+        ])
+        guard let again = try? CNINetworkList.parse(list.encoded(), file: "again.conflist") else {
             preconditionFailure("the parsed network does not parse again")
         }
         precondition(
