@@ -37,7 +37,7 @@ extension RuntimeService {
     ) async throws -> Runtime_V1_StopContainerResponse {
         guard !request.containerID.isEmpty else { throw SkiffError.invalidArgument("StopContainer needs container_id") }
         // A container that is already gone is stopped (the kubelet retries after a restart).
-        guard (try? await containers.container(request.containerID)) != nil else {
+        guard await containers.exists(request.containerID) else {
             return Runtime_V1_StopContainerResponse()
         }
         try await containers.stop(request.containerID, timeout: max(0, request.timeout))
@@ -133,7 +133,7 @@ extension RuntimeService {
                 case .stopped: .containerStoppedEvent
                 case .deleted: .containerDeletedEvent
                 }
-            if let sandbox = try? await sandboxes.sandbox(event.container.sandboxID) {
+            if let sandbox = await sandboxes.find(event.container.sandboxID) {
                 message.podSandboxStatus = Self.status(sandbox)
             }
             if event.kind != .deleted { message.containersStatuses = [ContainerConversions.status(event.container)] }

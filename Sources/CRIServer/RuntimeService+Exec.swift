@@ -10,9 +10,9 @@ extension RuntimeService {
         request: Runtime_V1_ExecSyncRequest,
         context: ServerContext
     ) async throws -> Runtime_V1_ExecSyncResponse {
-        let containers = self.containers
+        let exec = self.exec
         let result = try await cancelledWithRPC {
-            try await containers.execSync(request.containerID, command: request.cmd, timeout: max(0, request.timeout))
+            try await exec.execSync(request.containerID, command: request.cmd, timeout: max(0, request.timeout))
         }
         var response = Runtime_V1_ExecSyncResponse()
         response.stdout = Data(result.stdout)
@@ -35,13 +35,7 @@ extension RuntimeService {
                 "Exec with tty has no separate stderr: set stderr false (a terminal merges it into stdout)"
             )
         }
-        let container = try await containers.container(request.containerID)
-        guard container.state == .running else {
-            throw SkiffError(
-                .failedPrecondition,
-                "container \(container.id) is \(container.state.rawValue), not running; cannot exec in it"
-            )
-        }
+        let container = try await containers.running(request.containerID, toAllow: "exec in it")
         var response = Runtime_V1_ExecResponse()
         response.url = try await streaming.url(
             for: .exec(
@@ -68,7 +62,7 @@ extension RuntimeService {
         guard request.stdin || request.stdout || request.stderr else {
             throw SkiffError.invalidArgument("Attach needs at least one of stdin, stdout and stderr")
         }
-        let container = try await containers.validateAttach(request.containerID, stdin: request.stdin)
+        let container = try await exec.validateAttach(request.containerID, stdin: request.stdin)
         var response = Runtime_V1_AttachResponse()
         response.url = try await streaming.url(
             for: .attach(

@@ -11,8 +11,8 @@ extension RuntimeService {
         context: ServerContext
     ) async throws -> Runtime_V1_RunPodSandboxResponse {
         let spec = Self.spec(request.config, handler: request.runtimeHandler)
-        let containers = self.containers
-        let sandbox = try await cancelledWithRPC { try await containers.runPod(spec) }
+        let pods = self.pods
+        let sandbox = try await cancelledWithRPC { try await pods.run(spec) }
         var response = Runtime_V1_RunPodSandboxResponse()
         response.podSandboxID = sandbox.id
         return response
@@ -24,7 +24,7 @@ extension RuntimeService {
         request: Runtime_V1_StopPodSandboxRequest,
         context: ServerContext
     ) async throws -> Runtime_V1_StopPodSandboxResponse {
-        try await containers.stopPod(request.podSandboxID)
+        try await pods.stop(request.podSandboxID)
         return Runtime_V1_StopPodSandboxResponse()
     }
 
@@ -33,7 +33,7 @@ extension RuntimeService {
         request: Runtime_V1_RemovePodSandboxRequest,
         context: ServerContext
     ) async throws -> Runtime_V1_RemovePodSandboxResponse {
-        try await containers.removePod(request.podSandboxID)
+        try await pods.remove(request.podSandboxID)
         return Runtime_V1_RemovePodSandboxResponse()
     }
 

@@ -10,7 +10,7 @@ extension RuntimeService {
         context: ServerContext
     ) async throws -> Runtime_V1_ContainerStatsResponse {
         var response = Runtime_V1_ContainerStatsResponse()
-        response.stats = StatsConversions.container(try await containers.stats(of: request.containerID))
+        response.stats = StatsConversions.container(try await stats.stats(of: request.containerID))
         return response
     }
 
@@ -41,7 +41,7 @@ extension RuntimeService {
         context: ServerContext
     ) async throws -> Runtime_V1_PodSandboxStatsResponse {
         var response = Runtime_V1_PodSandboxStatsResponse()
-        response.stats = StatsConversions.pod(try await containers.podStats(of: request.podSandboxID))
+        response.stats = StatsConversions.pod(try await stats.podStats(of: request.podSandboxID))
         return response
     }
 
@@ -69,7 +69,7 @@ extension RuntimeService {
 
     private func containerStats(_ filter: Runtime_V1_ContainerStatsFilter?) async throws -> [Runtime_V1_ContainerStats]
     {
-        await containers.stats(
+        await stats.stats(
             idPrefix: filter?.id,
             sandboxID: filter?.podSandboxID,
             labels: filter?.labelSelector ?? [:]
@@ -78,7 +78,7 @@ extension RuntimeService {
     }
 
     private func podStats(_ filter: Runtime_V1_PodSandboxStatsFilter?) async -> [Runtime_V1_PodSandboxStats] {
-        await containers.podStats(idPrefix: filter?.id, labels: filter?.labelSelector ?? [:]).map(StatsConversions.pod)
+        await stats.podStats(idPrefix: filter?.id, labels: filter?.labelSelector ?? [:]).map(StatsConversions.pod)
     }
 
     public func listMetricDescriptors(

@@ -12,7 +12,10 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     let settings: RuntimeSettings
     let cgroupDriver: DaemonConfiguration.CgroupDriver
     let sandboxes: SandboxService
+    let pods: PodService
     let containers: ContainerService
+    let exec: ExecService
+    let stats: StatsService
     /// nil in unit tests without a streaming server.
     let streaming: StreamingHTTPServer?
 
@@ -21,10 +24,16 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
         settings: RuntimeSettings,
         cgroupDriver: DaemonConfiguration.CgroupDriver,
         sandboxes: SandboxService,
+        pods: PodService,
         containers: ContainerService,
+        exec: ExecService,
+        stats: StatsService,
         streaming: StreamingHTTPServer? = nil
     ) {
+        self.pods = pods
         self.containers = containers
+        self.exec = exec
+        self.stats = stats
         self.streaming = streaming
         self.statusProbe = statusProbe
         self.settings = settings

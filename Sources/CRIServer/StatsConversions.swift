@@ -29,7 +29,7 @@ enum StatsConversions {
         return memory
     }
 
-    static func container(_ usage: ContainerService.ContainerUsage) -> Runtime_V1_ContainerStats {
+    static func container(_ usage: StatsService.ContainerUsage) -> Runtime_V1_ContainerStats {
         var stats = Runtime_V1_ContainerStats()
         stats.attributes.id = usage.container.id
         stats.attributes.metadata = ContainerConversions.metadata(usage.container)
@@ -47,7 +47,7 @@ enum StatsConversions {
     }
 
     /// Pod totals are the sums over its running containers.
-    static func pod(_ usage: ContainerService.PodUsage) -> Runtime_V1_PodSandboxStats {
+    static func pod(_ usage: StatsService.PodUsage) -> Runtime_V1_PodSandboxStats {
         var stats = Runtime_V1_PodSandboxStats()
         stats.attributes.id = usage.sandbox.id
         stats.attributes.metadata = RuntimeService.metadata(usage.sandbox)

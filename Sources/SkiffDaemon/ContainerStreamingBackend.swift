@@ -6,7 +6,7 @@ import StreamingServer
 /// the command through the container's OCI runtime; an attach stream connects to the
 /// container's conmon; a port-forward connects inside the pod's network namespace.
 struct ContainerStreamingBackend: StreamingBackend {
-    let containers: ContainerService
+    let exec: ExecService
     let sandboxes: SandboxService
 
     func connectToPod(_ podSandboxID: String, port: UInt16) async throws(SkiffError) -> Int32 {
@@ -14,7 +14,7 @@ struct ContainerStreamingBackend: StreamingBackend {
     }
 
     func startExec(_ request: ExecStreamRequest) async throws(SkiffError) -> StartedExec {
-        let started = try await containers.startStreamingExec(
+        let started = try await exec.startStreamingExec(
             request.containerID,
             command: request.command,
             tty: request.tty
@@ -23,11 +23,11 @@ struct ContainerStreamingBackend: StreamingBackend {
     }
 
     func startAttach(_ request: AttachStreamRequest) async throws(SkiffError) -> StartedAttach {
-        let connection = try await containers.connectAttach(request.containerID, stdin: request.stdin)
-        let containers = self.containers
+        let connection = try await exec.connectAttach(request.containerID, stdin: request.stdin)
+        let exec = self.exec
         let id = request.containerID
         return StartedAttach(socket: connection.socket) { width, height in
-            Task { try? await containers.resizeTerminal(id, width: width, height: height) }
+            Task { await exec.resizeTerminalLoggingFailure(id, width: width, height: height) }
         }
     }
 }

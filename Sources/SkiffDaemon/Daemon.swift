@@ -66,22 +66,34 @@ public struct Daemon {
             logger: logger
         )
         let imageManager = try ImageManager(options: imageOptions(), logger: logger)
+        let monitor = try conmon()
+        let exits = try ExitFileWatcher(directory: directories.state + "/exits", logger: logger)
         let containers = try await ContainerService(
             options: .init(
                 stateDir: directories.state,
                 rootDir: directories.root,
                 handlers: statusProbe.handlers(),
-                cgroupLayout: CgroupLayout.detect(in: (try? MountTable.current()) ?? MountTable(entries: []))
+                cgroupLayout: try cgroupLayout()
             ),
             sandboxes: sandboxes,
             images: imageManager,
-            monitor: try conmon(),
+            monitor: monitor,
+            exits: exits,
             logger: logger
         )
+        let pods = await PodService(
+            options: .init(),
+            sandboxes: sandboxes,
+            containers: containers,
+            monitor: monitor,
+            exits: exits,
+            logger: logger
+        )
+        let exec = ExecService(containers: containers, logger: logger)
         let streaming = StreamingHTTPServer(
             address: configuration.streaming.address,
             port: configuration.streaming.port,
-            starter: ContainerStreamingBackend(containers: containers, sandboxes: sandboxes),
+            starter: ContainerStreamingBackend(exec: exec, sandboxes: sandboxes),
             idleTimeout: configuration.streaming.idleTimeout,
             tls: configuration.streaming.tlsCertFile.isEmpty
                 ? nil : (configuration.streaming.tlsCertFile, configuration.streaming.tlsKeyFile),
@@ -93,7 +105,10 @@ public struct Daemon {
             settings: try RuntimeSettings(stateDir: directories.state),
             cgroupDriver: configuration.runtime.cgroupDriver,
             sandboxes: sandboxes,
+            pods: pods,
             containers: containers,
+            exec: exec,
+            stats: StatsService(containers: containers, sandboxes: sandboxes, logger: logger),
             streaming: streaming
         )
         let server = GRPCServer(
@@ -141,12 +156,12 @@ public struct Daemon {
             try await ServiceGroup(configuration: groupConfiguration).run()
         } catch {
             await streaming.shutdown()
-            await containers.shutdown()
+            await exits.shutdown()
             await imageManager.shutdown()
             throw SkiffError(.internalError, "the gRPC server stopped with an error", cause: DescribedError(error))
         }
         await streaming.shutdown()
-        await containers.shutdown()
+        await exits.shutdown()
         await imageManager.shutdown()
         logger.info("skiffd stopped")
     }
@@ -176,6 +191,15 @@ public struct Daemon {
                     )
                 }
             }
+        }
+    }
+
+    /// The node's cgroup hierarchy, from the mount table.
+    private func cgroupLayout() throws(SkiffError) -> CgroupLayout? {
+        do {
+            return CgroupLayout.detect(in: try MountTable.current())
+        } catch {
+            throw SkiffError(.internalError, "cannot read the mount table to find the cgroup hierarchy", cause: error)
         }
     }
 

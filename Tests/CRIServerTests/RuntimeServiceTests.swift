@@ -52,6 +52,9 @@ import Testing
             pinner: NoNamespaces(),
             logger: Logger(label: "test")
         )
+        let logger = Logger(label: "test")
+        let monitor = ConmonMonitor(binary: "/nonexistent/conmon")
+        let exits = try ExitFileWatcher(directory: stateDir + "/exits", logger: logger)
         let containers = try await ContainerService(
             options: .init(
                 stateDir: stateDir,
@@ -61,15 +64,26 @@ import Testing
             ),
             sandboxes: sandboxes,
             images: Self.images,
-            monitor: ConmonMonitor(binary: "/nonexistent/conmon"),
-            logger: Logger(label: "test")
+            monitor: monitor,
+            exits: exits,
+            logger: logger
         )
         return RuntimeService(
             statusProbe: probe,
             settings: try RuntimeSettings(stateDir: stateDir),
             cgroupDriver: .cgroupfs,
             sandboxes: sandboxes,
-            containers: containers
+            pods: await PodService(
+                options: .init(),
+                sandboxes: sandboxes,
+                containers: containers,
+                monitor: monitor,
+                exits: exits,
+                logger: logger
+            ),
+            containers: containers,
+            exec: ExecService(containers: containers, logger: logger),
+            stats: StatsService(containers: containers, sandboxes: sandboxes, logger: logger)
         )
     }
 

@@ -108,9 +108,9 @@ import Glibc
 
         for layout in [CgroupLayout.hybrid, .legacy] {
             let reader = CgroupReader(layout: layout, root: tree.root)
-            let before = CgroupReader.nowNanoseconds()
+            let before = WallClock.nanoseconds()
             let usage = reader.usage(ofCgroup: Self.cgroup)
-            try Self.expectV1Usage(usage, before: before, after: CgroupReader.nowNanoseconds())
+            try Self.expectV1Usage(usage, before: before, after: WallClock.nanoseconds())
             #expect(
                 reader.pids(ofCgroup: Self.cgroup) == [5, 12],
                 "from the pids hierarchy, sorted, without duplicates"
@@ -154,11 +154,11 @@ import Glibc
                 == tree.root + "/cpu,cpuacct/skiff/abc"
         )
         let reader = CgroupReader(layout: .hybrid, root: tree.root)
-        let before = CgroupReader.nowNanoseconds()
+        let before = WallClock.nanoseconds()
         try Self.expectV1Usage(
             reader.usage(ofCgroup: Self.cgroup),
             before: before,
-            after: CgroupReader.nowNanoseconds()
+            after: WallClock.nanoseconds()
         )
         #expect(reader.pids(ofCgroup: Self.cgroup) == [41], "from the memory hierarchy when pids has no cgroup.procs")
 
@@ -179,7 +179,7 @@ import Glibc
         try Self.expectV1Usage(
             reader.usage(ofCgroup: Self.cgroup),
             before: before,
-            after: CgroupReader.nowNanoseconds()
+            after: WallClock.nanoseconds()
         )
         #expect(CgroupFiles.readLimits(ofCgroup: Self.cgroup, layout: .hybrid, root: tree.root).cpuShares == 1024)
     }
@@ -228,9 +228,9 @@ import Glibc
         try tree.write("skiff/abc/pids.max", "max\n")
 
         let reader = CgroupReader(layout: .unified, root: tree.root)
-        let before = CgroupReader.nowNanoseconds()
+        let before = WallClock.nanoseconds()
         let usage = try #require(reader.usage(ofCgroup: Self.cgroup))
-        #expect(usage.timestampNanos >= before && usage.timestampNanos <= CgroupReader.nowNanoseconds())
+        #expect(usage.timestampNanos >= before && usage.timestampNanos <= WallClock.nanoseconds())
         #expect(
             usage
                 == CgroupUsage(

@@ -1,3 +1,5 @@
+import ImageCore
+
 /// A container as Skiff records it (durably, in `<state_dir>/containers/<id>/container.json`).
 /// The record is the truth between calls; conmon's exit file is the truth about an exit.
 public struct Container: Codable, Sendable, Equatable {
@@ -44,4 +46,14 @@ public struct Container: Codable, Sendable, Equatable {
     /// and removed once its handler has left the configuration (nil in older records).
     public var runtimeBinary: String?
     public var runtimeRoot: String?
+}
+
+extension Container {
+    /// `layers` as digests. skiffd wrote them from digests it had parsed, so none fails to parse;
+    /// one that did (a record edited by hand) is left out of the image leases rather than
+    /// stopping recovery.
+    var layerDigests: [Digest] {
+        // try?: see above; a layer left out only leaves its snapshot unleased.
+        layers.compactMap { try? Digest(parsing: $0) }
+    }
 }

@@ -71,7 +71,7 @@ extension ContainerService {
             )
         }
 
-        let id = SandboxService.newID()
+        let id = ObjectID.random()
         let bundle = store.directory(of: id)
         let layerDirectory = "\(layersRoot)/\(id)"
         let rootfs = layerDirectory + "/rootfs"
@@ -86,7 +86,7 @@ extension ContainerService {
             labels: spec.labels,
             annotations: spec.annotations,
             state: .created,
-            createdAt: SandboxService.nowNanoseconds(),
+            createdAt: WallClock.nanoseconds(),
             startedAt: 0,
             finishedAt: 0,
             exitCode: 0,
@@ -97,7 +97,7 @@ extension ContainerService {
             mounts: spec.mounts,
             resources: spec.resources,
             runtimeHandler: handler.name,
-            cgroupsPath: cgroupsPath(of: id, in: sandbox),
+            cgroupsPath: sandbox.cgroupsPath(of: id, defaultParent: options.defaultCgroupParent),
             layers: image.chainIDs.map(\.description),
             stopSignal: Self.signalNumber(defaults.stopSignal) ?? SIGTERM,
             pid: 0,
@@ -155,7 +155,7 @@ extension ContainerService {
                 )
             )
             try CommandCheck.check(runtimeSpec, runtimePath: runtimePath)
-            try Self.writeJSON(runtimeSpec, to: bundle + "/config.json")
+            try JSONFile.write(runtimeSpec, to: bundle + "/config.json")
             if !container.logPath.isEmpty {
                 do {
                     try FileSystem.makeDirectories(FileSystem.parentDirectory(of: container.logPath), mode: 0o755)
@@ -172,7 +172,7 @@ extension ContainerService {
                     runtimePath: runtimePath,
                     runtimeRoot: handler.root,
                     logPath: container.logPath,
-                    exitDirectory: exitDirectory,
+                    exitDirectory: exits.directory,
                     socketDirectory: socketDirectory,
                     stdin: spec.stdin,
                     stdinOnce: spec.stdinOnce,
@@ -184,12 +184,23 @@ extension ContainerService {
             container.monitorPID = started.monitorPID
             try await store.save(container)
         } catch {
-            if runtimeCreated { try? await makeRuntime(handler).delete(id: id, force: true) }
+            if runtimeCreated {
+                // try?: a create that failed may have made nothing to delete; the error reported
+                // is the create's.
+                try? await makeRuntime(handler).delete(id: id, force: true)
+            }
             await releaseFilesystem(id: id, layers: leased ? image.chainIDs : [])
-            try? await store.delete(id)
-            try? FileSystem.removeIfPresent(exitDirectory + "/" + id)
+            do {
+                try await store.delete(id)
+            } catch let undoError {
+                logger.error(
+                    "cannot remove a container that failed",
+                    metadata: ["id": "\(id)", "error": "\(undoError)"]
+                )
+            }
+            exits.remove(id)
             // conmon's attach socket link, left when the runtime refused the container.
-            try? FileSystem.removeIfPresent(socketDirectory + "/" + id)
+            removeAttachSocket(of: id)
             throw error
         }
         logger.info(

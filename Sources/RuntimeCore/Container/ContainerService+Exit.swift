@@ -8,81 +8,25 @@ import SkiffCommon
 extension ContainerService {
     // MARK: Exits
 
-    /// Learns of exits as conmon writes its exit files (inotify on the exit directory), then
-    /// sweeps once for files written before the watch began. Without inotify (its limits
-    /// reached), the directory is polled every `exitPollInterval` instead.
-    func startExitWatcher() {
-        do {
-            let watcher = try DirectoryWatcher(directory: exitDirectory)
-            exitFiles = watcher
-            // The task holds the stream, not the watcher: dropping the watcher ends the stream.
-            let events = watcher.events
-            exitWatcher = Task { [weak self] in
-                await self?.collectExits()
-                for await event in events {
-                    switch event {
-                    case .file(let name): await self?.exitFileWritten(name)
-                    case .overflow: await self?.exitFilesOverflowed()
-                    }
-                }
-            }
-        } catch {
-            logger.warning("cannot watch conmon's exit files; polling them instead", metadata: ["error": "\(error)"])
-            let interval = options.exitPollInterval
-            exitWatcher = Task { [weak self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
-                    await self?.exitFilesOverflowed()
-                }
+    /// conmon wrote an exit file (or events were lost: every live container looks again).
+    func exitNotice(_ notice: ExitFileWatcher.Notice) async {
+        switch notice {
+        case .eventsLost:
+            await collectExits()
+        case .written(let name, let awaited):
+            if await store.find(name) != nil {
+                await collectExit(of: name)
+            } else if !awaited, ObjectID.isWellFormed(name) {
+                // A container removed at recovery (being created when skiffd stopped) whose
+                // conmon wrote its exit afterwards: nobody will read it.
+                exits.remove(name)
             }
         }
     }
 
-    /// conmon wrote `name` into the exit directory: a container's exit, or a pod's pause.
-    func exitFileWritten(_ name: String) async {
-        if name.hasPrefix(Self.pausePrefix) {
-            let sandboxID = String(name.dropFirst(Self.pausePrefix.count))
-            if !pausesBeingRemoved.contains(sandboxID) {
-                await sandboxes.markNotReady(sandboxID, reason: "its pause process exited")
-            }
-        } else if await store.find(name) != nil {
-            await collectExit(of: name)
-        } else if exitWaiters[name] == nil, !name.contains(".") {
-            // A container removed at recovery (being created when skiffd stopped) whose conmon
-            // wrote its exit afterwards: nobody will read it.
-            try? FileSystem.removeIfPresent(exitDirectory + "/" + name)
-        }
-        if let waiting = exitWaiters.removeValue(forKey: name) {
-            for continuation in waiting.values { continuation.resume() }
-        }
-    }
-
-    /// Events were lost (or there is no watch): every running container and every waiter looks again.
-    func exitFilesOverflowed() async {
-        await collectExits()
-        for name in exitWaiters.keys where FileSystem.exists(exitDirectory + "/" + name) {
-            await exitFileWritten(name)
-        }
-    }
-
-    /// Returns once conmon has written the exit file `name`, or at `deadline`.
-    func waitForExitFile(_ name: String, until deadline: ContinuousClock.Instant) async {
-        if FileSystem.exists(exitDirectory + "/" + name) { return }
-        let token = nextExitWaiter
-        nextExitWaiter += 1
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            exitWaiters[name, default: [:]][token] = continuation
-            Task { [weak self] in
-                try? await Task.sleep(until: deadline)
-                await self?.exitWaitExpired(name, token: token)
-            }
-        }
-    }
-
-    private func exitWaitExpired(_ name: String, token: Int) {
-        guard let continuation = exitWaiters[name]?.removeValue(forKey: token) else { return }
-        if exitWaiters[name]?.isEmpty == true { exitWaiters[name] = nil }
-        continuation.resume()
+    /// Returns once conmon has written the exit file of `id`, or at `deadline`.
+    func waitForExitFile(_ id: String, until deadline: ContinuousClock.Instant) async {
+        await exits.wait(for: id, until: deadline)
     }
 
     func collectExits() async {
@@ -113,14 +57,14 @@ extension ContainerService {
         guard !starting.contains(id), var container = await store.find(id),
             container.state == .running || container.state == .created
         else { return }
-        let exitFile = exitDirectory + "/" + container.id
-        guard let text = try? FileSystem.readText(exitFile), let code = Int32(text.trimmingNewline) else { return }
+        let exitFile = exits.path(of: container.id)
+        guard let code = exits.exitCode(of: container.id) else { return }
         var status = stat()
         let finishedAt = max(
             container.startedAt,
             stat(exitFile, &status) == 0
                 ? Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
-                : SandboxService.nowNanoseconds()
+                : WallClock.nanoseconds()
         )
         let bundle = store.directory(of: container.id)
         let oomKilled = FileSystem.exists(bundle + "/oom")
@@ -128,6 +72,7 @@ extension ContainerService {
         container.exitCode = code
         container.finishedAt = finishedAt
         container.reason = oomKilled ? "OOMKilled" : (code == 0 ? "Completed" : "Error")
+        // try?: a container that wrote no termination message has no file: no message.
         if let path = container.terminationMessageHostPath, let bytes = try? FileSystem.readBytes(path, limit: 4096) {
             container.message = String(decoding: bytes, as: UTF8.self)
         }
@@ -155,13 +100,19 @@ extension ContainerService {
     func recover() async {
         let all = await store.all
         for container in all {
-            await images.leaseLayers(container.layers.compactMap { try? Digest(parsing: $0) })
+            await images.leaseLayers(container.layerDigests)
         }
         for container in all where container.state == .running || container.state == .created {
             await collectExit(of: container.id)
-            guard var current = await store.find(container.id), current.state == .running || current.state == .created,
-                let runtime = try? teardownRuntime(for: current)
+            guard var current = await store.find(container.id), current.state == .running || current.state == .created
             else { continue }
+            let runtime: any OCIRuntime
+            do {
+                runtime = try teardownRuntime(for: current)
+            } catch {
+                logger.error("cannot recover a container", metadata: ["id": "\(current.id)", "error": "\(error)"])
+                continue
+            }
             let state: OCIState?
             let gone: Bool
             do {
@@ -174,8 +125,8 @@ extension ContainerService {
             if current.state == .created, let state, state.status == "running" {
                 // skiffd died between `runtime start` and recording it: the container runs.
                 current.state = .running
-                current.startedAt = SandboxService.nowNanoseconds()
-                try? await store.save(current)
+                current.startedAt = WallClock.nanoseconds()
+                await saveRecovered(current)
                 logger.warning(
                     "container was started while skiffd went down; recorded as running",
                     metadata: ["id": "\(current.id)"]
@@ -187,12 +138,11 @@ extension ContainerService {
                 current.exitCode = 255
                 current.reason = "Error"
                 current.message = "the container and its monitor were gone when skiffd restarted (node reboot?)"
-                current.finishedAt = SandboxService.nowNanoseconds()
-                try? await store.save(current)
+                current.finishedAt = WallClock.nanoseconds()
+                await saveRecovered(current)
                 logger.warning("container lost while skiffd was down", metadata: ["id": "\(current.id)"])
             }
         }
-        await recoverPauses()
         let unreadable = await store.unreadable
         for (id, reason) in unreadable.sorted(by: { $0.key < $1.key }) {
             logger.error(
@@ -205,14 +155,10 @@ extension ContainerService {
             logger.warning("removing the writable layer of a container without a record", metadata: ["id": "\(name)"])
             await releaseFilesystem(id: name, layers: [])
         }
-        // Exit files of containers and pauses that no longer exist (skiffd stopped between a
-        // removal's record and its files).
-        let sandboxIDs = Set(await sandboxes.list().map(\.id))
-        for name in FileSystem.directoryEntries(exitDirectory) ?? [] where !known.contains(name) {
-            if name.hasPrefix(Self.pausePrefix), sandboxIDs.contains(String(name.dropFirst(Self.pausePrefix.count))) {
-                continue
-            }
-            try? FileSystem.removeIfPresent(exitDirectory + "/" + name)
+        // Exit files of containers that no longer exist (skiffd stopped between a removal's
+        // record and its files). Pauses' are their pods' (`PodService`).
+        for name in exits.names() where ObjectID.isWellFormed(name) && !known.contains(name) {
+            exits.remove(name)
         }
         // A CreateContainer that skiffd did not live to record: its runtime container (and
         // with it the process, conmon's child, and the cgroup) and bundle go; an exit file
@@ -222,13 +168,41 @@ extension ContainerService {
                 "removing a container that was being created when skiffd stopped",
                 metadata: ["id": "\(name)"]
             )
-            let monitors = await settleLeftoverMonitors(of: name, pidFile: store.directory(of: name) + "/pidfile")
+            let monitors = await LeftoverMonitors.settle(
+                of: name,
+                pidFile: store.directory(of: name) + "/pidfile",
+                deadline: options.commandTimeout
+            )
             for handler in options.handlers.handlers where handler.resolvedPath != nil {
+                // try?: the container is in at most one handler's runtime; the others know none.
                 try? await makeRuntime(handler).delete(id: name, force: true)
             }
-            killLeftoverMonitors(monitors, of: name)
-            try? DirectoryTree.remove(store.directory(of: name))
-            try? FileSystem.removeIfPresent(socketDirectory + "/" + name)
+            LeftoverMonitors.kill(monitors, of: name)
+            removeAttachSocket(of: name)
+            logger.logFailure(.warning, "cannot remove a container's bundle", metadata: ["id": "\(name)"]) {
+                () throws(SystemCallError) in try DirectoryTree.remove(store.directory(of: name))
+            }
+        }
+    }
+
+    /// Records what recovery learnt; a record that cannot be written keeps its old state, which
+    /// the next start recovers again.
+    private func saveRecovered(_ container: Container) async {
+        do {
+            try await store.save(container)
+        } catch {
+            logger.error(
+                "cannot record a recovered container",
+                metadata: ["id": "\(container.id)", "error": "\(error)"]
+            )
+        }
+    }
+
+    /// Removes conmon's link to the container's attach socket once the container is gone
+    /// (conmon removes it itself only when it exits cleanly).
+    func removeAttachSocket(of id: String) {
+        logger.logFailure(.warning, "cannot remove a container's attach socket", metadata: ["id": "\(id)"]) {
+            () throws(SystemCallError) in try FileSystem.removeIfPresent(socketDirectory + "/" + id)
         }
     }
 }

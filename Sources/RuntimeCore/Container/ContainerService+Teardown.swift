@@ -34,20 +34,26 @@ extension ContainerService {
         if container.state == .created {
             // Never started: there is nothing to stop gracefully, and some runtimes (runsc) do
             // not end a created container on a signal. delete --force ends it and its helpers.
-            try? await runtime.delete(id: container.id, force: true)
+            await ask("delete --force", container) { () async throws(SkiffError) in
+                try await runtime.delete(id: container.id, force: true)
+            }
             if await waitForExit(container.id, within: killGrace) { return }
             try await forceEnd(container, runtime: runtime, why: "its runtime did not end the created container")
             return
         }
         if timeout > 0 {
-            try? await runtime.kill(id: container.id, signal: container.stopSignal)
+            await ask("kill -\(container.stopSignal)", container) { () async throws(SkiffError) in
+                try await runtime.kill(id: container.id, signal: container.stopSignal)
+            }
             if await waitForExit(container.id, within: .seconds(timeout)) { return }
             logger.info(
                 "container did not stop within its grace period; killing it",
                 metadata: ["id": "\(container.id)", "grace": "\(timeout)s"]
             )
         }
-        try? await runtime.kill(id: container.id, signal: SIGKILL)
+        await ask("kill -KILL", container) { () async throws(SkiffError) in
+            try await runtime.kill(id: container.id, signal: SIGKILL)
+        }
         if await waitForExit(container.id, within: killGrace) { return }
         try await forceEnd(container, runtime: runtime, why: "it did not exit within \(killGrace) of SIGKILL")
     }
@@ -56,7 +62,9 @@ extension ContainerService {
     /// left in the container's cgroup are killed, and the exit is recorded by skiffd (137).
     func forceEnd(_ container: Container, runtime: any OCIRuntime, why: String) async throws(SkiffError) {
         logger.warning("forcing a container's end", metadata: ["id": "\(container.id)", "reason": "\(why)"])
-        try? await runtime.delete(id: container.id, force: true)
+        await ask("delete --force", container) { () async throws(SkiffError) in
+            try await runtime.delete(id: container.id, force: true)
+        }
         if await waitForExit(container.id, within: .seconds(2)) { return }
         // conmon's command line names the container (--cid): a reused pid is never killed.
         if container.monitorPID > 0, ProcessTree.commandLine(of: container.monitorPID)?.contains(container.id) == true {
@@ -69,11 +77,23 @@ extension ContainerService {
         else { return }
         current.state = .exited
         current.exitCode = 137
-        current.finishedAt = SandboxService.nowNanoseconds()
+        current.finishedAt = WallClock.nanoseconds()
         current.reason = "Error"
         current.message = "killed by skiffd: \(why)"
         try await store.save(current)
         await events.publish(ContainerEvent(kind: .stopped, container: current, timestamp: current.finishedAt))
+    }
+
+    /// Asks the runtime to end the container. A refusal is logged, not thrown (the container may
+    /// have exited meanwhile): the wait for conmon's exit file that follows, then a forced end,
+    /// find out whether it worked.
+    private func ask(_ what: String, _ container: Container, _ call: () async throws(SkiffError) -> Void) async {
+        await logger.logFailure(
+            .debug,
+            "the runtime refused to end a container",
+            metadata: ["id": "\(container.id)", "call": "\(what)"],
+            of: call
+        )
     }
 
     /// Waits for the container's exit to be recorded, woken by conmon's exit file; true once it is.
@@ -106,18 +126,22 @@ extension ContainerService {
         if container.state == .running || container.state == .created {
             try await stopHoldingLock(container.id, timeout: 0)
         }
-        if let runtime = try? teardownRuntime(for: container) {
-            try await runtime.delete(id: container.id, force: true)
+        let runtime: (any OCIRuntime)?
+        do {
+            runtime = try teardownRuntime(for: container)
+        } catch {
+            // An exited container of a handler no longer known: nothing of it runs; its files go.
+            logger.warning("removing a container without its runtime", metadata: ["id": "\(id)", "error": "\(error)"])
+            runtime = nil
         }
-        await releaseFilesystem(id: container.id, layers: container.layers.compactMap { try? Digest(parsing: $0) })
+        try await runtime?.delete(id: container.id, force: true)
+        await releaseFilesystem(id: container.id, layers: container.layerDigests)
         try await store.delete(container.id)
-        cpuSamples[container.id] = nil
-        try? FileSystem.removeIfPresent(exitDirectory + "/" + container.id)
-        // conmon's link to the attach socket (it removes it itself only when it exits cleanly).
-        try? FileSystem.removeIfPresent(socketDirectory + "/" + container.id)
+        exits.remove(container.id)
+        removeAttachSocket(of: container.id)
         logger.info("container removed", metadata: ["id": "\(container.id)", "name": "\(container.name)"])
         await events.publish(
-            ContainerEvent(kind: .deleted, container: container, timestamp: SandboxService.nowNanoseconds())
+            ContainerEvent(kind: .deleted, container: container, timestamp: WallClock.nanoseconds())
         )
     }
 
@@ -133,5 +157,27 @@ extension ContainerService {
             )
         }
         return makeRuntime(.recorded(name: container.runtimeHandler, binary: binary, root: root))
+    }
+
+    // MARK: Pods
+
+    /// Stops every live container of a pod at once (StopPodSandbox); one removed meanwhile by a
+    /// RemoveContainer that ran first has nothing left to stop.
+    public func stopAll(inPod sandboxID: String) async throws(SkiffError) {
+        for container in await list(sandboxID: sandboxID)
+        where container.state == .running || container.state == .created {
+            do throws(SkiffError) {
+                try await stop(container.id, timeout: 0)
+            } catch {
+                guard error.code == .notFound else { throw error }
+            }
+        }
+    }
+
+    /// Removes every container of a pod (RemovePodSandbox).
+    public func removeAll(inPod sandboxID: String) async throws(SkiffError) {
+        for container in await list(sandboxID: sandboxID) {
+            try await remove(container.id)
+        }
     }
 }

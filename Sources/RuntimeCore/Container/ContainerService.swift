@@ -5,9 +5,11 @@ import Logging
 import Metadata
 import SkiffCommon
 
-/// Containers: an overlay root filesystem over the image's snapshots, an OCI spec generated
-/// from the CRI config, `runtime create` under conmon, start/stop/remove, exits read from
-/// conmon's exit files, durable records and recovery after a restart.
+/// The container lifecycle: an overlay root filesystem over the image's snapshots, an OCI spec
+/// generated from the CRI config, `runtime create` under conmon, start/stop/remove, exits read
+/// from conmon's exit files (`ExitFileWatcher`), resource updates, durable records and recovery
+/// after a restart. Calls into a running container (exec, attach) are `ExecService`'s, usage
+/// `StatsService`'s; pods, and the pause process, `PodService`'s.
 public actor ContainerService {
     public struct Options: Sendable {
         public var stateDir: String
@@ -17,11 +19,6 @@ public actor ContainerService {
         /// Parent cgroup for pods that name none.
         public var defaultCgroupParent: String
         public var commandTimeout: Duration
-        /// How often running containers are checked for an exit file when the exit directory
-        /// cannot be watched with inotify.
-        public var exitPollInterval: Duration
-        /// The static pause binary run as PID 1 of pods that share a PID namespace.
-        public var pauseBinary: String
 
         public init(
             stateDir: String,
@@ -29,64 +26,51 @@ public actor ContainerService {
             handlers: RuntimeHandlerSet,
             cgroupLayout: CgroupLayout?,
             defaultCgroupParent: String = "/skiff",
-            commandTimeout: Duration = .seconds(60),
-            exitPollInterval: Duration = .milliseconds(100),
-            pauseBinary: String = ContainerService.pauseBesideExecutable()
+            commandTimeout: Duration = .seconds(60)
         ) {
-            self.pauseBinary = pauseBinary
             self.stateDir = stateDir
             self.rootDir = rootDir
             self.handlers = handlers
             self.cgroupLayout = cgroupLayout
             self.defaultCgroupParent = defaultCgroupParent
             self.commandTimeout = commandTimeout
-            self.exitPollInterval = exitPollInterval
         }
     }
 
-    let options: Options
+    public nonisolated let options: Options
     /// `<state_dir>/containers/<id>/container.json`, beside the bundle and conmon's files.
     let store: RecordDirectory<Container>
     let sandboxes: SandboxService
     let images: ImageManager
     let monitor: any ContainerMonitor
+    let exits: ExitFileWatcher
     let makeRuntime: @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime
     public let events = ContainerEventHub()
     let logger: Logger
     let minimumOOMScoreAdj: Int
     /// What request validation needs to know of the node (huge page sizes, AppArmor, cgroups).
     let nodeFacts: ContainerSpec.NodeFacts
-    var exitWatcher: Task<Void, Never>?
-    /// The inotify watch on conmon's exit directory (nil when polling).
-    var exitFiles: DirectoryWatcher?
-    /// Callers waiting for an exit file, by file name, then by waiter.
-    var exitWaiters: [String: [Int: CheckedContinuation<Void, Never>]] = [:]
-    var nextExitWaiter = 0
     /// Containers whose StartContainer is between `runtime start` and its record.
     var starting: Set<String> = []
-    /// Pods whose pause process skiffd is stopping itself (its exit is no news).
-    var pausesBeingRemoved: Set<String> = []
     /// Exit collections in progress, so that the watcher and an rpc never record one exit twice.
     var exitCollections: [String: Task<Void, Never>] = [:]
-    /// The last CPU sample per container, for nanocores.
-    var cpuSamples: [String: (timestamp: Int64, usage: UInt64)] = [:]
-    /// RunPodSandbox and CreateContainer calls in progress or finished unclaimed, for retries.
-    let podCreations = CreationLedger<SandboxSpec, PodSandbox>()
+    /// CreateContainer calls in progress or finished unclaimed, for retries.
     let containerCreations = CreationLedger<ContainerSpec, Container>()
-    /// Stops and removals, one at a time per container and per pod.
+    /// Stops and removals, one at a time per container.
     let teardown = ObjectLocks()
     /// Name keys of CreateContainer calls in progress.
     var reserved: Set<String> = []
 
-    var exitDirectory: String { options.stateDir + "/exits" }
-    var socketDirectory: String { options.stateDir + "/attach" }
-    var layersRoot: String { options.rootDir + "/containers" }
+    /// conmon's attach sockets and control fifos, one directory per container.
+    nonisolated var socketDirectory: String { options.stateDir + "/attach" }
+    nonisolated var layersRoot: String { options.rootDir + "/containers" }
 
     public init(
         options: Options,
         sandboxes: SandboxService,
         images: ImageManager,
         monitor: any ContainerMonitor,
+        exits: ExitFileWatcher,
         makeRuntime: @escaping @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime = ContainerService
             .runcCompatible,
         logger: Logger
@@ -95,6 +79,7 @@ public actor ContainerService {
         self.sandboxes = sandboxes
         self.images = images
         self.monitor = monitor
+        self.exits = exits
         self.makeRuntime = makeRuntime
         self.logger = logger
         store = try RecordDirectory(
@@ -104,23 +89,18 @@ public actor ContainerService {
             createdAt: \.createdAt
         )
         nodeFacts = ContainerSpec.NodeFacts.current(cgroupLayout: options.cgroupLayout)
-        minimumOOMScoreAdj =
-            (try? FileSystem.readText("/proc/self/oom_score_adj")).flatMap { Int($0.trimmingNewline) } ?? 0
-        for directory in [options.stateDir + "/exits", options.stateDir + "/attach", options.rootDir + "/containers"] {
+        minimumOOMScoreAdj = OOMScoreFloor.current()
+        for directory in [options.stateDir + "/attach", options.rootDir + "/containers"] {
             do {
                 try FileSystem.makeDirectories(directory, mode: 0o711)
             } catch {
                 throw error.skiffError("cannot create \(directory)")
             }
         }
-        // The watch first: recovery waits for exits too (pause processes it removes).
-        startExitWatcher()
+        // The watch first: recovery waits for exits too (of containers it stops).
+        await exits.addListener { [weak self] notice in await self?.exitNotice(notice) }
+        await exits.start()
         await recover()
-    }
-
-    /// `skiff-pause` next to the running executable (skiffd, or the test runner).
-    public static func pauseBesideExecutable() -> String {
-        FileSystem.parentDirectory(of: (try? FileSystem.readLink("/proc/self/exe")) ?? "") + "/skiff-pause"
     }
 
     public static let runcCompatible: @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime = { handler in
@@ -129,12 +109,6 @@ public actor ContainerService {
             binary: handler.resolvedPath ?? handler.configuredPath,
             root: handler.root
         )
-    }
-
-    public func shutdown() {
-        exitWatcher?.cancel()
-        exitWatcher = nil
-        exitFiles = nil
     }
 
     // MARK: Start
@@ -155,7 +129,7 @@ public actor ContainerService {
                 "container \(container.id) is \(container.state.rawValue), not created; only a created container can be started"
             )
         }
-        let startedAt = SandboxService.nowNanoseconds()
+        let startedAt = WallClock.nanoseconds()
         // A command that exits at once has its exit file before this records the start: the
         // exit is collected after it (never a STOPPED before STARTED, nor a start over an exit).
         starting.insert(container.id)
@@ -190,11 +164,46 @@ public actor ContainerService {
         }
     }
 
-    /// Details for ContainerStatus's `verbose` info.
+    /// Whether a container has this ID or unique ID prefix.
+    public func exists(_ id: String) async -> Bool {
+        guard !id.isEmpty else { return false }
+        return await store.find(id) != nil
+    }
+
+    /// The container, once any exit conmon wrote for it is recorded.
+    public func current(_ id: String) async throws(SkiffError) -> Container {
+        await collectExit(of: id)
+        return try await existing(id)
+    }
+
+    /// The container, once any exit conmon wrote for it is recorded, if it runs; else
+    /// FAILED_PRECONDITION saying it cannot `purpose` ("exec in it").
+    public func running(_ id: String, toAllow purpose: String) async throws(SkiffError) -> Container {
+        await collectExit(of: id)
+        let container = try await existing(id)
+        guard container.state == .running else {
+            throw SkiffError(
+                .failedPrecondition,
+                "container \(container.id) is \(container.state.rawValue), not running; cannot \(purpose)"
+            )
+        }
+        return container
+    }
+
+    /// Details for ContainerStatus's `verbose` info: the OCI spec the container was created with.
     public func runtimeSpecJSON(of id: String) async -> String? {
         guard let container = await store.find(id) else { return nil }
-        return try? FileSystem.readText(store.directory(of: container.id) + "/config.json", limit: 4 << 20)
+        let path = bundleDirectory(of: container.id) + "/config.json"
+        do {
+            return try FileSystem.readText(path, limit: 4 << 20)
+        } catch {
+            logger.warning("cannot read a container's spec", metadata: ["path": "\(path)", "error": "\(error)"])
+            return nil
+        }
     }
+
+    /// `<state_dir>/containers/<id>`: the record, the OCI bundle and conmon's files.
+    nonisolated func bundleDirectory(of id: String) -> String { store.directory(of: id) }
 
     // MARK: Helpers
 
@@ -206,7 +215,7 @@ public actor ContainerService {
         return container
     }
 
-    func runtime(for container: Container) throws(SkiffError) -> any OCIRuntime {
+    nonisolated func runtime(for container: Container) throws(SkiffError) -> any OCIRuntime {
         guard let handler = options.handlers[container.runtimeHandler] else {
             throw SkiffError(
                 .failedPrecondition,
@@ -214,13 +223,6 @@ public actor ContainerService {
             )
         }
         return makeRuntime(handler)
-    }
-
-    /// `<the pod's cgroup_parent, else options.defaultCgroupParent>/skiff-<id>`, the cgroupfs
-    /// path the OCI runtime creates for a container (or the pod's pause process).
-    func cgroupsPath(of id: String, in sandbox: PodSandbox) -> String {
-        let parent = (sandbox.cgroupParent ?? "").isEmpty ? options.defaultCgroupParent : sandbox.cgroupParent!
-        return (parent.hasSuffix("/") ? String(parent.dropLast()) : parent) + "/skiff-" + id
     }
 
     func targetPIDNamespace(_ mode: ContainerSpec.PIDMode, sandbox: PodSandbox) async throws(SkiffError) -> String? {
@@ -234,7 +236,9 @@ public actor ContainerService {
     /// Unmounts and deletes the writable layer and drops the image leases.
     func releaseFilesystem(id: String, layers: [Digest]) async {
         let directory = "\(layersRoot)/\(id)"
-        try? FileSystem.unmount(directory + "/rootfs")
+        logger.logFailure(.warning, "cannot unmount a container's root filesystem", metadata: ["id": "\(id)"]) {
+            () throws(SystemCallError) in try FileSystem.unmount(directory + "/rootfs")
+        }
         do {
             try DirectoryTree.remove(directory)
         } catch {
@@ -244,18 +248,6 @@ public actor ContainerService {
             )
         }
         if !layers.isEmpty { await images.releaseLayers(layers) }
-    }
-
-    static func writeJSON<Value: Encodable>(_ value: Value, to path: String) throws(SkiffError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            try FileSystem.writeAtomically(path, Array(try encoder.encode(value)), mode: 0o600)
-        } catch let error as SystemCallError {
-            throw error.skiffError("cannot write \(path)")
-        } catch {
-            throw SkiffError(.internalError, "cannot encode \(path)", cause: DescribedError(error))
-        }
     }
 
     static func terminationMessageHostPath(_ spec: ContainerSpec) -> String? {

@@ -51,6 +51,7 @@ public struct PinnsNamespacePinner: NamespacePinning {
 
     /// `skiff-pinns` next to the running executable (skiffd, or the test runner).
     public static func besideExecutable() -> PinnsNamespacePinner {
+        // try?: /proc/self/exe is always there; were it not, the helper is looked for in "/".
         let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? ""
         return PinnsNamespacePinner(helper: FileSystem.parentDirectory(of: executable) + "/skiff-pinns")
     }
@@ -94,6 +95,7 @@ public struct PinnsNamespacePinner: NamespacePinning {
                 throw error.skiffError("cannot release the pinned namespace \(path)")
             }
         }
+        // try?: the directory is inside the pod's, which goes with the pod; only the mounts matter.
         try? FileSystem.removeIfPresent(namespaces.directory)
     }
 }

@@ -193,3 +193,12 @@ public struct UnrecognizedValue: Sendable, Equatable {
         self.rawValue = rawValue
     }
 }
+
+extension PodSandbox {
+    /// `<the pod's cgroup_parent, else defaultParent>/skiff-<id>`: the cgroupfs path the OCI
+    /// runtime creates for a container of this pod (or its pause process).
+    public func cgroupsPath(of id: String, defaultParent: String) -> String {
+        let parent = (cgroupParent ?? "").isEmpty ? defaultParent : cgroupParent!
+        return (parent.hasSuffix("/") ? String(parent.dropLast()) : parent) + "/skiff-" + id
+    }
+}

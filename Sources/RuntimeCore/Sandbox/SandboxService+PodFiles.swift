@@ -48,7 +48,14 @@ extension SandboxService {
             for server in dns.servers { resolv += "nameserver \(server)\n" }
             if !dns.options.isEmpty { resolv += "options \(dns.options.joined(separator: " "))\n" }
         } else {
-            resolv = (try? FileSystem.readText("/etc/resolv.conf")) ?? ""
+            do {
+                resolv = try FileSystem.readText("/etc/resolv.conf")
+            } catch {
+                logger.warning(
+                    "cannot read the node's /etc/resolv.conf; the pod gets an empty one",
+                    metadata: ["pod": "\(sandbox.id)", "error": "\(error)"]
+                )
+            }
         }
         var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
         for ip in sandbox.ips { hosts += "\(ip)\t\(sandbox.hostname)\n" }

@@ -17,7 +17,12 @@ extension SandboxService {
     /// (Debian's portmap looks for IPv6 chains of IPv4-only pods), and a NotReady pod is killed
     /// and recreated by the kubelet; what skiffd can see for itself is checked instead.
     func recover() async throws(SkiffError) {
-        let mounts = (try? MountTable.current()) ?? MountTable(entries: [])
+        let mounts: MountTable
+        do {
+            mounts = try MountTable.current()
+        } catch {
+            throw error.skiffError("cannot read the mount table to check the pods' namespaces")
+        }
         let unreadable = await store.unreadable
         for (id, reason) in unreadable.sorted(by: { $0.key < $1.key }) {
             logger.error(
@@ -47,6 +52,22 @@ extension SandboxService {
     /// The sandbox as it stood just before CNI ADD, beside the record that is written last.
     static let provisionalRecordName = "creating.json"
 
+    /// The provisional record in `directory`, if the interrupted run got as far as writing it.
+    private func provisionalRecord(in directory: String) -> PodSandbox? {
+        let path = directory + "/" + Self.provisionalRecordName
+        guard FileSystem.exists(path) else { return nil }
+        do {
+            return try JSONDecoder().decode(PodSandbox.self, from: Data(try FileSystem.readBytes(path, limit: 1 << 20)))
+        } catch {
+            // Without it only portmap's rules are left behind (the DEL lacks the port mappings).
+            logger.warning(
+                "cannot read a pod's provisional record",
+                metadata: ["path": "\(path)", "error": "\(error)"]
+            )
+            return nil
+        }
+    }
+
     /// A RunPodSandbox that skiffd did not live to record (its record is written last): the
     /// network is released through CNI DEL by container ID (host-local's address, the veth,
     /// portmap's chains), then the pinned namespaces and /dev/shm are unmounted and the
@@ -55,9 +76,8 @@ extension SandboxService {
         logger.warning("removing a pod sandbox that was being created when skiffd stopped", metadata: ["id": "\(id)"])
         let directory = store.directory(of: id)
         let netns = directory + "/ns/net"
-        let provisional = (try? FileSystem.readBytes(directory + "/" + Self.provisionalRecordName))
-            .flatMap { try? JSONDecoder().decode(PodSandbox.self, from: Data($0)) }
-        if mounts.isMountPoint(netns), let network = try? CNINetworkList.load(directory: options.cniConfDir) {
+        let provisional = provisionalRecord(in: directory)
+        if mounts.isMountPoint(netns), let network = networkForRelease(of: id) {
             let stub = provisional ?? PodSandbox.placeholder(id: id, directory: directory, networkName: network.name)
             do {
                 try await cni.delete(network, attachment(for: stub, netns: netns), previousResult: nil)

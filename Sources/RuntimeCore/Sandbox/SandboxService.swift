@@ -85,7 +85,7 @@ public actor SandboxService {
             )
         }
 
-        let id = Self.newID()
+        let id = ObjectID.random()
         let directory = store.directory(of: id)
         var sandbox = PodSandbox(
             id: id,
@@ -94,7 +94,7 @@ public actor SandboxService {
             uid: spec.uid,
             attempt: spec.attempt,
             state: .ready,
-            createdAt: Self.nowNanoseconds(),
+            createdAt: WallClock.nanoseconds(),
             labels: spec.labels,
             annotations: spec.annotations,
             runtimeHandler: spec.runtimeHandler.isEmpty ? options.handlers.defaultName : spec.runtimeHandler,
@@ -147,10 +147,7 @@ public actor SandboxService {
                 // is written: `removeUnrecorded` reads it back.
                 var provisional = sandbox
                 provisional.networkName = network.name
-                if let bytes = try? JSONEncoder().encode(provisional) {
-                    // try?: without it an interrupted pod loses only portmap's rules at recovery.
-                    try? FileSystem.writeAtomically(directory + "/" + Self.provisionalRecordName, Array(bytes))
-                }
+                writeProvisionalRecord(provisional)
                 let result = try await cni.add(network, attachment(for: sandbox, netns: netns))
                 sandbox.networkName = network.name
                 sandbox.networkResult = String(decoding: result.raw, as: UTF8.self)
@@ -213,7 +210,12 @@ public actor SandboxService {
     public func markNotReady(_ id: String, reason: String) async {
         guard var sandbox = await store.find(id), sandbox.state == .ready else { return }
         sandbox.state = .notReady
-        try? await store.save(sandbox)
+        do {
+            try await store.save(sandbox)
+        } catch {
+            // Reported as not ready all the same until skiffd restarts and looks again.
+            logger.error("cannot record that a pod is not ready", metadata: ["id": "\(id)", "error": "\(error)"])
+        }
         logger.warning("pod sandbox is not ready any more", metadata: ["id": "\(id)", "reason": "\(reason)"])
     }
 
@@ -224,6 +226,15 @@ public actor SandboxService {
             throw SkiffError.notFound("pod sandbox \"\(id)\" does not exist")
         }
         return sandbox
+    }
+
+    /// The pod by its ID or a unique prefix of it, if there is one.
+    public func find(_ id: String) async -> PodSandbox? {
+        await store.find(id)
+    }
+
+    public func exists(_ id: String) async -> Bool {
+        await store.find(id) != nil
     }
 
     public func list(
@@ -240,7 +251,7 @@ public actor SandboxService {
 
     private func releaseNetwork(of sandbox: inout PodSandbox, required: Bool) async throws(SkiffError) {
         guard let networkName = sandbox.networkName, let netns = sandbox.namespaces?.network else { return }
-        guard let network = try? CNINetworkList.load(directory: options.cniConfDir), network.name == networkName else {
+        guard let network = networkForRelease(of: sandbox.id), network.name == networkName else {
             if required {
                 logger.warning(
                     "the pod's CNI network is no longer configured; skipping its teardown",
@@ -266,10 +277,61 @@ public actor SandboxService {
 
     private func undo(_ sandbox: PodSandbox) async {
         var copy = sandbox
-        try? await releaseNetwork(of: &copy, required: false)
-        if let namespaces = sandbox.namespaces { try? pinner.unpin(namespaces) }
-        try? unmountShm(of: &copy)
-        try? await store.delete(sandbox.id)
+        // Each step on its own: one that fails must not keep the others from running.
+        await undoStep("release the network", of: sandbox) { () async throws(SkiffError) in
+            try await releaseNetwork(of: &copy, required: false)
+        }
+        if let namespaces = sandbox.namespaces {
+            await undoStep("unpin the namespaces", of: sandbox) { () throws(SkiffError) in try pinner.unpin(namespaces)
+            }
+        }
+        await undoStep("unmount /dev/shm", of: sandbox) { () throws(SkiffError) in try unmountShm(of: &copy) }
+        await undoStep("remove the record", of: sandbox) { () async throws(SkiffError) in
+            try await store.delete(sandbox.id)
+        }
+    }
+
+    /// One step of undoing a failed RunPodSandbox; a failure is logged (the error reported is
+    /// the one that made the run fail), and what is left goes when skiffd restarts.
+    private func undoStep(
+        _ what: String,
+        of sandbox: PodSandbox,
+        _ step: () async throws(SkiffError) -> Void
+    ) async {
+        await logger.logFailure(
+            .error,
+            "cannot undo a pod sandbox that failed: \(what)",
+            metadata: ["id": "\(sandbox.id)"],
+            of: step
+        )
+    }
+
+    /// The configured network, to release a pod's; nil (logged) when none can be read.
+    func networkForRelease(of id: String) -> CNINetworkList? {
+        do {
+            return try CNINetworkList.load(directory: options.cniConfDir)
+        } catch {
+            logger.warning(
+                "cannot read the CNI network config to release a pod's network",
+                metadata: ["id": "\(id)", "error": "\(error)"]
+            )
+            return nil
+        }
+    }
+
+    /// What CNI DEL needs (port mappings, names), should skiffd die before the record is
+    /// written: `removeUnrecorded` reads it back. Without it an interrupted pod loses only
+    /// portmap's rules at recovery, so a failure is logged, not thrown.
+    private func writeProvisionalRecord(_ sandbox: PodSandbox) {
+        let path = sandbox.directory + "/" + Self.provisionalRecordName
+        do {
+            try FileSystem.writeAtomically(path, Array(try JSONEncoder().encode(sandbox)))
+        } catch {
+            logger.warning(
+                "cannot write a pod's provisional record",
+                metadata: ["path": "\(path)", "error": "\(error)"]
+            )
+        }
     }
 
     func attachment(for sandbox: PodSandbox, netns: String) -> CNIAttachment {
@@ -282,19 +344,5 @@ public actor SandboxService {
             ],
             capabilities: CNICapabilities(sandbox).values
         )
-    }
-
-    static func newID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<4).map { _ in
-            let hex = String(generator.next() as UInt64, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
-    }
-
-    static func nowNanoseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }

@@ -100,7 +100,7 @@ public struct CgroupReader: Sendable {
         let cpuacct = directory("cpuacct", path)
         let pids = directory("pids", path)
         guard [memory, cpuacct, pids].contains(where: isDirectory) else { return nil }
-        let timestamp = Self.nowNanoseconds()
+        let timestamp = WallClock.nanoseconds()
         let stat = CgroupFiles.readKeyed(memory + "/memory.stat")
         let usage = CgroupFiles.readUnsigned(memory + "/memory.usage_in_bytes")
         return CgroupUsage(
@@ -119,7 +119,7 @@ public struct CgroupReader: Sendable {
     private func unifiedUsage(_ path: String) -> CgroupUsage? {
         let directory = directory("", path)
         guard isDirectory(directory) else { return nil }
-        let timestamp = Self.nowNanoseconds()
+        let timestamp = WallClock.nanoseconds()
         let stat = CgroupFiles.readKeyed(directory + "/memory.stat")
         let usage = CgroupFiles.readUnsigned(directory + "/memory.current")
         let cpuMicros = CgroupFiles.readKeyed(directory + "/cpu.stat")?["usage_usec"]
@@ -147,11 +147,5 @@ public struct CgroupReader: Sendable {
     private func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
-    }
-
-    static func nowNanoseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }

@@ -10,7 +10,7 @@ import Glibc
 /// SOCK_SEQPACKET socket conmon makes for every container). conmon sends each chunk of output
 /// with a leading byte (2 stdout, 3 stderr) to every attached client and writes what a client
 /// sends to the container's stdin. Resizes go through the `ctl` fifo.
-extension ContainerService {
+extension ExecService {
     public struct AttachConnection: Sendable {
         /// Connected, blocking; owned by the caller.
         public var socket: Int32
@@ -21,14 +21,7 @@ extension ContainerService {
     /// Checks what Attach may do for the container (it runs; stdin only when it was created
     /// with stdin), without connecting yet.
     public func validateAttach(_ id: String, stdin: Bool) async throws(SkiffError) -> Container {
-        await collectExit(of: id)
-        let container = try await existing(id)
-        guard container.state == .running else {
-            throw SkiffError(
-                .failedPrecondition,
-                "container \(container.id) is \(container.state.rawValue), not running; cannot attach to it"
-            )
-        }
+        let container = try await containers.running(id, toAllow: "attach to it")
         if stdin && !container.stdin {
             throw SkiffError.invalidArgument(
                 "container \(container.id) was created without stdin; attach without stdin"
@@ -39,7 +32,7 @@ extension ContainerService {
 
     public func connectAttach(_ id: String, stdin: Bool) async throws(SkiffError) -> AttachConnection {
         let container = try await validateAttach(id, stdin: stdin)
-        let path = "\(socketDirectory)/\(container.id)/attach"
+        let path = "\(containers.socketDirectory)/\(container.id)/attach"
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
             throw SkiffError(
@@ -78,9 +71,18 @@ extension ContainerService {
         return AttachConnection(socket: fd, tty: container.tty, stdin: stdin)
     }
 
+    /// A resize from a stream (which has nobody to answer): a failure is logged.
+    public func resizeTerminalLoggingFailure(_ id: String, width: UInt16, height: UInt16) async {
+        do {
+            try await resizeTerminal(id, width: width, height: height)
+        } catch {
+            logger.info("cannot resize a container's terminal", metadata: ["id": "\(id)", "error": "\(error)"])
+        }
+    }
+
     /// Resizes the container's terminal through conmon's control fifo.
     public func resizeTerminal(_ id: String, width: UInt16, height: UInt16) async throws(SkiffError) {
-        let container = try await existing(id)
-        try ConmonMonitor.writeControl("1 \(height) \(width)\n", bundle: store.directory(of: container.id))
+        let container = try await containers.container(id)
+        try ConmonMonitor.writeControl("1 \(height) \(width)\n", bundle: containers.bundleDirectory(of: container.id))
     }
 }

@@ -1,9 +1,25 @@
 import LinuxSys
+import Logging
 import SkiffCommon
 
-/// Resource usage of containers and pods from their cgroups (v1 or v2), the writable layer and
-/// the pod's network namespace.
-extension ContainerService {
+/// Resource usage of containers and pods (ContainerStats, PodSandboxStats and their lists):
+/// from their cgroups (v1 or v2), the writable layer and the pod's network namespace. Its only
+/// state is the last CPU sample of each container, for the rate in nanocores.
+public actor StatsService {
+    let containers: ContainerService
+    let sandboxes: SandboxService
+    let cgroupLayout: CgroupLayout?
+    let logger: Logger
+    /// The last CPU sample per container, for nanocores.
+    private var cpuSamples: [String: (timestamp: Int64, usage: UInt64)] = [:]
+
+    public init(containers: ContainerService, sandboxes: SandboxService, logger: Logger) {
+        self.containers = containers
+        self.sandboxes = sandboxes
+        cgroupLayout = containers.options.cgroupLayout
+        self.logger = logger
+    }
+
     public struct ContainerUsage: Sendable {
         public var container: Container
         public var cgroup: CgroupUsage?
@@ -23,8 +39,7 @@ extension ContainerService {
     }
 
     public func stats(of id: String) async throws(SkiffError) -> ContainerUsage {
-        await collectExit(of: id)
-        return usage(of: try await existing(id))
+        usage(of: try await containers.current(id))
     }
 
     public func stats(
@@ -32,25 +47,28 @@ extension ContainerService {
         sandboxID: String? = nil,
         labels: [String: String] = [:]
     ) async -> [ContainerUsage] {
-        await list(idPrefix: idPrefix, sandboxID: sandboxID, labels: labels).filter { $0.state == .running }.map(
-            usage(of:)
-        )
+        let all = await containers.list()
+        // Samples of containers that are gone go with them.
+        let known = Set(all.map(\.id))
+        cpuSamples = cpuSamples.filter { known.contains($0.key) }
+        return await containers.list(idPrefix: idPrefix, sandboxID: sandboxID, labels: labels)
+            .filter { $0.state == .running }.map(usage(of:))
     }
 
     public func podStats(of id: String) async throws(SkiffError) -> PodUsage {
-        try await podUsage(try await sandboxes.sandbox(id))
+        await podUsage(try await sandboxes.sandbox(id))
     }
 
     public func podStats(idPrefix: String? = nil, labels: [String: String] = [:]) async -> [PodUsage] {
         var result: [PodUsage] = []
         for sandbox in await sandboxes.list(idPrefix: idPrefix, state: .ready, labels: labels) {
-            if let usage = try? await podUsage(sandbox) { result.append(usage) }
+            result.append(await podUsage(sandbox))
         }
         return result
     }
 
-    func podUsage(_ sandbox: PodSandbox) async throws(SkiffError) -> PodUsage {
-        let containers = await list(sandboxID: sandbox.id).filter { $0.state == .running }.map(usage(of:))
+    func podUsage(_ sandbox: PodSandbox) async -> PodUsage {
+        let containers = await containers.list(sandboxID: sandbox.id).filter { $0.state == .running }.map(usage(of:))
         let interfaces =
             if let netns = sandbox.namespaces?.network, !sandbox.hostNetwork {
                 await PodNetworkStats.read(networkNamespace: netns)
@@ -61,13 +79,13 @@ extension ContainerService {
             sandbox: sandbox,
             containers: containers,
             interfaces: interfaces,
-            timestamp: SandboxService.nowNanoseconds()
+            timestamp: WallClock.nanoseconds()
         )
     }
 
     func usage(of container: Container) -> ContainerUsage {
-        let now = SandboxService.nowNanoseconds()
-        let cgroup = options.cgroupLayout.flatMap { CgroupReader(layout: $0).usage(ofCgroup: container.cgroupsPath) }
+        let now = WallClock.nanoseconds()
+        let cgroup = cgroupLayout.flatMap { CgroupReader(layout: $0).usage(ofCgroup: container.cgroupsPath) }
         var nanoCores: UInt64?
         if let cpu = cgroup?.cpuUsageNanos, let timestamp = cgroup?.timestampNanos {
             if let previous = cpuSamples[container.id], timestamp > previous.timestamp, cpu >= previous.usage {
@@ -75,7 +93,7 @@ extension ContainerService {
             }
             cpuSamples[container.id] = (timestamp, cpu)
         }
-        let upper = "\(layersRoot)/\(container.id)/upper"
+        let upper = "\(containers.layersRoot)/\(container.id)/upper"
         let layer = DirectoryTree.usage(upper)
         return ContainerUsage(
             container: container,
@@ -83,7 +101,7 @@ extension ContainerService {
             nanoCores: nanoCores,
             writableLayerBytes: UInt64(max(0, layer.bytes)),
             writableLayerInodes: UInt64(max(0, layer.inodes)),
-            writableLayerMountpoint: options.rootDir,
+            writableLayerMountpoint: containers.options.rootDir,
             timestamp: now
         )
     }

@@ -1,13 +1,25 @@
 import Foundation
 import LinuxSys
+import Logging
 import SkiffCommon
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// ExecSync, resource updates and log reopening: calls on a running container.
-extension ContainerService {
+/// Calls that run a command in a running container or connect to it: ExecSync, the streaming
+/// server's exec and attach (`+Attach`), terminal resizes. It keeps no state of its own: each
+/// call has `ContainerService` check that the container runs, writes the exec's process spec
+/// into the container's bundle, and asks the container's OCI runtime (or its conmon).
+public struct ExecService: Sendable {
+    let containers: ContainerService
+    let logger: Logger
+
+    public init(containers: ContainerService, logger: Logger) {
+        self.containers = containers
+        self.logger = logger
+    }
+
     public struct ExecResult: Sendable, Equatable {
         public var stdout: [UInt8]
         public var stderr: [UInt8]
@@ -23,7 +35,7 @@ extension ContainerService {
         let exec = try await prepareExec(id, command: command, tty: false, rpc: "ExecSync")
         defer { exec.cleanUp() }
         let limit: Duration = timeout > 0 ? .seconds(timeout) : .seconds(365 * 24 * 3600)
-        let result = try await runtime(for: exec.container).exec(
+        let result = try await containers.runtime(for: exec.container).exec(
             id: exec.container.id,
             processFile: exec.processFile,
             pidFile: exec.pidFile,
@@ -40,47 +52,7 @@ extension ContainerService {
         return ExecResult(stdout: result.stdout, stderr: result.stderr, exitCode: result.status)
     }
 
-    /// Applies new resources to the running container's cgroup and records them.
-    public func updateResources(_ id: String, _ resources: ContainerSpec.Resources) async throws(SkiffError) {
-        try resources.validate(node: nodeFacts, field: "linux")
-        await collectExit(of: id)
-        var container = try await existing(id)
-        guard container.state == .running || container.state == .created else {
-            throw SkiffError(
-                .failedPrecondition,
-                "container \(container.id) is \(container.state.rawValue); only a live container's resources can change"
-            )
-        }
-        let bundle = store.directory(of: container.id)
-        var update = ContainerSpecBuilder.resources(resources, layout: options.cgroupLayout)
-        update.devices = nil
-        let file = "\(bundle)/update-\(SandboxService.newID().prefix(16)).json"
-        try Self.writeJSON(update, to: file)
-        defer { try? FileSystem.removeIfPresent(file) }
-        try await runtime(for: container).update(id: container.id, resourcesFile: file)
-        container.resources = resources
-        try await store.save(container)
-    }
-
-    /// The kubelet renamed the log file; the monitor starts a new one at the same path.
-    public func reopenLog(_ id: String) async throws(SkiffError) {
-        await collectExit(of: id)
-        let container = try await existing(id)
-        guard container.state == .running else {
-            throw SkiffError(
-                .failedPrecondition,
-                "container \(container.id) is \(container.state.rawValue), not running; its log is closed"
-            )
-        }
-        try monitor.reopenLog(bundle: store.directory(of: container.id))
-        // conmon reopens asynchronously; answer once the new file is there, as the kubelet
-        // checks for it right after.
-        guard !container.logPath.isEmpty else { return }
-        for _ in 0..<200 where !FileSystem.exists(container.logPath) {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-    }
-
+    /// The container's own process, as its bundle's config.json gives it.
     func processSpec(bundle: String) throws(SkiffError) -> RuntimeSpec.Process {
         do {
             let bytes = try FileSystem.readBytes(bundle + "/config.json", limit: 16 << 20)
@@ -100,9 +72,7 @@ extension ContainerService {
         command.joined(separator: " ").count > 80
             ? "\"\(command.joined(separator: " ").prefix(77))...\"" : "\"\(command.joined(separator: " "))\""
     }
-}
 
-extension ContainerService {
     /// An interactive exec for the streaming server: the runtime's `exec` with its stdio left
     /// open to the caller. With `tty` the runtime allocates the terminal and relays it over
     /// those pipes. `finish` removes the exec's files once the caller is done.
@@ -119,7 +89,7 @@ extension ContainerService {
         let exec = try await prepareExec(id, command: command, tty: tty, rpc: "Exec")
         let child: RunningChild
         do {
-            child = try runtime(for: exec.container).startExec(
+            child = try containers.runtime(for: exec.container).startExec(
                 id: exec.container.id,
                 processFile: exec.processFile,
                 pidFile: exec.pidFile,
@@ -129,7 +99,6 @@ extension ContainerService {
             exec.cleanUp()
             throw error
         }
-        let logger = self.logger
         let kill: @Sendable () -> Void = {
             // The runtime puts the exec'd process in a session of its own, so it is killed by the
             // pid the runtime writes, with everything it started, while the runtime can still
@@ -157,18 +126,25 @@ extension ContainerService {
     /// An exec's process spec written into the container's bundle, and where the runtime writes
     /// the exec'd process's pid.
     struct PreparedExec: Sendable {
+        var logger: Logger
         var container: Container
         var processFile: String
         var pidFile: String
 
         /// The exec'd process's host pid, once the runtime has written it.
         func pid() -> Int32? {
+            // try?: no pid file yet means no pid yet.
             (try? FileSystem.readText(pidFile)).flatMap { Int32($0.trimmingNewline) }
         }
 
+        /// Removes the exec's files from the bundle; the bundle goes with the container, so a
+        /// file left (logged) costs nothing more.
         @Sendable func cleanUp() {
-            try? FileSystem.removeIfPresent(processFile)
-            try? FileSystem.removeIfPresent(pidFile)
+            for path in [processFile, pidFile] {
+                logger.logFailure(.warning, "cannot remove an exec's file", metadata: ["path": "\(path)"]) {
+                    () throws(SystemCallError) in try FileSystem.removeIfPresent(path)
+                }
+            }
         }
     }
 
@@ -176,27 +152,21 @@ extension ContainerService {
     /// own process (user, env, working directory, capabilities) with new arguments.
     func prepareExec(_ id: String, command: [String], tty: Bool, rpc: String) async throws(SkiffError) -> PreparedExec {
         guard !command.isEmpty, !command[0].isEmpty else { throw SkiffError.invalidArgument("\(rpc) needs a command") }
-        await collectExit(of: id)
-        let container = try await existing(id)
-        guard container.state == .running else {
-            throw SkiffError(
-                .failedPrecondition,
-                "container \(container.id) is \(container.state.rawValue), not running; cannot exec in it"
-            )
-        }
-        let bundle = store.directory(of: container.id)
+        let container = try await containers.running(id, toAllow: "exec in it")
+        let bundle = containers.bundleDirectory(of: container.id)
         var process = try processSpec(bundle: bundle)
         process.args = command
         process.terminal = tty
         process.consoleSize = nil
         if tty && !process.env.contains(where: { $0.hasPrefix("TERM=") }) { process.env.append("TERM=xterm") }
-        let token = SandboxService.newID().prefix(16)
+        let token = ObjectID.random().prefix(16)
         let exec = PreparedExec(
+            logger: logger,
             container: container,
             processFile: "\(bundle)/exec-\(token).json",
             pidFile: "\(bundle)/exec-\(token).pid"
         )
-        try Self.writeJSON(process, to: exec.processFile)
+        try JSONFile.write(process, to: exec.processFile)
         return exec
     }
 }

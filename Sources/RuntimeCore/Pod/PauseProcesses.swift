@@ -1,0 +1,190 @@
+import Foundation
+import LinuxSys
+import Logging
+import SkiffCommon
+
+/// The pause process of pods that share one PID namespace: `/pause` as PID 1, run by the pod's
+/// OCI runtime under conmon from one read-only root filesystem shared by every pod. Its
+/// container ID is `pause-<pod ID>`, its bundle `<pod directory>/pause`, and conmon writes its
+/// exit file as `pause-<pod ID>` into the exit directory. Pods that do not share a PID
+/// namespace run no process at all.
+struct PauseProcesses: Sendable {
+    var rootDir: String
+    var pauseBinary: String
+    var handlers: RuntimeHandlerSet
+    var defaultCgroupParent: String
+    var commandTimeout: Duration
+    var socketDirectory: String
+    var monitor: any ContainerMonitor
+    var makeRuntime: @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime
+    var exits: ExitFileWatcher
+    var minimumOOMScoreAdj: Int
+    var logger: Logger
+
+    static let idPrefix = "pause-"
+    static func id(of sandbox: PodSandbox) -> String { idPrefix + sandbox.id }
+
+    /// The pod whose pause process an exit file (or runtime container) named `name` is, if any.
+    static func sandboxID(ofPause name: String) -> String? {
+        name.hasPrefix(idPrefix) ? String(name.dropFirst(idPrefix.count)) : nil
+    }
+
+    var rootfs: String { rootDir + "/pause/rootfs" }
+
+    /// The runtime of the pod's handler: configured, else as recorded when the pod was made.
+    func runtime(of sandbox: PodSandbox) -> (any OCIRuntime)? {
+        if let handler = handlers.handler(named: sandbox.runtimeHandler) { return makeRuntime(handler) }
+        guard let binary = sandbox.runtimeBinary, let root = sandbox.runtimeRoot else { return nil }
+        return makeRuntime(.recorded(name: sandbox.runtimeHandler, binary: binary, root: root))
+    }
+
+    /// The pause binary's root filesystem: one read-only directory shared by every pod.
+    func prepareRootfs() throws(SkiffError) {
+        guard FileSystem.isExecutableFile(pauseBinary) else {
+            throw SkiffError(
+                .failedPrecondition,
+                "the pause binary \(pauseBinary) is missing; reinstall skiffd (scripts/setup-node.sh installs skiff-pause beside it)"
+            )
+        }
+        do {
+            for directory in ["proc", "dev", "sys"] {
+                try FileSystem.makeDirectories(rootfs + "/" + directory, mode: 0o755)
+            }
+            let installed = rootfs + "/pause"
+            let wanted = try FileSystem.readBytes(pauseBinary, limit: 64 << 20)
+            // try?: an installed copy that cannot be read is replaced like one that differs.
+            if (try? FileSystem.readBytes(installed, limit: 64 << 20)) != wanted {
+                try FileSystem.writeAtomically(installed, wanted, mode: 0o755)
+            }
+        } catch {
+            throw error.skiffError("cannot prepare the pause root filesystem in \(rootfs)")
+        }
+    }
+
+    /// Creates and starts the pod's pause process; returns its host pid.
+    func start(for sandbox: PodSandbox) async throws(SkiffError) -> Int32 {
+        try prepareRootfs()
+        guard let handler = handlers.handler(named: sandbox.runtimeHandler), let runtimePath = handler.resolvedPath
+        else {
+            throw SkiffError(
+                .failedPrecondition,
+                "runtime handler \"\(sandbox.runtimeHandler)\" is not available on this node"
+            )
+        }
+        let id = Self.id(of: sandbox)
+        let bundle = sandbox.directory + "/pause"
+        do {
+            try FileSystem.makeDirectories(bundle, mode: 0o700)
+        } catch {
+            throw error.skiffError("cannot create \(bundle)")
+        }
+        try JSONFile.write(spec(for: sandbox), to: bundle + "/config.json")
+        let started = try await monitor.create(
+            MonitorRequest(
+                id: id,
+                name: "pause",
+                bundle: bundle,
+                runtimePath: runtimePath,
+                runtimeRoot: handler.root,
+                logPath: "",
+                exitDirectory: exits.directory,
+                socketDirectory: socketDirectory,
+                stdin: false,
+                stdinOnce: false,
+                tty: false,
+                timeout: commandTimeout
+            )
+        )
+        try await makeRuntime(handler).start(id: id)
+        logger.info("pod pause process started", metadata: ["pod": "\(sandbox.id)", "pid": "\(started.pid)"])
+        return started.pid
+    }
+
+    /// `/pause` alone in new PID and mount namespaces, in the pod's network, IPC and UTS ones.
+    func spec(for sandbox: PodSandbox) -> RuntimeSpec {
+        var spec = RuntimeSpec.basic(
+            args: ["/pause"],
+            rootfs: rootfs,
+            hostname: sandbox.hostNetwork ? nil : sandbox.hostname
+        )
+        spec.root.readonly = true
+        // runc needs /proc; /dev on a tmpfs keeps its device nodes out of the shared rootfs.
+        spec.mounts = RuntimeSpec.standardMounts.filter { $0.destination == "/proc" || $0.destination == "/dev" }
+        spec.process.capabilities = .init([])
+        spec.linux.namespaces = [.init(type: "pid", path: nil), .init(type: "mount", path: nil)]
+        if let path = sandbox.namespaces?.network, !sandbox.hostNetwork {
+            spec.linux.namespaces.append(.init(type: "network", path: path))
+        }
+        if let path = sandbox.namespaces?.ipc, !sandbox.hostIPC {
+            spec.linux.namespaces.append(.init(type: "ipc", path: path))
+        }
+        if let path = sandbox.namespaces?.uts, !sandbox.hostNetwork {
+            spec.linux.namespaces.append(.init(type: "uts", path: path))
+        }
+        spec.linux.cgroupsPath = sandbox.cgroupsPath(of: Self.id(of: sandbox), defaultParent: defaultCgroupParent)
+        spec.linux.maskedPaths = nil
+        spec.linux.readonlyPaths = nil
+        spec.process.oomScoreAdj = max(-998, minimumOOMScoreAdj)
+        return spec
+    }
+
+    /// Kills and deletes the pod's pause container, if it has one. Never fails: what cannot be
+    /// removed is logged.
+    func remove(of sandbox: PodSandbox) async {
+        let id = Self.id(of: sandbox)
+        let bundle = sandbox.directory + "/pause"
+        guard FileSystem.exists(bundle), let runtime = runtime(of: sandbox) else { return }
+        // A pause never recorded may still be being created by an earlier skiffd's conmon.
+        let leftovers =
+            sandbox.pausePID == nil
+            ? await LeftoverMonitors.settle(of: id, pidFile: bundle + "/pidfile", deadline: commandTimeout) : []
+        defer { LeftoverMonitors.kill(leftovers, of: id) }
+        do {
+            try await runtime.kill(id: id, signal: SIGKILL)
+            await exits.wait(for: id, until: ContinuousClock.now + .seconds(10))
+        } catch {
+            // Not there (never started, or already deleted): no exit file will come.
+            logger.debug(
+                "the pause container takes no signal",
+                metadata: ["pod": "\(sandbox.id)", "error": "\(error)"]
+            )
+        }
+        do {
+            try await runtime.delete(id: id, force: true)
+        } catch {
+            logger.warning(
+                "cannot delete a pod's pause container",
+                metadata: ["pod": "\(sandbox.id)", "error": "\(error)"]
+            )
+        }
+        exits.remove(id)
+        logger.logFailure(
+            .warning,
+            "cannot remove a pause container's attach socket",
+            metadata: ["pod": "\(sandbox.id)"]
+        ) {
+            () throws(SystemCallError) in try FileSystem.removeIfPresent(socketDirectory + "/" + id)
+        }
+        logger.logFailure(.warning, "cannot remove a pause container's bundle", metadata: ["pod": "\(sandbox.id)"]) {
+            () throws(SystemCallError) in try DirectoryTree.remove(bundle)
+        }
+    }
+
+    /// Whether the pod's recorded pause process is gone: it wrote its exit file, or its runtime
+    /// no longer has it running. nil when the runtime cannot say.
+    func isGone(of sandbox: PodSandbox) async -> Bool? {
+        let id = Self.id(of: sandbox)
+        if exits.exists(id) { return true }
+        guard let runtime = runtime(of: sandbox) else { return nil }
+        do throws(SkiffError) {
+            let state = try await runtime.state(id: id)
+            return state == nil || state?.status == "stopped"
+        } catch {
+            logger.warning(
+                "cannot read the state of a pod's pause process",
+                metadata: ["pod": "\(sandbox.id)", "error": "\(error)"]
+            )
+            return nil
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import LinuxSys
+import Logging
+import SkiffCommon
+
+/// The pod lifecycle: RunPodSandbox, StopPodSandbox and RemovePodSandbox. A pod is its sandbox
+/// (namespaces, network, files: `SandboxService`), the pause process of pods that share one PID
+/// namespace (`PauseProcesses`), and its containers, which `ContainerService` owns: stopping or
+/// removing a pod stops or removes them through it, first.
+public actor PodService {
+    public struct Options: Sendable {
+        /// The static pause binary run as PID 1 of pods that share a PID namespace.
+        public var pauseBinary: String
+
+        public init(pauseBinary: String = PodService.pauseBesideExecutable()) {
+            self.pauseBinary = pauseBinary
+        }
+    }
+
+    let sandboxes: SandboxService
+    let containers: ContainerService
+    let pauses: PauseProcesses
+    let exits: ExitFileWatcher
+    let logger: Logger
+    /// RunPodSandbox calls in progress or finished unclaimed, for retries.
+    let creations = CreationLedger<SandboxSpec, PodSandbox>()
+    /// Stops and removals, one at a time per pod.
+    let teardown = ObjectLocks()
+    /// Pods whose pause process skiffd is stopping itself (its exit is no news).
+    var pausesBeingRemoved: Set<String> = []
+
+    /// Takes over the pods `sandboxes` recovered: a pod whose pause process ended while skiffd
+    /// was down is marked not ready, and one whose pause was being started is removed.
+    public init(
+        options: Options,
+        sandboxes: SandboxService,
+        containers: ContainerService,
+        monitor: any ContainerMonitor,
+        exits: ExitFileWatcher,
+        makeRuntime: @escaping @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime = ContainerService
+            .runcCompatible,
+        logger: Logger
+    ) async {
+        let settings = containers.options
+        self.sandboxes = sandboxes
+        self.containers = containers
+        self.exits = exits
+        self.logger = logger
+        pauses = PauseProcesses(
+            rootDir: settings.rootDir,
+            pauseBinary: options.pauseBinary,
+            handlers: settings.handlers,
+            defaultCgroupParent: settings.defaultCgroupParent,
+            commandTimeout: settings.commandTimeout,
+            socketDirectory: containers.socketDirectory,
+            monitor: monitor,
+            makeRuntime: makeRuntime,
+            exits: exits,
+            minimumOOMScoreAdj: OOMScoreFloor.current(),
+            logger: logger
+        )
+        await exits.addListener { [weak self] notice in await self?.exitNotice(notice) }
+        await recover()
+    }
+
+    /// `skiff-pause` next to the running executable (skiffd, or the test runner).
+    public static func pauseBesideExecutable() -> String {
+        // try?: /proc/self/exe is always there; were it not, the pause is looked for in "/".
+        FileSystem.parentDirectory(of: (try? FileSystem.readLink("/proc/self/exe")) ?? "") + "/skiff-pause"
+    }
+
+    // MARK: Run
+
+    /// RunPodSandbox: the sandbox, then its pause process when the pod shares PIDs. Runs to its
+    /// end even when the caller gives up, and a retry gets the pod it made (`CreationLedger`).
+    public func run(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
+        let sandboxes = self.sandboxes
+        return try await creations.create(
+            key: "\(spec.namespace)/\(spec.name)/\(spec.uid)/\(spec.attempt)",
+            spec: spec,
+            what: "pod sandbox \(spec.namespace)/\(spec.name) (uid \(spec.uid), attempt \(spec.attempt))",
+            stillExists: { pod in await sandboxes.exists(pod.id) },
+            work: { [self] in
+                do throws(SkiffError) {
+                    return .success(try await self.runOnce(spec))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        )
+    }
+
+    /// One RunPodSandbox. A pause that cannot start undoes the sandbox.
+    private func runOnce(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
+        var sandbox = try await sandboxes.run(spec)
+        guard spec.sharedPID && !spec.hostPID else { return sandbox }
+        do {
+            let pid = try await pauses.start(for: sandbox)
+            try await sandboxes.recordPause(sandbox.id, pid: pid)
+            sandbox.pausePID = pid
+        } catch {
+            await removePause(of: sandbox)
+            do {
+                try await sandboxes.remove(sandbox.id)
+            } catch let undoError {
+                logger.error(
+                    "cannot remove a pod whose pause process did not start",
+                    metadata: ["id": "\(sandbox.id)", "error": "\(undoError)"]
+                )
+            }
+            throw error
+        }
+        return sandbox
+    }
+
+    // MARK: Stop, remove
+
+    /// Stops every container of a pod (StopPodSandbox), its pause process, then the sandbox.
+    /// Concurrent stops and removals of one pod run one after the other and all answer.
+    public func stop(_ sandboxID: String) async throws(SkiffError) {
+        try await teardown.withLock(await lockKey(of: sandboxID)) { () async throws(SkiffError) in
+            guard let sandbox = await sandboxes.find(sandboxID) else { return }
+            try await containers.stopAll(inPod: sandbox.id)
+            await removePause(of: sandbox)
+            if sandbox.pausePID != nil { try await sandboxes.recordPause(sandbox.id, pid: nil) }
+            try await sandboxes.stop(sandbox.id)
+        }
+    }
+
+    /// Removes every container of a pod (RemovePodSandbox), its pause process, then the sandbox.
+    public func remove(_ sandboxID: String) async throws(SkiffError) {
+        try await teardown.withLock(await lockKey(of: sandboxID)) { () async throws(SkiffError) in
+            guard let sandbox = await sandboxes.find(sandboxID) else { return }
+            try await containers.removeAll(inPod: sandbox.id)
+            await removePause(of: sandbox)
+            try await sandboxes.remove(sandbox.id)
+        }
+    }
+
+    /// The lock of a pod, by its full ID: a unique prefix (crictl's) and the full ID (the
+    /// kubelet's) name one pod and must wait for each other.
+    private func lockKey(of id: String) async -> String {
+        (await sandboxes.find(id))?.id ?? id
+    }
+
+    private func removePause(of sandbox: PodSandbox) async {
+        pausesBeingRemoved.insert(sandbox.id)
+        defer { pausesBeingRemoved.remove(sandbox.id) }
+        await pauses.remove(of: sandbox)
+    }
+
+    // MARK: Pause exits, recovery
+
+    /// A pause process that ended while its pod runs leaves the pod without its PID namespace.
+    private func exitNotice(_ notice: ExitFileWatcher.Notice) async {
+        switch notice {
+        case .written(let name, _):
+            guard let sandboxID = PauseProcesses.sandboxID(ofPause: name),
+                !pausesBeingRemoved.contains(sandboxID)
+            else { return }
+            await sandboxes.markNotReady(sandboxID, reason: "its pause process exited")
+        case .eventsLost:
+            for sandbox in await sandboxes.list(state: .ready)
+            where sandbox.pausePID != nil && !pausesBeingRemoved.contains(sandbox.id)
+                && exits.exists(PauseProcesses.id(of: sandbox))
+            {
+                await sandboxes.markNotReady(sandbox.id, reason: "its pause process exited")
+            }
+        }
+    }
+
+    private func recover() async {
+        // skiffd died between the pod's record and its pause: RunPodSandbox never answered, so
+        // no client knows the pod; it goes, and the client's retry makes it anew.
+        for sandbox in await sandboxes.list(state: .ready)
+        where sandbox.sharedPID == true && !sandbox.hostPID && sandbox.pausePID == nil {
+            logger.warning(
+                "removing a pod whose pause process was being started when skiffd stopped",
+                metadata: ["id": "\(sandbox.id)"]
+            )
+            do {
+                try await remove(sandbox.id)
+            } catch {
+                await sandboxes.markNotReady(
+                    sandbox.id,
+                    reason: "its pause process was never recorded and it cannot be removed: \(error)"
+                )
+            }
+        }
+        // The runtime could not say (nil): the pod keeps its state rather than being declared
+        // broken on no evidence (the kubelet would recreate it).
+        for sandbox in await sandboxes.list(state: .ready) where sandbox.pausePID != nil {
+            if await pauses.isGone(of: sandbox) == true {
+                await sandboxes.markNotReady(sandbox.id, reason: "its pause process is gone")
+            }
+        }
+        // Exit files of pauses whose pod no longer exists (skiffd stopped between a removal's
+        // record and its files).
+        let sandboxIDs = Set(await sandboxes.list().map(\.id))
+        for name in exits.names() {
+            if let sandboxID = PauseProcesses.sandboxID(ofPause: name), !sandboxIDs.contains(sandboxID) {
+                exits.remove(name)
+            }
+        }
+    }
+}
