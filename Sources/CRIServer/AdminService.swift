@@ -5,9 +5,9 @@ import SkiffCommon
 
 /// `skiff.admin.v1.ImageAdmin`: what `skiff image import` calls on the daemon's socket.
 public struct AdminService: Skiff_Admin_V1_ImageAdmin.SimpleServiceProtocol {
-    let images: ImageManager
+    let images: any ImageStore
 
-    public init(images: ImageManager) {
+    public init(images: any ImageStore) {
         self.images = images
     }
 

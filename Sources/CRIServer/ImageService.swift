@@ -4,11 +4,11 @@ import GRPCCore
 import ImageCore
 import SkiffCommon
 
-/// CRI `runtime.v1.ImageService` over the domain's ``ImageManager``.
+/// CRI `runtime.v1.ImageService` over the node's images (`ImageStore`: the domain's `ImageManager`, or a fake in tests).
 public struct ImageService: Runtime_V1_ImageService.SimpleServiceProtocol {
-    let images: ImageManager
+    let images: any ImageStore
 
-    public init(images: ImageManager) {
+    public init(images: any ImageStore) {
         self.images = images
     }
 

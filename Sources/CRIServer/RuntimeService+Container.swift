@@ -122,7 +122,7 @@ extension RuntimeService {
         response: RPCWriter<Runtime_V1_ContainerEventResponse>,
         context: ServerContext
     ) async throws {
-        for await event in await containers.events.subscribe() {
+        for await event in await containers.subscribeToEvents() {
             var message = Runtime_V1_ContainerEventResponse()
             message.containerID = event.container.id
             message.createdAt = event.timestamp
@@ -142,7 +142,7 @@ extension RuntimeService {
     }
 
     private func filtered(_ filter: Runtime_V1_ContainerFilter?) async -> [Container] {
-        guard let filter else { return await containers.list() }
+        guard let filter else { return await containers.list(idPrefix: nil, state: nil, sandboxID: nil, labels: [:]) }
         let state: Container.State? = filter.hasState ? ContainerConversions.state(filter.state.state) : nil
         return await containers.list(
             idPrefix: filter.id,

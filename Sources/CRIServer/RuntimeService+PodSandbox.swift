@@ -83,7 +83,7 @@ extension RuntimeService {
     }
 
     private func filtered(_ filter: Runtime_V1_PodSandboxFilter?) async throws -> [PodSandbox] {
-        guard let filter else { return await sandboxes.list() }
+        guard let filter else { return await sandboxes.list(idPrefix: nil, state: nil, labels: [:]) }
         let state: PodSandbox.State? =
             filter.hasState ? (filter.state.state == .sandboxReady ? .ready : .notReady) : nil
         return await sandboxes.list(idPrefix: filter.id, state: state, labels: filter.labelSelector)

@@ -11,24 +11,24 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     let statusProbe: NodeStatusProbe
     let settings: RuntimeSettings
     let cgroupDriver: DaemonConfiguration.CgroupDriver
-    let sandboxes: SandboxService
-    let pods: PodService
-    let containers: ContainerService
-    let exec: ExecService
-    let stats: StatsService
+    let sandboxes: any PodDirectory
+    let pods: any PodLifecycle
+    let containers: any ContainerLifecycle
+    let exec: any ContainerExec
+    let stats: any UsageStatistics
     /// nil in unit tests without a streaming server.
-    let streaming: StreamingHTTPServer?
+    let streaming: (any StreamURLIssuer)?
 
     public init(
         statusProbe: NodeStatusProbe,
         settings: RuntimeSettings,
         cgroupDriver: DaemonConfiguration.CgroupDriver,
-        sandboxes: SandboxService,
-        pods: PodService,
-        containers: ContainerService,
-        exec: ExecService,
-        stats: StatsService,
-        streaming: StreamingHTTPServer? = nil
+        sandboxes: any PodDirectory,
+        pods: any PodLifecycle,
+        containers: any ContainerLifecycle,
+        exec: any ContainerExec,
+        stats: any UsageStatistics,
+        streaming: (any StreamURLIssuer)? = nil
     ) {
         self.pods = pods
         self.containers = containers

@@ -20,70 +20,21 @@ import Testing
         )
     }
 
-    struct NoNamespaces: NamespacePinning {
-        func pin(_ request: NamespaceRequest, in directory: String) async throws(SkiffError) -> PinnedNamespaces {
-            throw SkiffError.unimplemented("not in unit tests")
-        }
-        func unpin(_ namespaces: PinnedNamespaces) throws(SkiffError) {}
-    }
-
-    /// One image manager for the suite, never released: its HTTP client must be shut down
-    /// before it goes, and these tests never pull.
-    /// Its directory goes when the test process exits.
-    static let images: ImageManager = {
-        atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "skiff-rs-images-\(getpid())") }
-        return try! ImageManager(
-            options: .init(
-                rootDir: NSTemporaryDirectory() + "skiff-rs-images-\(getpid())",
-                registry: RegistrySettings()
-            ),
-            logger: Logger(label: "test")
-        )
-    }()
-
     static func service(
         stateDir: String,
         lookup: @escaping @Sendable (String) -> String? = { "/usr/bin/\($0)" }
     ) async throws -> RuntimeService {
         let configuration = try ConfigLoader.parse("[network]\ncni_conf_dir = \"/nonexistent\"", file: "t.toml")
-        let probe = NodeStatusProbe(configuration: configuration, lookup: lookup)
-        let sandboxes = try await SandboxService(
-            options: .init(stateDir: stateDir, cniConfDir: "/nonexistent", cniBinDirs: [], handlers: probe.handlers()),
-            pinner: NoNamespaces(),
-            logger: Logger(label: "test")
-        )
-        let logger = Logger(label: "test")
-        let monitor = ConmonMonitor(binary: "/nonexistent/conmon")
-        let exits = try ExitFileWatcher(directory: stateDir + "/exits", logger: logger)
-        let containers = try await ContainerService(
-            options: .init(
-                stateDir: stateDir,
-                rootDir: stateDir + "/root",
-                handlers: probe.handlers(),
-                cgroupLayout: nil
-            ),
-            sandboxes: sandboxes,
-            images: Self.images,
-            monitor: monitor,
-            exits: exits,
-            logger: logger
-        )
+        let domain = FakeDomain()
         return RuntimeService(
-            statusProbe: probe,
+            statusProbe: NodeStatusProbe(configuration: configuration, lookup: lookup),
             settings: try RuntimeSettings(stateDir: stateDir),
             cgroupDriver: .cgroupfs,
-            sandboxes: sandboxes,
-            pods: await PodService(
-                options: .init(),
-                sandboxes: sandboxes,
-                containers: containers,
-                monitor: monitor,
-                exits: exits,
-                logger: logger
-            ),
-            containers: containers,
-            exec: ExecService(containers: containers, logger: logger),
-            stats: StatsService(containers: containers, sandboxes: sandboxes, logger: logger)
+            sandboxes: domain,
+            pods: domain.podLifecycle,
+            containers: domain,
+            exec: domain,
+            stats: domain
         )
     }
 
