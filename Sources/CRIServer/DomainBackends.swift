@@ -31,7 +31,12 @@ public protocol ContainerLifecycle: Sendable {
     func container(_ id: String) async throws(SkiffError) -> Container
     func exists(_ id: String) async -> Bool
     func running(_ id: String, toAllow purpose: String) async throws(SkiffError) -> Container
-    func list(idPrefix: String?, state: Container.State?, sandboxID: String?, labels: [String: String]) async
+    func list(
+        idPrefix: String?,
+        state: Container.State?,
+        sandboxID: String?,
+        labels: [String: String]
+    ) async
         -> [Container]
     func runtimeSpecJSON(of id: String) async -> String?
     func updateResources(_ id: String, _ resources: ContainerSpec.Resources) async throws(SkiffError)

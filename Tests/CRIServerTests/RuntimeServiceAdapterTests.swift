@@ -45,7 +45,10 @@ import Testing
         mapping.protocol = .udp
         request.config.portMappings = [mapping]
         request.runtimeHandler = "crun"
-        let response = try await Self.service(domain).runPodSandbox(request: request, context: Self.context("RunPodSandbox"))
+        let response = try await Self.service(domain).runPodSandbox(
+            request: request,
+            context: Self.context("RunPodSandbox")
+        )
         #expect(response.podSandboxID == "pod-1")
         let spec = try #require(await domain.lastSandboxSpec)
         #expect(spec.name == "web" && spec.namespace == "shop" && spec.uid == "u-1" && spec.attempt == 2)
@@ -106,7 +109,10 @@ import Testing
         request.filter.podSandboxID = "p"
         request.filter.state.state = .containerRunning
         request.filter.labelSelector = ["app": "web"]
-        let response = try await Self.service(domain).listContainers(request: request, context: Self.context("ListContainers"))
+        let response = try await Self.service(domain).listContainers(
+            request: request,
+            context: Self.context("ListContainers")
+        )
         #expect(response.containers.map(\.id) == ["c1"])
         #expect(await domain.calls.contains(#"listContainers(c,running,p,[(key: "app", value: "web")])"#))
     }

@@ -77,4 +77,60 @@ import Testing
         let broken = try runtime("echo 'permission denied' >&2; exit 1")
         await #expect(throws: SkiffError.self) { _ = try await broken.state(id: "c1") }
     }
+
+    /// runc and crun, for real, asked about a container they do not have: `state` is nil,
+    /// `kill` and `start` are NOT_FOUND naming what the runtime said, `delete` succeeds. crun
+    /// words it "error opening file `<root>/<id>/status`", which earlier read as an error, so a
+    /// crun container gone after a reboot was never recorded as exited.
+    @Test(arguments: ["/usr/sbin/runc", "/usr/bin/crun"])
+    func aContainerTheRuntimeDoesNotHaveIsNotFound(binary: String) async throws {
+        let root = "/tmp/skiff-oci-root-\(UUID().uuidString.prefix(8).lowercased())"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let runtime = RuncCompatibleRuntime(name: "r", binary: binary, root: root)
+        #expect(try await runtime.state(id: "absent") == nil)
+        for call in ["kill", "start"] {
+            let error = await #expect(throws: SkiffError.self) {
+                if call == "kill" {
+                    try await runtime.kill(id: "absent", signal: SIGKILL)
+                } else {
+                    try await runtime.start(id: "absent")
+                }
+            }
+            #expect(error?.code == .notFound, "\(call): \(String(describing: error))")
+            #expect(error?.message.contains("{") == false, "the message is the runtime's, not its JSON log line")
+        }
+        try await runtime.delete(id: "absent", force: true)
+    }
+
+    @Test func errorReportsReadJSONLogLinesAndText() {
+        let runc = RuntimeErrorReport(
+            stderr: Array(#"{"level":"error","msg":"container does not exist","time":"2026-11-30T07:34:19Z"}"#.utf8)
+        )
+        #expect(runc.messages == ["container does not exist"])
+        #expect(runc.saysNoSuchContainer("c1"))
+        let crun = RuntimeErrorReport(
+            stderr: Array(
+                #"""
+                {"msg":"cgroup v1 warning","level":"warning","time":"t"}
+                {"msg":"error opening file `/run/crun/c1/status`: No such file or directory","level":"error","time":"t"}
+                """#.utf8
+            )
+        )
+        #expect(crun.messages == ["error opening file `/run/crun/c1/status`: No such file or directory"])
+        #expect(crun.saysNoSuchContainer("c1"))
+        #expect(!crun.saysNoSuchContainer("other"))
+        let runsc = RuntimeErrorReport(stderr: Array("loading container: file does not exist\n".utf8))
+        #expect(runsc.saysNoSuchContainer("c1"))
+        let denied = RuntimeErrorReport(
+            stderr: Array(#"{"level":"error","msg":"open /sys/fs/cgroup/x: permission denied"}"#.utf8)
+        )
+        #expect(!denied.saysNoSuchContainer("c1"))
+        #expect(denied.summary == "open /sys/fs/cgroup/x: permission denied")
+        let onlyWarnings = RuntimeErrorReport(stderr: Array(#"{"level":"warning","msg":"w"}"#.utf8))
+        #expect(onlyWarnings.messages == ["w"])
+        #expect(RuntimeErrorReport(stderr: []).summary == "(nothing on stderr)")
+        let notJSON = RuntimeErrorReport(stderr: Array("{ not json\n".utf8))
+        #expect(notJSON.messages == ["{ not json"])
+    }
 }

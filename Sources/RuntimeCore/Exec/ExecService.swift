@@ -37,8 +37,7 @@ public struct ExecService: Sendable {
         let limit: Duration = timeout > 0 ? .seconds(timeout) : .seconds(365 * 24 * 3600)
         let result = try await containers.runtime(for: exec.container).exec(
             id: exec.container.id,
-            processFile: exec.processFile,
-            pidFile: exec.pidFile,
+            exec.runtimeExec(tty: false),
             timeout: limit,
             outputLimit: Self.execOutputLimit
         )
@@ -91,9 +90,7 @@ public struct ExecService: Sendable {
         do {
             child = try containers.runtime(for: exec.container).startExec(
                 id: exec.container.id,
-                processFile: exec.processFile,
-                pidFile: exec.pidFile,
-                tty: tty
+                exec.runtimeExec(tty: tty)
             )
         } catch {
             exec.cleanUp()
@@ -130,6 +127,8 @@ public struct ExecService: Sendable {
         var container: Container
         var processFile: String
         var pidFile: String
+
+        func runtimeExec(tty: Bool) -> OCIExec { OCIExec(processFile: processFile, pidFile: pidFile, tty: tty) }
 
         /// The exec'd process's host pid, once the runtime has written it.
         func pid() -> Int32? {

@@ -7,8 +7,9 @@ import Glibc
 #endif
 
 /// An OCI runtime CLI (runc, crun, …) as Skiff drives it: every call with the handler's `--root`,
-/// a deadline, and the runtime's own error text in the failure. A protocol so the container
-/// service can be tested with a fake and handlers can be swapped.
+/// a deadline, and the runtime's own error message in the failure. A container the runtime does
+/// not have is NOT_FOUND (`state` answers nil instead, `delete` succeeds). A protocol so the
+/// container service can be tested with a fake and handlers can be swapped.
 public protocol OCIRuntime: Sendable {
     var name: String { get }
     /// Runs the container of `bundle` in the foreground to completion (used for short-lived
@@ -16,19 +17,19 @@ public protocol OCIRuntime: Sendable {
     func run(id: String, bundle: String, timeout: Duration) async throws(SkiffError) -> ChildProcess.Result
     /// Starts a created container (the monitor ran `create`).
     func start(id: String) async throws(SkiffError)
-    /// Runs `process.json` in the running container, capturing its output; the exec'd
-    /// process's host pid is written to `pidFile`.
+    /// Runs the exec's process in the running container to its end, capturing its output (up
+    /// to `limit` bytes of each stream) within `timeout`.
     func exec(
         id: String,
-        processFile: String,
-        pidFile: String,
+        _ exec: OCIExec,
         timeout: Duration,
         outputLimit: Int
     ) async throws(SkiffError) -> ChildProcess.Result
-    /// Starts `process.json` in the running container with its stdio left open to the caller
-    /// (an interactive exec); with `tty` the runtime runs on a pseudo-terminal (stdin/stdout are
-    /// its master side), allocates the container's and relays between them, following resizes.
-    func startExec(id: String, processFile: String, pidFile: String, tty: Bool) throws(SkiffError) -> RunningChild
+    /// Starts the exec's process in the running container with its stdio left open to the
+    /// caller (an interactive exec); with `tty` the runtime runs on a pseudo-terminal
+    /// (stdin/stdout are its master side), allocates the container's and relays between them,
+    /// following resizes.
+    func startExec(id: String, _ exec: OCIExec) throws(SkiffError) -> RunningChild
     /// Applies new `linux.resources` (a JSON file) to the running container's cgroup.
     func update(id: String, resourcesFile: String) async throws(SkiffError)
     /// The container's state; nil only when the runtime says it has no such container. Output
@@ -36,6 +37,20 @@ public protocol OCIRuntime: Sendable {
     func state(id: String) async throws(SkiffError) -> OCIState?
     func kill(id: String, signal: Int32) async throws(SkiffError)
     func delete(id: String, force: Bool) async throws(SkiffError)
+}
+
+/// What `runtime exec` runs: the process spec (JSON, in the bundle), where the runtime writes the
+/// exec'd process's host pid, and whether it gets a terminal.
+public struct OCIExec: Sendable, Equatable {
+    public var processFile: String
+    public var pidFile: String
+    public var tty: Bool
+
+    public init(processFile: String, pidFile: String, tty: Bool) {
+        self.processFile = processFile
+        self.pidFile = pidFile
+        self.tty = tty
+    }
 }
 
 /// `runtime state` output (OCI runtime spec, "State").
@@ -61,27 +76,28 @@ public struct RuncCompatibleRuntime: OCIRuntime {
     }
 
     public func run(id: String, bundle: String, timeout: Duration) async throws(SkiffError) -> ChildProcess.Result {
-        try await invoke(["run", "--bundle", bundle, id], timeout: timeout, allowFailure: true)
+        try await invoke(["run", "--bundle", bundle, id], container: id, timeout: timeout, allowFailure: true)
     }
 
     public func start(id: String) async throws(SkiffError) {
-        try await invoke(["start", id], timeout: commandTimeout)
+        try await invoke(["start", id], container: id, timeout: commandTimeout)
     }
 
+    /// Without `--log-format json`: the runtime's stderr is the command's, returned as is.
     public func exec(
         id: String,
-        processFile: String,
-        pidFile: String,
+        _ exec: OCIExec,
         timeout: Duration,
         outputLimit: Int
     ) async throws(SkiffError) -> ChildProcess.Result {
+        let pidFile = exec.pidFile
         let result: ChildProcess.Result
         do {
             // On a timeout or cancellation the command and its children die first, while the
             // runtime is still their parent and reaps them; then the runtime.
             result = try await ChildProcess.run(
                 binary,
-                arguments: execArguments(id: id, processFile: processFile, pidFile: pidFile, tty: false),
+                arguments: execArguments(id: id, OCIExec(processFile: exec.processFile, pidFile: pidFile, tty: false)),
                 environment: ["PATH=\(ExecutableLookup.fallbackPath)"],
                 timeout: timeout,
                 outputLimit: outputLimit,
@@ -93,20 +109,15 @@ public struct RuncCompatibleRuntime: OCIRuntime {
         return result
     }
 
-    public func startExec(
-        id: String,
-        processFile: String,
-        pidFile: String,
-        tty: Bool
-    ) throws(SkiffError) -> RunningChild {
+    public func startExec(id: String, _ exec: OCIExec) throws(SkiffError) -> RunningChild {
         do {
             // With a tty the runtime runs on a terminal of ours: it relays it to the container's
             // console and follows its size (SIGWINCH), so resizing ours resizes the container's.
             return try RunningChild.start(
                 binary,
-                arguments: execArguments(id: id, processFile: processFile, pidFile: pidFile, tty: tty),
+                arguments: execArguments(id: id, exec),
                 environment: ["PATH=\(ExecutableLookup.fallbackPath)"],
-                options: .init(terminal: tty)
+                options: .init(terminal: exec.tty)
             )
         } catch {
             throw error.skiffError("cannot run the OCI runtime \(binary)", ifMissing: .failedPrecondition)
@@ -130,19 +141,21 @@ public struct RuncCompatibleRuntime: OCIRuntime {
         return pid
     }
 
-    func execArguments(id: String, processFile: String, pidFile: String, tty: Bool) -> [String] {
-        ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile] + (tty ? ["--tty"] : []) + [id]
+    func execArguments(id: String, _ exec: OCIExec) -> [String] {
+        ["--root", root, "exec", "--process", exec.processFile, "--pid-file", exec.pidFile]
+            + (exec.tty ? ["--tty"] : []) + [id]
     }
 
     public func update(id: String, resourcesFile: String) async throws(SkiffError) {
-        try await invoke(["update", "--resources", resourcesFile, id], timeout: commandTimeout)
+        try await invoke(["update", "--resources", resourcesFile, id], container: id, timeout: commandTimeout)
     }
 
     public func state(id: String) async throws(SkiffError) -> OCIState? {
-        let result = try await invoke(["state", id], timeout: commandTimeout, allowFailure: true)
-        guard result.status == 0 else {
-            if Self.saysNoSuchContainer(result) { return nil }
-            throw failure("state \(id)", result)
+        let result: ChildProcess.Result
+        do {
+            result = try await invoke(["state", id], container: id, timeout: commandTimeout)
+        } catch  where error.code == .notFound {
+            return nil
         }
         do {
             return try JSONDecoder().decode(OCIState.self, from: Data(result.stdout))
@@ -156,30 +169,25 @@ public struct RuncCompatibleRuntime: OCIRuntime {
         }
     }
 
-    /// runc ("container does not exist"), crun ("container `x` does not exist") and runsc
-    /// ("… not found") word it differently; exit status 1 is all the CLI contract gives.
-    static func saysNoSuchContainer(_ result: ChildProcess.Result) -> Bool {
-        result.stderrText.contains("does not exist") || result.stderrText.contains("not found")
-    }
-
     public func kill(id: String, signal: Int32) async throws(SkiffError) {
-        _ = try await invoke(["kill", id, String(signal)], timeout: commandTimeout)
+        try await invoke(["kill", id, String(signal)], container: id, timeout: commandTimeout)
     }
 
+    /// Deleting a container the runtime does not have succeeds: it is as deleted as can be.
     public func delete(id: String, force: Bool) async throws(SkiffError) {
-        let result = try await invoke(
-            ["delete"] + (force ? ["--force"] : []) + [id],
-            timeout: commandTimeout,
-            allowFailure: true
-        )
-        if result.status != 0 && !Self.saysNoSuchContainer(result) {
-            throw failure("delete \(id)", result)
+        do {
+            try await invoke(["delete"] + (force ? ["--force"] : []) + [id], container: id, timeout: commandTimeout)
+        } catch  where error.code == .notFound {
+            return
         }
     }
 
+    /// Runs a command about `container` (logs as JSON where the runtime can); a failure says
+    /// what the runtime said, and is NOT_FOUND when that is that it has no such container.
     @discardableResult
     func invoke(
         _ arguments: [String],
+        container: String,
         timeout: Duration,
         allowFailure: Bool = false
     ) async throws(SkiffError) -> ChildProcess.Result {
@@ -187,7 +195,7 @@ public struct RuncCompatibleRuntime: OCIRuntime {
         do {
             result = try await ChildProcess.run(
                 binary,
-                arguments: ["--root", root] + arguments,
+                arguments: ["--root", root, "--log-format", "json"] + arguments,
                 environment: ["PATH=\(ExecutableLookup.fallbackPath)"],
                 timeout: timeout
             )
@@ -197,14 +205,11 @@ public struct RuncCompatibleRuntime: OCIRuntime {
         if result.timedOut {
             throw SkiffError(.deadlineExceeded, "\(name) \(arguments.first ?? "") did not finish within \(timeout)")
         }
-        if result.status != 0 && !allowFailure { throw failure(arguments.joined(separator: " "), result) }
+        if result.status != 0 && !allowFailure {
+            let report = RuntimeErrorReport(stderr: result.stderr)
+            let what = "\(name) \(arguments.joined(separator: " ")) failed (exit \(result.status)): \(report.summary)"
+            throw SkiffError(report.saysNoSuchContainer(container) ? .notFound : .internalError, what)
+        }
         return result
-    }
-
-    func failure(_ what: String, _ result: ChildProcess.Result) -> SkiffError {
-        SkiffError(
-            .internalError,
-            "\(name) \(what) failed (exit \(result.status)): \(result.stderrText.trimmingNewline)"
-        )
     }
 }

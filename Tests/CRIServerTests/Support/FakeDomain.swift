@@ -74,7 +74,9 @@ actor FakeDomain: PodDirectory, ContainerLifecycle, ContainerExec, UsageStatisti
     func find(_ id: String) async -> PodSandbox? { pods[id] }
 
     func list(idPrefix: String?, state: PodSandbox.State?, labels: [String: String]) async -> [PodSandbox] {
-        calls.append("listPods(\(idPrefix ?? "nil"),\(state.map { "\($0)" } ?? "nil"),\(labels.sorted { $0.key < $1.key }))")
+        calls.append(
+            "listPods(\(idPrefix ?? "nil"),\(state.map { "\($0)" } ?? "nil"),\(labels.sorted { $0.key < $1.key }))"
+        )
         return pods.values.sorted { $0.id < $1.id }
     }
 
@@ -116,7 +118,12 @@ actor FakeDomain: PodDirectory, ContainerLifecycle, ContainerExec, UsageStatisti
         return container
     }
 
-    func list(idPrefix: String?, state: Container.State?, sandboxID: String?, labels: [String: String]) async
+    func list(
+        idPrefix: String?,
+        state: Container.State?,
+        sandboxID: String?,
+        labels: [String: String]
+    ) async
         -> [Container]
     {
         calls.append(
