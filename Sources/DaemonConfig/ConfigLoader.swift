@@ -39,7 +39,7 @@ public enum ConfigLoader {
             )
         }
         var configuration = DaemonConfiguration()
-        for option in ConfigSchema.options { try? option.apply(&configuration, option.defaultValue) }
+        for option in ConfigSchema.options { option.applyDefault(to: &configuration) }
         var decoders: [String: ConfigWalker.NamedTableDecoder<DaemonConfiguration>] = [:]
         for table in ConfigSchema.namedTables {
             decoders[table.key] = table.decode

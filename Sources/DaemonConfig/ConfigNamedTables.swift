@@ -46,6 +46,7 @@ public struct ConfigNamedTables: Sendable {
                     )
                 }
                 var entry = blank
+                // try?: a default its type refuses ("" for a required runtime_path) leaves the blank entry's value.
                 for field in fields { try? field.apply(&entry, field.defaultValue) }
                 try ConfigWalker.apply(entryTable, prefix: entryKey, options: fields, to: &entry)
                 entries[item.key] = entry
@@ -68,8 +69,12 @@ public struct ConfigNamedTables: Sendable {
                     for value in entry.values { entryTable.insert(value.key, value.value, line: 0) }
                     table.insert(entry.name, .table(entryTable), line: 0)
                 }
-                // The defaults are part of the schema; a failure here is a bug caught by the tests.
-                if let entries = try? decodeEntries(table) { set(&configuration, entries) }
+                // The default entries are part of the schema: one refused is a bug in Skiff.
+                do throws(ConfigIssue) {
+                    set(&configuration, try decodeEntries(table))
+                } catch {
+                    preconditionFailure("the default entries of \(key) are refused: \(error.key): \(error.reason)")
+                }
             }
         )
     }

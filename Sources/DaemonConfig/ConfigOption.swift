@@ -18,6 +18,20 @@ struct ConfigValueError: Error {
 }
 
 extension ConfigOption {
+    /// Sets a top-level key's default on `target`. The default is part of the schema, written next
+    /// to the key's type: one that its own type refuses is a bug in Skiff, stopped here rather than
+    /// left as a silently missing default. (Fields of named tables may have a placeholder default
+    /// that only says "must be given"; they are not set through this.)
+    func applyDefault(to target: inout Target) {
+        do {
+            try apply(&target, defaultValue)
+        } catch {
+            preconditionFailure("the default of \(key) is refused by its own type: \(error.reason)")
+        }
+    }
+}
+
+extension ConfigOption {
     static func string(
         _ key: String,
         default value: String,

@@ -225,7 +225,7 @@ public enum ConfigSchema {
     /// The configuration made of every default in the table.
     static func defaults() -> DaemonConfiguration {
         var configuration = DaemonConfiguration()
-        for option in options { try? option.apply(&configuration, option.defaultValue) }
+        for option in options { option.applyDefault(to: &configuration) }
         for table in namedTables { table.applyDefaults(&configuration) }
         return configuration
     }

@@ -26,8 +26,8 @@ public enum ProcessTree {
     /// The direct children of `pid`, from every one of its threads.
     public static func children(of pid: pid_t) -> [pid_t] {
         (FileSystem.directoryEntries("/proc/\(pid)/task") ?? []).flatMap { task -> [pid_t] in
+            // try?: a task that ended while being read (ENOENT, ESRCH) has no children to find any more.
             guard let text = try? FileSystem.readText("/proc/\(pid)/task/\(task)/children") else {
-                // The task ended while being read: it has no children to find any more.
                 return []
             }
             return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { pid_t($0) }
@@ -93,6 +93,7 @@ public enum ProcessTree {
 
     /// The parent of `pid` from /proc/<pid>/status; nil when it is gone.
     public static func parent(of pid: pid_t) -> pid_t? {
+        // try?: a process that exited (or was never there) has no parent, which is what nil says.
         guard let status = try? FileSystem.readText("/proc/\(pid)/status") else { return nil }
         let line = status.split(separator: "\n").first { $0.hasPrefix("PPid:") }
         return line.flatMap { pid_t(String($0.dropFirst(5).filter { !$0.isWhitespace })) }
@@ -109,6 +110,7 @@ public enum ProcessTree {
     /// The environment `pid` was started with ("NAME=value" entries); nil when it is gone or
     /// is a zombie (whose environment is gone with its memory).
     public static func environment(of pid: pid_t) -> [String]? {
+        // try?: a process that exited, or another user's (EACCES), shows no environment: nil, as documented.
         guard let bytes = try? FileSystem.readBytes("/proc/\(pid)/environ", limit: 1 << 20), !bytes.isEmpty else {
             return nil
         }
@@ -117,6 +119,7 @@ public enum ProcessTree {
 
     /// The command line of `pid`, arguments joined by spaces; nil when it is gone.
     public static func commandLine(of pid: pid_t) -> String? {
+        // try?: a process that exited has no command line any more: nil, as documented.
         guard pid > 0, let bytes = try? FileSystem.readBytes("/proc/\(pid)/cmdline", limit: 1 << 16), !bytes.isEmpty
         else { return nil }
         return String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)

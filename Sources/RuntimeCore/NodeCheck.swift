@@ -33,6 +33,7 @@ public struct NodeCheck: Sendable {
                 isRoot: geteuid() == 0,
                 resolveProgram: { ExecutableLookup.resolve($0) },
                 isExecutable: { FileSystem.isExecutableFile($0) },
+                // try?: an unreadable /proc file reads as the feature missing, which the check reports with its fix.
                 mounts: (try? MountTable.current()) ?? MountTable(entries: []),
                 filesystems: (try? FileSystem.readText("/proc/filesystems")) ?? "",
                 overlayModuleAvailable: !release.isEmpty && FileSystem.exists(release),

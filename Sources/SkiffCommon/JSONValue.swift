@@ -15,10 +15,10 @@ public enum JSONValue: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        // try?: each type mismatch below only means the value is of another JSON type, tried next.
         if container.decodeNil() {
             self = .null
         } else if let value = try? container.decode(Bool.self) {
-            // try?: a type mismatch only means the value is of another JSON type, tried next.
             self = .bool(value)
         } else if let value = try? container.decode(Int64.self) {
             self = .integer(value)

@@ -167,8 +167,19 @@ public final class StreamingHTTPServer: Sendable {
 
     public func shutdown() async {
         let channel = state.withLockedValue { $0.channel }
-        try? await channel?.close()
-        try? await group.shutdownGracefully()
+        do {
+            try await channel?.close()
+        } catch {
+            logger.debug("the streaming listener was closed already", metadata: ["error": "\(error)"])
+        }
+        do {
+            try await group.shutdownGracefully()
+        } catch {
+            logger.warning(
+                "the streaming server's event loops did not shut down cleanly",
+                metadata: ["error": "\(error)"]
+            )
+        }
     }
 
     /// The WebSocket subprotocols a kind of stream is served with, preferred first.

@@ -81,6 +81,7 @@ struct SkiffFixture: AsyncParsableCommand {
                 tag: target.tag
             )
         } catch {
+            // try?: the push's own error is the one to report; the client is dropped with the process.
             try? await client.shutdown()
             throw error
         }

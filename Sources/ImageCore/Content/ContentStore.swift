@@ -55,6 +55,7 @@ public struct ContentStore: Sendable {
     }
 
     public func allDigests() -> [Digest] {
+        // try?: a name that is not a digest (a write in progress) is not a blob.
         (FileSystem.directoryEntries(blobDirectory) ?? []).compactMap { try? Digest(parsing: "sha256:\($0)") }
     }
 

@@ -86,8 +86,15 @@ extension RegistryClient {
             var schemaVersion: Int?
         }
         let data = Data(bytes)
-        guard let probe = try? JSONDecoder().decode(Probe.self, from: data) else {
-            throw SkiffError(.invalidArgument, "the manifest of \(name) is not valid JSON")
+        let probe: Probe
+        do {
+            probe = try JSONDecoder().decode(Probe.self, from: data)
+        } catch {
+            throw SkiffError(
+                .invalidArgument,
+                "the manifest of \(name) is not valid JSON",
+                cause: DescribedError(error)
+            )
         }
         var mediaType = probe.mediaType ?? contentType ?? ""
         if !MediaType.indexes.contains(mediaType) && !MediaType.manifests.contains(mediaType) {

@@ -144,9 +144,17 @@ extension RegistryClient {
         } catch {
             throw Self.transportError(error, url: realm)
         }
-        guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(Array(buffer: body))),
-            let token = decoded.token ?? decoded.accessToken, !token.isEmpty
-        else {
+        let decoded: TokenResponse
+        do {
+            decoded = try JSONDecoder().decode(TokenResponse.self, from: Data(Array(buffer: body)))
+        } catch {
+            throw SkiffError(
+                .permissionDenied,
+                "the token service \(realm) did not return a token",
+                cause: DescribedError(error)
+            )
+        }
+        guard let token = decoded.token ?? decoded.accessToken, !token.isEmpty else {
             throw SkiffError(.permissionDenied, "the token service \(realm) did not return a token")
         }
         return (token, .seconds(max(decoded.expiresIn ?? 60, 60)))

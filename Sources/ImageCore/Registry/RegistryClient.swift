@@ -35,7 +35,11 @@ public final class RegistryClient: Sendable {
     }
 
     public func shutdown() async {
-        try? await http.shutdown()
+        do {
+            try await http.shutdown()
+        } catch {
+            logger.warning("the registry HTTP client did not shut down cleanly", metadata: ["error": "\(error)"])
+        }
     }
 
     public func endpoints(for registry: String) -> [RegistryEndpoint] {
@@ -147,6 +151,7 @@ public final class RegistryClient: Sendable {
     }
 
     func backoff(_ attempt: Int) async {
+        // try?: a cancelled pull ends at its next request, which sees the cancellation itself.
         try? await Task.sleep(for: .milliseconds(200 << (attempt - 1)))
     }
 
@@ -166,11 +171,13 @@ public final class RegistryClient: Sendable {
     }
 
     static func discard(_ response: HTTPClientResponse) async {
+        // try?: the body is drained only to free the connection; the status already said what failed.
         _ = try? await response.body.collect(upTo: 1 << 20)
     }
 
     /// The registry's own words from an error body (`{"errors":[{"code":…,"message":…}]}`), short.
     static func errorDetail(_ response: HTTPClientResponse) async -> String {
+        // try?: the detail only adds to the status that is reported; a body that cannot be read adds nothing.
         guard let body = try? await response.body.collect(upTo: 64 << 10), body.readableBytes > 0 else { return "" }
         let text = String(buffer: body).prefix(300).replacingNewlines()
         return ": \(text)"

@@ -15,7 +15,16 @@ extension ImageManager {
         guard FileSystem.exists(path) else { throw SkiffError.notFound("the archive \(path) does not exist") }
         var random = SystemRandomNumberGenerator()
         let staging = "\(options.rootDir)/import-\(String(random.next() as UInt64, radix: 16))"
-        defer { try? DirectoryTree.remove(staging) }
+        defer {
+            do {
+                try DirectoryTree.remove(staging)
+            } catch {
+                logger.warning(
+                    "cannot remove an import's staging directory",
+                    metadata: ["path": "\(staging)", "error": "\(error)"]
+                )
+            }
+        }
         do {
             try FileSystem.makeDirectories(staging + "/fs", mode: 0o700)
         } catch {
@@ -80,7 +89,13 @@ extension ImageManager {
         var tags: [String] = []
         var pinned = false
         for tag in entry.tags {
-            guard let reference = try? ImageReference(parsing: tag) else { continue }
+            let reference: ImageReference
+            do {
+                reference = try ImageReference(parsing: tag)
+            } catch {
+                logger.warning("a tag in the archive is not an image reference; skipped", metadata: ["tag": "\(tag)"])
+                continue
+            }
             var tagged = reference
             tagged.digest = nil
             if tagged.tag != nil { tags.append(tagged.description) }
@@ -187,8 +202,11 @@ extension ImageManager {
             let manifest = ImageManifest(config: configDescriptor, layers: layers)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            guard let manifestBytes = try? Array(encoder.encode(manifest)) else {
-                throw SkiffError.internalError("cannot encode a manifest")
+            let manifestBytes: [UInt8]
+            do {
+                manifestBytes = Array(try encoder.encode(manifest))
+            } catch {
+                throw SkiffError.internalError("cannot encode a manifest", cause: DescribedError(error))
             }
             let manifestDigest = Digest.of(manifestBytes)
             try content.write(manifestBytes, digest: manifestDigest)

@@ -74,9 +74,7 @@ extension ImageManager {
     }
 
     func isPinned(_ reference: ImageReference) -> Bool {
-        guard !options.pinnedImage.isEmpty, let pinned = try? ImageReference(parsing: options.pinnedImage) else {
-            return false
-        }
+        guard let pinned = pinnedReference else { return false }
         return pinned.name == reference.name && (pinned.tag == reference.tag || pinned.digest == reference.digest)
     }
 

@@ -35,6 +35,8 @@ public actor ImageManager {
     let registry: RegistryClient
     let layerFlights = SingleFlight<Void>()
     let logger: Logger
+    /// `options.pinnedImage` parsed once; nil when none is set or it is no image reference.
+    let pinnedReference: ImageReference?
     /// Blobs and snapshots a pull in progress has written but no record names yet: removal
     /// must not collect them.
     var leased: [Digest: Int] = [:]
@@ -42,6 +44,7 @@ public actor ImageManager {
     public init(options: Options, logger: Logger) throws(SkiffError) {
         self.options = options
         self.logger = logger
+        pinnedReference = Self.parsePinnedImage(options.pinnedImage, logger: logger)
         content = try ContentStore(root: options.rootDir + "/content")
         snapshots = try SnapshotStore(root: options.rootDir + "/snapshots")
         images = try ImageStore(directory: options.rootDir + "/images")
@@ -50,6 +53,20 @@ public actor ImageManager {
 
     public func shutdown() async {
         await registry.shutdown()
+    }
+
+    /// The pinned image's reference; one that does not parse is said once, here, and pins nothing.
+    private static func parsePinnedImage(_ pinnedImage: String, logger: Logger) -> ImageReference? {
+        guard !pinnedImage.isEmpty else { return nil }
+        do {
+            return try ImageReference(parsing: pinnedImage)
+        } catch {
+            logger.warning(
+                "the pinned image is not an image reference; no image is pinned",
+                metadata: ["image": "\(pinnedImage)", "error": "\(error)"]
+            )
+            return nil
+        }
     }
 
     // MARK: Queries
@@ -134,7 +151,14 @@ public actor ImageManager {
         release(chainIDs)
         let used = Set(await images.all.flatMap(\.chainIDs))
         for chainID in chainIDs where leased[chainID] == nil && !used.contains(chainID) {
-            try? snapshots.remove(chainID)
+            do {
+                try snapshots.remove(chainID)
+            } catch {
+                logger.warning(
+                    "cannot remove an unused snapshot",
+                    metadata: ["chainID": "\(chainID)", "error": "\(error)"]
+                )
+            }
         }
     }
 

@@ -47,12 +47,14 @@ actor ImageStore {
     /// Finds an image by ID (`sha256:…`, or its hex, or a unique hex prefix of 12+ digits), by
     /// tag (normalised: `busybox` means `docker.io/library/busybox:latest`) or by repo digest.
     func find(_ reference: String) -> ImageRecord? {
+        // try?: a reference is tried as an ID, then as a tag or repo digest; not being one form is no error.
         if let digest = try? Digest(parsing: reference), let record = images[digest] { return record }
         let bare = reference.hasPrefix("sha256:") ? String(reference.dropFirst(7)) : reference
         if bare.count >= 12, bare.allSatisfy(\.isHexDigit) {
             let matches = images.values.filter { $0.id.hex.hasPrefix(bare) }
             if matches.count == 1 { return matches[0] }
         }
+        // try?: what is neither an ID nor a reference names no image: "not found", as the caller reports.
         guard let parsed = try? ImageReference(parsing: reference) else { return nil }
         if let digest = parsed.digest {
             let repoDigest = "\(parsed.name)@\(digest)"

@@ -166,6 +166,7 @@ struct SafeExtractor: TarEntrySink {
                 timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds)),
                 timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds)),
             ]
+            // try?: a directory that a later entry removed or replaced has no times to restore.
             let fd = (try? openBeneath(rootFD, directory.path, flags: O_RDONLY | O_DIRECTORY)) ?? -1
             if fd >= 0 {
                 futimens(fd, &times)

@@ -57,6 +57,7 @@ public struct SnapshotStore: Sendable {
     }
 
     func discard(_ prepared: String) {
+        // try?: a `.tmp-*` directory that cannot be removed now is removed at the next start (init).
         try? DirectoryTree.remove(prepared)
     }
 
@@ -69,6 +70,7 @@ public struct SnapshotStore: Sendable {
     }
 
     public func allChainIDs() -> [Digest] {
+        // try?: a name that is not a digest (a `.tmp-*` unpack in progress) is not a snapshot.
         (FileSystem.directoryEntries(root) ?? []).compactMap { try? Digest(parsing: "sha256:\($0)") }
     }
 

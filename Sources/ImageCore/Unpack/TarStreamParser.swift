@@ -248,6 +248,7 @@ struct TarStreamParser {
     }
 
     static func checksumMatches(_ block: [UInt8]) -> Bool {
+        // try?: an unreadable checksum field is a checksum that does not match, which the caller reports.
         guard let stored = try? number(block[148..<156], field: "checksum") else { return false }
         var unsigned: Int64 = 0
         var signed: Int64 = 0

@@ -101,6 +101,7 @@ public struct ConmonMonitor: ContainerMonitor {
             let text = message.text.isEmpty ? "no message" : message.text.trimmingNewline
             throw SkiffError(.internalError, "the OCI runtime could not create container \(request.id): \(text)")
         }
+        // try?: conmon's pid only lets a forced end kill conmon too (0: unknown); the container was created.
         let monitorPID =
             (try? FileSystem.readText(request.bundle + "/conmon.pid")).flatMap { Int32($0.trimmingNewline) } ?? 0
         return MonitorStarted(pid: message.value, monitorPID: monitorPID)
@@ -154,7 +155,12 @@ public struct ConmonMonitor: ContainerMonitor {
             if ContinuousClock.now >= deadline {
                 throw SkiffError(.deadlineExceeded, "conmon did not report container \(id) created in time")
             }
-            try? await Task.sleep(for: .milliseconds(2))
+            do {
+                try await Task.sleep(for: .milliseconds(2))
+            } catch {
+                // A cancelled sleep returns at once: without this, the loop would spin to the deadline.
+                throw SkiffError(.cancelled, "creating container \(id) was cancelled while waiting for conmon")
+            }
         }
         let line = bytes.split(separator: 10).first.map { Array($0) } ?? []
         // try?: anything that is not a sync message is reported below with the line itself.

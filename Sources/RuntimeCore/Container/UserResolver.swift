@@ -31,6 +31,7 @@ public struct UserResolver: Sendable {
 
     /// Reads the files of `rootfs`; missing or unreadable files count as empty.
     public init(rootfs: String) {
+        // try?: as documented, no file means only numeric users resolve (and this public init cannot throw).
         let passwdText = (try? readFileInRoot(rootfs, "etc/passwd")).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let groupText = (try? readFileInRoot(rootfs, "etc/group")).map { String(decoding: $0, as: UTF8.self) } ?? ""
         self.init(passwd: passwdText, group: groupText)

@@ -132,6 +132,7 @@ public struct RuncCompatibleRuntime: OCIRuntime {
         var pid: Int32?
         let deadline = ContinuousClock.now + .seconds(2)
         while pid == nil && ContinuousClock.now < deadline {
+            // try?: the runtime writes the pid file only once the command runs; until then it is polled.
             pid = (try? FileSystem.readText(pidFile)).flatMap { Int32($0.trimmingNewline) }
             if pid == nil { usleep(5000) }
         }

@@ -148,7 +148,9 @@ extension CgroupFiles {
         !path.split(separator: "/").contains("..")
     }
 
+    /// The text of a cgroup file; nil when it cannot be read, as the readers above document.
     static func readText(_ path: String, limit: Int = 1 << 20) -> String? {
+        // try?: cgroups vanish with their containers (ENOENT, ENODEV): stats and limits are then unknown.
         try? FileSystem.readText(path, limit: limit)
     }
 

@@ -16,6 +16,7 @@ public enum PodNetworkStats {
     public static func read(networkNamespace path: String) async -> [InterfaceCounters] {
         let text: String? = await DedicatedThread.run {
             // /proc/thread-self/net, not /proc/net: the latter follows the process's main thread.
+            // try?: a namespace that cannot be entered is a pod that is gone, which has no counters.
             (try? NetworkNamespace.inside(path) { () throws(SystemCallError) in
                 try FileSystem.readBytes("/proc/thread-self/net/dev")
             })

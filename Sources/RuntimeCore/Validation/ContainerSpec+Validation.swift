@@ -23,6 +23,7 @@ extension ContainerSpec {
             let sizes = (FileSystem.directoryEntries("/sys/kernel/mm/hugepages") ?? []).compactMap(
                 hugepageSize(directoryName:)
             )
+            // try?: no readable switch means no AppArmor, so a profile is refused, never silently ignored.
             let apparmor =
                 (try? FileSystem.readText("/sys/module/apparmor/parameters/enabled"))?.hasPrefix("Y") ?? false
             return NodeFacts(cgroupLayout: cgroupLayout, hugepageSizes: Set(sizes), apparmorEnabled: apparmor)

@@ -118,6 +118,7 @@ struct TerminalSize {
     /// nil for anything but a resize message with two positive sizes (the client's to get right;
     /// a bad one is ignored, as the kubelet's streaming server does).
     init?(json payload: ByteBuffer) {
+        // try?: a message that is not a resize is ignored, as documented above.
         guard let message = try? JSONDecoder().decode(Message.self, from: Data(payload.readableBytesView)),
             message.width > 0, message.height > 0
         else { return nil }

@@ -104,9 +104,12 @@ final class PortForwardHandler: ChannelInboundHandler {
 
     private func openStream(_ id: UInt32, flags: UInt8, block: [UInt8], context: ChannelHandlerContext) {
         lastStreamID = max(lastStreamID, id)
-        guard let headers = try? inflater.headers(from: block) else {
+        let headers: [(name: String, value: String)]
+        do {
+            headers = try inflater.headers(from: block)
+        } catch {
             // The header stream is broken for good: nothing later on this connection can be read.
-            errorCaught(context: context, error: SPDYHeaderInflater.Failure.corrupt)
+            errorCaught(context: context, error: error)
             return
         }
         func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }

@@ -68,7 +68,11 @@ final class SPDYStreamHandler: ChannelInboundHandler, ExecTransport {
     private func handle(_ frame: SPDYFrame, context: ChannelHandlerContext) {
         switch frame {
         case .synStream(let id, _, _, let flags, let block):
-            guard let headers = try? inflater.headers(from: block) else {
+            let headers: [(name: String, value: String)]
+            do {
+                headers = try inflater.headers(from: block)
+            } catch {
+                logger.debug("SPDY stream refused: its headers cannot be read", metadata: ["error": "\(error)"])
                 write(.rstStream(streamID: id, status: 1), context: context)
                 return
             }

@@ -27,6 +27,7 @@ public enum CapabilitySet {
 
     /// CapBnd of this process, from /proc/self/status.
     static func ownBoundingSet() -> UInt64? {
+        // try?: without the bounding set, no capability is filtered out: the fallback `all()` documents.
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
             let line = text.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") })
         else { return nil }
@@ -82,6 +83,7 @@ public enum CapabilitySet {
 
     /// `/proc/sys/kernel/cap_last_cap`, or nil when it cannot be read.
     static func kernelLastCap() -> Int? {
+        // try?: an unknown last capability means the whole name table, as `names(throughLastCap:)` documents.
         guard let text = try? String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8) else {
             return nil
         }
