@@ -166,3 +166,13 @@ extension FileSystem {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
+
+extension FileSystem {
+    /// `name` in the directory of the running executable: skiffd's helpers (skiff-pinns,
+    /// skiff-pause) are installed beside it, and tests build them beside the test runner.
+    public static func besideExecutable(_ name: String) -> String {
+        // try?: /proc/self/exe is always there; were it not, the file is looked for in "/",
+        // where it is missing, and its user says so.
+        parentDirectory(of: (try? readLink("/proc/self/exe")) ?? "") + "/" + name
+    }
+}

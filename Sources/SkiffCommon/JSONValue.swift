@@ -15,22 +15,31 @@ public enum JSONValue: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        // try?: each type mismatch below only means the value is of another JSON type, tried next.
         if container.decodeNil() {
             self = .null
-        } else if let value = try? container.decode(Bool.self) {
+        } else if let value = Self.decode(Bool.self, from: container) {
             self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
+        } else if let value = Self.decode(Int64.self, from: container) {
             self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
+        } else if let value = Self.decode(Double.self, from: container) {
             self = .number(value)
-        } else if let value = try? container.decode(String.self) {
+        } else if let value = Self.decode(String.self, from: container) {
             self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
+        } else if let value = Self.decode([JSONValue].self, from: container) {
             self = .array(value)
         } else {
             self = .object(try container.decode([String: JSONValue].self))
         }
+    }
+
+    /// The value as `type`, if it is a JSON value of that type.
+    private static func decode<Value: Decodable>(
+        _ type: Value.Type,
+        from container: any SingleValueDecodingContainer
+    ) -> Value? {
+        // try?: a type mismatch only means the value is of another JSON type, tried next; a
+        // value that is none of them fails the last attempt (an object), which throws.
+        try? container.decode(type)
     }
 
     public func encode(to encoder: any Encoder) throws {

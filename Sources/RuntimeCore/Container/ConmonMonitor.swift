@@ -101,9 +101,8 @@ public struct ConmonMonitor: ContainerMonitor {
             let text = message.text.isEmpty ? "no message" : message.text.trimmingNewline
             throw SkiffError(.internalError, "the OCI runtime could not create container \(request.id): \(text)")
         }
-        // try?: conmon's pid only lets a forced end kill conmon too (0: unknown); the container was created.
-        let monitorPID =
-            (try? FileSystem.readText(request.bundle + "/conmon.pid")).flatMap { Int32($0.trimmingNewline) } ?? 0
+        // conmon's pid only lets a forced end kill conmon too (0: unknown); the container was created.
+        let monitorPID = ProcessIDFile.read(request.bundle + "/conmon.pid") ?? 0
         return MonitorStarted(pid: message.value, monitorPID: monitorPID)
     }
 

@@ -185,9 +185,15 @@ extension ContainerService {
             try await store.save(container)
         } catch {
             if runtimeCreated {
-                // try?: a create that failed may have made nothing to delete; the error reported
-                // is the create's.
-                try? await makeRuntime(handler).delete(id: id, force: true)
+                // The error reported is the create's; one of the delete is logged (a create that
+                // made nothing leaves nothing to delete, and that delete succeeds).
+                await logger.logFailure(
+                    .warning,
+                    "cannot delete a container whose creation failed",
+                    metadata: ["id": "\(id)"]
+                ) {
+                    () async throws(SkiffError) in try await makeRuntime(handler).delete(id: id, force: true)
+                }
             }
             await releaseFilesystem(id: id, layers: leased ? image.chainIDs : [])
             do {

@@ -72,9 +72,15 @@ extension ContainerService {
         container.exitCode = code
         container.finishedAt = finishedAt
         container.reason = oomKilled ? "OOMKilled" : (code == 0 ? "Completed" : "Error")
-        // try?: a container that wrote no termination message has no file: no message.
-        if let path = container.terminationMessageHostPath, let bytes = try? FileSystem.readBytes(path, limit: 4096) {
-            container.message = String(decoding: bytes, as: UTF8.self)
+        if let path = container.terminationMessageHostPath, FileSystem.exists(path) {
+            do {
+                container.message = String(decoding: try FileSystem.readBytes(path, limit: 4096), as: UTF8.self)
+            } catch {
+                logger.warning(
+                    "cannot read a container's termination message",
+                    metadata: ["id": "\(container.id)", "path": "\(path)", "error": "\(error)"]
+                )
+            }
         }
         do {
             try await store.save(container)
@@ -174,8 +180,13 @@ extension ContainerService {
                 deadline: options.commandTimeout
             )
             for handler in options.handlers.handlers where handler.resolvedPath != nil {
-                // try?: the container is in at most one handler's runtime; the others know none.
-                try? await makeRuntime(handler).delete(id: name, force: true)
+                // The container is in at most one handler's runtime; the others know none (delete
+                // succeeds on what a runtime does not have, so a failure is a real one).
+                await logger.logFailure(
+                    .warning,
+                    "cannot delete a container that was being created when skiffd stopped",
+                    metadata: ["id": "\(name)", "handler": "\(handler.name)"]
+                ) { () async throws(SkiffError) in try await makeRuntime(handler).delete(id: name, force: true) }
             }
             LeftoverMonitors.kill(monitors, of: name)
             removeAttachSocket(of: name)

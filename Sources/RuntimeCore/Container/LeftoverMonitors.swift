@@ -17,8 +17,8 @@ enum LeftoverMonitors {
         return await DedicatedThread.run {
             let monitors = ProcessTree.strangers { ProcessTree.commandLine(of: $0)?.contains(monitorArgument) == true }
             for monitor in monitors {
-                // try?: no pid file yet means the create has not written it: no init to spare.
-                let containerPID = (try? FileSystem.readText(pidFile)).flatMap { pid_t($0.filter(\.isNumber)) }
+                // No pid file yet means the create has not written it: no init to spare.
+                let containerPID = ProcessIDFile.read(pidFile)
                 for pid in ProcessTree.children(of: monitor)
                 where pid != containerPID && ProcessTree.commandLine(of: pid)?.contains(id) == true {
                     if !ProcessTree.waitForExit(pid, milliseconds: milliseconds) { ProcessTree.kill(pid) }

@@ -1,3 +1,4 @@
+import Glibc
 import LinuxSys
 import SkiffCommon
 
@@ -29,12 +30,27 @@ public struct UserResolver: Sendable {
     let passwd: [PasswdEntry]
     let groups: [GroupEntry]
 
-    /// Reads the files of `rootfs`; missing or unreadable files count as empty.
-    public init(rootfs: String) {
-        // try?: as documented, no file means only numeric users resolve (and this public init cannot throw).
-        let passwdText = (try? readFileInRoot(rootfs, "etc/passwd")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let groupText = (try? readFileInRoot(rootfs, "etc/group")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        self.init(passwd: passwdText, group: groupText)
+    /// Reads the account files of `rootfs`. A file the image lacks counts as empty (only numeric
+    /// users resolve); one that exists but cannot be read fails the creation, rather than a
+    /// named user's uid silently running with gid 0.
+    public init(rootfs: String) throws(SkiffError) {
+        self.init(passwd: try Self.accountFile(rootfs, "etc/passwd"), group: try Self.accountFile(rootfs, "etc/group"))
+    }
+
+    /// `path` in the image, resolved inside it; absent (or a symlink or not a regular file, which
+    /// are never followed out of the image) is empty.
+    static func accountFile(_ rootfs: String, _ path: String) throws(SkiffError) -> String {
+        do {
+            return String(decoding: try readFileInRoot(rootfs, path), as: UTF8.self)
+        } catch  where [ENOENT, ENOTDIR, ELOOP, EINVAL].contains(error.errno) {
+            return ""
+        } catch {
+            throw SkiffError(
+                .failedPrecondition,
+                "cannot read /\(path) of the container's image: \(error)",
+                cause: error
+            )
+        }
     }
 
     init(passwd: String, group: String) {

@@ -132,8 +132,7 @@ public struct ExecService: Sendable {
 
         /// The exec'd process's host pid, once the runtime has written it.
         func pid() -> Int32? {
-            // try?: no pid file yet means no pid yet.
-            (try? FileSystem.readText(pidFile)).flatMap { Int32($0.trimmingNewline) }
+            ProcessIDFile.read(pidFile)
         }
 
         /// Removes the exec's files from the bundle; the bundle goes with the container, so a

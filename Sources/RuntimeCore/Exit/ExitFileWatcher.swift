@@ -124,7 +124,7 @@ public actor ExitFileWatcher {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             waiters[name, default: [:]][token] = continuation
             Task { [weak self] in
-                // The sleep ends early only when cancelled, and then the waiter goes all the same.
+                // try?: the sleep ends early only when cancelled, and then the waiter goes all the same.
                 try? await Task.sleep(until: deadline)
                 await self?.expire(name, token: token)
             }

@@ -132,8 +132,8 @@ public struct RuncCompatibleRuntime: OCIRuntime {
         var pid: Int32?
         let deadline = ContinuousClock.now + .seconds(2)
         while pid == nil && ContinuousClock.now < deadline {
-            // try?: the runtime writes the pid file only once the command runs; until then it is polled.
-            pid = (try? FileSystem.readText(pidFile)).flatMap { Int32($0.trimmingNewline) }
+            // The runtime writes the pid file only once the command runs; until then it is polled.
+            pid = ProcessIDFile.read(pidFile)
             if pid == nil { usleep(5000) }
         }
         guard let pid, pid > 0 else { return nil }

@@ -65,8 +65,7 @@ public actor PodService {
 
     /// `skiff-pause` next to the running executable (skiffd, or the test runner).
     public static func pauseBesideExecutable() -> String {
-        // try?: /proc/self/exe is always there; were it not, the pause is looked for in "/".
-        FileSystem.parentDirectory(of: (try? FileSystem.readLink("/proc/self/exe")) ?? "") + "/skiff-pause"
+        FileSystem.besideExecutable("skiff-pause")
     }
 
     // MARK: Run

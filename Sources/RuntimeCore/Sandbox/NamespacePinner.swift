@@ -51,9 +51,7 @@ public struct PinnsNamespacePinner: NamespacePinning {
 
     /// `skiff-pinns` next to the running executable (skiffd, or the test runner).
     public static func besideExecutable() -> PinnsNamespacePinner {
-        // try?: /proc/self/exe is always there; were it not, the helper is looked for in "/".
-        let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? ""
-        return PinnsNamespacePinner(helper: FileSystem.parentDirectory(of: executable) + "/skiff-pinns")
+        PinnsNamespacePinner(helper: FileSystem.besideExecutable("skiff-pinns"))
     }
 
     public func pin(_ request: NamespaceRequest, in directory: String) async throws(SkiffError) -> PinnedNamespaces {
