@@ -121,8 +121,12 @@ public struct Daemon {
             interceptors: [RequestLoggingInterceptor(logger: logger)]
         )
 
+        // Stopped in the reverse order: the gRPC server first, the image manager last.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
+                .init(service: StoppedOnShutdown { await imageManager.shutdown() }, serviceName: "images"),
+                .init(service: StoppedOnShutdown { await exits.shutdown() }, serviceName: "exit-files"),
+                .init(service: StoppedOnShutdown { await streaming.shutdown() }, serviceName: "streaming"),
                 .init(
                     service: GRPCServerService(
                         server: server,
@@ -131,7 +135,7 @@ public struct Daemon {
                         logger: logger
                     ),
                     serviceName: "grpc"
-                )
+                ),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
@@ -155,14 +159,8 @@ public struct Daemon {
         do {
             try await ServiceGroup(configuration: groupConfiguration).run()
         } catch {
-            await streaming.shutdown()
-            await exits.shutdown()
-            await imageManager.shutdown()
-            throw SkiffError(.internalError, "the gRPC server stopped with an error", cause: DescribedError(error))
+            throw SkiffError(.internalError, "skiffd stopped on an error", cause: DescribedError(error))
         }
-        await streaming.shutdown()
-        await exits.shutdown()
-        await imageManager.shutdown()
         logger.info("skiffd stopped")
     }
 
