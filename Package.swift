@@ -176,7 +176,7 @@ let package = Package(
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
-        .testTarget(name: "RuntimeCoreTests", dependencies: ["RuntimeCore", "DaemonConfig"]),
+        .testTarget(name: "RuntimeCoreTests", dependencies: ["RuntimeCore", "DaemonConfig", "ImageFixtures"]),
         .testTarget(name: "MetadataTests", dependencies: ["Metadata", "LinuxSys", "SkiffCommon"]),
         .testTarget(
             name: "StreamingServerTests",
