@@ -82,3 +82,20 @@ public struct FixtureIndex: Sendable {
         self.index = Array(try! encoder.encode(index))
     }
 }
+
+extension FixtureImage {
+    /// The image as an OCI image layout in a tar (what `skiff image import` and
+    /// `ImageManager.importArchive` read), named `name` by containerd's annotation and tagged
+    /// `tag` by the OCI one.
+    public func ociLayoutArchive(name: String, tag: String = "1.0") -> [UInt8] {
+        var tar = TarBuilder()
+        tar.file("oci-layout", #"{"imageLayoutVersion":"1.0.0"}"#)
+        let index =
+            #"{"schemaVersion":2,"manifests":[{"mediaType":"\#(MediaType.ociManifest)","digest":"\#(manifestDigest)","size":\#(manifest.count),"annotations":{"io.containerd.image.name":"\#(name)","org.opencontainers.image.ref.name":"\#(tag)"}}]}"#
+        tar.file("index.json", index)
+        tar.directory("blobs/sha256")
+        tar.file("blobs/sha256/\(manifestDigest.hex)", manifest)
+        for (digest, bytes) in blobs { tar.file("blobs/sha256/\(digest.hex)", bytes) }
+        return tar.finished()
+    }
+}

@@ -22,6 +22,9 @@ actor CreationLedger<Spec: Equatable & Sendable, Value: Sendable> {
 
     private var entries: [String: Entry] = [:]
 
+    /// Calls that joined a creation already running (for tests and logs).
+    private(set) var joinedCount = 0
+
     /// Finished creations nobody has received yet (for tests and logs).
     var unclaimedCount: Int {
         entries.values.filter { if case .unclaimed = $0 { return true } else { return false } }.count
@@ -45,6 +48,7 @@ actor CreationLedger<Spec: Equatable & Sendable, Value: Sendable> {
                     "\(what) is being created by another request with a different configuration"
                 )
             }
+            joinedCount += 1
             return try await finish(key, task)
         case .unclaimed(let held, _, let value) where held == spec:
             entries[key] = nil

@@ -22,18 +22,6 @@ import Testing
         }
     }
 
-    static func ociLayout(_ image: FixtureImage, name: String) -> [UInt8] {
-        var tar = TarBuilder()
-        tar.file("oci-layout", #"{"imageLayoutVersion":"1.0.0"}"#)
-        let index =
-            #"{"schemaVersion":2,"manifests":[{"mediaType":"\#(MediaType.ociManifest)","digest":"\#(image.manifestDigest)","size":\#(image.manifest.count),"annotations":{"io.containerd.image.name":"\#(name)","org.opencontainers.image.ref.name":"1.0"}}]}"#
-        tar.file("index.json", index)
-        tar.directory("blobs/sha256")
-        tar.file("blobs/sha256/\(image.manifestDigest.hex)", image.manifest)
-        for (digest, bytes) in image.blobs { tar.file("blobs/sha256/\(digest.hex)", bytes) }
-        return tar.finished()
-    }
-
     static func dockerSave(_ layers: [FixtureImage.Layer], image: FixtureImage, tag: String) -> [UInt8] {
         var tar = TarBuilder()
         let config = image.blobs[image.configDigest]!
@@ -58,7 +46,7 @@ import Testing
         let docker = FixtureImage(layers: layers, config: .init(user: "app", cmd: ["/bin/sh"]))
         try await withDaemon { daemon in
             let ociPath = daemon.directory + "/oci.tar.gz"
-            try Data(Gzip.compress(Self.ociLayout(oci, name: "example.com/airgap/app:1.0"))).write(
+            try Data(Gzip.compress(oci.ociLayoutArchive(name: "example.com/airgap/app:1.0"))).write(
                 to: URL(fileURLWithPath: ociPath)
             )
             let dockerPath = daemon.directory + "/docker.tar"

@@ -40,7 +40,12 @@ import Testing
             }
         }
 
-        func exec(id: String, _ exec: OCIExec, timeout: Duration, outputLimit: Int) async throws(SkiffError)
+        func exec(
+            id: String,
+            _ exec: OCIExec,
+            timeout: Duration,
+            outputLimit: Int
+        ) async throws(SkiffError)
             -> ChildProcess.Result
         { throw SkiffError.unimplemented("not used") }
 
@@ -95,12 +100,17 @@ import Testing
             )
             let archive = directory + "/image.tar"
             let fixture = BusyboxImages.standard(busybox: try BusyboxImages.busyboxBinary())
-            try Data(Self.ociLayout(fixture, name: image)).write(to: URL(fileURLWithPath: archive))
+            try Data(fixture.ociLayoutArchive(name: image)).write(to: URL(fileURLWithPath: archive))
             _ = try await images.importArchive(at: archive)
             let configuration = try ConfigLoader.parse("[network]\ncni_conf_dir = \"/nonexistent\"", file: "t.toml")
             let handlers = NodeStatusProbe(configuration: configuration, lookup: { "/usr/bin/\($0)" }).handlers()
             let sandboxes = try await SandboxService(
-                options: .init(stateDir: directory + "/state", cniConfDir: "/nonexistent", cniBinDirs: [], handlers: handlers),
+                options: .init(
+                    stateDir: directory + "/state",
+                    cniConfDir: "/nonexistent",
+                    cniBinDirs: [],
+                    handlers: handlers
+                ),
                 pinner: NoNamespaces(),
                 logger: logger
             )
@@ -131,19 +141,6 @@ import Testing
                 exits: exits,
                 pod: pod
             )
-        }
-
-        static func ociLayout(_ image: FixtureImage, name: String) -> [UInt8] {
-            var tar = TarBuilder()
-            tar.file("oci-layout", #"{"imageLayoutVersion":"1.0.0"}"#)
-            tar.file(
-                "index.json",
-                #"{"schemaVersion":2,"manifests":[{"mediaType":"\#(MediaType.ociManifest)","digest":"\#(image.manifestDigest)","size":\#(image.manifest.count),"annotations":{"io.containerd.image.name":"\#(name)"}}]}"#
-            )
-            tar.directory("blobs/sha256")
-            tar.file("blobs/sha256/\(image.manifestDigest.hex)", image.manifest)
-            for (digest, bytes) in image.blobs { tar.file("blobs/sha256/\(digest.hex)", bytes) }
-            return tar.finished()
         }
 
         func spec() -> ContainerSpec {
