@@ -41,6 +41,8 @@ extension RuntimeService {
                 var proto = Runtime_V1_RuntimeHandler()
                 proto.name = name
                 proto.features = Runtime_V1_RuntimeHandlerFeatures()
+                // Only what the handler's runtime said it can do (`runtime features`).
+                proto.features.recursiveReadOnlyMounts = handler.features.recursiveReadOnlyMounts
                 return proto
             }
         }

@@ -54,6 +54,7 @@ public struct Daemon {
         defer { unlink(socketPath) }
 
         let statusProbe = NodeStatusProbe(configuration: configuration)
+        await OCIRuntimeFeatureProbe.probe(statusProbe.handlers(), logger: logger)
         let sandboxes = try await SandboxService(
             options: .init(
                 stateDir: directories.state,

@@ -237,6 +237,38 @@ import Testing
         )
     }
 
+    /// api.proto's rules for `recursive_read_only`, as cri-o and containerd apply them: only with
+    /// `readonly`, only with private propagation, only on a handler whose runtime lists `rro`.
+    @Test func recursiveReadOnlyMountsFollowTheCRIsRules() throws {
+        let base = "/tmp/skiff-spec-unit-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        func options(
+            _ mount: ContainerSpec.Mount,
+            supported: Bool = true
+        ) throws(SkiffError) -> [String]? {
+            var context = Self.context(ContainerSpec(name: "c", image: "img", mounts: [mount]))
+            context.recursiveReadOnlyMounts = supported
+            return try ContainerSpecBuilder.mounts(context).0.first { $0.destination == "/data" }?.options
+        }
+        let rro = ContainerSpec.Mount(containerPath: "/data", hostPath: base, readOnly: true, recursiveReadOnly: true)
+        #expect(try options(rro) == ["rbind", "rprivate", "ro", "rro"])
+        var writable = rro
+        writable.readOnly = false
+        let notReadOnly = #expect(throws: SkiffError.self) { try options(writable) }
+        #expect(notReadOnly?.code == .invalidArgument && notReadOnly?.message.contains("must also be readonly") == true)
+        for propagation in [ContainerSpec.Mount.Propagation.hostToContainer, .bidirectional] {
+            var propagating = rro
+            propagating.propagation = propagation
+            let refused = #expect(throws: SkiffError.self) { try options(propagating) }
+            #expect(refused?.message.contains("needs private propagation") == true)
+        }
+        let unsupported = #expect(throws: SkiffError.self) { try options(rro, supported: false) }
+        #expect(unsupported?.message.contains("does not support recursive read-only mounts") == true)
+        var plain = rro
+        plain.recursiveReadOnly = false
+        #expect(try options(plain, supported: false) == ["rbind", "rprivate", "ro"])
+    }
+
     @Test(arguments: [("relative", "/src", "destination"), ("/dst", "relative", "source")])
     func relativeMountPathsAreRefused(destination: String, source: String, named: String) {
         let spec = ContainerSpec(name: "c", image: "img", mounts: [.init(containerPath: destination, hostPath: source)])

@@ -151,7 +151,8 @@ extension ContainerService {
                     cgroupsPath: container.cgroupsPath,
                     cgroupLayout: options.cgroupLayout,
                     minimumOOMScoreAdj: minimumOOMScoreAdj,
-                    targetPIDNamespace: try await targetPIDNamespace(spec.security.pidMode, sandbox: sandbox)
+                    targetPIDNamespace: try await targetPIDNamespace(spec.security.pidMode, sandbox: sandbox),
+                    recursiveReadOnlyMounts: handler.features.recursiveReadOnlyMounts
                 )
             )
             try CommandCheck.check(runtimeSpec, runtimePath: runtimePath)

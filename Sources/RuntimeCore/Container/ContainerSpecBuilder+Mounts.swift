@@ -69,10 +69,23 @@ extension ContainerSpecBuilder {
                 )
             }
             if mount.recursiveReadOnly {
-                throw SkiffError(
-                    .invalidArgument,
-                    "recursive read-only mount of \(mount.hostPath) at \(mount.containerPath): handler \(context.sandbox.runtimeHandler) does not support recursive read-only mounts"
-                )
+                // The CRI's rules (api.proto, Mount.recursive_read_only), checked as cri-o and
+                // containerd check them.
+                guard mount.readOnly else {
+                    throw SkiffError.invalidArgument(
+                        "recursive read-only mount at \(mount.containerPath) must also be readonly"
+                    )
+                }
+                guard mount.propagation == .private else {
+                    throw SkiffError.invalidArgument(
+                        "recursive read-only mount at \(mount.containerPath) needs private propagation (not \(mount.propagation))"
+                    )
+                }
+                guard context.recursiveReadOnlyMounts else {
+                    throw SkiffError.invalidArgument(
+                        "recursive read-only mount of \(mount.hostPath) at \(mount.containerPath): handler \(context.sandbox.runtimeHandler) does not support recursive read-only mounts"
+                    )
+                }
             }
             if !FileSystem.exists(mount.hostPath) {
                 // containerd's behaviour: a missing bind source becomes an empty directory.
@@ -103,6 +116,7 @@ extension ContainerSpecBuilder {
                 rootPropagation = "rshared"
             }
             if mount.readOnly { options.append("ro") }
+            if mount.recursiveReadOnly { options.append("rro") }
             mounts.append(
                 .init(destination: mount.containerPath, type: "bind", source: mount.hostPath, options: options)
             )

@@ -25,6 +25,8 @@ public struct ContainerSpecBuilder: Sendable {
         /// The /proc/<pid>/ns/pid of the container a `.target` PID mode names, or of the pod's
         /// pause process for `.pod`.
         public var targetPIDNamespace: String?
+        /// Whether the pod's runtime applies `rro` (recursive read-only) mounts.
+        public var recursiveReadOnlyMounts: Bool = false
     }
 
     public static let defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

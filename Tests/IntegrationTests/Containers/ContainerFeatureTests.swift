@@ -90,6 +90,59 @@ import Testing
         }
     }
 
+    /// A read-only bind of a directory with a tmpfs mounted inside it: plain `readonly` leaves
+    /// the tmpfs writable (a bind's read-only flag covers its top mount only), `recursive_read_only`
+    /// makes it read-only too (runc's `rro`). Requests the CRI forbids are refused by name, and
+    /// only handlers whose runtime lists `rro` advertise the feature.
+    @Test func aRecursiveReadOnlyMountReachesItsSubmounts() async throws {
+        try await ContainerHarness.with(handler: "runc") { harness in
+            let host = harness.daemon.directory + "/rro-host"
+            try FileManager.default.createDirectory(atPath: host + "/tmpfs", withIntermediateDirectories: true)
+            guard mount("none", host + "/tmpfs", "tmpfs", 0, nil) == 0 else {
+                Issue.record("cannot mount a tmpfs: errno \(errno)")
+                return
+            }
+            defer { umount2(host + "/tmpfs", Int32(MNT_DETACH)) }
+            func bind(_ path: String, recursive: Bool) -> Runtime_V1_Mount {
+                var mount = Runtime_V1_Mount()
+                mount.containerPath = path
+                mount.hostPath = host
+                mount.readonly = true
+                mount.recursiveReadOnly = recursive
+                return mount
+            }
+            let script =
+                "touch /mnt/ro/tmpfs/a && echo ro-submount-writable; touch /mnt/rro/tmpfs/b 2>&1 | grep -q 'Read-only file system' && echo rro-submount-read-only"
+            let id = try await harness.run(
+                harness.config("rro", ["/bin/sh", "-c", script]) { config in
+                    config.mounts = [bind("/mnt/ro", recursive: false), bind("/mnt/rro", recursive: true)]
+                }
+            )
+            #expect(try await harness.waitForExit(id).exitCode == 0)
+            #expect(harness.stdout("rro") == "ro-submount-writable\nrro-submount-read-only\n")
+            let mounts = try await harness.status(id).status.mounts
+            #expect(mounts.map(\.recursiveReadOnly) == [false, true])
+
+            var writable = bind("/mnt/rro", recursive: true)
+            writable.readonly = false
+            await expectCode(.invalidArgument) {
+                _ = try await harness.create(harness.config("rro-rw", ["/bin/true"]) { $0.mounts = [writable] })
+            }
+            var slave = bind("/mnt/rro", recursive: true)
+            slave.propagation = .propagationHostToContainer
+            await expectCode(.invalidArgument) {
+                _ = try await harness.create(harness.config("rro-slave", ["/bin/true"]) { $0.mounts = [slave] })
+            }
+            let status = try await harness.daemon.runtime { try await $0.status(.init()) }
+            let features = Dictionary(
+                status.runtimeHandlers.map { ($0.name, $0.features.recursiveReadOnlyMounts) },
+                uniquingKeysWith: { first, _ in first }
+            )
+            #expect(features["runc"] == true, "runc 1.1 lists rro in `runc features`")
+            #expect(features["crun"] == false, "crun 1.8 has no `crun features`: nothing is claimed for it")
+        }
+    }
+
     @Test func aContainerOverItsMemoryLimitIsOOMKilled() async throws {
         try await ContainerHarness.with { harness in
             let id = try await harness.run(
