@@ -228,6 +228,13 @@ enum ContainerConversions {
             return proto
         }
         status.resources.linux = protoResources(container.resources)
+        if let user = container.user {
+            // What `id -G` shows the process: its primary group, then the supplementary ones in
+            // the kernel's (ascending) order.
+            status.user.linux.uid = Int64(user.uid)
+            status.user.linux.gid = Int64(user.gid)
+            status.user.linux.supplementalGroups = ([user.gid] + user.additionalGids.sorted()).map(Int64.init)
+        }
         return status
     }
 }

@@ -47,6 +47,8 @@ extension RuntimeService {
             }
         }
         response.features = Runtime_V1_RuntimeFeatures()
+        // Merge and Strict, on every handler (the groups are resolved by skiffd, not the runtime).
+        response.features.supplementalGroupsPolicy = true
         if request.verbose {
             response.info["config"] = try await verboseConfig(handlers: handlers)
         }

@@ -274,7 +274,6 @@ struct RequestValidationTests {
         )
         Self.expectRefused(Self.container { $0.security.privileged = true }, naming: "privileged")
         Self.expectRefused(Self.container { $0.requestsUserNamespace = true }, naming: "userns_options")
-        Self.expectRefused(Self.container { $0.strictSupplementalGroups = true }, naming: "supplemental_groups_policy")
         Self.expectRefused(Self.container { $0.security.apparmorProfile = "k8s-nginx" }, naming: "apparmor")
         Self.expectRefused(
             Self.container { $0.security.seccomp = .localhost("profile.json") },

@@ -75,6 +75,28 @@ import Testing
         #expect(withGroups.additionalGids == [10, 44, 2000], "the primary gid and repeats are left out")
     }
 
+    /// SupplementalGroupsPolicy: Merge (the default) adds the user's groups from the image's
+    /// /etc/group to the listed ones; Strict gives only the listed ones.
+    @Test func strictSupplementalGroupsLeaveOutTheImagesGroups() throws {
+        let merged = try Self.resolver.resolve(
+            runAsUser: 1000,
+            runAsUsername: "",
+            runAsGroup: nil,
+            imageUser: "",
+            supplementalGroups: [1234]
+        )
+        #expect(merged.additionalGids == [10, 44, 1234])
+        let strict = try Self.resolver.resolve(
+            runAsUser: 1000,
+            runAsUsername: "",
+            runAsGroup: nil,
+            imageUser: "",
+            supplementalGroups: [1234],
+            strictSupplementalGroups: true
+        )
+        #expect(strict == .init(uid: 1000, gid: 1000, additionalGids: [1234], home: "/home/app"))
+    }
+
     @Test(
         arguments: [
             (nil, "", 5, "run_as_group is set without run_as_user"),

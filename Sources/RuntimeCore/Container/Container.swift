@@ -46,6 +46,9 @@ public struct Container: Codable, Sendable, Equatable {
     /// and removed once its handler has left the configuration (nil in older records).
     public var runtimeBinary: String?
     public var runtimeRoot: String?
+    /// The identity the container's process got (uid, primary gid, supplementary groups), for
+    /// ContainerStatus.user; nil in records written before it was kept.
+    public var user: UserResolver.Resolved? = nil
 }
 
 extension Container {

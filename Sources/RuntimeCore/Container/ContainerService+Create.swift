@@ -138,8 +138,10 @@ extension ContainerService {
                 runAsUsername: security.runAsUsername,
                 runAsGroup: security.runAsGroup,
                 imageUser: defaults.user ?? "",
-                supplementalGroups: security.supplementalGroups
+                supplementalGroups: security.supplementalGroups,
+                strictSupplementalGroups: spec.strictSupplementalGroups
             )
+            container.user = user
             let runtimeSpec = try ContainerSpecBuilder.build(
                 .init(
                     id: id,

@@ -6,7 +6,7 @@ import SkiffCommon
 /// run_as_username / run_as_group) into numeric IDs through the image's own /etc/passwd and
 /// /etc/group, read inside the container's root filesystem (never the node's).
 public struct UserResolver: Sendable {
-    public struct Resolved: Sendable, Equatable {
+    public struct Resolved: Codable, Sendable, Equatable {
         public var uid: UInt32
         public var gid: UInt32
         public var additionalGids: [UInt32]
@@ -73,12 +73,15 @@ public struct UserResolver: Sendable {
     /// Resolves the CRI security context's user, falling back to the image's `User`
     /// ("name", "uid", "name:group", "uid:gid"). A name the image does not know is an error;
     /// a numeric uid the image does not know runs with gid 0 (as Docker and containerd do).
+    /// The user's groups in the image's /etc/group are added to `supplementalGroups` (policy
+    /// Merge, the CRI's default) unless `strictSupplementalGroups` (policy Strict).
     public func resolve(
         runAsUser: Int64?,
         runAsUsername: String,
         runAsGroup: Int64?,
         imageUser: String,
-        supplementalGroups: [Int64]
+        supplementalGroups: [Int64],
+        strictSupplementalGroups: Bool = false
     ) throws(SkiffError) -> Resolved {
         if runAsGroup != nil && runAsUser == nil && runAsUsername.isEmpty {
             // CRI: run_as_group without run_as_user or run_as_username MUST be an error.
@@ -129,7 +132,7 @@ public struct UserResolver: Sendable {
             }
         }
         var extra: [UInt32] = []
-        if let username {
+        if let username, !strictSupplementalGroups {
             extra += groups.filter { $0.members.contains(username) }.map(\.gid)
         }
         for group in supplementalGroups {

@@ -48,7 +48,10 @@ public enum OCIRuntimeFeatureProbe {
             guard result.status == 0, !result.timedOut else { return .none }
             return try JSONDecoder().decode(OCIRuntimeFeatures.self, from: Data(result.stdout))
         } catch {
-            logger.warning("cannot read an OCI runtime's features", metadata: ["runtime": "\(binary)", "error": "\(error)"])
+            logger.warning(
+                "cannot read an OCI runtime's features",
+                metadata: ["runtime": "\(binary)", "error": "\(error)"]
+            )
             return .none
         }
     }

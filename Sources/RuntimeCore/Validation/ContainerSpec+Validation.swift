@@ -47,11 +47,6 @@ extension ContainerSpec {
                 "linux.security_context.namespace_options.userns_options asks for a user namespace (mode POD); Skiff does not support user namespaces yet"
             )
         }
-        if strictSupplementalGroups {
-            throw SkiffError.invalidArgument(
-                "linux.security_context.supplemental_groups_policy Strict is not supported yet: Skiff always adds the image's groups of the user (RuntimeStatus reports it)"
-            )
-        }
         guard !name.isEmpty else { throw SkiffError.invalidArgument("CreateContainer needs metadata.name") }
         guard name.utf8.count <= 253, !RequestCheck.hasControlCharacters(name) else {
             throw RequestCheck.refuse("metadata.name", name, "is longer than 253 bytes or contains a control character")

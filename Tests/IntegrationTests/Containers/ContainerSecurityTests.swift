@@ -1,6 +1,7 @@
 import CRIAPI
 import Foundation
 import GRPCCore
+import ImageFixtures
 import Testing
 
 /// Security settings as the container's own process sees them: capabilities, seccomp,
@@ -57,6 +58,46 @@ import Testing
             #expect(Self.field("Seccomp", privilegedOutput) == "0")
             let devices = Int(privilegedOutput.split(separator: "\n").last ?? "") ?? 0
             #expect(devices > 20, "a privileged container sees the node's devices: \(devices)")
+        }
+    }
+
+    /// SupplementalGroupsPolicy as critest checks it: uid 1000 belongs to group 50000 in the
+    /// image's /etc/group; with Merge (the default) the process gets it besides the listed 1234,
+    /// with Strict only the listed one. ContainerStatus.user says what the process got, and
+    /// RuntimeStatus advertises the feature.
+    @Test func supplementalGroupsPolicyMergeAddsTheImagesGroupsAndStrictDoesNot() async throws {
+        try await ContainerHarness.with { harness in
+            var groups = TarBuilder()
+            groups.directory("etc")
+            groups.file("etc/group", "root:x:0:\napp:x:1000:\ngroup-defined-in-image:x:50000:app\n")
+            let image = FixtureImage(
+                layers: [BusyboxImages.baseLayer(busybox: ContainerHarness.busybox), .init(tar: groups.finished())],
+                config: .init(env: ["PATH=/bin"], cmd: ["/bin/sh"])
+            )
+            let archive = harness.daemon.directory + "/groups-image.tar"
+            try Data(image.ociLayoutArchive(name: "example.com/skiff/groups:1.0")).write(
+                to: URL(fileURLWithPath: archive)
+            )
+            _ = try await ImageImportTests.importArchive(harness.daemon, archive)
+            for (name, policy, expected) in [
+                ("merge", Runtime_V1_SupplementalGroupsPolicy.merge, [1000, 1234, 50000]),
+                ("strict", .strict, [1000, 1234]),
+            ] as [(String, Runtime_V1_SupplementalGroupsPolicy, [Int64])] {
+                let id = try await harness.run(
+                    harness.config(name, ["/bin/id", "-G"]) { config in
+                        config.image.image = "example.com/skiff/groups:1.0"
+                        config.linux.securityContext.runAsUser.value = 1000
+                        config.linux.securityContext.supplementalGroups = [1234]
+                        config.linux.securityContext.supplementalGroupsPolicy = policy
+                    }
+                )
+                #expect(try await harness.waitForExit(id).exitCode == 0)
+                #expect(harness.stdout(name) == expected.map(String.init).joined(separator: " ") + "\n", "\(name)")
+                let user = try await harness.status(id).status.user.linux
+                #expect(user.uid == 1000 && user.gid == 1000 && user.supplementalGroups == expected, "\(name)")
+            }
+            let status = try await harness.daemon.runtime { try await $0.status(.init()) }
+            #expect(status.features.supplementalGroupsPolicy)
         }
     }
 
