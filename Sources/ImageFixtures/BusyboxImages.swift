@@ -36,6 +36,17 @@ public enum BusyboxImages {
         return FixtureImage.Layer(tar: tar.finished())
     }
 
+    /// A layer that replaces the base layer's /etc/passwd and /etc/group with theirs plus the
+    /// given lines (accounts a test image needs: `nobody`, a named user, a group it belongs to).
+    public static func accountsLayer(passwd: [String], group: [String]) -> FixtureImage.Layer {
+        var tar = TarBuilder()
+        tar.directory("etc")
+        let basePasswd = ["root:x:0:0:root:/root:/bin/sh", "app:x:1000:1000:app:/home/app:/bin/sh"]
+        tar.file("etc/passwd", (basePasswd + passwd).map { $0 + "\n" }.joined())
+        tar.file("etc/group", (["root:x:0:", "app:x:1000:"] + group).map { $0 + "\n" }.joined())
+        return FixtureImage.Layer(tar: tar.finished())
+    }
+
     /// A second layer exercising whiteouts, an opaque directory, hard links, a setuid file and
     /// an xattr.
     public static func changesLayer() -> FixtureImage.Layer {
@@ -70,13 +81,18 @@ public enum BusyboxImages {
     ) -> FixtureImage {
         FixtureImage(
             layers: [baseLayer(busybox: busybox), changesLayer(), appLayer(message)],
-            config: .init(
-                user: user,
-                env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "FIXTURE=1"],
-                cmd: ["/bin/sh"],
-                workingDir: "/"
-            ),
+            config: standardConfig(user: user),
             architecture: architecture
+        )
+    }
+
+    /// The standard image's config: PATH, a marker variable, `/bin/sh`, and `user` if given.
+    public static func standardConfig(user: String? = nil) -> ImageConfiguration.Defaults {
+        .init(
+            user: user,
+            env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "FIXTURE=1"],
+            cmd: ["/bin/sh"],
+            workingDir: "/"
         )
     }
 

@@ -23,9 +23,19 @@ struct SkiffFixture: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The three-layer busybox test image.")
         @OptionGroup var target: Target
         @Option(help: "busybox binary to put in the image.") var busybox: String = BusyboxImages.defaultBusybox
+        @Option(help: "The image config's User (\"name\", \"uid\", \"name:group\", \"uid:gid\").") var user: String?
+        @Option(help: "A line added to /etc/passwd (repeatable).") var passwdLine: [String] = []
+        @Option(help: "A line added to /etc/group (repeatable).") var groupLine: [String] = []
 
         func run() async throws {
-            let image = BusyboxImages.standard(busybox: try BusyboxImages.busyboxBinary(busybox))
+            let binary = try BusyboxImages.busyboxBinary(busybox)
+            var layers = [
+                BusyboxImages.baseLayer(busybox: binary), BusyboxImages.changesLayer(), BusyboxImages.appLayer(),
+            ]
+            if !passwdLine.isEmpty || !groupLine.isEmpty {
+                layers.append(BusyboxImages.accountsLayer(passwd: passwdLine, group: groupLine))
+            }
+            let image = FixtureImage(layers: layers, config: BusyboxImages.standardConfig(user: user))
             try await push(image, to: target)
             print(image.configDigest)
         }
