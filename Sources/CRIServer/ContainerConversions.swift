@@ -81,7 +81,29 @@ enum ContainerConversions {
         let namespaces = context.namespaceOptions
         spec.requestsUserNamespace = namespaces.hasUsernsOptions && namespaces.usernsOptions.mode != .node
         spec.strictSupplementalGroups = context.supplementalGroupsPolicy == .strict
+        if config.stopSignal != .runtimeDefault {
+            guard let name = signalName(config.stopSignal) else {
+                spec.unrecognized.append(UnrecognizedValue(field: "stop_signal", rawValue: config.stopSignal.rawValue))
+                return spec
+            }
+            spec.stopSignal = name
+        }
         return spec
+    }
+
+    /// The CRI's signal enum as a name `SignalNames` reads ("SIGRTMINPLUS3" is "SIGRTMIN+3").
+    static func signalName(_ signal: Runtime_V1_Signal) -> String? {
+        if case .UNRECOGNIZED = signal { return nil }
+        let name = "\(signal)".uppercased()
+        return name.replacingOccurrences(of: "PLUS", with: "+").replacingOccurrences(of: "MINUS", with: "-")
+    }
+
+    /// The container's stop signal number as the CRI's enum (for ContainerStatus.stop_signal).
+    static func signal(_ number: Int32) -> Runtime_V1_Signal {
+        guard let name = SignalNames.name(number) else { return .runtimeDefault }
+        let protoName = name.lowercased().replacingOccurrences(of: "+", with: "plus")
+            .replacingOccurrences(of: "-", with: "minus")
+        return Runtime_V1_Signal.allCases.first { "\($0)" == protoName } ?? .runtimeDefault
     }
 
     static func propagation(_ propagation: Runtime_V1_MountPropagation) -> ContainerSpec.Mount.Propagation {
@@ -228,6 +250,7 @@ enum ContainerConversions {
             return proto
         }
         status.resources.linux = protoResources(container.resources)
+        status.stopSignal = signal(container.stopSignal)
         if let user = container.user {
             // What `id -G` shows the process: its primary group, then the supplementary ones in
             // the kernel's (ascending) order.

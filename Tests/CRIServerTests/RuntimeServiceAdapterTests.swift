@@ -273,3 +273,32 @@ final class EventCollector: RPCWriterProtocol, Sendable {
         collected.withLock { $0.append(contentsOf: all) }
     }
 }
+
+/// ContainerConfig.stop_signal and ContainerStatus.stop_signal: every CRI signal survives the
+/// round trip through its Linux number.
+@Suite struct StopSignalConversionTests {
+    @Test func everyCRISignalMapsToANumberAndBack() {
+        for signal in Runtime_V1_Signal.allCases where signal != .runtimeDefault {
+            let name = ContainerConversions.signalName(signal)
+            let number = SignalNames.number(name)
+            #expect(number != nil, "\(signal) → \(name ?? "nil")")
+            // SIGCLD, SIGIOT and SIGPOLL are aliases: they come back as SIGCHLD, SIGABRT, SIGIO.
+            let aliases: [Runtime_V1_Signal: Runtime_V1_Signal] = [
+                .sigcld: .sigchld, .sigiot: .sigabrt, .sigpoll: .sigio,
+            ]
+            #expect(ContainerConversions.signal(number ?? 0) == (aliases[signal] ?? signal), "\(signal)")
+        }
+    }
+
+    @Test func theStopSignalReachesTheSpecAndAnUnknownOneIsRefusedByName() throws {
+        var config = Runtime_V1_ContainerConfig()
+        config.metadata.name = "c"
+        config.image.image = "img"
+        config.stopSignal = .sigusr1
+        #expect(try ContainerConversions.spec(config).stopSignal == "SIGUSR1")
+        config.stopSignal = .runtimeDefault
+        #expect(try ContainerConversions.spec(config).stopSignal == nil)
+        config.stopSignal = .UNRECOGNIZED(99)
+        #expect(try ContainerConversions.spec(config).unrecognized.map(\.field) == ["stop_signal"])
+    }
+}

@@ -99,7 +99,8 @@ extension ContainerService {
             runtimeHandler: handler.name,
             cgroupsPath: sandbox.cgroupsPath(of: id, defaultParent: options.defaultCgroupParent),
             layers: image.chainIDs.map(\.description),
-            stopSignal: Self.signalNumber(defaults.stopSignal) ?? SIGTERM,
+            // The CRI's stop_signal, else the image's StopSignal, else SIGTERM.
+            stopSignal: SignalNames.number(spec.stopSignal) ?? SignalNames.number(defaults.stopSignal) ?? SIGTERM,
             pid: 0,
             monitorPID: 0,
             stdin: spec.stdin,

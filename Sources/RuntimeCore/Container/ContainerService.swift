@@ -256,16 +256,4 @@ public actor ContainerService {
             ContainerSpecBuilder.normalized($0.containerPath) == ContainerSpecBuilder.normalized(path)
         }?.hostPath
     }
-
-    /// "SIGTERM", "TERM" or "15".
-    static func signalNumber(_ name: String?) -> Int32? {
-        guard var name = name?.uppercased(), !name.isEmpty else { return nil }
-        if let number = Int32(name) { return number }
-        if name.hasPrefix("SIG") { name.removeFirst(3) }
-        let table: [String: Int32] = [
-            "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "KILL": SIGKILL, "USR1": SIGUSR1, "USR2": SIGUSR2,
-            "TERM": SIGTERM, "STOP": SIGSTOP, "CONT": SIGCONT, "WINCH": SIGWINCH, "PWR": 30,
-        ]
-        return table[name]
-    }
 }

@@ -122,6 +122,9 @@ public struct ContainerSpec: Sendable, Equatable {
     /// supplemental_groups_policy Strict: only the listed groups, none from the image (refused
     /// while unsupported: the image's groups are always merged).
     public var strictSupplementalGroups = false
+    /// ContainerConfig.stop_signal ("SIGUSR1"); nil for the runtime's default (the image's
+    /// StopSignal, else SIGTERM).
+    public var stopSignal: String?
 
     public init(
         name: String,
@@ -174,6 +177,6 @@ public struct ContainerSpec: Sendable, Equatable {
             && lhs.tty == rhs.tty
             && lhs.resources == rhs.resources && lhs.security == rhs.security && lhs.sysctls == rhs.sysctls
             && lhs.unrecognized == rhs.unrecognized && lhs.requestsUserNamespace == rhs.requestsUserNamespace
-            && lhs.strictSupplementalGroups == rhs.strictSupplementalGroups
+            && lhs.strictSupplementalGroups == rhs.strictSupplementalGroups && lhs.stopSignal == rhs.stopSignal
     }
 }

@@ -143,6 +143,26 @@ import Testing
         }
     }
 
+    /// ContainerConfig.stop_signal (KEP-4960) replaces the image's StopSignal: StopContainer
+    /// sends it, and ContainerStatus reports it.
+    @Test func theConfiguredStopSignalIsSentAndReported() async throws {
+        try await ContainerHarness.with { harness in
+            let script = "trap 'echo got-usr1; exit 3' USR1; echo ready; while true; do sleep 0.1; done"
+            let id = try await harness.run(
+                harness.config("usr1", ["/bin/sh", "-c", script]) { $0.stopSignal = .sigusr1 }
+            )
+            try await harness.waitForLog("usr1", containing: "ready")
+            #expect(try await harness.status(id).status.stopSignal == .sigusr1)
+            try await harness.stop(id, timeout: 10)
+            let status = try await harness.status(id).status
+            #expect(status.exitCode == 3, "the trap ran: \(status)")
+            #expect(harness.stdout("usr1").contains("got-usr1"))
+
+            let plain = try await Self.sleeper(harness, "default-signal")
+            #expect(try await harness.status(plain).status.stopSignal == .sigterm, "no stop signal: SIGTERM")
+        }
+    }
+
     @Test func aContainerOverItsMemoryLimitIsOOMKilled() async throws {
         try await ContainerHarness.with { harness in
             let id = try await harness.run(
