@@ -58,7 +58,8 @@ enum ContainerConversions {
                     readOnly: mount.readonly,
                     recursiveReadOnly: mount.recursiveReadOnly,
                     propagation: propagation(mount.propagation),
-                    image: mount.hasImage ? mount.image.image : nil
+                    image: mount.hasImage ? mount.image.image : nil,
+                    imageSubPath: mount.imageSubPath.isEmpty ? nil : mount.imageSubPath
                 )
             },
             devices: config.devices.map {
@@ -241,6 +242,11 @@ enum ContainerConversions {
             proto.hostPath = mount.hostPath
             proto.readonly = mount.readOnly
             proto.recursiveReadOnly = mount.recursiveReadOnly
+            if let image = mount.image {
+                proto.image.image = image
+                proto.image.imageRef = mount.imageID ?? ""
+                proto.imageSubPath = mount.imageSubPath ?? ""
+            }
             proto.propagation =
                 switch mount.propagation {
                 case .private: .propagationPrivate

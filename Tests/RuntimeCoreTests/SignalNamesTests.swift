@@ -24,7 +24,9 @@ import Testing
             let name = SignalNames.name(number)
             #expect(name != nil && SignalNames.number(name) == number, "\(number) → \(name ?? "nil")")
         }
-        #expect(SignalNames.name(6) == "SIGABRT" && SignalNames.name(17) == "SIGCHLD" && SignalNames.name(29) == "SIGIO")
+        #expect(
+            SignalNames.name(6) == "SIGABRT" && SignalNames.name(17) == "SIGCHLD" && SignalNames.name(29) == "SIGIO"
+        )
         #expect(SignalNames.name(49) == "SIGRTMIN+15" && SignalNames.name(50) == "SIGRTMAX-14")
     }
 }

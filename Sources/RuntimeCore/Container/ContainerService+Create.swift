@@ -110,7 +110,7 @@ extension ContainerService {
             runtimeBinary: runtimePath,
             runtimeRoot: handler.root
         )
-        var leased = false
+        var leasedLayers: [Digest] = []
         var runtimeCreated = false
         do throws(SkiffError) {
             do {
@@ -122,7 +122,7 @@ extension ContainerService {
                 throw error.skiffError("cannot create the directories of container \(id)")
             }
             let lowerDirectories = try await images.leaseLayers(of: image)
-            leased = true
+            leasedLayers += image.chainIDs
             do {
                 try OverlayMount.mount(
                     lowerDirectories: lowerDirectories,
@@ -133,6 +133,9 @@ extension ContainerService {
             } catch {
                 throw error.skiffError("cannot mount the root filesystem of container \(id)")
             }
+            let volumes = try await mountImageVolumes(spec, in: layerDirectory, leasing: &leasedLayers)
+            container.mounts = volumes.recorded
+            container.layers = leasedLayers.map(\.description)
             let security = spec.security
             let user = try UserResolver(rootfs: rootfs).resolve(
                 runAsUser: security.runAsUser,
@@ -146,7 +149,7 @@ extension ContainerService {
             let runtimeSpec = try ContainerSpecBuilder.build(
                 .init(
                     id: id,
-                    spec: spec,
+                    spec: volumes.spec,
                     image: defaults,
                     sandbox: sandbox,
                     user: user,
@@ -199,7 +202,7 @@ extension ContainerService {
                     () async throws(SkiffError) in try await makeRuntime(handler).delete(id: id, force: true)
                 }
             }
-            await releaseFilesystem(id: id, layers: leased ? image.chainIDs : [])
+            await releaseFilesystem(id: id, layers: leasedLayers)
             do {
                 try await store.delete(id)
             } catch let undoError {

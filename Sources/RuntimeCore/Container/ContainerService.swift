@@ -236,6 +236,7 @@ public actor ContainerService {
     /// Unmounts and deletes the writable layer and drops the image leases.
     func releaseFilesystem(id: String, layers: [Digest]) async {
         let directory = "\(layersRoot)/\(id)"
+        unmountImageVolumes(in: directory)
         logger.logFailure(.warning, "cannot unmount a container's root filesystem", metadata: ["id": "\(id)"]) {
             () throws(SystemCallError) in try FileSystem.unmount(directory + "/rootfs")
         }

@@ -10,6 +10,10 @@ public struct ContainerSpec: Sendable, Equatable {
         public var propagation: Propagation
         /// An image volume (Mount.image): the image to mount instead of a host path.
         public var image: String?
+        /// Mount.image_sub_path: the directory of the image to mount instead of its root.
+        public var imageSubPath: String?
+        /// The ID of the image an image volume mounted (set at creation, for ContainerStatus).
+        public var imageID: String?
 
         public init(
             containerPath: String,
@@ -17,9 +21,11 @@ public struct ContainerSpec: Sendable, Equatable {
             readOnly: Bool = false,
             recursiveReadOnly: Bool = false,
             propagation: Propagation = .private,
-            image: String? = nil
+            image: String? = nil,
+            imageSubPath: String? = nil
         ) {
             self.image = image
+            self.imageSubPath = imageSubPath
             self.containerPath = containerPath
             self.hostPath = hostPath
             self.readOnly = readOnly

@@ -134,11 +134,24 @@ extension ContainerSpec {
         }
         for (index, mount) in mounts.enumerated() {
             if let image = mount.image {
-                throw RequestCheck.refuse(
-                    "mounts[\(index)].image",
-                    image,
-                    "asks for an image volume, which Skiff does not support yet"
-                )
+                // An image volume (KEP-4639): read-only, a sub-path that stays inside the image.
+                guard !image.isEmpty, !RequestCheck.hasControlCharacters(image) else {
+                    throw RequestCheck.refuse("mounts[\(index)].image.image", image, "names no image")
+                }
+                guard mount.readOnly else {
+                    throw RequestCheck.refuse(
+                        "mounts[\(index)].readonly",
+                        "false",
+                        "must be true for an image volume: images are mounted read-only"
+                    )
+                }
+                if let subPath = mount.imageSubPath, !RequestCheck.isCleanRelativePath(subPath) {
+                    throw RequestCheck.refuse(
+                        "mounts[\(index)].image_sub_path",
+                        subPath,
+                        "is not a relative path without .. components"
+                    )
+                }
             }
             let destination = ContainerSpecBuilder.normalized(mount.containerPath)
             guard RequestCheck.isCleanAbsolutePath(mount.containerPath) else {
@@ -164,7 +177,7 @@ extension ContainerSpec {
                     "is inside /proc, where the OCI runtimes allow no mounts but a few files"
                 )
             }
-            guard RequestCheck.isCleanAbsolutePath(mount.hostPath) else {
+            guard mount.image != nil || RequestCheck.isCleanAbsolutePath(mount.hostPath) else {
                 throw RequestCheck.refuse(
                     "mounts[\(index)].host_path",
                     mount.hostPath,

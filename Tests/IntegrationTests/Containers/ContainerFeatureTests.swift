@@ -163,6 +163,69 @@ import Testing
         }
     }
 
+    /// Image volumes (KEP-4639): the image is mounted read-only (executable) at the container
+    /// path, or one of its directories with image_sub_path; ContainerStatus names the image and
+    /// its ID; bad requests are refused by name; removal unmounts it.
+    @Test func anImageVolumeMountsTheImageReadOnly() async throws {
+        try await ContainerHarness.with { harness in
+            func volume(_ path: String, subPath: String = "", image: String? = nil) -> Runtime_V1_Mount {
+                var mount = Runtime_V1_Mount()
+                mount.containerPath = path
+                mount.readonly = true
+                mount.image.image = image ?? harness.image
+                mount.imageSubPath = subPath
+                return mount
+            }
+            let script =
+                "ls /vol/app/message && /vol/bin/ls /vol >/dev/null && echo exec-ok; touch /vol/x 2>/dev/null || echo volume-ro; cat /etc-vol/passwd | head -1"
+            let id = try await harness.run(
+                harness.config("volumes", ["/bin/sh", "-c", script]) { config in
+                    config.mounts = [volume("/vol"), volume("/etc-vol", subPath: "etc")]
+                }
+            )
+            #expect(try await harness.waitForExit(id).exitCode == 0)
+            #expect(
+                harness.stdout("volumes") == "/vol/app/message\nexec-ok\nvolume-ro\nroot:x:0:0:root:/root:/bin/sh\n"
+            )
+            let mounts = try await harness.status(id).status.mounts
+            #expect(mounts.map(\.image.image) == [harness.image, harness.image])
+            #expect(mounts.allSatisfy { $0.image.imageRef.hasPrefix("sha256:") && $0.hostPath.isEmpty })
+            #expect(mounts.map(\.imageSubPath) == ["", "etc"])
+            #expect(Self.mountPoints(under: harness.daemon.directory).contains { $0.contains("/image-volumes/") })
+
+            for (name, mount, code) in [
+                ("missing-image", volume("/v", image: "example.com/nowhere/none:1"), RPCError.Code.notFound),
+                ("parent", volume("/v", subPath: "etc/../.."), .invalidArgument),
+                ("absent", volume("/v", subPath: "no/such/dir"), .invalidArgument),
+                ("symlink", volume("/v", subPath: "bin/sh"), .invalidArgument),
+            ] as [(String, Runtime_V1_Mount, RPCError.Code)] {
+                await expectCode(code) {
+                    _ = try await harness.create(harness.config(name, ["/bin/true"]) { $0.mounts = [mount] })
+                }
+            }
+            var writable = volume("/v")
+            writable.readonly = false
+            await expectCode(.invalidArgument) {
+                _ = try await harness.create(harness.config("writable", ["/bin/true"]) { $0.mounts = [writable] })
+            }
+
+            try await harness.remove(id)
+            #expect(
+                !Self.mountPoints(under: harness.daemon.directory).contains { $0.contains("/image-volumes/") },
+                "removal and every refused creation unmount their image volumes"
+            )
+        }
+    }
+
+    /// Mount points under `directory`, from this process's mount table.
+    static func mountPoints(under directory: String) -> [String] {
+        ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n")
+            .compactMap { line in
+                let fields = line.split(separator: " ")
+                return fields.count > 4 && fields[4].hasPrefix(directory) ? String(fields[4]) : nil
+            }
+    }
+
     @Test func aContainerOverItsMemoryLimitIsOOMKilled() async throws {
         try await ContainerHarness.with { harness in
             let id = try await harness.run(
