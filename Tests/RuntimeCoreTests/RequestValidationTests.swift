@@ -285,7 +285,21 @@ struct RequestValidationTests {
         )
         Self.expectRefused(
             Self.container { $0.mounts = [.init(containerPath: "/data", hostPath: "", image: "busybox")] },
-            naming: "mounts[0].image"
+            naming: "mounts[0].readonly"
+        )
+        Self.expectRefused(
+            Self.container {
+                $0.mounts = [
+                    .init(
+                        containerPath: "/data",
+                        hostPath: "",
+                        readOnly: true,
+                        image: "busybox",
+                        imageSubPath: "a/../.."
+                    )
+                ]
+            },
+            naming: "mounts[0].image_sub_path"
         )
     }
 

@@ -191,7 +191,7 @@ import Testing
             #expect(mounts.map(\.image.image) == [harness.image, harness.image])
             #expect(mounts.allSatisfy { $0.image.imageRef.hasPrefix("sha256:") && $0.hostPath.isEmpty })
             #expect(mounts.map(\.imageSubPath) == ["", "etc"])
-            #expect(Self.mountPoints(under: harness.daemon.directory).contains { $0.contains("/image-volumes/") })
+            #expect(nodeMountPoints(under: harness.daemon.directory).contains { $0.contains("/image-volumes/") })
 
             for (name, mount, code) in [
                 ("missing-image", volume("/v", image: "example.com/nowhere/none:1"), RPCError.Code.notFound),
@@ -211,19 +211,10 @@ import Testing
 
             try await harness.remove(id)
             #expect(
-                !Self.mountPoints(under: harness.daemon.directory).contains { $0.contains("/image-volumes/") },
+                !nodeMountPoints(under: harness.daemon.directory).contains { $0.contains("/image-volumes/") },
                 "removal and every refused creation unmount their image volumes"
             )
         }
-    }
-
-    /// Mount points under `directory`, from this process's mount table.
-    static func mountPoints(under directory: String) -> [String] {
-        ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n")
-            .compactMap { line in
-                let fields = line.split(separator: " ")
-                return fields.count > 4 && fields[4].hasPrefix(directory) ? String(fields[4]) : nil
-            }
     }
 
     @Test func aContainerOverItsMemoryLimitIsOOMKilled() async throws {

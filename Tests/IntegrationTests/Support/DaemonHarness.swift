@@ -257,3 +257,11 @@ func nodeMountInfo() -> String {
     (try? FileSystem.readBytes("/proc/self/mountinfo", limit: 64 << 20)).map { String(decoding: $0, as: UTF8.self) }
         ?? ""
 }
+
+/// Mount points under `directory` (from the node's whole mount table, however long).
+func nodeMountPoints(under directory: String) -> [String] {
+    nodeMountInfo().split(separator: "\n").compactMap { line in
+        let fields = line.split(separator: " ")
+        return fields.count > 4 && fields[4].hasPrefix(directory + "/") ? String(fields[4]) : nil
+    }
+}
