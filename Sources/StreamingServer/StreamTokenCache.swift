@@ -6,11 +6,11 @@
 public actor StreamTokenCache<Request: Sendable> {
     private struct Pending {
         var request: Request
-        var expires: ContinuousClock.Instant
+        var expires: StreamingClock.Instant
     }
 
     public let lifetime: Duration
-    private let now: @Sendable () -> ContinuousClock.Instant
+    private let clock: StreamingClock
     private var pending: [String: Pending] = [:]
     /// Bound on outstanding tokens, so a client that requests URLs and never uses them cannot
     /// grow this without limit.
@@ -19,11 +19,11 @@ public actor StreamTokenCache<Request: Sendable> {
     public init(
         lifetime: Duration = .seconds(60),
         capacity: Int = 4096,
-        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+        clock: StreamingClock = .continuous
     ) {
         self.lifetime = lifetime
         self.capacity = capacity
-        self.now = now
+        self.clock = clock
     }
 
     /// Stores `request` and returns its new token, or nil when `capacity` live tokens exist.
@@ -32,20 +32,20 @@ public actor StreamTokenCache<Request: Sendable> {
         guard pending.count < capacity else { return nil }
         var token: String
         repeat { token = Self.randomToken() } while pending[token] != nil
-        pending[token] = Pending(request: request, expires: now() + lifetime)
+        pending[token] = Pending(request: request, expires: clock.now.advanced(by: lifetime))
         return token
     }
 
     /// The request for `token` if it is known and unexpired; the token is spent either way.
     public func consume(_ token: String) -> Request? {
         guard let entry = pending.removeValue(forKey: token) else { return nil }
-        return entry.expires > now() ? entry.request : nil
+        return entry.expires > clock.now ? entry.request : nil
     }
 
     public var count: Int { pending.count }
 
     private func evictExpired() {
-        let current = now()
+        let current = clock.now
         pending = pending.filter { $0.value.expires > current }
     }
 

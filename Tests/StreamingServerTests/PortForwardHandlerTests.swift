@@ -1,3 +1,4 @@
+import Clocks
 import Logging
 import NIOCore
 import NIOEmbedded
@@ -6,8 +7,9 @@ import Testing
 
 @testable import StreamingServer
 
-/// The port-forward handler's stream bookkeeping on an embedded channel, with a backend that is
-/// never reached: every case here is decided before a connection to the pod would be made.
+/// The port-forward handler on an embedded channel, frames in and frames out, with a backend that
+/// is never reached: every case here is decided before a connection to the pod would be made.
+/// (The rules themselves: PortForwardStateMachineTests; the pair timeout: TimeoutTests.)
 @Suite struct PortForwardHandlerTests {
     struct UnreachableBackend: StreamingBackend {
         func startExec(_ request: ExecStreamRequest) async throws(SkiffError) -> StartedExec {
@@ -32,6 +34,7 @@ import Testing
             let handler = PortForwardHandler(
                 request: PortForwardStreamRequest(podSandboxID: "pod", ports: ports),
                 backend: UnreachableBackend(),
+                clock: StreamingClock(TestClock()),
                 logger: Logger(label: "test")
             )
             try channel.pipeline.syncOperations.addHandler(handler)
@@ -106,18 +109,6 @@ import Testing
         try client.open(3, [("streamtype", "error"), ("port", "1"), ("requestid", "0")])
         let frames = try client.written()
         #expect(frames.contains(.rstStream(streamID: 3, status: 1)))
-    }
-
-    @Test func aPairWhoseSecondStreamNeverComesTimesOut() throws {
-        let client = try Client()
-        try client.open(1, [("streamtype", "error"), ("port", "80"), ("requestid", "0")])
-        _ = try client.written()
-        client.channel.embeddedEventLoop.advanceTime(by: PortForwardHandler.pairTimeout - .seconds(1))
-        #expect(try client.written().isEmpty)
-        client.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
-        let frames = try client.written()
-        #expect(Self.errorText(frames, stream: 1).contains("timed out waiting for the other stream of request 0"))
-        #expect(Self.finished(frames, stream: 1))
     }
 
     @Test func pingsAreAnsweredAndGarbageEndsTheConnection() throws {

@@ -9,26 +9,25 @@ import Glibc
 /// One attach, independent of the wire protocol: connects to the container's monitor, relays
 /// the output produced from now on (conmon tags it 2 stdout, 3 stderr) to the transport and
 /// the client's stdin to the container, and reports Success when the output ends (the container
-/// exited). A client that goes away only detaches.
+/// exited). A client that goes away only detaches. `AttachSessionStateMachine` decides what
+/// happens when; this class owns the socket and its reader thread and performs the actions.
 final class AttachSession: StreamSession {
     let request: AttachStreamRequest
     let backend: any StreamingBackend
     let loop: EventLoop
     let logger: Logger
     weak var transport: (any ExecTransport)?
+    private var stateMachine: AttachSessionStateMachine
     private var attached: StartedAttach?
-    private var finished = false
     /// Holds the socket reader back while the client is not keeping up.
     private let gate = FlowGate()
-    /// Input that arrives before the connection to conmon is up.
-    private var pendingStdin: [[UInt8]] = []
-    private var pendingStdinClose = false
 
     init(request: AttachStreamRequest, backend: any StreamingBackend, loop: EventLoop, logger: Logger) {
         self.request = request
         self.backend = backend
         self.loop = loop
         self.logger = logger
+        self.stateMachine = AttachSessionStateMachine(request: request)
     }
 
     func start() {
@@ -39,30 +38,59 @@ final class AttachSession: StreamSession {
         Task {
             do {
                 let attach = try await backend.startAttach(request)
-                loop.execute { bound.value.connected(attach) }
+                loop.execute {
+                    let session = bound.value
+                    session.attached = attach
+                    session.perform(session.stateMachine.connected())
+                }
             } catch {
-                loop.execute { bound.value.end(KubernetesStatus.failure("\(error)")) }
+                loop.execute {
+                    let session = bound.value
+                    session.perform(session.stateMachine.connectionFailed("\(error)"))
+                }
             }
         }
     }
 
-    private func connected(_ attach: StartedAttach) {
-        guard !finished else {
-            close(attach.socket)
-            return
+    private func perform(_ actions: [AttachSessionStateMachine.Action]) {
+        for action in actions { perform(action) }
+    }
+
+    private func perform(_ action: AttachSessionStateMachine.Action) {
+        switch action {
+        case .startReading:
+            if let attached { startReading(attached.socket) }
+        case .stopReading:
+            gate.stop()
+        case .sendStdin(let payload):
+            guard let attached else { return }
+            _ = payload.withUnsafeReadableBytes {
+                send(attached.socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+        case .endContainerStdin:
+            if let attached { shutdown(attached.socket, Int32(SHUT_WR)) }
+        case .resizeTerminal(let width, let height):
+            attached?.resize(width, height)
+        case .shutDownSocket:
+            if let attached { shutdown(attached.socket, Int32(SHUT_RDWR)) }
+        case .closeSocket:
+            if let attached { close(attached.socket) }
+            attached = nil
+        case .sendStatus(let status):
+            transport?.finish(status: status)
+        case .logClientGone:
+            logger.debug("attach client went away", metadata: ["container": "\(request.containerID)"])
         }
-        attached = attach
-        for bytes in pendingStdin { sendToContainer(bytes, attach) }
-        pendingStdin = []
-        if !request.stdin || pendingStdinClose { shutdown(attach.socket, Int32(SHUT_WR)) }
+    }
+
+    /// conmon's socket is SOCK_SEQPACKET: one read is one message, so a thread reads it (NIO's
+    /// channels are stream sockets). The event loop owns the fd and closes it once the reader
+    /// has stopped.
+    private func startReading(_ socket: Int32) {
         let bound = NIOLoopBound(self, eventLoop: loop)
         let request = self.request
         let loop = self.loop
-        let socket = attach.socket
         let gate = self.gate
-        // conmon's socket is SOCK_SEQPACKET: one read is one message, so a thread reads it
-        // (NIO's channels are stream sockets). The event loop owns the fd and closes it once
-        // the reader has stopped.
         Thread.detachNewThread {
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
@@ -80,7 +108,10 @@ final class AttachSession: StreamSession {
                     gate.handedOn(payload.readableBytes, writable: transport?.isWritable ?? true)
                 }
             }
-            loop.execute { bound.value.readerStopped() }
+            loop.execute {
+                let session = bound.value
+                session.perform(session.stateMachine.readerStopped())
+            }
         }
     }
 
@@ -88,41 +119,19 @@ final class AttachSession: StreamSession {
         gate.setWritable(writable)
     }
 
-    private func readerStopped() {
-        if let attached { close(attached.socket) }
-        attached = nil
-        end(KubernetesStatus.success())
-    }
-
-    private func end(_ status: [UInt8]) {
-        guard !finished else { return }
-        finished = true
-        gate.stop()
-        transport?.finish(status: status)
-    }
-
     func stdin(_ payload: ByteBuffer) {
-        guard request.stdin, payload.readableBytes > 0 else { return }
-        let bytes = Array(payload.readableBytesView)
-        if let attached { sendToContainer(bytes, attached) } else { pendingStdin.append(bytes) }
+        perform(stateMachine.stdinReceived(payload))
     }
 
     func closeStdin() {
-        if let attached { shutdown(attached.socket, Int32(SHUT_WR)) } else { pendingStdinClose = true }
+        perform(stateMachine.stdinEnded())
     }
 
     func resize(width: UInt16, height: UInt16) {
-        attached?.resize(width, height)
+        perform(stateMachine.resize(width: width, height: height))
     }
 
     func clientGone() {
-        if !finished { logger.debug("attach client went away", metadata: ["container": "\(request.containerID)"]) }
-        finished = true
-        gate.stop()
-        if let attached { shutdown(attached.socket, Int32(SHUT_RDWR)) }
-    }
-
-    private func sendToContainer(_ bytes: [UInt8], _ attached: StartedAttach) {
-        _ = bytes.withUnsafeBytes { send(attached.socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        perform(stateMachine.clientGone())
     }
 }

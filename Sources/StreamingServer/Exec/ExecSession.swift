@@ -17,30 +17,29 @@ protocol ExecTransport: AnyObject {
 /// One exec, independent of the wire protocol: starts the command, relays its stdout and stderr
 /// to the transport and the client's stdin to it, and reports the exit status once the output
 /// is drained. Lives on one event loop; `kill()` ends the command if the client goes first.
+/// `ExecSessionStateMachine` decides what happens when; this class owns the command's pipes and
+/// performs the machine's actions.
 final class ExecSession {
     let request: ExecStreamRequest
     let starter: any StreamingBackend
     let loop: EventLoop
     let logger: Logger
     weak var transport: (any ExecTransport)?
+    private var stateMachine: ExecSessionStateMachine
+    private var started: StartedExec?
     private var stdinChannel: Channel?
     /// The command's output pipes, paused while the client cannot keep up.
     private var outputChannels: [Channel] = []
-    private var pendingStdin: [ByteBuffer] = []
-    private var stdinClosed = false
-    private var started: StartedExec?
-    private var openOutputs = 0
-    private var exitCode: Int32?
-    private(set) var finished = false
-    /// A resize that came before the command started.
-    private var pendingSize: (columns: UInt16, rows: UInt16)?
 
     init(request: ExecStreamRequest, starter: any StreamingBackend, loop: EventLoop, logger: Logger) {
         self.request = request
         self.starter = starter
         self.loop = loop
         self.logger = logger
+        self.stateMachine = ExecSessionStateMachine(request: request)
     }
+
+    var finished: Bool { stateMachine.isFinished }
 
     func start() {
         let bound = NIOLoopBound(self, eventLoop: loop)
@@ -50,31 +49,68 @@ final class ExecSession {
         Task {
             do {
                 let exec = try await starter.startExec(request)
-                loop.execute { bound.value.attach(exec) }
+                loop.execute { bound.value.commandStarted(exec) }
             } catch {
-                loop.execute { bound.value.fail("\(error)") }
+                loop.execute {
+                    let session = bound.value
+                    session.perform(session.stateMachine.commandFailedToStart("\(error)"))
+                }
             }
         }
     }
 
-    private func attach(_ exec: StartedExec) {
+    private func commandStarted(_ exec: StartedExec) {
         started = exec
-        guard !finished else {
+        let outputs = Self.outputs(of: exec)
+        perform(stateMachine.commandStarted(outputs: outputs.count))
+    }
+
+    /// The command's output pipes and the stream each goes to; on a terminal there is one
+    /// output (stderr is the terminal too).
+    private static func outputs(of exec: StartedExec) -> [(fd: Int32, channel: StreamChannel)] {
+        [(exec.child.stdoutFD, StreamChannel.stdout), (exec.child.stderrFD, StreamChannel.stderr)].filter { $0.0 >= 0 }
+    }
+
+    private func perform(_ actions: [ExecSessionStateMachine.Action]) {
+        for action in actions { perform(action) }
+    }
+
+    private func perform(_ action: ExecSessionStateMachine.Action) {
+        switch action {
+        case .connectCommand:
+            if let started { connect(started) }
+        case .killAndReapLateCommand:
+            guard let exec = started else { return }
             exec.kill()
             Task {
                 _ = await exec.child.exitStatus()
                 exec.finish()
             }
-            return
+        case .killCommand:
+            started?.kill()
+        case .cleanUpCommand:
+            started?.finish()
+        case .resizeTerminal(let columns, let rows):
+            started?.resize(columns, rows)
+        case .writeStdin(let payload):
+            stdinChannel?.writeAndFlush(payload, promise: nil)
+        case .closeStdin:
+            stdinChannel?.close(promise: nil)
+        case .sendStatus(let status):
+            transport?.finish(status: status)
+        case .logClientGone:
+            logger.debug(
+                "exec client went away; its command was killed",
+                metadata: ["container": "\(request.containerID)"]
+            )
         }
+    }
+
+    /// Relays the started command's outputs to the transport, opens its stdin and waits for its exit.
+    private func connect(_ exec: StartedExec) {
         let bound = NIOLoopBound(self, eventLoop: loop)
         let loop = self.loop
-        if let pendingSize { exec.resize(pendingSize.columns, pendingSize.rows) }
-        // On a terminal there is one output (stderr is the terminal too).
-        let outputs = [(exec.child.stdoutFD, StreamChannel.stdout), (exec.child.stderrFD, StreamChannel.stderr)].filter
-        { $0.0 >= 0 }
-        openOutputs = outputs.count
-        for (fd, channel) in outputs {
+        for (fd, channel) in Self.outputs(of: exec) {
             let forward = channel == .stdout ? request.stdout || request.tty : request.stderr
             NIOPipeBootstrap(group: loop)
                 .channelInitializer { pipe in
@@ -100,15 +136,8 @@ final class ExecSession {
             NIOPipeBootstrap(group: loop).takingOwnershipOfDescriptor(output: exec.child.stdinFD).whenComplete {
                 result in
                 let session = bound.value
-                switch result {
-                case .success(let channel):
-                    session.stdinChannel = channel
-                    for buffer in session.pendingStdin { channel.writeAndFlush(buffer, promise: nil) }
-                    session.pendingStdin = []
-                    if session.stdinClosed { channel.close(promise: nil) }
-                case .failure:
-                    session.stdinClosed = true
-                }
+                if case .success(let channel) = result { session.stdinChannel = channel }
+                session.perform(session.stateMachine.stdinOpened(session.stdinChannel != nil))
             }
         } else {
             close(exec.child.stdinFD)
@@ -116,7 +145,10 @@ final class ExecSession {
         let child = exec.child
         Task {
             let code = await child.exitStatus()
-            loop.execute { bound.value.exited(code) }
+            loop.execute {
+                let session = bound.value
+                session.perform(session.stateMachine.commandExited(code))
+            }
         }
     }
 
@@ -126,61 +158,28 @@ final class ExecSession {
         if !transport.isWritable { _ = pipe.setOption(ChannelOptions.autoRead, value: false) }
     }
 
+    private func outputEnded() {
+        perform(stateMachine.outputEnded())
+    }
+
     func transportWritabilityChanged(_ writable: Bool) {
         for pipe in outputChannels { _ = pipe.setOption(ChannelOptions.autoRead, value: writable) }
     }
 
     func stdin(_ payload: ByteBuffer) {
-        guard request.stdin, !stdinClosed else { return }
-        if let stdinChannel { stdinChannel.writeAndFlush(payload, promise: nil) } else { pendingStdin.append(payload) }
+        perform(stateMachine.stdinReceived(payload))
     }
 
     func closeStdin() {
-        guard !stdinClosed else { return }
-        if request.tty {
-            // A terminal has no end of input of its own: the client's end of input is typed as
-            // the terminal's EOF character (^D), as a person at the terminal would.
-            stdin(ByteBuffer(bytes: [0x04]))
-        }
-        stdinClosed = true
-        if !request.tty { stdinChannel?.close(promise: nil) }
+        perform(stateMachine.stdinEnded())
     }
 
     func resize(width: UInt16, height: UInt16) {
-        guard request.tty else { return }
-        if let started { started.resize(width, height) } else { pendingSize = (width, height) }
+        perform(stateMachine.resize(columns: width, rows: height))
     }
 
     /// The client went away first: the command goes, nothing else.
     func kill() {
-        guard !finished else { return }
-        finished = true
-        started?.kill()
-        stdinChannel?.close(promise: nil)
-        logger.debug("exec client went away; its command was killed", metadata: ["container": "\(request.containerID)"])
-    }
-
-    private func outputEnded() {
-        openOutputs -= 1
-        finishIfDone()
-    }
-
-    private func exited(_ code: Int32) {
-        exitCode = code
-        started?.finish()
-        finishIfDone()
-    }
-
-    private func finishIfDone() {
-        guard !finished, openOutputs <= 0, let exitCode else { return }
-        finished = true
-        stdinChannel?.close(promise: nil)
-        transport?.finish(status: KubernetesStatus.exited(exitCode, command: request.command))
-    }
-
-    private func fail(_ message: String) {
-        guard !finished else { return }
-        finished = true
-        transport?.finish(status: KubernetesStatus.failure(message))
+        perform(stateMachine.clientGone())
     }
 }
