@@ -1,23 +1,21 @@
 // libFuzzer target: the streaming server's HTTP/1.1 front door — what a client's raw bytes go
 // through before any stream exists: NIO's HTTP decoding, the WebSocket and SPDY/3.1 upgraders
-// with StreamingHTTPServer's route / protocol negotiation / token claim (`reserve`), the
-// handlers `installStream` puts into an upgraded pipeline, and NotFoundResponder for everything
-// else. The pipeline is the one `StreamingHTTPServer.start()` builds for each connection (minus
-// TLS and the idle timer), on a NIOAsyncTestingChannel (the server's token claim completes on
-// another thread, which EmbeddedChannel does not allow).
+// with StreamUpgrade's route / protocol negotiation / token claim, the handlers it puts into an
+// upgraded pipeline, and NotFoundResponder for everything else. The pipeline is the one
+// `StreamingHTTPServer.start()` builds for each connection (`configureConnection`, minus TLS),
+// on a NIOAsyncTestingChannel (the server's token claim completes on another thread, which
+// EmbeddedChannel does not allow).
 //
 // Input: raw bytes from a client. Each input gets fresh tokens for an exec, an attach and a
 // port-forward; the placeholders XTOKEN, ATOKEN and PTOKEN in the input are replaced by them,
 // so seeds can reach a real upgrade (and the frames after it). The backend refuses everything,
-// so a started session ends at once. Besides not crashing: without a placeholder, no request
-// is ever upgraded (no route, header or token trick gets past the token check).
+// so a started session ends at once. Besides not crashing: without a placeholder, no token is
+// ever spent, so no request is ever upgraded (no route, header or token trick gets past the
+// token check).
 import Dispatch
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
-import NIOHTTP1
-import NIOWebSocket
 import SkiffCommon
 
 @testable import StreamingServer
@@ -39,66 +37,6 @@ let server: StreamingHTTPServer = {
     logger.logLevel = .critical
     return StreamingHTTPServer(address: "127.0.0.1", port: 0, starter: RefusingBackend(), logger: logger)
 }()
-
-/// The outcomes of the reservations (token claims) the upgraders started for one connection.
-final class Reservations: Sendable {
-    private let futures = NIOLockedValueBox<[EventLoopFuture<String?>]>([])
-    func track(_ future: EventLoopFuture<String?>) { futures.withLockedValue { $0.append(future) } }
-    func all() -> [EventLoopFuture<String?>] { futures.withLockedValue { $0 } }
-}
-
-/// The server's SPDY upgrader, with its reservation tracked.
-struct TrackedSPDYUpgrader: HTTPServerProtocolUpgrader, Sendable {
-    let inner: StreamingHTTPServer.SPDYUpgrader
-    let reservations: Reservations
-    var supportedProtocol: String { inner.supportedProtocol }
-    var requiredUpgradeHeaders: [String] { inner.requiredUpgradeHeaders }
-
-    func buildUpgradeResponse(
-        channel: Channel,
-        upgradeRequest: HTTPRequestHead,
-        initialResponseHeaders: HTTPHeaders
-    ) -> EventLoopFuture<HTTPHeaders> {
-        let response = inner.buildUpgradeResponse(
-            channel: channel,
-            upgradeRequest: upgradeRequest,
-            initialResponseHeaders: initialResponseHeaders
-        )
-        reservations.track(response.map { $0.first(name: "X-Stream-Protocol-Version") }.recover { _ in nil })
-        return response
-    }
-
-    func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
-        inner.upgrade(context: context, upgradeRequest: upgradeRequest)
-    }
-}
-
-/// StreamingHTTPServer.start()'s per-connection pipeline.
-func configure(_ channel: Channel, reservations: Reservations) throws {
-    let upgrader = NIOWebSocketServerUpgrader(
-        maxFrameSize: 1 << 20,
-        automaticErrorHandling: true,
-        shouldUpgrade: { channel, head in
-            let reserved = server.reserve(
-                head,
-                offeredIn: "Sec-WebSocket-Protocol",
-                served: StreamingHTTPServer.webSocketSubprotocols(for:),
-                on: channel
-            )
-            reservations.track(reserved)
-            return reserved.map { chosen in chosen.map { HTTPHeaders([("Sec-WebSocket-Protocol", $0)]) } }
-        },
-        upgradePipelineHandler: { channel, _ in server.installStream(on: channel, webSocket: true) }
-    )
-    let spdy = TrackedSPDYUpgrader(inner: StreamingHTTPServer.SPDYUpgrader(server: server), reservations: reservations)
-    let leaveAfterUpgrade: @Sendable (ChannelHandlerContext) -> Void = { context in
-        context.pipeline.removeHandler(name: NotFoundResponder.name, promise: nil)
-    }
-    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-        withServerUpgrade: (upgraders: [upgrader, spdy], completionHandler: leaveAfterUpgrade)
-    )
-    try channel.pipeline.syncOperations.addHandler(NotFoundResponder(), name: NotFoundResponder.name)
-}
 
 func replace(_ placeholder: String, with token: String, in input: [UInt8]) -> ([UInt8], Bool) {
     let needle = Array(placeholder.utf8)
@@ -151,9 +89,8 @@ func serve(_ original: [UInt8]) async {
     }
 
     let channel = NIOAsyncTestingChannel()
-    let reservations = Reservations()
     do {
-        try await channel.testingEventLoop.executeInContext { try configure(channel, reservations: reservations) }
+        try await channel.testingEventLoop.executeInContext { try server.configureConnection(channel, sslContext: nil) }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
     } catch {
         preconditionFailure("cannot set up the pipeline: \(error)")
@@ -167,14 +104,11 @@ func serve(_ original: [UInt8]) async {
             break  // malformed HTTP or frames: the pipeline has answered and closes
         }
     }
-    var upgraded = false
-    for reservation in reservations.all() {
-        if (try? await reservation.get()) != nil { upgraded = true }
-    }
     await channel.testingEventLoop.run()
+    let unspent = await server.tokens.count
     precondition(
-        substituted || !upgraded,
-        "a request without a token was upgraded:\n\(String(decoding: original, as: UTF8.self))"
+        substituted || unspent == tokens.count,
+        "a request without a token spent one:\n\(String(decoding: original, as: UTF8.self))"
     )
 
     // The client hangs up; whatever is still running sees the connection gone.
@@ -182,7 +116,6 @@ func serve(_ original: [UInt8]) async {
     await channel.testingEventLoop.run()
     _ = try? await channel.finish(acceptAlreadyClosed: true)
     for token in tokens { _ = await server.tokens.consume(token) }
-    server.claimed.withLockedValue { $0.removeAll() }
 }
 
 final class Completion: @unchecked Sendable {
