@@ -2,7 +2,8 @@
 # builds the release products, makes the run's directory, serves the fixture from Debian's
 # docker-registry on a free 127.0.0.1 port and starts skiffd on a config of the run's own.
 # Sets: repo, bin, work, registry_port, skiffd_pid; `bench_cleanup` undoes everything
-# (callers may add their own steps before it in their EXIT trap).
+# (callers may add their own steps before it in their EXIT trap). SKIFFD=path runs another
+# skiffd binary (an earlier commit's, to compare two builds in the same conditions).
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 swift build -c release >/dev/null 2>&1
@@ -41,7 +42,7 @@ start_skiffd() {
   mkdir -p "$work/cni"
   printf 'root_dir = "%s/root"\nstate_dir = "%s/state"\nlog_level = "warning"\n[grpc]\nsocket = "%s/state/skiff.sock"\n[network]\ncni_conf_dir = "%s/cni"\n' \
     "$work" "$work" "$work" "$work" > "$work/skiff.toml"
-  "$bin/skiffd" --config "$work/skiff.toml" 2>"$work/skiffd.log" &
+  "${SKIFFD:-$bin/skiffd}" --config "$work/skiff.toml" 2>"$work/skiffd.log" &
   skiffd_pid=$!
   for _ in $(seq 1 100); do "$bin/skiff" version --socket "$work/state/skiff.sock" >/dev/null 2>&1 && break; sleep 0.05; done
 }
