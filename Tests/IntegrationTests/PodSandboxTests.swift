@@ -357,6 +357,9 @@ import Testing
             #expect(status.state == .sandboxReady)
             #expect(status.network.ip == ip)
             #expect(try await Self.status(daemon, broken).state == .sandboxNotready)
+            // A pod whose namespace is gone still stops (CNI DEL without a namespace releases its
+            // address): before, loopback's DEL refused the pin file and StopPodSandbox failed forever.
+            try await Self.stop(daemon, broken)
             #expect(try await Self.status(daemon, published).state == .sandboxReady)
             #expect(try await Self.status(daemon, shared).state == .sandboxReady)
             for id in [kept, broken, published, shared] { try await Self.remove(daemon, id) }

@@ -261,10 +261,15 @@ public actor SandboxService {
             sandbox.networkName = nil
             return
         }
+        // A namespace already gone (its pin unmounted by a stop that skiffd did not live to
+        // record, or by someone else) is passed as no namespace, as containerd does: the CNI
+        // spec lets a DEL release the rest (addresses, port mappings) without it, where plugins
+        // refuse a path that is no namespace ("unknown FS magic") and the pod could never stop.
+        let namespace = isStillPinned(netns) ? netns : ""
         do {
             try await cni.delete(
                 network,
-                attachment(for: sandbox, netns: netns),
+                attachment(for: sandbox, netns: namespace),
                 previousResult: sandbox.networkResult.map { Data($0.utf8) }
             )
         } catch {
@@ -304,6 +309,17 @@ public actor SandboxService {
             metadata: ["id": "\(sandbox.id)"],
             of: step
         )
+    }
+
+    /// Whether a pinned namespace file is still a mount (of the namespace). When the mount
+    /// table cannot be read it is assumed to be, as before this check existed.
+    func isStillPinned(_ path: String) -> Bool {
+        do {
+            return try MountTable.current().isMountPoint(path)
+        } catch {
+            logger.warning("cannot read the mount table", metadata: ["error": "\(error)"])
+            return true
+        }
     }
 
     /// The configured network, to release a pod's; nil (logged) when none can be read.
