@@ -113,3 +113,49 @@ int skiff_inotify_watch_directory(const char *path) {
     }
     return fd;
 }
+
+// The new mount API (Linux 5.12+ for mount_setattr). Numbers and flags from the kernel's uapi
+// headers, defined here because glibc 2.36's <sys/mount.h> and <linux/mount.h> conflict.
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#define SKIFF_OPEN_TREE_CLONE 1
+#define SKIFF_AT_RECURSIVE 0x8000
+#define SKIFF_AT_EMPTY_PATH 0x1000
+#define SKIFF_MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define SKIFF_MOUNT_ATTR_RDONLY 0x00000001
+#define SKIFF_MOUNT_ATTR_IDMAP 0x00100000
+
+struct skiff_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+int skiff_open_idmapped_tree(const char *path, int userns_fd, int recursive, int read_only) {
+    unsigned int flags = SKIFF_OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? SKIFF_AT_RECURSIVE : 0);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path, flags);
+    if (tree < 0) return -1;
+    struct skiff_mount_attr attr = {0};
+    attr.attr_set = SKIFF_MOUNT_ATTR_IDMAP | (read_only ? SKIFF_MOUNT_ATTR_RDONLY : 0);
+    attr.userns_fd = (uint64_t)userns_fd;
+    unsigned int at = SKIFF_AT_EMPTY_PATH | (recursive ? SKIFF_AT_RECURSIVE : 0);
+    if (syscall(SYS_mount_setattr, tree, "", at, &attr, sizeof attr) != 0) {
+        int saved = errno;
+        close(tree);
+        errno = saved;
+        return -1;
+    }
+    return tree;
+}
+
+int skiff_attach_mount(int tree, const char *target) {
+    return (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, target, SKIFF_MOVE_MOUNT_F_EMPTY_PATH);
+}

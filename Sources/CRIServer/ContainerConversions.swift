@@ -52,7 +52,7 @@ enum ContainerConversions {
             workingDir: config.workingDir,
             env: config.envs.map { (key: $0.key, value: String(decoding: $0.value, as: UTF8.self)) },
             mounts: config.mounts.map { mount in
-                ContainerSpec.Mount(
+                var converted = ContainerSpec.Mount(
                     containerPath: mount.containerPath,
                     hostPath: mount.hostPath,
                     readOnly: mount.readonly,
@@ -61,6 +61,8 @@ enum ContainerConversions {
                     image: mount.hasImage ? mount.image.image : nil,
                     imageSubPath: mount.imageSubPath.isEmpty ? nil : mount.imageSubPath
                 )
+                converted.idMapping = UserNamespaceConversions.mapping(of: mount)
+                return converted
             },
             devices: config.devices.map {
                 ContainerSpec.Device(
@@ -80,7 +82,7 @@ enum ContainerConversions {
         )
         spec.unrecognized = unrecognized.values
         let namespaces = context.namespaceOptions
-        spec.requestsUserNamespace = namespaces.hasUsernsOptions && namespaces.usernsOptions.mode != .node
+        spec.userNamespace = UserNamespaceConversions.option(namespaces)
         spec.strictSupplementalGroups = context.supplementalGroupsPolicy == .strict
         if config.stopSignal != .runtimeDefault {
             guard let name = signalName(config.stopSignal) else {
@@ -246,6 +248,10 @@ enum ContainerConversions {
                 proto.image.image = image
                 proto.image.imageRef = mount.imageID ?? ""
                 proto.imageSubPath = mount.imageSubPath ?? ""
+            }
+            if let mapping = mount.idMapping {
+                proto.uidMappings = UserNamespaceConversions.proto(mapping.uids)
+                proto.gidMappings = UserNamespaceConversions.proto(mapping.gids)
             }
             proto.propagation =
                 switch mount.propagation {

@@ -12,6 +12,7 @@ public protocol PodLifecycle: Sendable {
     func run(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox
     func stop(_ sandboxID: String) async throws(SkiffError)
     func remove(_ sandboxID: String) async throws(SkiffError)
+    func updateResources(_ sandboxID: String, _ resources: PodResources) async throws(SkiffError)
 }
 
 /// The pods' records, for status, lists and port-forward (`SandboxService`).

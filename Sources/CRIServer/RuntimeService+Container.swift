@@ -113,7 +113,17 @@ extension RuntimeService {
         request: Runtime_V1_CheckpointContainerRequest,
         context: ServerContext
     ) async throws -> Runtime_V1_CheckpointContainerResponse {
-        throw SkiffError.notImplemented("CheckpointContainer", "container checkpoints")
+        // What can be checked is checked, in the order a caller can fix it; the checkpoint
+        // itself needs CRIU, which fails on these nodes' kernels (README: CheckpointContainer).
+        _ = try await containers.running(request.containerID, toAllow: "checkpoint it")
+        try CheckpointPreconditions.checkLocation(request.location)
+        if let problem = await CheckpointPreconditions.criuProblem() {
+            throw SkiffError(.failedPrecondition, "cannot checkpoint container \(request.containerID): \(problem)")
+        }
+        throw SkiffError.notImplemented(
+            "CheckpointContainer",
+            "writing the checkpoint archive (CRIU works on this node, but Skiff does not write checkpoint archives yet)"
+        )
     }
 
     /// Streams lifecycle events until the client goes away.

@@ -79,7 +79,12 @@ extension RuntimeService {
         request: Runtime_V1_UpdatePodSandboxResourcesRequest,
         context: ServerContext
     ) async throws -> Runtime_V1_UpdatePodSandboxResourcesResponse {
-        throw SkiffError.notImplemented("UpdatePodSandboxResources", "pod-level resource updates")
+        let resources = PodResources(
+            overhead: request.hasOverhead ? ContainerConversions.resources(request.overhead) : nil,
+            resources: request.hasResources ? ContainerConversions.resources(request.resources) : nil
+        )
+        try await pods.updateResources(request.podSandboxID, resources)
+        return Runtime_V1_UpdatePodSandboxResourcesResponse()
     }
 
     private func filtered(_ filter: Runtime_V1_PodSandboxFilter?) async throws -> [PodSandbox] {
@@ -140,7 +145,7 @@ extension RuntimeService {
             cgroupParent: config.linux.cgroupParent,
             sharedPID: options.pid == .pod,
             privileged: security.privileged,
-            requestsUserNamespace: options.hasUsernsOptions && options.usernsOptions.mode != .node,
+            userNamespace: UserNamespaceConversions.option(options),
             unrecognized: unrecognized.values
         )
     }

@@ -43,6 +43,7 @@ extension RuntimeService {
                 proto.features = Runtime_V1_RuntimeHandlerFeatures()
                 // Only what the handler's runtime said it can do (`runtime features`).
                 proto.features.recursiveReadOnlyMounts = handler.features.recursiveReadOnlyMounts
+                proto.features.userNamespaces = handler.supportsUserNamespaces
                 return proto
             }
         }

@@ -60,6 +60,20 @@ public enum DirectoryTree {
         }
     }
 
+    /// The highest owner uid and gid of anything at or below `path`, without following symlinks
+    /// (what a user namespace must map for every file of an image layer to have its owner).
+    public static func highestOwners(_ path: String) -> (uid: UInt32, gid: UInt32) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return (0, 0) }
+        var highest = (uid: info.st_uid, gid: info.st_gid)
+        guard info.st_mode & S_IFMT == S_IFDIR, let names = FileSystem.directoryEntries(path) else { return highest }
+        for name in names {
+            let child = highestOwners(path + "/" + name)
+            highest = (max(highest.uid, child.uid), max(highest.gid, child.gid))
+        }
+        return highest
+    }
+
     /// Bytes (allocated blocks) and inodes used below `path`, without following symlinks.
     public static func usage(_ path: String) -> (bytes: Int64, inodes: Int64) {
         var total: (bytes: Int64, inodes: Int64) = (0, 0)

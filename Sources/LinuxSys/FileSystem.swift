@@ -40,6 +40,17 @@ public enum FileSystem {
         return access(path, X_OK) == 0
     }
 
+    /// lchown(2): the owner of `path` itself (a symlink is not followed).
+    public static func changeOwner(_ path: String, uid: UInt32, gid: UInt32) throws(SystemCallError) {
+        try systemCall("lchown", path) { lchown(path, uid, gid) }
+    }
+
+    /// Whether `path` is a directory (following symlinks).
+    public static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+    }
+
     /// `mkdir -p` with `mode` for the directories it creates (existing ones are left as they are).
     public static func makeDirectories(_ path: String, mode: mode_t) throws(SystemCallError) {
         var prefix = path.hasPrefix("/") ? "" : "."

@@ -55,6 +55,11 @@ public struct Daemon {
 
         let statusProbe = NodeStatusProbe(configuration: configuration)
         await OCIRuntimeFeatureProbe.probe(statusProbe.handlers(), logger: logger)
+        await IDMappedMountSupport.probe(
+            directory: directories.root,
+            helper: PinnsNamespacePinner.besideExecutable().helper,
+            logger: logger
+        )
         let sandboxes = try await SandboxService(
             options: .init(
                 stateDir: directories.state,

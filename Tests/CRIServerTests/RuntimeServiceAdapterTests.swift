@@ -56,6 +56,41 @@ import Testing
         #expect(spec.portMappings == [.init(containerPort: 80, hostPort: 8080, protocol: "udp", hostIP: "")])
     }
 
+    @Test func userNamespaceOptionsReachThePodOwnerAsMappings() async throws {
+        let domain = FakeDomain()
+        var request = Runtime_V1_RunPodSandboxRequest()
+        request.config.metadata.name = "web"
+        var range = Runtime_V1_IDMapping()
+        (range.containerID, range.hostID, range.length) = (0, 65_536, 65_536)
+        request.config.linux.securityContext.namespaceOptions.usernsOptions.mode = .pod
+        request.config.linux.securityContext.namespaceOptions.usernsOptions.uids = [range]
+        request.config.linux.securityContext.namespaceOptions.usernsOptions.gids = [range]
+        _ = try await Self.service(domain).runPodSandbox(request: request, context: Self.context("RunPodSandbox"))
+        let spec = try #require(await domain.lastSandboxSpec)
+        let expected = IDMapRange(containerID: 0, hostID: 65_536, length: 65_536)
+        #expect(spec.userNamespace == .init(mode: .pod, mapping: .init(uids: [expected], gids: [expected])))
+
+        var plain = Runtime_V1_RunPodSandboxRequest()
+        plain.config.metadata.name = "plain"
+        _ = try await Self.service(domain).runPodSandbox(request: plain, context: Self.context("RunPodSandbox"))
+        #expect(await domain.lastSandboxSpec?.userNamespace == nil, "no userns_options: the node's namespace")
+    }
+
+    @Test func updatePodSandboxResourcesHandsBothPartsToThePodOwner() async throws {
+        let domain = FakeDomain()
+        var request = Runtime_V1_UpdatePodSandboxResourcesRequest()
+        request.podSandboxID = "pod-1"
+        request.resources.memoryLimitInBytes = 256 << 20
+        request.resources.cpuShares = 512
+        _ = try await Self.service(domain).updatePodSandboxResources(
+            request: request,
+            context: Self.context("UpdatePodSandboxResources")
+        )
+        let recorded = try #require(await domain.lastPodResources)
+        #expect(recorded.overhead == nil, "no overhead was sent")
+        #expect(recorded.resources?.memoryLimitBytes == 256 << 20 && recorded.resources?.cpuShares == 512)
+    }
+
     @Test func aDomainErrorReachesTheCallerAsItsStatusAndMessage() async throws {
         let domain = FakeDomain()
         await domain.setFailure("run", SkiffError(.alreadyExists, "pod sandbox shop/web already exists"))

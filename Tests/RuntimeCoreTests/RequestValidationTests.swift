@@ -199,7 +199,7 @@ struct RequestValidationTests {
     }
 
     @Test func unsupportedSecurityRequestsAreRefusedNotIgnored() {
-        Self.expectRefused(Self.pod { $0.requestsUserNamespace = true }, naming: "userns_options")
+        Self.expectRefused(Self.pod { $0.userNamespace = .init(mode: .container) }, naming: "userns_options")
         Self.expectRefused(
             Self.pod {
                 $0.unrecognized = [
@@ -273,7 +273,7 @@ struct RequestValidationTests {
             naming: "seccomp.profile_type"
         )
         Self.expectRefused(Self.container { $0.security.privileged = true }, naming: "privileged")
-        Self.expectRefused(Self.container { $0.requestsUserNamespace = true }, naming: "userns_options")
+        Self.expectRefused(Self.container { $0.userNamespace = .init(mode: .pod) }, naming: "userns_options")
         Self.expectRefused(Self.container { $0.security.apparmorProfile = "k8s-nginx" }, naming: "apparmor")
         Self.expectRefused(
             Self.container { $0.security.seccomp = .localhost("profile.json") },

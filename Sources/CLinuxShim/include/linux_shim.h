@@ -55,6 +55,15 @@ enum {
     SKIFF_INOTIFY_EVENT_HEADER = 16,
 };
 
+/// A detached copy of the mount at `path` (open_tree(2) OPEN_TREE_CLONE, with its submounts when
+/// `recursive`) whose files' owners are seen through the ID mapping of the user namespace
+/// `userns_fd` (mount_setattr(2) MOUNT_ATTR_IDMAP), read-only when `read_only`. Returns the mount's
+/// fd (close-on-exec; closing it before attaching drops the copy) or -1 with errno set.
+int skiff_open_idmapped_tree(const char *path, int userns_fd, int recursive, int read_only);
+
+/// move_mount(2) of a detached mount fd onto `target`.
+int skiff_attach_mount(int tree, const char *target);
+
 /// makedev(3) is a macro in glibc.
 static inline dev_t skiff_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
 static inline unsigned int skiff_major(dev_t device) { return major(device); }

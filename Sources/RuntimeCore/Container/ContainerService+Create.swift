@@ -123,17 +123,32 @@ extension ContainerService {
             }
             let lowerDirectories = try await images.leaseLayers(of: image)
             leasedLayers += image.chainIDs
+            let userNamespace = sandbox.userNamespace.flatMap { _ in sandbox.namespaces?.user }
+            if let mapping = sandbox.userNamespace {
+                try SnapshotOwners.checkCovered(lowerDirectories, by: mapping, image: spec.image)
+            }
             do {
+                if let owner = sandbox.userNamespace?.hostRoot {
+                    // What the pod's root writes is stored with its node IDs (see OverlayMount).
+                    try FileSystem.changeOwner(layerDirectory + "/upper", uid: owner.uid, gid: owner.gid)
+                }
                 try OverlayMount.mount(
                     lowerDirectories: lowerDirectories,
                     upper: layerDirectory + "/upper",
                     work: layerDirectory + "/work",
-                    target: rootfs
+                    target: rootfs,
+                    idmappedBy: userNamespace
                 )
             } catch {
                 throw error.skiffError("cannot mount the root filesystem of container \(id)")
             }
-            let volumes = try await mountImageVolumes(spec, in: layerDirectory, leasing: &leasedLayers)
+            var volumes = try await mountImageVolumes(
+                spec,
+                in: layerDirectory,
+                idmappedBy: userNamespace,
+                leasing: &leasedLayers
+            )
+            volumes.spec = try mountIDMappedVolumes(volumes.spec, in: layerDirectory, userNamespace: userNamespace)
             container.mounts = volumes.recorded
             container.layers = leasedLayers.map(\.description)
             let security = spec.security
@@ -146,6 +161,7 @@ extension ContainerService {
                 strictSupplementalGroups: spec.strictSupplementalGroups
             )
             container.user = user
+            try sandbox.userNamespace?.checkCovers(user)
             let runtimeSpec = try ContainerSpecBuilder.build(
                 .init(
                     id: id,

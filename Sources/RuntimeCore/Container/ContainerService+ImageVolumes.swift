@@ -24,6 +24,7 @@ extension ContainerService {
     func mountImageVolumes(
         _ spec: ContainerSpec,
         in layerDirectory: String,
+        idmappedBy userNamespace: String?,
         leasing leasedLayers: inout [Digest]
     ) async throws(SkiffError) -> MountedImageVolumes {
         var result = MountedImageVolumes(spec: spec, recorded: spec.mounts)
@@ -40,7 +41,13 @@ extension ContainerService {
             let view = "\(layerDirectory)/\(Self.imageVolumesDirectory)/\(index)"
             do {
                 try FileSystem.makeDirectories(view, mode: 0o755)
-                try OverlayMount.mount(lowerDirectories: lowerDirectories, upper: nil, work: nil, target: view)
+                try OverlayMount.mount(
+                    lowerDirectories: lowerDirectories,
+                    upper: nil,
+                    work: nil,
+                    target: view,
+                    idmappedBy: userNamespace
+                )
             } catch {
                 throw error.skiffError("cannot mount image volume \(reference) at \(mount.containerPath)")
             }
@@ -75,12 +82,15 @@ extension ContainerService {
         return path
     }
 
-    /// Unmounts the image volumes of a container's writable layer directory (before it goes).
+    /// Unmounts the image volumes and idmapped volume views of a container's writable layer
+    /// directory (before it goes).
     func unmountImageVolumes(in layerDirectory: String) {
-        let volumes = layerDirectory + "/" + Self.imageVolumesDirectory
-        for name in FileSystem.directoryEntries(volumes) ?? [] {
-            logger.logFailure(.warning, "cannot unmount an image volume", metadata: ["path": "\(volumes)/\(name)"]) {
-                () throws(SystemCallError) in try FileSystem.unmount(volumes + "/" + name)
+        for kind in [Self.imageVolumesDirectory, Self.idmappedVolumesDirectory] {
+            let volumes = layerDirectory + "/" + kind
+            for name in FileSystem.directoryEntries(volumes) ?? [] {
+                logger.logFailure(.warning, "cannot unmount a volume view", metadata: ["path": "\(volumes)/\(name)"]) {
+                    () throws(SystemCallError) in try FileSystem.unmount(volumes + "/" + name)
+                }
             }
         }
     }

@@ -14,6 +14,9 @@ public struct ContainerSpec: Sendable, Equatable {
         public var imageSubPath: String?
         /// The ID of the image an image volume mounted (set at creation, for ContainerStatus).
         public var imageID: String?
+        /// Mount.uidMappings/gidMappings: the host path is bound through an idmapped view with
+        /// these mappings (which must be the pod's user namespace's).
+        public var idMapping: UserNamespaceMapping?
 
         public init(
             containerPath: String,
@@ -123,8 +126,9 @@ public struct ContainerSpec: Sendable, Equatable {
     public var sysctls: [String: String]
     /// Enum fields the CRI version Skiff speaks does not define (see `UnrecognizedValue`).
     public var unrecognized: [UnrecognizedValue] = []
-    /// namespace_options.userns_options with mode POD (refused while unsupported).
-    public var requestsUserNamespace = false
+    /// namespace_options.userns_options as the container asks (nil: not set). Every container
+    /// runs in its pod's user namespace; a different request is refused.
+    public var userNamespace: UserNamespaceOption?
     /// supplemental_groups_policy Strict: only the listed groups, none from the image (refused
     /// while unsupported: the image's groups are always merged).
     public var strictSupplementalGroups = false
@@ -182,7 +186,7 @@ public struct ContainerSpec: Sendable, Equatable {
             && lhs.logPath == rhs.logPath && lhs.stdin == rhs.stdin && lhs.stdinOnce == rhs.stdinOnce
             && lhs.tty == rhs.tty
             && lhs.resources == rhs.resources && lhs.security == rhs.security && lhs.sysctls == rhs.sysctls
-            && lhs.unrecognized == rhs.unrecognized && lhs.requestsUserNamespace == rhs.requestsUserNamespace
+            && lhs.unrecognized == rhs.unrecognized && lhs.userNamespace == rhs.userNamespace
             && lhs.strictSupplementalGroups == rhs.strictSupplementalGroups && lhs.stopSignal == rhs.stopSignal
     }
 }

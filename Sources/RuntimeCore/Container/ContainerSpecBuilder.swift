@@ -89,6 +89,15 @@ public struct ContainerSpecBuilder: Sendable {
         }
         let (mounts, propagation) = try self.mounts(context)
         linux.rootfsPropagation = propagation
+        if let mapping = context.sandbox.userNamespace {
+            guard let path = context.sandbox.namespaces?.user else {
+                throw SkiffError(
+                    .failedPrecondition,
+                    "pod sandbox \(context.sandbox.id) has no user namespace (it was stopped); the container cannot join it"
+                )
+            }
+            linux.joinUserNamespace(at: path, mapping: mapping)
+        }
 
         return RuntimeSpec(
             ociVersion: "1.0.2",

@@ -8,16 +8,27 @@ import Synchronization
 /// advertised to the kubelet with a feature its runtime lacks. A runtime without the command
 /// (crun 1.8) or whose answer cannot be read has no optional feature.
 public struct OCIRuntimeFeatures: Sendable, Equatable, Decodable {
-    public var mountOptions: [String]?
+    public struct Linux: Sendable, Equatable, Decodable {
+        /// The namespace kinds the runtime can create or join ("user", "cgroup", …).
+        public var namespaces: [String]?
+    }
 
-    public init(mountOptions: [String]? = nil) {
+    public var mountOptions: [String]?
+    public var linux: Linux?
+
+    public init(mountOptions: [String]? = nil, namespaces: [String]? = nil) {
         self.mountOptions = mountOptions
+        self.linux = namespaces.map { Linux(namespaces: $0) }
     }
 
     public static let none = OCIRuntimeFeatures()
 
     /// The `rro` mount option: read-only applied to every submount (mount_setattr AT_RECURSIVE).
     public var recursiveReadOnlyMounts: Bool { mountOptions?.contains("rro") == true }
+
+    /// The runtime joins a user namespace by path with its ID mappings (what a pod user
+    /// namespace needs of it; the idmapped mounts are Skiff's own, see `IDMappedMountSupport`).
+    public var userNamespaces: Bool { linux?.namespaces?.contains("user") == true }
 }
 
 /// The features of each runtime binary, probed by `probe(_:)` and read by the handlers.
@@ -37,7 +48,10 @@ public enum OCIRuntimeFeatureProbe {
             known.withLock { $0[binary] = features }
             logger.info(
                 "OCI runtime features",
-                metadata: ["runtime": "\(binary)", "recursive_read_only": "\(features.recursiveReadOnlyMounts)"]
+                metadata: [
+                    "runtime": "\(binary)", "recursive_read_only": "\(features.recursiveReadOnlyMounts)",
+                    "user_namespaces": "\(features.userNamespaces)",
+                ]
             )
         }
     }

@@ -63,7 +63,16 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
             public var gid: UInt32?
         }
 
+        /// `linux.uidMappings`/`gidMappings` entries: the user namespace's ID mappings.
+        public struct IDMapping: Codable, Sendable, Equatable {
+            public var containerID: UInt32
+            public var hostID: UInt32
+            public var size: UInt32
+        }
+
         public var namespaces: [Namespace]
+        public var uidMappings: [IDMapping]?
+        public var gidMappings: [IDMapping]?
         public var devices: [Device]?
         public var maskedPaths: [String]?
         public var readonlyPaths: [String]?
@@ -148,5 +157,15 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
                 readonlyPaths: defaultReadonlyPaths
             )
         )
+    }
+}
+
+extension RuntimeSpec.Linux {
+    /// Joins the pod's pinned user namespace (`path`), stating its mappings as the runtimes
+    /// expect them beside the path (runc and crun check the IDs they set up against them).
+    mutating func joinUserNamespace(at path: String, mapping: UserNamespaceMapping) {
+        namespaces.append(.init(type: "user", path: path))
+        uidMappings = mapping.uids.map { .init(containerID: $0.containerID, hostID: $0.hostID, size: $0.length) }
+        gidMappings = mapping.gids.map { .init(containerID: $0.containerID, hostID: $0.hostID, size: $0.length) }
     }
 }

@@ -121,6 +121,9 @@ struct PauseProcesses: Sendable {
         if let path = sandbox.namespaces?.uts, !sandbox.hostNetwork {
             spec.linux.namespaces.append(.init(type: "uts", path: path))
         }
+        if let mapping = sandbox.userNamespace, let path = sandbox.namespaces?.user {
+            spec.linux.joinUserNamespace(at: path, mapping: mapping)
+        }
         spec.linux.cgroupsPath = sandbox.cgroupsPath(of: Self.id(of: sandbox), defaultParent: defaultCgroupParent)
         spec.linux.maskedPaths = nil
         spec.linux.readonlyPaths = nil

@@ -136,6 +136,21 @@ public actor PodService {
         }
     }
 
+    /// UpdatePodSandboxResources, which the kubelet sends after it has resized the pod-level
+    /// cgroup itself (the CRI's contract): the values are checked as a container's would be and
+    /// recorded with the pod (PodSandboxStatus' verbose info shows them). The containers' own
+    /// limits are left as they are: each is changed by its own UpdateContainerResources.
+    public func updateResources(_ sandboxID: String, _ resources: PodResources) async throws(SkiffError) {
+        if let overhead = resources.overhead { try overhead.validate(node: containers.nodeFacts, field: "overhead") }
+        if let total = resources.resources { try total.validate(node: containers.nodeFacts, field: "resources") }
+        try await teardown.withLock(await lockKey(of: sandboxID)) { () async throws(SkiffError) in
+            guard let sandbox = await sandboxes.find(sandboxID) else {
+                throw SkiffError(.notFound, "pod sandbox \(sandboxID) not found")
+            }
+            try await sandboxes.recordResources(sandbox.id, resources)
+        }
+    }
+
     /// The lock of a pod, by its full ID: a unique prefix (crictl's) and the full ID (the
     /// kubelet's) name one pod and must wait for each other.
     private func lockKey(of id: String) async -> String {

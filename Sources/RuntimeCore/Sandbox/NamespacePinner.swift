@@ -4,6 +4,8 @@ import SkiffCommon
 /// The namespaces a pod owns, each pinned to a file so it lives without any process in it.
 public struct PinnedNamespaces: Codable, Sendable, Equatable {
     public var directory: String
+    /// The pod's user namespace (pods with userns_options mode POD); the others are owned by it.
+    public var user: String?
     public var network: String?
     public var ipc: String?
     public var uts: String?
@@ -17,14 +19,18 @@ public struct NamespaceRequest: Sendable, Equatable {
     public var hostname: String?
     /// Namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) to set inside.
     public var sysctls: [String: String] = [:]
+    /// A user namespace with these mappings, owning the others (nil: the node's).
+    public var userNamespace: UserNamespaceMapping?
 
     public init(
         network: Bool = true,
         ipc: Bool = true,
         uts: Bool = true,
         hostname: String? = nil,
-        sysctls: [String: String] = [:]
+        sysctls: [String: String] = [:],
+        userNamespace: UserNamespaceMapping? = nil
     ) {
+        self.userNamespace = userNamespace
         self.network = network
         self.ipc = ipc
         self.uts = uts
@@ -63,6 +69,10 @@ public struct PinnsNamespacePinner: NamespacePinning {
         for (key, value) in request.sysctls.sorted(by: { $0.key < $1.key }) {
             arguments += ["--sysctl", "\(key)=\(value)"]
         }
+        if let mapping = request.userNamespace {
+            arguments += mapping.uids.flatMap { ["--uid-map", $0.argument] }
+            arguments += mapping.gids.flatMap { ["--gid-map", $0.argument] }
+        }
         let result: ChildProcess.Result
         do {
             result = try await ChildProcess.run(helper, arguments: arguments, timeout: timeout)
@@ -78,6 +88,7 @@ public struct PinnsNamespacePinner: NamespacePinning {
         }
         return PinnedNamespaces(
             directory: directory,
+            user: request.userNamespace != nil ? directory + "/user" : nil,
             network: request.network ? directory + "/net" : nil,
             ipc: request.ipc ? directory + "/ipc" : nil,
             uts: request.uts ? directory + "/uts" : nil
@@ -85,7 +96,8 @@ public struct PinnsNamespacePinner: NamespacePinning {
     }
 
     public func unpin(_ namespaces: PinnedNamespaces) throws(SkiffError) {
-        for path in [namespaces.network, namespaces.ipc, namespaces.uts].compactMap({ $0 }) {
+        // The user namespace last: the others belong to it (a pin holds either alive regardless).
+        for path in [namespaces.network, namespaces.ipc, namespaces.uts, namespaces.user].compactMap({ $0 }) {
             do {
                 try FileSystem.unmount(path)
                 try FileSystem.removeIfPresent(path)

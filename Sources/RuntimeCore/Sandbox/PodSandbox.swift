@@ -48,8 +48,8 @@ public struct SandboxSpec: Sendable, Equatable {
     public var sharedPID: Bool
     /// LinuxSandboxSecurityContext.privileged: only then may its containers be privileged.
     public var privileged: Bool
-    /// userns_options with mode POD: a user namespace for the pod (refused while unsupported).
-    public var requestsUserNamespace: Bool
+    /// `userns_options`: nil or mode NODE for the node's user namespace, mode POD for the pod's own.
+    public var userNamespace: UserNamespaceOption?
     /// Enum fields whose value the CRI version Skiff speaks does not define; the validation
     /// refuses the request naming them (never mapped to a default).
     public var unrecognized: [UnrecognizedValue]
@@ -73,12 +73,12 @@ public struct SandboxSpec: Sendable, Equatable {
         cgroupParent: String = "",
         sharedPID: Bool = false,
         privileged: Bool = false,
-        requestsUserNamespace: Bool = false,
+        userNamespace: UserNamespaceOption? = nil,
         unrecognized: [UnrecognizedValue] = []
     ) {
         self.sharedPID = sharedPID
         self.privileged = privileged
-        self.requestsUserNamespace = requestsUserNamespace
+        self.userNamespace = userNamespace
         self.unrecognized = unrecognized
         self.cgroupParent = cgroupParent
         self.name = name
@@ -130,6 +130,10 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     /// The pod's /dev/shm tmpfs (nil for host-IPC pods, and once stopped).
     public var shmPath: String?
     public var namespaces: PinnedNamespaces?
+    /// The pod's user namespace mappings (nil: the node's user namespace), pinned in `namespaces.user`.
+    public var userNamespace: UserNamespaceMapping?
+    /// The pod-level resources of the last UpdatePodSandboxResources (nil: never sent).
+    public var resources: PodResources?
     /// The CNI network the pod was attached to and the raw ADD result (DEL's prevResult).
     public var networkName: String?
     public var networkResult: String?
@@ -200,5 +204,17 @@ extension PodSandbox {
     public func cgroupsPath(of id: String, defaultParent: String) -> String {
         let parent = (cgroupParent ?? "").isEmpty ? defaultParent : cgroupParent!
         return (parent.hasSuffix("/") ? String(parent.dropLast()) : parent) + "/skiff-" + id
+    }
+}
+
+/// UpdatePodSandboxResources' content: the sum of the containers' resources and the pod's
+/// overhead, as the kubelet computed them for the pod-level cgroup it has already resized.
+public struct PodResources: Codable, Sendable, Equatable {
+    public var overhead: ContainerSpec.Resources?
+    public var resources: ContainerSpec.Resources?
+
+    public init(overhead: ContainerSpec.Resources?, resources: ContainerSpec.Resources?) {
+        self.overhead = overhead
+        self.resources = resources
     }
 }

@@ -11,8 +11,11 @@ import Glibc
 /// The files a pod gives its containers: its /dev/shm tmpfs, and hostname, resolv.conf and hosts.
 extension SandboxService {
     /// The pod's /dev/shm: a tmpfs of the configured size its containers bind-mount.
-    func mountShm(in directory: String) throws(SkiffError) -> String {
+    /// `owner`: the node IDs of the pod's root when it has a user namespace, so that its /dev/shm
+    /// is root's inside as it is in every other pod.
+    func mountShm(in directory: String, owner: (uid: UInt32, gid: UInt32)? = nil) throws(SkiffError) -> String {
         let path = directory + "/shm"
+        let ownership = owner.map { ",uid=\($0.uid),gid=\($0.gid)" } ?? ""
         do {
             try FileSystem.makeDirectories(path, mode: 0o1777)
             try systemCall("mount", path) {
@@ -21,7 +24,7 @@ extension SandboxService {
                     path,
                     "tmpfs",
                     UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC),
-                    "mode=1777,size=\(options.shmSizeBytes)"
+                    "mode=1777,size=\(options.shmSizeBytes)\(ownership)"
                 )
             }
         } catch {

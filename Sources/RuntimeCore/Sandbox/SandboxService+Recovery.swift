@@ -35,7 +35,8 @@ extension SandboxService {
             await removeUnrecorded(name, mounts: mounts)
         }
         for sandbox in await store.all where sandbox.state == .ready {
-            let paths = [sandbox.namespaces?.network, sandbox.namespaces?.ipc, sandbox.namespaces?.uts].compactMap {
+            let pinned = sandbox.namespaces
+            let paths = [pinned?.network, pinned?.ipc, pinned?.uts, pinned?.user].compactMap {
                 $0
             }
             if paths.contains(where: { !mounts.isMountPoint($0) }) {

@@ -70,6 +70,12 @@ public actor SandboxService {
                 "runtime handler \"\(spec.runtimeHandler)\" is not configured (configured: \(known))"
             )
         }
+        let userNamespace = try spec.userNamespace?.validatedPodMapping()
+        if userNamespace != nil, !handler.supportsUserNamespaces {
+            throw SkiffError.invalidArgument(
+                "runtime handler \"\(handler.name)\" cannot run pods with a user namespace on this node (its runtime must list the user namespace in `features`, and the node must make idmapped mounts of root_dir); RuntimeStatus lists the handlers that can"
+            )
+        }
         let key = "\(spec.namespace)/\(spec.name)/\(spec.uid)/\(spec.attempt)"
         let duplicate = SkiffError(
             .alreadyExists,
@@ -120,6 +126,7 @@ public actor SandboxService {
             runtimeBinary: handler.resolvedPath,
             runtimeRoot: handler.root
         )
+        sandbox.userNamespace = userNamespace
         do throws(SkiffError) {
             do {
                 try FileSystem.makeDirectories(directory, mode: 0o711)
@@ -131,7 +138,8 @@ public actor SandboxService {
                 ipc: !spec.hostIPC,
                 uts: !spec.hostNetwork,
                 hostname: spec.hostNetwork ? nil : sandbox.hostname,
-                sysctls: spec.sysctls
+                sysctls: spec.sysctls,
+                userNamespace: userNamespace
             )
             if request.network || request.ipc || request.uts {
                 sandbox.namespaces = try await pinner.pin(request, in: directory + "/ns")
@@ -154,7 +162,7 @@ public actor SandboxService {
                 sandbox.ips = result.addresses.map(\.ip)
             }
             if !spec.hostIPC {
-                sandbox.shmPath = try mountShm(in: directory)
+                sandbox.shmPath = try mountShm(in: directory, owner: userNamespace?.hostRoot)
             }
             try writePodFiles(sandbox, dns: spec.dns)
             try await store.save(sandbox)
@@ -200,6 +208,18 @@ public actor SandboxService {
     }
 
     /// Records (or clears) the pod's pause process.
+    /// UpdatePodSandboxResources: the pod-level resources the kubelet applied, kept in the record.
+    public func recordResources(_ id: String, _ resources: PodResources) async throws(SkiffError) {
+        guard var sandbox = await store.find(id) else {
+            throw SkiffError(.notFound, "pod sandbox \(id) not found")
+        }
+        guard sandbox.state == .ready else {
+            throw SkiffError(.failedPrecondition, "pod sandbox \(sandbox.id) is not ready; its resources cannot change")
+        }
+        sandbox.resources = resources
+        try await store.save(sandbox)
+    }
+
     public func recordPause(_ id: String, pid: Int32?) async throws(SkiffError) {
         guard var sandbox = await store.find(id) else { return }
         sandbox.pausePID = pid

@@ -42,11 +42,7 @@ extension ContainerSpec {
 
     public func validate(in sandbox: PodSandbox, node: NodeFacts) throws(SkiffError) {
         try RequestCheck.refuseUnrecognized(unrecognized)
-        if requestsUserNamespace {
-            throw SkiffError.invalidArgument(
-                "linux.security_context.namespace_options.userns_options asks for a user namespace (mode POD); Skiff does not support user namespaces yet"
-            )
-        }
+        try checkUserNamespace(in: sandbox)
         guard !name.isEmpty else { throw SkiffError.invalidArgument("CreateContainer needs metadata.name") }
         guard name.utf8.count <= 253, !RequestCheck.hasControlCharacters(name) else {
             throw RequestCheck.refuse("metadata.name", name, "is longer than 253 bytes or contains a control character")

@@ -7,11 +7,7 @@ import SkiffCommon
 extension SandboxSpec {
     public func validate() throws(SkiffError) {
         try RequestCheck.refuseUnrecognized(unrecognized)
-        if requestsUserNamespace {
-            throw SkiffError.invalidArgument(
-                "linux.security_context.namespace_options.userns_options asks for a pod user namespace (mode POD); Skiff does not support user namespaces yet (RuntimeStatus reports it)"
-            )
-        }
+        try checkUserNamespace()
         try Self.checkIdentity([("metadata.name", name), ("metadata.namespace", namespace), ("metadata.uid", uid)])
         try checkHostname()
         if !logDirectory.isEmpty && !RequestCheck.isCleanAbsolutePath(logDirectory) {
@@ -136,5 +132,20 @@ extension SandboxSpec {
         let wildcard = firstIsV6 ? "::" : "0.0.0.0"
         return first == wildcard || second == wildcard
             || InterfaceAddresses.canonical(first) == InterfaceAddresses.canonical(second)
+    }
+}
+
+extension SandboxSpec {
+    /// A pod user namespace: well-formed mappings (`UserNamespaceOption.validatedPodMapping`)
+    /// and namespaces of its own — the node's network, IPC or PID namespaces belong to the node's
+    /// user namespace, where the pod's root is nobody (RuntimeFeatures does not advertise
+    /// user_namespaces_host_network).
+    func checkUserNamespace() throws(SkiffError) {
+        guard let userNamespace, try userNamespace.validatedPodMapping() != nil else { return }
+        for (shared, option) in [(hostNetwork, "network"), (hostIPC, "ipc"), (hostPID, "pid")] where shared {
+            throw SkiffError.invalidArgument(
+                "\(UserNamespaceOption.field) mode POD cannot be combined with namespace_options.\(option) NODE: the node's namespaces are not the pod user namespace's"
+            )
+        }
     }
 }

@@ -45,6 +45,9 @@ actor FakeDomain: PodDirectory, ContainerLifecycle, ContainerExec, UsageStatisti
         func run(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox { try await domain.runPod(spec) }
         func stop(_ sandboxID: String) async throws(SkiffError) { try await domain.stopPod(sandboxID) }
         func remove(_ sandboxID: String) async throws(SkiffError) { try await domain.removePod(sandboxID) }
+        func updateResources(_ sandboxID: String, _ resources: PodResources) async throws(SkiffError) {
+            try await domain.updatePodResources(sandboxID, resources)
+        }
     }
 
     var lastSandboxSpec: SandboxSpec?
@@ -62,6 +65,11 @@ actor FakeDomain: PodDirectory, ContainerLifecycle, ContainerExec, UsageStatisti
 
     func stopPod(_ sandboxID: String) async throws(SkiffError) { try record("stopPod", sandboxID) }
     func removePod(_ sandboxID: String) async throws(SkiffError) { try record("removePod", sandboxID) }
+    var lastPodResources: PodResources?
+    func updatePodResources(_ sandboxID: String, _ resources: PodResources) async throws(SkiffError) {
+        try record("updatePodResources", sandboxID)
+        lastPodResources = resources
+    }
 
     // MARK: PodDirectory
 

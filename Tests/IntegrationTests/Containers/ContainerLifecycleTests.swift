@@ -143,8 +143,10 @@ import Testing
     }
 }
 
+/// `body` fails with `code`, and (when given) a message containing `text`.
 func expectCode(
     _ code: RPCError.Code,
+    containing text: String? = nil,
     sourceLocation: SourceLocation = #_sourceLocation,
     _ body: () async throws -> Void
 ) async {
@@ -153,6 +155,7 @@ func expectCode(
         Issue.record("expected \(code), got success", sourceLocation: sourceLocation)
     } catch let error as RPCError {
         #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        if let text { #expect(error.message.contains(text), "\(error.message)", sourceLocation: sourceLocation) }
     } catch {
         Issue.record("expected \(code), got \(error)", sourceLocation: sourceLocation)
     }

@@ -12,6 +12,21 @@ import Testing
         _ name: String,
         _ body: (ContainerHarness, _ podIP: String) async throws -> Void
     ) async throws {
+        try await withNetworkedPod(
+            name,
+            handler: "",
+            configure: { _ in },
+            { harness, podIP, _ in try await body(harness, podIP) }
+        )
+    }
+
+    /// The same, with the pod's config adjusted by `configure` and run on `handler`.
+    static func withNetworkedPod(
+        _ name: String,
+        handler: String,
+        configure: (inout Runtime_V1_PodSandboxConfig) -> Void,
+        _ body: (ContainerHarness, _ podIP: String, Runtime_V1_PodSandboxConfig) async throws -> Void
+    ) async throws {
         let registry = try await TestRegistry.start()
         defer { registry.stop() }
         try await registry.withPusher {
@@ -28,7 +43,8 @@ import Testing
             var podConfig = PodSandboxTests.config(name)
             podConfig.logDirectory = daemon.directory + "/logs"
             podConfig.linux.securityContext.namespaceOptions.pid = .container
-            let podID = try await PodSandboxTests.run(daemon, podConfig)
+            configure(&podConfig)
+            let podID = try await PodSandboxTests.run(daemon, podConfig, handler: handler)
             let podIP = try await PodSandboxTests.status(daemon, podID).network.ip
             let harness = ContainerHarness(
                 daemon: daemon,
@@ -37,7 +53,7 @@ import Testing
                 logDirectory: podConfig.logDirectory
             )
             do {
-                try await body(harness, podIP)
+                try await body(harness, podIP, podConfig)
             } catch {
                 try? await harness.tearDown()
                 throw error
