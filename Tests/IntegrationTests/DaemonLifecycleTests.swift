@@ -52,11 +52,11 @@ import Testing
             #expect(checkpoint?.code == .unimplemented)
             #expect(checkpoint?.message.contains("CheckpointContainer") == true)
 
-            let metrics = await #expect(throws: RPCError.self) {
-                try await daemon.runtime { try await $0.listMetricDescriptors(.init()) }
+            let podResources = await #expect(throws: RPCError.self) {
+                try await daemon.runtime { try await $0.updatePodSandboxResources(.init()) }
             }
-            #expect(metrics?.code == .unimplemented)
-            #expect(metrics?.message.contains("ListMetricDescriptors") == true)
+            #expect(podResources?.code == .unimplemented)
+            #expect(podResources?.message.contains("UpdatePodSandboxResources") == true)
         }
     }
 
