@@ -59,6 +59,13 @@ public protocol UsageStatistics: Sendable {
     func podStats(idPrefix: String?, labels: [String: String]) async -> [StatsService.PodUsage]
 }
 
+/// cAdvisor's container metrics for the CRI (`PodMetricsCollector`).
+public protocol PodMetricsSource: Sendable {
+    /// The metrics `podMetrics()` may return; the same at every call (the kubelet reads them once).
+    func metricDescriptors() async -> [ContainerMetric]
+    func podMetrics() async -> [PodMetrics]
+}
+
 /// Single-use URLs on the streaming server (`StreamingHTTPServer`).
 public protocol StreamURLIssuer: Sendable {
     func url(for request: StreamRequest) async throws(SkiffError) -> String
@@ -82,5 +89,6 @@ extension ContainerService: ContainerLifecycle {
 }
 extension ExecService: ContainerExec {}
 extension StatsService: UsageStatistics {}
+extension PodMetricsCollector: PodMetricsSource {}
 extension StreamingHTTPServer: StreamURLIssuer {}
 extension ImageManager: ImageStore {}

@@ -1,9 +1,8 @@
 import CRIAPI
 import GRPCCore
-import SkiffCommon
 
-/// Stats and metrics rpcs (api.proto: ContainerStats … StreamPodSandboxMetrics). The metrics
-/// descriptors (ListMetricDescriptors/ListPodSandboxMetrics) are not served yet.
+/// Stats and metrics rpcs (api.proto: ContainerStats … StreamPodSandboxMetrics). The metrics are
+/// cAdvisor's, from `PodMetricsCollector` (see `ContainerMetric`).
 extension RuntimeService {
     public func containerStats(
         request: Runtime_V1_ContainerStatsRequest,
@@ -85,21 +84,31 @@ extension RuntimeService {
         request: Runtime_V1_ListMetricDescriptorsRequest,
         context: ServerContext
     ) async throws -> Runtime_V1_ListMetricDescriptorsResponse {
-        throw SkiffError.notImplemented("ListMetricDescriptors", "pod metrics")
+        var response = Runtime_V1_ListMetricDescriptorsResponse()
+        response.descriptors = await metrics.metricDescriptors().map(MetricsConversions.descriptor)
+        return response
     }
 
     public func listPodSandboxMetrics(
         request: Runtime_V1_ListPodSandboxMetricsRequest,
         context: ServerContext
     ) async throws -> Runtime_V1_ListPodSandboxMetricsResponse {
-        throw SkiffError.notImplemented("ListPodSandboxMetrics", "pod metrics")
+        var response = Runtime_V1_ListPodSandboxMetricsResponse()
+        response.podMetrics = await metrics.podMetrics().map(MetricsConversions.pod)
+        return response
     }
 
+    /// The same pods as ListPodSandboxMetrics, 50 to a message.
     public func streamPodSandboxMetrics(
         request: Runtime_V1_StreamPodSandboxMetricsRequest,
         response: RPCWriter<Runtime_V1_StreamPodSandboxMetricsResponse>,
         context: ServerContext
     ) async throws {
-        throw SkiffError.notImplemented("StreamPodSandboxMetrics", "pod metrics")
+        let all = await metrics.podMetrics().map(MetricsConversions.pod)
+        for start in stride(from: 0, to: all.count, by: 50) {
+            var chunk = Runtime_V1_StreamPodSandboxMetricsResponse()
+            chunk.podSandboxMetrics = Array(all[start..<min(start + 50, all.count)])
+            try await response.write(chunk)
+        }
     }
 }

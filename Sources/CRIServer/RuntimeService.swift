@@ -16,6 +16,7 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     let containers: any ContainerLifecycle
     let exec: any ContainerExec
     let stats: any UsageStatistics
+    let metrics: any PodMetricsSource
     /// nil in unit tests without a streaming server.
     let streaming: (any StreamURLIssuer)?
 
@@ -28,12 +29,14 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
         containers: any ContainerLifecycle,
         exec: any ContainerExec,
         stats: any UsageStatistics,
+        metrics: any PodMetricsSource,
         streaming: (any StreamURLIssuer)? = nil
     ) {
         self.pods = pods
         self.containers = containers
         self.exec = exec
         self.stats = stats
+        self.metrics = metrics
         self.streaming = streaming
         self.statusProbe = statusProbe
         self.settings = settings

@@ -187,3 +187,34 @@ extension FileSystem {
         parentDirectory(of: (try? readLink("/proc/self/exe")) ?? "") + "/" + name
     }
 }
+
+extension FileSystem {
+    /// Size and inode counts of a mounted filesystem (statvfs).
+    public struct Capacity: Sendable, Equatable {
+        public var totalBytes: UInt64
+        /// Free to an unprivileged user (f_bavail).
+        public var availableBytes: UInt64
+        public var inodes: UInt64
+        public var freeInodes: UInt64
+
+        public init(totalBytes: UInt64, availableBytes: UInt64, inodes: UInt64, freeInodes: UInt64) {
+            self.totalBytes = totalBytes
+            self.availableBytes = availableBytes
+            self.inodes = inodes
+            self.freeInodes = freeInodes
+        }
+    }
+
+    /// The capacity of the filesystem holding `path`.
+    public static func capacity(of path: String) throws(SystemCallError) -> Capacity {
+        var info = statvfs()
+        try systemCall("statvfs", path) { statvfs(path, &info) }
+        let fragment = UInt64(info.f_frsize)
+        return Capacity(
+            totalBytes: UInt64(info.f_blocks) &* fragment,
+            availableBytes: UInt64(info.f_bavail) &* fragment,
+            inodes: UInt64(info.f_files),
+            freeInodes: UInt64(info.f_ffree)
+        )
+    }
+}

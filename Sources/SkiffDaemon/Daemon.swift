@@ -115,6 +115,7 @@ public struct Daemon {
             containers: containers,
             exec: exec,
             stats: StatsService(containers: containers, sandboxes: sandboxes, logger: logger),
+            metrics: PodMetricsCollector(containers: containers, sandboxes: sandboxes),
             streaming: streaming
         )
         let server = GRPCServer(

@@ -24,6 +24,7 @@ import Testing
             containers: domain,
             exec: domain,
             stats: domain,
+            metrics: domain,
             streaming: streaming ? domain : nil
         )
     }

@@ -34,7 +34,8 @@ import Testing
             pods: domain.podLifecycle,
             containers: domain,
             exec: domain,
-            stats: domain
+            stats: domain,
+            metrics: domain
         )
     }
 

@@ -44,22 +44,6 @@ import Testing
         }
     }
 
-    @Test func rpcsNotBuiltYetAnswerUnimplementedNamingThemselves() async throws {
-        try await withDaemon { daemon in
-            let checkpoint = await #expect(throws: RPCError.self) {
-                try await daemon.runtime { try await $0.checkpointContainer(.init()) }
-            }
-            #expect(checkpoint?.code == .unimplemented)
-            #expect(checkpoint?.message.contains("CheckpointContainer") == true)
-
-            let metrics = await #expect(throws: RPCError.self) {
-                try await daemon.runtime { try await $0.listMetricDescriptors(.init()) }
-            }
-            #expect(metrics?.code == .unimplemented)
-            #expect(metrics?.message.contains("ListMetricDescriptors") == true)
-        }
-    }
-
     @Test func podCIDRIsValidatedAndSurvivesARestart() async throws {
         try await withDaemon { daemon in
             var request = Runtime_V1_UpdateRuntimeConfigRequest()

@@ -91,7 +91,8 @@ public struct CgroupReader: Sendable {
         return []
     }
 
-    private func directory(_ controller: String, _ path: String) -> String {
+    /// The directory of `controller`'s files for the cgroup at `path` (also read by `+Metrics`).
+    func directory(_ controller: String, _ path: String) -> String {
         CgroupFiles.directory(for: controller, cgroup: path, layout: layout, root: root)
     }
 

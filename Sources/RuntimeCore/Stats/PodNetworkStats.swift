@@ -1,14 +1,41 @@
 import Foundation
 import LinuxSys
 
-/// Byte and error counters of a network namespace's interfaces, read from /proc/net/dev as
-/// seen inside the namespace (by a dedicated thread that enters it: `NetworkNamespace`).
+/// Byte, packet, error and drop counters of a network namespace's interfaces, read from
+/// /proc/net/dev as seen inside the namespace (by a dedicated thread that enters it:
+/// `NetworkNamespace`).
 public struct InterfaceCounters: Sendable, Equatable {
     public var name: String
     public var rxBytes: UInt64
+    public var rxPackets: UInt64
     public var rxErrors: UInt64
+    public var rxDropped: UInt64
     public var txBytes: UInt64
+    public var txPackets: UInt64
     public var txErrors: UInt64
+    public var txDropped: UInt64
+
+    public init(
+        name: String,
+        rxBytes: UInt64,
+        rxPackets: UInt64 = 0,
+        rxErrors: UInt64,
+        rxDropped: UInt64 = 0,
+        txBytes: UInt64,
+        txPackets: UInt64 = 0,
+        txErrors: UInt64,
+        txDropped: UInt64 = 0
+    ) {
+        self.name = name
+        self.rxBytes = rxBytes
+        self.rxPackets = rxPackets
+        self.rxErrors = rxErrors
+        self.rxDropped = rxDropped
+        self.txBytes = txBytes
+        self.txPackets = txPackets
+        self.txErrors = txErrors
+        self.txDropped = txDropped
+    }
 }
 
 public enum PodNetworkStats {
@@ -25,8 +52,8 @@ public enum PodNetworkStats {
         return text.map(parse) ?? []
     }
 
-    /// `/proc/net/dev`: two header lines, then `name: rx_bytes rx_packets rx_errs … tx_bytes
-    /// tx_packets tx_errs …` (8 receive and 8 transmit columns).
+    /// `/proc/net/dev`: two header lines, then `name: rx_bytes rx_packets rx_errs rx_drop …
+    /// tx_bytes tx_packets tx_errs tx_drop …` (8 receive and 8 transmit columns).
     static func parse(_ text: String) -> [InterfaceCounters] {
         text.split(separator: "\n").dropFirst(2).compactMap { line in
             let parts = line.split(separator: ":", maxSplits: 1)
@@ -37,9 +64,13 @@ public enum PodNetworkStats {
             return InterfaceCounters(
                 name: name,
                 rxBytes: numbers[0],
+                rxPackets: numbers[1],
                 rxErrors: numbers[2],
+                rxDropped: numbers[3],
                 txBytes: numbers[8],
-                txErrors: numbers[10]
+                txPackets: numbers[9],
+                txErrors: numbers[10],
+                txDropped: numbers[11]
             )
         }
     }

@@ -7,7 +7,7 @@ import StreamingServer
 
 /// The domain as the adapter sees it, in memory: pods and containers are what the test puts in,
 /// calls are recorded, and a test can make any owner's call fail with a given error.
-actor FakeDomain: PodDirectory, ContainerLifecycle, ContainerExec, UsageStatistics, StreamURLIssuer {
+actor FakeDomain: PodDirectory, ContainerLifecycle, ContainerExec, UsageStatistics, PodMetricsSource, StreamURLIssuer {
     var pods: [String: PodSandbox] = [:]
     var containers: [String: Container] = [:]
     /// Every call, as "name(arguments)".
@@ -18,12 +18,18 @@ actor FakeDomain: PodDirectory, ContainerLifecycle, ContainerExec, UsageStatisti
     var runtimeSpec: String? = #"{"ociVersion":"1.1.0"}"#
     var events: [ContainerEvent] = []
     private(set) var issuedStreams: [StreamRequest] = []
+    var metricDescriptorList: [ContainerMetric] = []
+    var podMetricList: [PodMetrics] = []
 
     func setFailure(_ call: String, _ error: SkiffError) { failures[call] = error }
     func add(_ pod: PodSandbox) { pods[pod.id] = pod }
     func add(_ container: Container) { containers[container.id] = container }
     func setExecResult(_ result: ExecService.ExecResult) { execResult = result }
     func setEvents(_ list: [ContainerEvent]) { events = list }
+    func setMetrics(descriptors: [ContainerMetric], pods: [PodMetrics]) {
+        metricDescriptorList = descriptors
+        podMetricList = pods
+    }
 
     private func record(_ name: String, _ arguments: String = "") throws(SkiffError) {
         calls.append("\(name)(\(arguments))")
@@ -192,6 +198,18 @@ actor FakeDomain: PodDirectory, ContainerLifecycle, ContainerExec, UsageStatisti
     }
 
     func podStats(idPrefix: String?, labels: [String: String]) async -> [StatsService.PodUsage] { [] }
+
+    // MARK: PodMetricsSource
+
+    func metricDescriptors() async -> [ContainerMetric] {
+        calls.append("metricDescriptors()")
+        return metricDescriptorList
+    }
+
+    func podMetrics() async -> [PodMetrics] {
+        calls.append("podMetrics()")
+        return podMetricList
+    }
 
     // MARK: StreamURLIssuer
 
