@@ -74,10 +74,15 @@ import Testing
             let script = [
                 "cat /proc/self/uid_map /proc/self/gid_map", "id -u", "stat -c '%u:%g' / /bin/busybox",
                 "echo written > /new && stat -c '%u' /new", "stat -c '%u:%g' /vol/secret", "cat /vol/secret",
-                "stat -c '%u' /dev/shm", "touch /dev/shm/x && echo shm-writable", "sleep 600",
+                "stat -c '%u' /dev/shm", "stat -c '%u:%g' /iv/bin/busybox /iv/home/app",
+                "touch /dev/shm/x && echo shm-writable", "sleep 600",
             ].joined(separator: "; ")
+            var imageVolume = Runtime_V1_Mount()
+            imageVolume.containerPath = "/iv"
+            imageVolume.image.image = harness.image
+            imageVolume.readonly = true
             let id = try await harness.run(
-                Self.config(harness, pod, "inside", ["/bin/sh", "-c", script]) { $0.mounts = [idmapped] }
+                Self.config(harness, pod, "inside", ["/bin/sh", "-c", script]) { $0.mounts = [idmapped, imageVolume] }
             )
             try await harness.waitForLog("inside", containing: "shm-writable")
             let base = Self.hostBase
@@ -85,8 +90,8 @@ import Testing
                 harness.stdout("inside")
                     == "         0 \(String(base).leftPadded(10))      65536\n"
                     + "         0 \(String(base).leftPadded(10))      65536\n"
-                    + "0\n0:0\n0:0\n0\n0:0\nonly root reads this\n0\nshm-writable\n",
-                "inside the pod: root, owning its image, its writes and its idmapped volume"
+                    + "0\n0:0\n0:0\n0\n0:0\nonly root reads this\n0\n0:0\n1000:1000\nshm-writable\n",
+                "inside the pod: root, owning its image, its writes, its idmapped volume and image volume"
             )
             // On the node: the process is the mapped uid, the file it wrote is the mapped uid's,
             // and the volume and the image layers are untouched.
