@@ -4,26 +4,41 @@ import ImageCore
 /// The project's test images, made from Debian's busybox (the static build by default: one
 /// binary, no libraries).
 public enum BusyboxImages {
+    /// How applets link to /bin/busybox. Symbolic by default; hard links as in the real busybox
+    /// images, where masking one applet (a bind mount over /bin/ls) must not mask busybox itself.
+    public enum AppletLinks: String, Sendable, CaseIterable {
+        case symbolic, hard
+    }
+
     public static let defaultBusybox = "/bin/busybox"
     public static let applets = [
         "sh", "echo", "cat", "ls", "sleep", "id", "env", "true", "false", "test", "printf", "wc", "head", "httpd", "nc",
         "touch", "mkdir", "rm", "dd", "pwd", "grep", "tail", "hostname", "kill", "ps", "date", "top", "tee", "sed",
         "awk", "find", "xargs", "seq", "tr", "cut", "sort", "uniq", "whoami", "uname", "stat", "ln", "chmod", "chown",
         "df", "du", "timeout", "nslookup", "ip", "ifconfig", "ping", "mount", "which", "basename", "dirname", "md5sum",
-        "sha256sum", "uptime", "free", "brctl", "cp", "mv", "readlink", "stty", "tty",
+        "sha256sum", "uptime", "free", "brctl", "cp", "mv", "readlink", "stty", "tty", "pidof",
     ]
 
     public static func busyboxBinary(_ path: String = defaultBusybox) throws -> [UInt8] {
         Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    /// The base layer: /bin/busybox with applet symlinks, /etc/passwd and /etc/group with an
-    /// `app` user (uid 1000), /tmp.
-    public static func baseLayer(busybox: [UInt8]) -> FixtureImage.Layer {
+    /// The base layer: /bin/busybox with applet links (`applets` plus `extraApplets`), /etc/passwd
+    /// and /etc/group with an `app` user (uid 1000), /tmp.
+    public static func baseLayer(
+        busybox: [UInt8],
+        links: AppletLinks = .symbolic,
+        extraApplets: [String] = []
+    ) -> FixtureImage.Layer {
         var tar = TarBuilder()
         tar.directory("bin")
         tar.file("bin/busybox", busybox, mode: 0o755)
-        for applet in applets { tar.symlink("bin/\(applet)", to: "busybox") }
+        for applet in applets + extraApplets.filter({ !applets.contains($0) }) {
+            switch links {
+            case .symbolic: tar.symlink("bin/\(applet)", to: "busybox")
+            case .hard: tar.hardLink("bin/\(applet)", to: "bin/busybox")
+            }
+        }
         tar.directory("etc")
         tar.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n")
         tar.file("etc/group", "root:x:0:\napp:x:1000:\n")
@@ -93,23 +108,6 @@ public enum BusyboxImages {
             env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "FIXTURE=1"],
             cmd: ["/bin/sh"],
             workingDir: "/"
-        )
-    }
-
-    /// A web server image: the standard layers plus /www/index.html, run by busybox httpd on
-    /// `port` as the default command (what critest's web-server image is used for).
-    public static func webServer(busybox: [UInt8], port: Int = 80) -> FixtureImage {
-        var tar = TarBuilder()
-        tar.directory("www")
-        tar.file("www/index.html", "<html><body>skiff fixture web server</body></html>\n")
-        return FixtureImage(
-            layers: [baseLayer(busybox: busybox), changesLayer(), FixtureImage.Layer(tar: tar.finished())],
-            config: .init(
-                env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                cmd: ["/bin/httpd", "-f", "-p", String(port), "-h", "/www"],
-                workingDir: "/"
-            ),
-            architecture: "amd64"
         )
     }
 }

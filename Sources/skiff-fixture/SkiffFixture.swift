@@ -3,6 +3,8 @@ import AsyncHTTPClient
 import ImageCore
 import ImageFixtures
 
+extension BusyboxImages.AppletLinks: ExpressibleByArgument {}
+
 /// Builds the project's test and benchmark images from Debian's busybox and pushes them to a
 /// registry. Never used by the daemon.
 @main
@@ -19,23 +21,62 @@ struct SkiffFixture: AsyncParsableCommand {
         @Option(help: "Tag.") var tag: String = "latest"
     }
 
+    /// What the images are made of: the busybox binary, how its applets link, host files on top.
+    struct Contents: ParsableArguments {
+        @Option(help: "busybox binary to put in the image.") var busybox: String = BusyboxImages.defaultBusybox
+        @Option(help: "How applets link to /bin/busybox: symbolic or hard (as in the real busybox images).")
+        var appletLinks: BusyboxImages.AppletLinks = .symbolic
+        @Option(help: "An applet link added to the default list (repeatable).") var applet: [String] = []
+        @Option(
+            help: """
+                A host file added in a layer of its own, as SOURCE[:DESTINATION[:MODE]] (octal MODE, \
+                e.g. 4755 for setuid root; repeatable). For a dynamic busybox's libraries, pgrep, ipcs.
+                """
+        )
+        var hostFile: [String] = []
+
+        func binary() throws -> [UInt8] { try BusyboxImages.busyboxBinary(busybox) }
+
+        /// The host-file layer, or none without host files.
+        func extraLayers() throws -> [FixtureImage.Layer] {
+            guard !hostFile.isEmpty else { return [] }
+            return [
+                try BusyboxImages.hostFilesLayer(
+                    try hostFile.map { spec throws(PushError) in try HostFile(parsing: spec) }
+                )
+            ]
+        }
+    }
+
     struct Standard: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The three-layer busybox test image.")
         @OptionGroup var target: Target
-        @Option(help: "busybox binary to put in the image.") var busybox: String = BusyboxImages.defaultBusybox
+        @OptionGroup var contents: Contents
         @Option(help: "The image config's User (\"name\", \"uid\", \"name:group\", \"uid:gid\").") var user: String?
         @Option(help: "A line added to /etc/passwd (repeatable).") var passwdLine: [String] = []
         @Option(help: "A line added to /etc/group (repeatable).") var groupLine: [String] = []
+        @Option(help: "The image's Entrypoint, one argument per use (replaces the default Cmd /bin/sh).")
+        var entrypoint: [String] = []
 
         func run() async throws {
-            let binary = try BusyboxImages.busyboxBinary(busybox)
             var layers = [
-                BusyboxImages.baseLayer(busybox: binary), BusyboxImages.changesLayer(), BusyboxImages.appLayer(),
+                BusyboxImages.baseLayer(
+                    busybox: try contents.binary(),
+                    links: contents.appletLinks,
+                    extraApplets: contents.applet
+                ),
+                BusyboxImages.changesLayer(), BusyboxImages.appLayer(),
             ]
             if !passwdLine.isEmpty || !groupLine.isEmpty {
                 layers.append(BusyboxImages.accountsLayer(passwd: passwdLine, group: groupLine))
             }
-            let image = FixtureImage(layers: layers, config: BusyboxImages.standardConfig(user: user))
+            layers += try contents.extraLayers()
+            var config = BusyboxImages.standardConfig(user: user)
+            if !entrypoint.isEmpty {
+                config.entrypoint = entrypoint
+                config.cmd = nil
+            }
+            let image = FixtureImage(layers: layers, config: config)
             try await push(image, to: target)
             print(image.configDigest)
         }
@@ -46,11 +87,22 @@ struct SkiffFixture: AsyncParsableCommand {
             abstract: "A busybox httpd image serving /www/index.html on a port (80 by default)."
         )
         @OptionGroup var target: Target
-        @Option(help: "busybox binary to put in the image.") var busybox: String = BusyboxImages.defaultBusybox
+        @OptionGroup var contents: Contents
         @Option(help: "Port httpd listens on.") var port: Int = 80
+        @Option(help: "A line printed to stdout before httpd starts.") var banner: String?
+        @Flag(help: "Run httpd looking like nginx (pid in /var/run/nginx.pid, named nginx, \"master process\").")
+        var nginx = false
 
         func run() async throws {
-            let image = BusyboxImages.webServer(busybox: try BusyboxImages.busyboxBinary(busybox), port: port)
+            let options = BusyboxImages.WebServerOptions(
+                port: port,
+                banner: banner,
+                nginx: nginx,
+                links: contents.appletLinks,
+                extraApplets: contents.applet,
+                extraLayers: try contents.extraLayers()
+            )
+            let image = BusyboxImages.webServer(busybox: try contents.binary(), options: options)
             try await push(image, to: target)
             print(image.configDigest)
         }
