@@ -110,11 +110,14 @@ public enum FileSystem {
     }
 
     /// Writes `bytes` to `path` so that a crash leaves either the old file or the new one, never
-    /// a mix: a temporary file in the same directory is written, fsynced and renamed over `path`,
+    /// a mix: a temporary file (`<path>.tmp-<pid>-<random>`) in the same directory is written, fsynced and renamed over `path`,
     /// then the directory is fsynced so the rename itself is durable.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemCallError) {
         let directory = parentDirectory(of: path)
-        let temporary = "\(path).tmp-\(getpid())"
+        // Unique per write, not only per process: two writes of one path at once (two pods
+        // preparing the shared pause root) must not rename each other's temporary file away.
+        var random = SystemRandomNumberGenerator()
+        let temporary = "\(path).tmp-\(getpid())-\(String(random.next() as UInt64, radix: 16))"
         let fd = try systemCall("open", temporary) { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
         var succeeded = false
         defer {

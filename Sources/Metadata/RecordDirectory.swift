@@ -17,7 +17,7 @@ public actor RecordDirectory<Record: Codable & Sendable> {
     public private(set) var unreadable: [String: String] = [:]
 
     /// Creates `root` if needed and loads every record found. Temporary files of a write that
-    /// was interrupted (`<fileName>.tmp-<pid>`) are removed: the record beside them is the old
+    /// was interrupted (`<fileName>.tmp-<pid>-<random>`) are removed: the record beside them is the old
     /// value, whole. Unreadable records are kept in `unreadable`.
     public init(
         root: String,

@@ -68,6 +68,24 @@ import Testing
         #expect(try FileSystem.type(of: directory + "/missing") == nil)
     }
 
+    /// Two pods preparing the shared pause root at once wrote the same path together; with one
+    /// temporary name per process, one rename took the other's file away (ENOENT).
+    @Test func concurrentAtomicWritesOfOnePathAllSucceed() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileSystem.makeDirectories(directory, mode: 0o755)
+        let path = directory + "/shared"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    for _ in 0..<50 { try FileSystem.writeAtomically(path, Array("writer \(writer)".utf8)) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try FileSystem.readText(path).hasPrefix("writer "))
+        #expect(FileSystem.directoryEntries(directory) == ["shared"], "no temporary file is left")
+    }
+
     @Test func removeIfPresentIgnoresMissingFiles() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileSystem.removeIfPresent(directory + "/missing")
