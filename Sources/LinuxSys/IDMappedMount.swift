@@ -40,7 +40,12 @@ public enum IDMappedMount {
 
     /// Mounts an idmapped view of `source` (recursively) at `target`: what a container binds
     /// for a volume with ID mappings.
-    public static func mountView(of source: String, at target: String, userNamespace: String, readOnly: Bool)
+    public static func mountView(
+        of source: String,
+        at target: String,
+        userNamespace: String,
+        readOnly: Bool
+    )
         throws(SystemCallError)
     {
         let view = try detachedView(of: source, userNamespace: userNamespace, recursive: true, readOnly: readOnly)

@@ -19,17 +19,18 @@ struct UserNamespaceValidationTests {
     }
 
     @Test func aPodMappingMustBeOneRangeFromContainerRootToNonRootNodeIDs() throws {
+        let range = Self.range
         #expect(try UserNamespaceOption(mode: .pod, mapping: Self.mapping).validatedPodMapping() == Self.mapping)
         #expect(try UserNamespaceOption(mode: .node).validatedPodMapping() == nil)
         let refusals: [(UserNamespaceOption, String)] = [
             (.init(mode: .pod, mapping: .init(uids: [], gids: [Self.range])), "uids has 0 mappings"),
             (.init(mode: .pod, mapping: .init(uids: [Self.range, Self.range], gids: [Self.range])), "2 mappings"),
             (
-                .init(mode: .pod, mapping: .init(uids: [.init(containerID: 1, hostID: 9, length: 5)], gids: [Self.range])),
+                .init(mode: .pod, mapping: .init(uids: [.init(containerID: 1, hostID: 9, length: 5)], gids: [range])),
                 "container ID 0"
             ),
             (
-                .init(mode: .pod, mapping: .init(uids: [Self.range], gids: [.init(containerID: 0, hostID: 0, length: 9)])),
+                .init(mode: .pod, mapping: .init(uids: [range], gids: [.init(containerID: 0, hostID: 0, length: 9)])),
                 "node's ID 0"
             ),
             (

@@ -33,7 +33,8 @@ public enum CheckpointPreconditions {
                     .first { $0.contains("Error") }
                 problem =
                     result.status == 0 && !result.timedOut
-                    ? nil : "CRIU does not run on this node (`criu check`: \(firstError.map(String.init) ?? "exit \(result.status)"))"
+                    ? nil
+                    : "CRIU does not run on this node (`criu check`: \(firstError.map(String.init) ?? "exit \(result.status)"))"
             } catch {
                 problem = "cannot run CRIU (\(criu)): \(error)"
             }

@@ -102,7 +102,9 @@ public struct UserNamespaceOption: Sendable, Equatable {
                     )
                 }
                 guard range.length > 0, UInt64(range.hostID) + UInt64(range.length) <= UInt64(UInt32.max) else {
-                    throw SkiffError.invalidArgument("\(Self.field).\(kind) range \(range.argument) is empty or overflows")
+                    throw SkiffError.invalidArgument(
+                        "\(Self.field).\(kind) range \(range.argument) is empty or overflows"
+                    )
                 }
                 guard range.hostID > 0 else {
                     throw SkiffError.invalidArgument(

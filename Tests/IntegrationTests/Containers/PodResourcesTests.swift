@@ -8,7 +8,10 @@ import Testing
 @Suite(.serialized) struct PodResourcesTests {
     @Test func podResourcesAreRecordedAndTheContainersLimitsAreUntouched() async throws {
         try await ContainerHarness.with { harness in
-            func update(_ pod: String, _ configure: (inout Runtime_V1_UpdatePodSandboxResourcesRequest) -> Void)
+            func update(
+                _ pod: String,
+                _ configure: (inout Runtime_V1_UpdatePodSandboxResourcesRequest) -> Void
+            )
                 async throws
             {
                 var request = Runtime_V1_UpdatePodSandboxResourcesRequest()

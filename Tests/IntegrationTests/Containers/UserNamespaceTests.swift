@@ -11,7 +11,11 @@ import Testing
     /// A host ID range per run (the IDs only need to be unused by the node's own files).
     static let hostBase = UInt32(200_000 + (getpid() % 1000) * 65_536)
 
-    static func mapping(containerID: UInt32 = 0, hostID: UInt32 = hostBase, length: UInt32 = 65_536)
+    static func mapping(
+        containerID: UInt32 = 0,
+        hostID: UInt32 = hostBase,
+        length: UInt32 = 65_536
+    )
         -> Runtime_V1_IDMapping
     {
         var mapping = Runtime_V1_IDMapping()
@@ -21,7 +25,10 @@ import Testing
         return mapping
     }
 
-    static func podUserNamespace(_ uids: [Runtime_V1_IDMapping] = [mapping()], gids: [Runtime_V1_IDMapping]? = nil)
+    static func podUserNamespace(
+        _ uids: [Runtime_V1_IDMapping] = [mapping()],
+        gids: [Runtime_V1_IDMapping]? = nil
+    )
         -> Runtime_V1_UserNamespace
     {
         var userns = Runtime_V1_UserNamespace()
@@ -159,13 +166,21 @@ import Testing
     @Test func aSharedPIDPodRunsItsPauseProcessInThePodsUserNamespace() async throws {
         try await Self.withUserNamespacePod(sharedPID: true) { harness, pod in
             let id = try await harness.run(
-                Self.config(harness, pod, "ps", ["/bin/sh", "-c", "cat /proc/1/cmdline; echo; cat /proc/1/uid_map; sleep 600"]) {
+                Self.config(
+                    harness,
+                    pod,
+                    "ps",
+                    ["/bin/sh", "-c", "cat /proc/1/cmdline; echo; cat /proc/1/uid_map; sleep 600"]
+                ) {
                     $0.linux.securityContext.namespaceOptions.pid = .pod
                 }
             )
             try await harness.waitForLog("ps", containing: "65536")
             #expect(harness.stdout("ps").hasPrefix("/pause"), "\(harness.stdout("ps"))")
-            #expect(harness.stdout("ps").contains(" \(Self.hostBase) "), "the pause process is in the pod's user namespace")
+            #expect(
+                harness.stdout("ps").contains(" \(Self.hostBase) "),
+                "the pause process is in the pod's user namespace"
+            )
 
             // A SIGKILL of skiffd and a restart: the pinned user namespace is still there, the
             // pod READY, and a new container joins the same namespace.
@@ -186,8 +201,12 @@ import Testing
 
     @Test func malformedUserNamespaceRequestsAreRefusedAndLeaveNothing() async throws {
         try await PodSandboxTests.withNetworkedDaemon { daemon, _ in
-            func attempt(_ name: String, handler: String = "runc", _ configure: (inout Runtime_V1_PodSandboxConfig) -> Void)
-                async throws -> Void
+            func attempt(
+                _ name: String,
+                handler: String = "runc",
+                _ configure: (inout Runtime_V1_PodSandboxConfig) -> Void
+            )
+                async throws
             {
                 var config = PodSandboxTests.config(name)
                 config.linux.securityContext.namespaceOptions.usernsOptions = Self.podUserNamespace()
