@@ -79,6 +79,7 @@ enum ContainerConversions {
             security: security
         )
         spec.unrecognized = unrecognized.values
+        spec.cdiDevices = config.cdiDevices.map(\.name)
         let namespaces = context.namespaceOptions
         spec.requestsUserNamespace = namespaces.hasUsernsOptions && namespaces.usernsOptions.mode != .node
         spec.strictSupplementalGroups = context.supplementalGroupsPolicy == .strict
