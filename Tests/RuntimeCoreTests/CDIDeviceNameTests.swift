@@ -5,7 +5,9 @@ import Testing
 
 /// Qualified CDI device names as the kubelet and device plugins send them.
 @Suite struct CDIDeviceNameTests {
-    @Test(arguments: ["vendor.com/gpu=0", "nvidia.com/gpu=all", "a/b=c", "vendor.example/null=GPU-1:2.3_4-5", "v/c.d=0"])
+    @Test(arguments: [
+        "vendor.com/gpu=0", "nvidia.com/gpu=all", "a/b=c", "vendor.example/null=GPU-1:2.3_4-5", "v/c.d=0",
+    ])
     func qualifiedNamesParse(text: String) throws {
         let name = try CDIDeviceName(parsing: text)
         #expect(name.description == text)
@@ -36,7 +38,9 @@ import Testing
                 "unrelated": "not/a=device,,",
             ]
         )
-        #expect(devices.map(\.description) == ["vendor.example/null=0", "vendor.example/other=x", "vendor.example/null=1"])
+        #expect(
+            devices.map(\.description) == ["vendor.example/null=0", "vendor.example/other=x", "vendor.example/null=1"]
+        )
     }
 
     @Test func aMalformedAnnotationNamesItsKey() {

@@ -50,18 +50,23 @@ import Testing
         }
     }
 
-    static func spec(kind: String = "vendor.example/null", devices: [String: String], specEnv: String? = nil) -> String {
+    static func spec(kind: String = "vendor.example/null", devices: [String: String], specEnv: String? = nil) -> String
+    {
         let list = devices.sorted { $0.key < $1.key }.map {
             #"{"name": "\#($0.key)", "containerEdits": {"env": ["\#($0.value)"]}}"#
         }
         let specEdits = specEnv.map { #", "containerEdits": {"env": ["\#($0)"]}"# } ?? ""
-        return #"{"cdiVersion": "0.6.0", "kind": "\#(kind)", "devices": [\#(list.joined(separator: ", "))]\#(specEdits)}"#
+        return
+            #"{"cdiVersion": "0.6.0", "kind": "\#(kind)", "devices": [\#(list.joined(separator: ", "))]\#(specEdits)}"#
     }
 
     @Test func aLaterDirectoryOverridesAnEarlierOne() throws {
         let dirs = try SpecDirectories()
         try dirs.write(dirs.low + "/null.json", Self.spec(devices: ["0": "FROM=etc", "1": "ONLY=etc"]))
-        try dirs.write(dirs.high + "/null.yaml", "cdiVersion: 0.6.0\nkind: vendor.example/null\ndevices:\n- name: '0'\n  containerEdits: {env: [FROM=run]}\n")
+        try dirs.write(
+            dirs.high + "/null.yaml",
+            "cdiVersion: 0.6.0\nkind: vendor.example/null\ndevices:\n- name: '0'\n  containerEdits: {env: [FROM=run]}\n"
+        )
         #expect(try dirs.edits(["vendor.example/null=0"]).env == ["FROM=run"])
         #expect(try dirs.edits(["vendor.example/null=1"]).env == ["ONLY=etc"])
     }
@@ -96,7 +101,10 @@ import Testing
         let dirs = try SpecDirectories()
         try dirs.write(dirs.low + "/null.json", Self.spec(devices: ["0": "A=1"]))
         try dirs.write(dirs.low + "/broken.json", "{not json")
-        try dirs.write(dirs.low + "/other.yaml", "cdiVersion: 9.0.0\nkind: other.example/x\ndevices: [{name: a, containerEdits: {env: [X=1]}}]\n")
+        try dirs.write(
+            dirs.low + "/other.yaml",
+            "cdiVersion: 9.0.0\nkind: other.example/x\ndevices: [{name: a, containerEdits: {env: [X=1]}}]\n"
+        )
         try dirs.write(dirs.low + "/ignored.txt", "not a spec")
         #expect(try dirs.edits(["vendor.example/null=0"]).env == ["A=1"])
         // An unknown device lists the files that could not even be outlined.
@@ -106,14 +114,20 @@ import Testing
 
     @Test func aBrokenFileThatDefinesTheDeviceIsNamed() throws {
         let dirs = try SpecDirectories()
-        try dirs.write(dirs.low + "/other.yaml", "cdiVersion: 9.0.0\nkind: other.example/x\ndevices: [{name: a, containerEdits: {env: [X=1]}}]\n")
+        try dirs.write(
+            dirs.low + "/other.yaml",
+            "cdiVersion: 9.0.0\nkind: other.example/x\ndevices: [{name: a, containerEdits: {env: [X=1]}}]\n"
+        )
         let message = dirs.failure(["other.example/x=a"])
         #expect(message.contains("other.example/x=a") && message.contains(dirs.low + "/other.yaml"), "\(message)")
         #expect(message.contains("9.0.0"), "\(message)")
         // A broken file in a later directory defining the device refuses it even when an
         // earlier directory defines it well.
         try dirs.write(dirs.low + "/good.json", Self.spec(devices: ["0": "A=1"]))
-        try dirs.write(dirs.high + "/bad.json", #"{"cdiVersion": "0.6.0", "kind": "vendor.example/null", "devices": [{"name": "0", "containerEdits": {"mounts": [{"hostPath": "/x", "containerPath": "rel"}]}}]}"#)
+        try dirs.write(
+            dirs.high + "/bad.json",
+            #"{"cdiVersion": "0.6.0", "kind": "vendor.example/null", "devices": [{"name": "0", "containerEdits": {"mounts": [{"hostPath": "/x", "containerPath": "rel"}]}}]}"#
+        )
         let refused = dirs.failure(["vendor.example/null=0"])
         #expect(refused.contains(dirs.high + "/bad.json") && refused.contains("containerPath"), "\(refused)")
     }

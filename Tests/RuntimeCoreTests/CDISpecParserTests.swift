@@ -106,7 +106,8 @@ import Testing
     }
 
     @Test func aDeviceNameStartingWithADigitNeedsVersion050() {
-        let early = #"{"cdiVersion": "0.4.0", "kind": "a/b", "devices": [{"name": "0", "containerEdits": {"env": ["A=1"]}}]}"#
+        let early =
+            #"{"cdiVersion": "0.4.0", "kind": "a/b", "devices": [{"name": "0", "containerEdits": {"env": ["A=1"]}}]}"#
         #expect(Self.failure(early).contains("needs cdiVersion 0.5.0"))
         #expect(Self.failure(early.replacingOccurrences(of: "0.4.0", with: "0.5.0")) == "parsed")
     }
@@ -144,6 +145,9 @@ import Testing
             (#"{"hooks": [{"hookName": "poststop", "path": "/bin/true", "timeout": 0}]}"#, "timeout"),
             (#"{"env": ["=x"]}"#, "NAME=value"),
             (#"{"env": ["NOEQUALS"]}"#, "NAME=value"),
+            // A combining mark makes "=" part of another character, not of another byte.
+            (#"{"env": ["=\u0301A=b"]}"#, "NAME=value"),
+            (#"{"mounts": [{"hostPath": "/tmp", "containerPath": "/x/..\u0000/etc"}]}"#, "NUL"),
             (#"{}"#, "has no edits"),
         ]
     )

@@ -10,7 +10,10 @@ import Testing
         edits.devices = [CDIDeviceName(kind: ("vendor.example", "null"), name: "0")]
         edits.env = ["PATH=/cdi/bin", "CDI_VISIBLE=0"]
         edits.deviceNodes = [
-            .init(node: .init(path: "/dev/cdi-null", type: "c", major: 1, minor: 3, fileMode: 0o666), cgroupAccess: "rw"),
+            .init(
+                node: .init(path: "/dev/cdi-null", type: "c", major: 1, minor: 3, fileMode: 0o666),
+                cgroupAccess: "rw"
+            ),
             .init(node: .init(path: "/dev/fifo", type: "p", major: 0, minor: 0), cgroupAccess: nil),
         ]
         edits.mounts = [

@@ -102,11 +102,14 @@ public struct CDIEdits: Sendable, Equatable {
         let host = hostDevice(hostPath)
         if !fullySpecified {
             guard let host else {
-                throw CDIEditProblem(description: "device node \(hostPath) does not exist on the node or is not a device")
+                throw CDIEditProblem(
+                    description: "device node \(hostPath) does not exist on the node or is not a device"
+                )
             }
             if let type, type != host.type {
                 throw CDIEditProblem(
-                    description: "device node \(node.path): the spec says type \(type), \(hostPath) is type \(host.type)"
+                    description:
+                        "device node \(node.path): the spec says type \(type), \(hostPath) is type \(host.type)"
                 )
             }
             type = type ?? host.type

@@ -86,7 +86,10 @@ public actor CDIRegistry {
             let key = "\(file.path): \(file.reason)"
             current.insert(key)
             if !logged.contains(key) {
-                logger.warning("CDI spec file cannot be used", metadata: ["path": "\(file.path)", "error": "\(file.reason)"])
+                logger.warning(
+                    "CDI spec file cannot be used",
+                    metadata: ["path": "\(file.path)", "error": "\(file.reason)"]
+                )
             }
         }
         for (name, files) in scan.conflicts {

@@ -17,7 +17,9 @@ extension CDISpec {
         if let needed = CDISpecVersion.minimumRequired(by: self),
             let neededIndex = CDISpecVersion.supported.firstIndex(of: needed.version), neededIndex > versionIndex
         {
-            throw Invalid("it uses \(needed.feature), which needs cdiVersion \(needed.version) (it declares \(cdiVersion))")
+            throw Invalid(
+                "it uses \(needed.feature), which needs cdiVersion \(needed.version) (it declares \(cdiVersion))"
+            )
         }
         let parts = kind.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw Invalid("kind \"\(kind)\" is not vendor/class") }
@@ -31,7 +33,9 @@ extension CDISpec {
         var names: Set<String> = []
         for device in devices {
             if let problem = CDIDeviceName.deviceNameProblem(device.name) { throw Invalid(problem) }
-            guard names.insert(device.name).inserted else { throw Invalid("device \"\(device.name)\" is defined twice") }
+            guard names.insert(device.name).inserted else {
+                throw Invalid("device \"\(device.name)\" is defined twice")
+            }
             guard !device.containerEdits.isEmpty else { throw Invalid("device \"\(device.name)\" has no edits") }
             try device.containerEdits.validate(in: "device \"\(device.name)\"")
         }
@@ -89,18 +93,22 @@ extension CDISpec.ContainerEdits {
         }
     }
 
-    /// Absolute, no `..` component, no NUL byte.
+    /// Absolute, no `..` component, no NUL byte; judged on the bytes, as the kernel reads them.
     static func checkPath(_ path: String, _ field: String, in place: String) throws(CDISpec.Invalid) {
-        guard path.hasPrefix("/") else {
+        let bytes = Array(path.utf8)
+        guard bytes.first == UInt8(ascii: "/") else {
             throw CDISpec.Invalid("\(place): \(field) \"\(path)\" is not an absolute path")
         }
-        guard !path.split(separator: "/").contains(".."), !path.utf8.contains(0) else {
+        let parent: ArraySlice<UInt8> = [UInt8(ascii: "."), UInt8(ascii: ".")]
+        guard !bytes.split(separator: UInt8(ascii: "/")).contains(parent), !bytes.contains(0) else {
             throw CDISpec.Invalid("\(place): \(field) \"\(path)\" has a '..' component or a NUL byte")
         }
     }
 
     static func checkEnvironment(_ entry: String, in place: String) throws(CDISpec.Invalid) {
-        guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex, !entry.utf8.contains(0) else {
+        let bytes = entry.utf8
+        guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")), equals != bytes.startIndex, !bytes.contains(0)
+        else {
             throw CDISpec.Invalid("\(place): environment entry \"\(entry)\" is not NAME=value")
         }
     }

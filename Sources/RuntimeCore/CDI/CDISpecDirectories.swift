@@ -105,7 +105,9 @@ struct CDISpecDirectories {
         guard let outline = CDISpecParser.outline(bytes, format: format),
             let slash = outline.kind.firstIndex(of: "/")
         else { return nil }
-        let kind = (vendor: String(outline.kind[..<slash]), class: String(outline.kind[outline.kind.index(after: slash)...]))
+        let kind = (
+            vendor: String(outline.kind[..<slash]), class: String(outline.kind[outline.kind.index(after: slash)...])
+        )
         return Set(outline.devices.map { CDIDeviceName(kind: kind, name: $0) })
     }
 }

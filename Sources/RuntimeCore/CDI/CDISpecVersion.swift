@@ -16,7 +16,9 @@ enum CDISpecVersion {
         }
         if major > 1 {
             return .failure(
-                .init(description: "cdiVersion \"\(version)\" has a major version Skiff does not know (it reads \(range))")
+                .init(
+                    description: "cdiVersion \"\(version)\" has a major version Skiff does not know (it reads \(range))"
+                )
             )
         }
         return .failure(.init(description: "cdiVersion \"\(version)\" is not supported (Skiff reads \(range))"))

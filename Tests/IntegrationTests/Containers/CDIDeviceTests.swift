@@ -24,33 +24,33 @@ import Testing
             // The YAML spec: the device node, env, a read-only bind mount and a createRuntime hook
             // (run by the OCI runtime on the node) that leaves a marker.
             try """
-                cdiVersion: 0.6.0
-                kind: vendor.example/null
+            cdiVersion: 0.6.0
+            kind: vendor.example/null
+            containerEdits:
+              env: [CDI_SPEC_LEVEL=yes]
+            devices:
+              - name: "0"
                 containerEdits:
-                  env: [CDI_SPEC_LEVEL=yes]
-                devices:
-                  - name: "0"
-                    containerEdits:
-                      env: [CDI_NULL=present]
-                      deviceNodes:
-                        - path: /dev/cdi-null
-                          hostPath: /dev/null
-                      mounts:
-                        - hostPath: \(shared)
-                          containerPath: /cdi-mount
-                          options: [rbind, ro]
-                      hooks:
-                        - hookName: createRuntime
-                          path: /bin/sh
-                          args: [sh, -c, "echo ran >> \(hookMarker)"]
-                          timeout: 10
-                """.write(toFile: low + "/null.yaml", atomically: true, encoding: .utf8)
+                  env: [CDI_NULL=present]
+                  deviceNodes:
+                    - path: /dev/cdi-null
+                      hostPath: /dev/null
+                  mounts:
+                    - hostPath: \(shared)
+                      containerPath: /cdi-mount
+                      options: [rbind, ro]
+                  hooks:
+                    - hookName: createRuntime
+                      path: /bin/sh
+                      args: [sh, -c, "echo ran >> \(hookMarker)"]
+                      timeout: 10
+            """.write(toFile: low + "/null.yaml", atomically: true, encoding: .utf8)
             // The JSON spec, in the later directory: another kind; the broken file beside it must
             // not matter to either.
             try #"""
-                {"cdiVersion": "0.5.0", "kind": "vendor.example/zero", "devices": [
-                  {"name": "z", "containerEdits": {"env": ["CDI_ZERO=json"], "deviceNodes": [{"path": "/dev/cdi-zero", "hostPath": "/dev/zero"}]}}]}
-                """#.write(toFile: high + "/zero.json", atomically: true, encoding: .utf8)
+            {"cdiVersion": "0.5.0", "kind": "vendor.example/zero", "devices": [
+              {"name": "z", "containerEdits": {"env": ["CDI_ZERO=json"], "deviceNodes": [{"path": "/dev/cdi-zero", "hostPath": "/dev/zero"}]}}]}
+            """#.write(toFile: high + "/zero.json", atomically: true, encoding: .utf8)
             try "{broken".write(toFile: high + "/broken.json", atomically: true, encoding: .utf8)
         }
 
@@ -105,7 +105,10 @@ import Testing
                 as: UTF8.self
             )
             #expect(annotationOutput.contains("env=present,yes,json"), "\(annotationOutput)")
-            #expect(annotationOutput.contains("zero-present") && annotationOutput.contains("null=1,3"), "\(annotationOutput)")
+            #expect(
+                annotationOutput.contains("zero-present") && annotationOutput.contains("null=1,3"),
+                "\(annotationOutput)"
+            )
             #expect(annotationOutput.contains("from the node") && annotationOutput.contains("write-ok"))
             #expect(try String(contentsOfFile: files.hookMarker, encoding: .utf8) == "ran\nran\n")
             let log = harness.daemon.log()
@@ -152,7 +155,8 @@ import Testing
             #expect(containers.isEmpty)
             #expect(!FileManager.default.fileExists(atPath: files.hookMarker))
             // Nothing of the refused creations is on the node: no container directory.
-            let made = (try? FileManager.default.contentsOfDirectory(atPath: harness.daemon.rootDir + "/containers")) ?? []
+            let made =
+                (try? FileManager.default.contentsOfDirectory(atPath: harness.daemon.rootDir + "/containers")) ?? []
             #expect(made.isEmpty, "\(made)")
         }
     }
