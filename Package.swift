@@ -37,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/pointfreeco/swift-clocks", from: "1.1.1"),
+        // CDI spec files may be YAML (RuntimeCore/CDI).
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         .target(name: "CLinuxShim"),
@@ -74,6 +76,7 @@ let package = Package(
             dependencies: [
                 "SkiffCommon", "DaemonConfig", "ImageCore", "LinuxSys", "Metadata",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(

@@ -34,6 +34,7 @@ let fuzzers: [(product: String, target: String, path: String, dependencies: [Tar
     ),
     ("fuzz-toml", "FuzzTOML", "TOML", [.product(name: "DaemonConfig", package: main)]),
     ("fuzz-cni", "FuzzCNI", "CNIResult", [.product(name: "RuntimeCore", package: main)]),
+    ("fuzz-cdi", "FuzzCDI", "CDI", [.product(name: "RuntimeCore", package: main)]),
 ]
 
 let package = Package(

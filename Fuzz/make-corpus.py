@@ -421,3 +421,47 @@ write("cni", "conflist.json", json.dumps({
 }, indent=2))
 write("cni", "single.conf", json.dumps({"cniVersion": "0.4.0", "name": "lo", "type": "loopback"}))
 write("cni", "error.json", json.dumps({"cniVersion": "1.0.0", "code": 7, "msg": "failed to allocate", "details": "range full"}))
+
+# ---------------------------------------------------------------- cdi
+
+CDI_SPEC = {
+    "cdiVersion": "0.7.0",
+    "kind": "vendor.example/gpu",
+    "annotations": {"vendor.example/driver": "1.2"},
+    "containerEdits": {
+        "env": ["GPU_DRIVER=1.2"],
+        "hooks": [{"hookName": "createContainer", "path": "/usr/bin/gpu-hook", "args": ["gpu-hook", "update"], "timeout": 10}],
+        "mounts": [{"hostPath": "/usr/lib/gpu", "containerPath": "/usr/lib/gpu", "options": ["rbind", "ro", "nosuid"], "type": "bind"}],
+        "additionalGids": [44],
+    },
+    "devices": [
+        {"name": "0", "containerEdits": {"deviceNodes": [{"path": "/dev/gpu0", "hostPath": "/dev/gpu0", "permissions": "rw"}]}},
+        {"name": "GPU-1a2b:3", "annotations": {"uuid": "1a2b"}, "containerEdits": {
+            "deviceNodes": [{"path": "/dev/gpu1", "type": "c", "major": 195, "minor": 1, "fileMode": 438, "uid": 0, "gid": 44}],
+            "intelRdt": {"closID": "gpu"}}},
+    ],
+}
+write("cdi", "spec.json", json.dumps(CDI_SPEC, indent=2))
+write("cdi", "spec.yaml", """---
+cdiVersion: 0.5.0
+kind: vendor.example/null
+containerEdits:
+  env: [SPEC_LEVEL=1]
+devices:
+  - name: "0"
+    containerEdits:
+      env:
+        - NULL_DEVICE=0
+      deviceNodes:
+        - path: /dev/cdi-null
+          hostPath: /dev/null
+      mounts:
+        - hostPath: /tmp
+          containerPath: /cdi
+          options: [rbind, ro]
+  - &fifo
+    name: fifo
+    containerEdits:
+      deviceNodes: [{path: /dev/fifo, type: p}]
+""")
+write("cdi", "minimal.json", json.dumps({"cdiVersion": "0.3.0", "kind": "a/b", "devices": [{"name": "c", "containerEdits": {"env": ["A=1"]}}]}))

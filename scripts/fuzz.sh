@@ -6,7 +6,7 @@
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to 20; TARGETs default to all of them:
-#   tar reference manifest auth spdy upgrade toml cni
+#   tar reference manifest auth spdy upgrade toml cni cdi
 # Prints one line per target (runs, coverage, corpus) and `N passed, N failed`; exits non-zero
 # when a target fails to build, crashes, times out on an input or runs out of memory. A
 # failing input is kept in .build-fuzz/crashes/<target>/; replay it with
@@ -18,7 +18,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-all_targets=(tar reference manifest auth spdy upgrade toml cni)
+all_targets=(tar reference manifest auth spdy upgrade toml cni cdi)
 seconds=${1:-20}
 [ $# -gt 0 ] && shift
 if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then

@@ -81,6 +81,7 @@ enum ContainerConversions {
             security: security
         )
         spec.unrecognized = unrecognized.values
+        spec.cdiDevices = config.cdiDevices.map(\.name)
         let namespaces = context.namespaceOptions
         spec.userNamespace = UserNamespaceConversions.option(namespaces)
         spec.strictSupplementalGroups = context.supplementalGroupsPolicy == .strict

@@ -97,6 +97,13 @@ public enum ConfigSchema {
             doc:
                 "Image kept pinned (never garbage-collected) for pods that need an infra container. Skiff pins namespaces without one by default."
         ) { $0.runtime.pauseImage = $1 },
+        .stringList(
+            "runtime.cdi_spec_dirs",
+            default: ["/etc/cdi", "/var/run/cdi"],
+            absolutePaths: true,
+            doc:
+                "Directories of CDI (Container Device Interface) spec files, `.json` and `.yaml`, that resolve the devices a container asks for in `CDI_devices` or in `cdi.k8s.io/` annotations (how device plugins hand GPUs and other devices to containers). Read at each creation that asks for a device; a device defined in a later directory overrides an earlier one's, and two definitions in one directory are refused. A missing directory is skipped."
+        ) { $0.runtime.cdiSpecDirs = $1 },
 
         .path(
             "network.cni_conf_dir",

@@ -34,6 +34,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var shmSizeMiB = 64
         public var podLogRoot = ""
         public var pauseImage = ""
+        /// CDI spec directories, lowest priority first.
+        public var cdiSpecDirs: [String] = []
     }
 
     /// One RuntimeClass handler: the OCI runtime binary that runs its pods.

@@ -79,7 +79,8 @@ public struct Daemon {
                 stateDir: directories.state,
                 rootDir: directories.root,
                 handlers: statusProbe.handlers(),
-                cgroupLayout: try cgroupLayout()
+                cgroupLayout: try cgroupLayout(),
+                cdiSpecDirectories: configuration.runtime.cdiSpecDirs
             ),
             sandboxes: sandboxes,
             images: imageManager,

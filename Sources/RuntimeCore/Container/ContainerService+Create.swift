@@ -36,6 +36,10 @@ extension ContainerService {
                 "pod sandbox \(sandbox.id) is not ready (it was stopped); create a new sandbox"
             )
         }
+        // Before anything is made: an unknown or broken CDI device fails the request here.
+        let cdiEdits = try await cdi.edits(
+            for: try CDIRequest.devices(cdiDevices: spec.cdiDevices, annotations: spec.annotations)
+        )
         let key = "\(sandbox.id)/\(spec.name)/\(spec.attempt)"
         let duplicate = SkiffError(
             .alreadyExists,
@@ -174,7 +178,8 @@ extension ContainerService {
                     cgroupLayout: options.cgroupLayout,
                     minimumOOMScoreAdj: minimumOOMScoreAdj,
                     targetPIDNamespace: try await targetPIDNamespace(spec.security.pidMode, sandbox: sandbox),
-                    recursiveReadOnlyMounts: handler.features.recursiveReadOnlyMounts
+                    recursiveReadOnlyMounts: handler.features.recursiveReadOnlyMounts,
+                    cdiEdits: cdiEdits
                 )
             )
             try CommandCheck.check(runtimeSpec, runtimePath: runtimePath)
@@ -232,10 +237,13 @@ extension ContainerService {
             removeAttachSocket(of: id)
             throw error
         }
-        logger.info(
-            "container created",
-            metadata: ["id": "\(id)", "name": "\(spec.name)", "pod": "\(sandbox.id)", "image": "\(spec.image)"]
-        )
+        var createdMetadata: Logger.Metadata = [
+            "id": "\(id)", "name": "\(spec.name)", "pod": "\(sandbox.id)", "image": "\(spec.image)",
+        ]
+        if !cdiEdits.devices.isEmpty {
+            createdMetadata["cdiDevices"] = "\(cdiEdits.devices.map(\.description).joined(separator: ","))"
+        }
+        logger.info("container created", metadata: createdMetadata)
         await events.publish(ContainerEvent(kind: .created, container: container, timestamp: container.createdAt))
         return container
     }

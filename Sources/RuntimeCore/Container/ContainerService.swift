@@ -19,6 +19,8 @@ public actor ContainerService {
         /// Parent cgroup for pods that name none.
         public var defaultCgroupParent: String
         public var commandTimeout: Duration
+        /// CDI spec directories, lowest priority first (`runtime.cdi_spec_dirs`).
+        public var cdiSpecDirectories: [String]
 
         public init(
             stateDir: String,
@@ -26,8 +28,10 @@ public actor ContainerService {
             handlers: RuntimeHandlerSet,
             cgroupLayout: CgroupLayout?,
             defaultCgroupParent: String = "/skiff",
-            commandTimeout: Duration = .seconds(60)
+            commandTimeout: Duration = .seconds(60),
+            cdiSpecDirectories: [String] = ["/etc/cdi", "/var/run/cdi"]
         ) {
+            self.cdiSpecDirectories = cdiSpecDirectories
             self.stateDir = stateDir
             self.rootDir = rootDir
             self.handlers = handlers
@@ -50,6 +54,8 @@ public actor ContainerService {
     let minimumOOMScoreAdj: Int
     /// What request validation needs to know of the node (huge page sizes, AppArmor, cgroups).
     let nodeFacts: ContainerSpec.NodeFacts
+    /// Resolves the CDI devices a container asks for.
+    let cdi: CDIRegistry
     /// Containers whose StartContainer is between `runtime start` and its record.
     var starting: Set<String> = []
     /// Exit collections in progress, so that the watcher and an rpc never record one exit twice.
@@ -89,6 +95,7 @@ public actor ContainerService {
             createdAt: \.createdAt
         )
         nodeFacts = ContainerSpec.NodeFacts.current(cgroupLayout: options.cgroupLayout)
+        cdi = CDIRegistry(directories: options.cdiSpecDirectories, logger: logger)
         minimumOOMScoreAdj = OOMScoreFloor.current()
         for directory in [options.stateDir + "/attach", options.rootDir + "/containers"] {
             do {

@@ -135,6 +135,9 @@ public struct ContainerSpec: Sendable, Equatable {
     /// ContainerConfig.stop_signal ("SIGUSR1"); nil for the runtime's default (the image's
     /// StopSignal, else SIGTERM).
     public var stopSignal: String?
+    /// ContainerConfig.CDI_devices: fully qualified CDI device names (vendor.com/class=name),
+    /// resolved with the `cdi.k8s.io/` annotations by `CDIRegistry`.
+    public var cdiDevices: [String] = []
 
     public init(
         name: String,
@@ -188,5 +191,6 @@ public struct ContainerSpec: Sendable, Equatable {
             && lhs.resources == rhs.resources && lhs.security == rhs.security && lhs.sysctls == rhs.sysctls
             && lhs.unrecognized == rhs.unrecognized && lhs.userNamespace == rhs.userNamespace
             && lhs.strictSupplementalGroups == rhs.strictSupplementalGroups && lhs.stopSignal == rhs.stopSignal
+            && lhs.cdiDevices == rhs.cdiDevices
     }
 }

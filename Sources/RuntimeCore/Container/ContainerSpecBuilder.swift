@@ -7,7 +7,8 @@ import SkiffCommon
 /// Generates a container's OCI runtime spec from what the kubelet asked for, the image's
 /// config and the pod, the way the kubelet expects a CRI runtime to merge them (command/args
 /// over entrypoint/cmd, env by key, the pod's namespaces and files, security defaults).
-/// Pure apart from reading device nodes and seccomp profile files named in the request.
+/// Pure apart from reading device nodes and seccomp profile files named in the request; CDI
+/// devices come resolved (`CDIEdits`) and are merged last (`+CDI`).
 public struct ContainerSpecBuilder: Sendable {
     public struct Context: Sendable {
         public var id: String
@@ -27,6 +28,8 @@ public struct ContainerSpecBuilder: Sendable {
         public var targetPIDNamespace: String?
         /// Whether the pod's runtime applies `rro` (recursive read-only) mounts.
         public var recursiveReadOnlyMounts: Bool = false
+        /// What the container's CDI devices add (`CDIRegistry`), applied last.
+        public var cdiEdits = CDIEdits()
     }
 
     public static let defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -99,7 +102,7 @@ public struct ContainerSpecBuilder: Sendable {
             linux.joinUserNamespace(at: path, mapping: mapping)
         }
 
-        return RuntimeSpec(
+        var runtimeSpec = RuntimeSpec(
             ociVersion: "1.0.2",
             process: process,
             root: .init(path: context.rootfs, readonly: security.readOnlyRootfs),
@@ -108,6 +111,8 @@ public struct ContainerSpecBuilder: Sendable {
             linux: linux,
             annotations: spec.annotations.isEmpty ? nil : spec.annotations
         )
+        try apply(context.cdiEdits, to: &runtimeSpec)
+        return runtimeSpec
     }
 
     /// The kubelet's rule: command replaces the entrypoint, args replace cmd; args alone follow

@@ -81,6 +81,8 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
         public var sysctl: [String: String]?
         public var rootfsPropagation: String?
         public var seccomp: Seccomp?
+        /// Set by a CDI device's edits only.
+        public var intelRdt: IntelRdt?
     }
 
     public var ociVersion: String
@@ -90,6 +92,8 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
     public var mounts: [Mount]
     public var linux: Linux
     public var annotations: [String: String]?
+    /// Set by CDI devices' edits only.
+    public var hooks: Hooks?
 
     /// The kernel filesystems every container gets (proc, dev, devpts, shm, mqueue, sys),
     /// as runc's and crun's default specs have them.
