@@ -60,32 +60,30 @@ public enum DirectoryTree {
         }
     }
 
+    /// Calls `body` with the lstat of `path` and of everything below it, without following
+    /// symlinks; what cannot be read is skipped.
+    public static func forEachEntry(_ path: String, _ body: (stat) -> Void) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        body(info)
+        guard info.st_mode & S_IFMT == S_IFDIR, let names = FileSystem.directoryEntries(path) else { return }
+        for name in names { forEachEntry(path + "/" + name, body) }
+    }
+
     /// The highest owner uid and gid of anything at or below `path`, without following symlinks
     /// (what a user namespace must map for every file of an image layer to have its owner).
     public static func highestOwners(_ path: String) -> (uid: UInt32, gid: UInt32) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return (0, 0) }
-        var highest = (uid: info.st_uid, gid: info.st_gid)
-        guard info.st_mode & S_IFMT == S_IFDIR, let names = FileSystem.directoryEntries(path) else { return highest }
-        for name in names {
-            let child = highestOwners(path + "/" + name)
-            highest = (max(highest.uid, child.uid), max(highest.gid, child.gid))
-        }
+        var highest: (uid: UInt32, gid: UInt32) = (0, 0)
+        forEachEntry(path) { highest = (max(highest.uid, $0.st_uid), max(highest.gid, $0.st_gid)) }
         return highest
     }
 
     /// Bytes (allocated blocks) and inodes used below `path`, without following symlinks.
     public static func usage(_ path: String) -> (bytes: Int64, inodes: Int64) {
         var total: (bytes: Int64, inodes: Int64) = (0, 0)
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return total }
-        total.bytes += Int64(info.st_blocks) * 512
-        total.inodes += 1
-        guard info.st_mode & S_IFMT == S_IFDIR, let names = FileSystem.directoryEntries(path) else { return total }
-        for name in names {
-            let child = usage(path + "/" + name)
-            total.bytes += child.bytes
-            total.inodes += child.inodes
+        forEachEntry(path) {
+            total.bytes += Int64($0.st_blocks) * 512
+            total.inodes += 1
         }
         return total
     }

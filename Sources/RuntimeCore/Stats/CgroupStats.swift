@@ -100,7 +100,8 @@ public struct CgroupReader: Sendable {
         let memory = directory("memory", path)
         let cpuacct = directory("cpuacct", path)
         let pids = directory("pids", path)
-        guard [memory, cpuacct, pids].contains(where: isDirectory) else { return nil }
+        // Follows symlinks: a v1 hierarchy such as "cpuacct" is often a link to "cpu,cpuacct".
+        guard [memory, cpuacct, pids].contains(where: { FileSystem.isDirectory($0) }) else { return nil }
         let timestamp = WallClock.nanoseconds()
         let stat = CgroupFiles.readKeyed(memory + "/memory.stat")
         let usage = CgroupFiles.readUnsigned(memory + "/memory.usage_in_bytes")
@@ -119,7 +120,7 @@ public struct CgroupReader: Sendable {
 
     private func unifiedUsage(_ path: String) -> CgroupUsage? {
         let directory = directory("", path)
-        guard isDirectory(directory) else { return nil }
+        guard FileSystem.isDirectory(directory) else { return nil }
         let timestamp = WallClock.nanoseconds()
         let stat = CgroupFiles.readKeyed(directory + "/memory.stat")
         let usage = CgroupFiles.readUnsigned(directory + "/memory.current")
@@ -142,11 +143,5 @@ public struct CgroupReader: Sendable {
     static func workingSet(usage: UInt64, inactiveFile: UInt64?) -> UInt64 {
         guard let inactiveFile else { return usage }
         return usage > inactiveFile ? usage - inactiveFile : 0
-    }
-
-    /// Follows symlinks: a v1 hierarchy such as "cpuacct" is often a link to "cpu,cpuacct".
-    private func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
 }
