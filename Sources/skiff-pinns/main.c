@@ -185,92 +185,120 @@ static void child(const struct request *r, int to_parent, int from_parent) {
     _exit(0);
 }
 
-static int pin_with_user_namespace(const struct request *r) {
+/// A `child` process with its own user namespace, and the pipes to talk to it.
+struct namespace_child {
+    pid_t pid;
+    int from_child, to_child;
+};
+
+/// Forks `child` for `r` and, once it has made its user namespace, writes its ID mappings.
+/// Returns 0, or -1 with `reason` set; either way `end_child` is called afterwards.
+static int start_child(const struct request *r, struct namespace_child *c, char *reason, size_t size) {
     int up[2], down[2];
-    if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0) {
-        fprintf(stderr, "skiff-pinns: pipe: %s\n", strerror(errno));
-        return 1;
+    c->pid = -1;
+    c->from_child = c->to_child = -1;
+    if (pipe2(up, O_CLOEXEC) != 0) {
+        snprintf(reason, size, "pipe: %s", strerror(errno));
+        return -1;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, "skiff-pinns: fork: %s\n", strerror(errno));
-        return 1;
+    if (pipe2(down, O_CLOEXEC) != 0) {
+        snprintf(reason, size, "pipe: %s", strerror(errno));
+        close(up[0]);
+        close(up[1]);
+        return -1;
     }
-    if (pid == 0) {
+    c->pid = fork();
+    if (c->pid == 0) {
         close(up[0]);
         close(down[1]);
         child(r, up[1], down[0]);
     }
     close(up[1]);
     close(down[0]);
+    c->from_child = up[0];
+    c->to_child = down[1];
+    if (c->pid < 0) {
+        snprintf(reason, size, "fork: %s", strerror(errno));
+        return -1;
+    }
+    ssize_t n = read(c->from_child, reason, size - 1);
+    if (n != 1 || reason[0] != 'u') {
+        if (n <= 0) snprintf(reason, size, "the namespace child died");
+        else reason[n] = 0;
+        return -1;
+    }
+    if (write_map(c->pid, "uid_map", r->uid_map, reason, size) != 0
+        || write_map(c->pid, "gid_map", r->gid_map, reason, size) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/// Releases the child (EOF on its pipe ends it) and reaps it.
+static void end_child(struct namespace_child *c) {
+    if (c->to_child >= 0) close(c->to_child);
+    if (c->from_child >= 0) close(c->from_child);
+    if (c->pid > 0) waitpid(c->pid, NULL, 0);
+}
+
+static int pin_with_user_namespace(const struct request *r) {
+    struct namespace_child c;
     char reason[512] = "";
     int status = 1;
-    ssize_t n = read(up[0], reason, sizeof reason - 1);
-    if (n != 1 || reason[0] != 'u') {
-        reason[n > 0 ? n : 0] = 0;
-        fprintf(stderr, "skiff-pinns: %s\n", n > 0 ? reason : "the namespace child died");
-        goto done;
-    }
-    if (write_map(pid, "uid_map", r->uid_map, reason, sizeof reason) != 0
-        || write_map(pid, "gid_map", r->gid_map, reason, sizeof reason) != 0) {
+    if (start_child(r, &c, reason, sizeof reason) != 0) {
         fprintf(stderr, "skiff-pinns: %s\n", reason);
         goto done;
     }
-    if (write(down[1], "m", 1) != 1) goto done;
-    n = read(up[0], reason, sizeof reason - 1);
+    if (write(c.to_child, "m", 1) != 1) goto done;
+    ssize_t n = read(c.from_child, reason, sizeof reason - 1);
     reason[n > 0 ? n : 0] = 0;
     if (strcmp(reason, "ok") != 0) {
         fprintf(stderr, "skiff-pinns: %s\n", n > 0 ? reason : "the namespace child died");
         goto done;
     }
     char ns_dir[64];
-    snprintf(ns_dir, sizeof ns_dir, "/proc/%d/ns", (int)pid);
+    snprintf(ns_dir, sizeof ns_dir, "/proc/%d/ns", (int)c.pid);
     status = pin(r, ns_dir) == 0 ? 0 : 1;
 done:
-    close(down[1]);
-    close(up[0]);
-    waitpid(pid, NULL, 0);
+    end_child(&c);
     return status;
 }
+
+// The new mount API, numbered here as in the kernel's uapi headers (glibc 2.36's <sys/mount.h>
+// and <linux/mount.h> conflict).
+enum {
+    SYSCALL_OPEN_TREE = 428,
+    SYSCALL_MOUNT_SETATTR = 442,
+    OPEN_TREE_CLONE_FLAG = 1,
+    EMPTY_PATH_FLAG = 0x1000,
+};
+#define MOUNT_ATTR_IDMAP_FLAG 0x00100000ULL
 
 /// --check-idmap: an idmapped copy of PATH's mount through a throwaway user namespace.
 static int check_idmap(const char *path) {
     struct request r = {0};
     r.uid_map = r.gid_map = "0:65536:65536";
-    int up[2], down[2];
-    if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0) return 1;
-    pid_t pid = fork();
-    if (pid < 0) return 1;
-    if (pid == 0) {
-        close(up[0]);
-        close(down[1]);
-        child(&r, up[1], down[0]);
-    }
-    close(up[1]);
-    close(down[0]);
+    struct namespace_child c;
     char reason[512];
     int status = 1;
-    if (read(up[0], reason, 1) == 1 && reason[0] == 'u'
-        && write_map(pid, "uid_map", r.uid_map, reason, sizeof reason) == 0
-        && write_map(pid, "gid_map", r.gid_map, reason, sizeof reason) == 0) {
-        char ns[64];
-        snprintf(ns, sizeof ns, "/proc/%d/ns/user", (int)pid);
-        int userns = open(ns, O_RDONLY | O_CLOEXEC);
-        struct { uint64_t set, clear, propagation, userns; } attr = {0x00100000, 0, 0, (uint64_t)userns};
-        int tree = userns < 0 ? -1 : (int)syscall(428 /* open_tree */, AT_FDCWD, path, 1 | O_CLOEXEC);
-        if (tree >= 0 && syscall(442 /* mount_setattr */, tree, "", 0x1000 /* AT_EMPTY_PATH */, &attr, sizeof attr) == 0) {
-            status = 0;
-        } else {
-            fprintf(stderr, "skiff-pinns: idmapped mount of %s: %s\n", path, strerror(errno));
-        }
-        if (tree >= 0) close(tree);
-        if (userns >= 0) close(userns);
-    } else {
-        fprintf(stderr, "skiff-pinns: cannot make a user namespace to check idmapped mounts\n");
+    if (start_child(&r, &c, reason, sizeof reason) != 0) {
+        fprintf(stderr, "skiff-pinns: cannot make a user namespace to check idmapped mounts: %s\n", reason);
+        end_child(&c);
+        return 1;
     }
-    close(down[1]);
-    close(up[0]);
-    waitpid(pid, NULL, 0);
+    char ns[64];
+    snprintf(ns, sizeof ns, "/proc/%d/ns/user", (int)c.pid);
+    int userns = open(ns, O_RDONLY | O_CLOEXEC);
+    struct { uint64_t set, clear, propagation, userns; } attr = {MOUNT_ATTR_IDMAP_FLAG, 0, 0, (uint64_t)userns};
+    int tree = userns < 0 ? -1 : (int)syscall(SYSCALL_OPEN_TREE, AT_FDCWD, path, OPEN_TREE_CLONE_FLAG | O_CLOEXEC);
+    if (tree >= 0 && syscall(SYSCALL_MOUNT_SETATTR, tree, "", EMPTY_PATH_FLAG, &attr, sizeof attr) == 0) {
+        status = 0;
+    } else {
+        fprintf(stderr, "skiff-pinns: idmapped mount of %s: %s\n", path, strerror(errno));
+    }
+    if (tree >= 0) close(tree);
+    if (userns >= 0) close(userns);
+    end_child(&c);
     return status;
 }
 
