@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "skiff-fixture", targets: ["skiff-fixture"]),
         .executable(name: "skiff-pinns", targets: ["skiff-pinns"]),
         .executable(name: "skiff-pause", targets: ["skiff-pause"]),
+        .executable(name: "skiff-sandbox-shim", targets: ["skiff-sandbox-shim"]),
         // For the libFuzzer targets of Fuzz/Package.swift (scripts/fuzz.sh) only.
         .library(name: "ImageCore", targets: ["ImageCore"]),
         .library(name: "StreamingServer", targets: ["StreamingServer"]),
@@ -169,6 +170,9 @@ let package = Package(
         .executableTarget(name: "skiff-pinns"),
         // Holds a pod's shared PID namespace as its init; static, so it runs in an empty root.
         .executableTarget(name: "skiff-pause", linkerSettings: [.unsafeFlags(["-static-executable"])]),
+        // Stands for a container of a gVisor pod as conmon's child (conmon cannot wait for the
+        // sandbox's process), and starts it with conmon's stdio.
+        .executableTarget(name: "skiff-sandbox-shim"),
         .executableTarget(
             name: "skiff-fixture",
             dependencies: [

@@ -2,7 +2,7 @@
 # Sets up this node for Skiff and (re)starts skiffd with the default configuration:
 #   1. installs the Debian packages Skiff needs (scripts/system-packages.txt) and, on cgroup v1
 #      hybrid nodes, mounts the hugetlb hierarchy crun needs (scripts/prepare-cgroups.sh);
-#   2. builds skiffd, skiff, skiff-pinns and skiff-pause in release mode and installs them into /usr/local/bin;
+#   2. builds skiffd, skiff, skiff-pinns, skiff-pause and skiff-sandbox-shim in release mode and installs them into /usr/local/bin;
 #   3. writes /etc/skiff/skiff.toml (every default, commented) unless it exists;
 #   4. writes a default bridge CNI network unless /etc/cni/net.d has one;
 #   5. stops a running skiffd and starts the new one in the background, logging to
@@ -16,7 +16,7 @@ bash "$repo/scripts/install-packages.sh"
 bash "$repo/scripts/prepare-cgroups.sh"
 
 echo "building skiffd and skiff (release)…"
-(cd "$repo" && swift build -c release --product skiffd && swift build -c release --product skiff && swift build -c release --product skiff-pinns && swift build -c release --product skiff-pause) >/tmp/skiff-build.log 2>&1 \
+(cd "$repo" && swift build -c release --product skiffd && swift build -c release --product skiff && swift build -c release --product skiff-pinns && swift build -c release --product skiff-pause && swift build -c release --product skiff-sandbox-shim) >/tmp/skiff-build.log 2>&1 \
   || { tail -50 /tmp/skiff-build.log >&2; exit 1; }
 bin=$(cd "$repo" && swift build -c release --show-bin-path)
 install -m 0755 "$bin/skiffd" /usr/local/bin/skiffd.new && mv -f /usr/local/bin/skiffd.new /usr/local/bin/skiffd
@@ -25,6 +25,8 @@ install -m 0755 "$bin/skiff" /usr/local/bin/skiff.new && mv -f /usr/local/bin/sk
 install -m 0755 "$bin/skiff-pinns" /usr/local/bin/skiff-pinns.new && mv -f /usr/local/bin/skiff-pinns.new /usr/local/bin/skiff-pinns
 # and skiff-pause as PID 1 of pods that share a PID namespace.
 install -m 0755 "$bin/skiff-pause" /usr/local/bin/skiff-pause.new && mv -f /usr/local/bin/skiff-pause.new /usr/local/bin/skiff-pause
+# and skiff-sandbox-shim under conmon for the containers of gVisor (runsc) pods.
+install -m 0755 "$bin/skiff-sandbox-shim" /usr/local/bin/skiff-sandbox-shim.new && mv -f /usr/local/bin/skiff-sandbox-shim.new /usr/local/bin/skiff-sandbox-shim
 
 if [ ! -f /etc/skiff/skiff.toml ]; then
   install -d -m 0755 /etc/skiff

@@ -169,7 +169,7 @@ public enum ConfigSchema {
             "runtime.handlers",
             nameDescription: "RuntimeClass handler name",
             doc:
-                "One table per RuntimeClass handler: the pod's `runtime_handler` (a RuntimeClass's `handler`) picks the table by name. When the file defines no handler, the two below exist; when it defines any, only those.",
+                "One table per RuntimeClass handler: the pod's `runtime_handler` (a RuntimeClass's `handler`) picks the table by name. When the file defines no handler, the three below exist (a handler whose binary is missing is reported \"not available on this node\"); when it defines any, only those.",
             blank: DaemonConfiguration.RuntimeHandler(),
             fields: [
                 .program(
@@ -184,10 +184,23 @@ public enum ConfigSchema {
                     doc:
                         "State directory passed as the runtime's `--root`. Empty means `<state_dir>/runtime/<handler>`."
                 ) { $0.runtimeRoot = $1 },
+                .boolean(
+                    "sandbox",
+                    default: false,
+                    doc:
+                        "The runtime runs a whole pod as one sandbox with a kernel of its own (gVisor's runsc, Kata): Skiff creates the pod's pause container through it at RunPodSandbox, and every container of the pod names that sandbox in the CRI annotations (`io.kubernetes.cri.container-type`, `io.kubernetes.cri.sandbox-id`). A runtime whose binary is named `runsc` is always run this way. See docs/runtimeclass.md."
+                ) { $0.sandbox = $1 },
+                .stringList(
+                    "runtime_args",
+                    default: [],
+                    doc:
+                        "Flags put before the subcommand in every call of the runtime, and given to conmon as `--runtime-arg`. For runsc 20221219 (Debian 12) on kernels ≥ 6.6: `[\"--network=host\"]`, since its own network stack refuses to start there (docs/runtimeclass.md)."
+                ) { $0.runtimeArguments = $1 },
             ],
             defaults: [
                 ("runc", [("runtime_path", .string("runc")), ("runtime_root", .string(""))]),
                 ("crun", [("runtime_path", .string("crun")), ("runtime_root", .string(""))]),
+                ("runsc", [("runtime_path", .string("runsc")), ("runtime_root", .string(""))]),
             ],
             validateName: { name in
                 name.isEmpty || name.contains("/") ? "a handler name must be non-empty and contain no '/'" : nil

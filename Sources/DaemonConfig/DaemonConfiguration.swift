@@ -44,10 +44,22 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var runtimePath = ""
         /// The runtime's `--root`; empty means `<state_dir>/runtime/<handler>`.
         public var runtimeRoot = ""
+        /// The runtime runs a whole pod as one sandbox (gVisor's runsc): the pod's first
+        /// container is its pause, and every container names it. runsc is one whatever this says.
+        public var sandbox = false
+        /// Flags put before the subcommand in every call of the runtime (`--network=host`).
+        public var runtimeArguments: [String] = []
 
-        public init(runtimePath: String = "", runtimeRoot: String = "") {
+        public init(
+            runtimePath: String = "",
+            runtimeRoot: String = "",
+            sandbox: Bool = false,
+            runtimeArguments: [String] = []
+        ) {
             self.runtimePath = runtimePath
             self.runtimeRoot = runtimeRoot
+            self.sandbox = sandbox
+            self.runtimeArguments = runtimeArguments
         }
     }
 

@@ -26,6 +26,8 @@ public struct NodeCheck: Sendable {
         public var filesystems: String
         public var overlayModuleAvailable: Bool
         public var seccompAvailable: Bool
+        /// What `PROGRAM --version` prints (first line), nil when it does not run.
+        public var programVersion: @Sendable (String) async -> String? = Node.versionLine(of:)
 
         public static func current() -> Node {
             let release = uname().map { "/lib/modules/\($0)/kernel/fs/overlayfs" } ?? ""
@@ -39,6 +41,17 @@ public struct NodeCheck: Sendable {
                 overlayModuleAvailable: !release.isEmpty && FileSystem.exists(release),
                 seccompAvailable: ((try? FileSystem.readText("/proc/self/status")) ?? "").contains("Seccomp:")
             )
+        }
+
+        /// `program --version`'s first line, within 10 s.
+        public static func versionLine(of program: String) async -> String? {
+            do {
+                let result = try await ChildProcess.run(program, arguments: ["--version"], timeout: .seconds(10))
+                guard result.status == 0, !result.timedOut else { return nil }
+                return result.stdoutText.split(whereSeparator: \.isNewline).first.map(String.init)
+            } catch {
+                return nil
+            }
         }
 
         private static func uname() -> String? {
@@ -61,7 +74,7 @@ public struct NodeCheck: Sendable {
         self.node = node
     }
 
-    public func run() -> [Finding] {
+    public func run() async -> [Finding] {
         var findings: [Finding] = []
         findings.append(
             node.isRoot
@@ -72,7 +85,7 @@ public struct NodeCheck: Sendable {
                     detail: "skiffd must run as root (it mounts, creates namespaces and cgroups)"
                 )
         )
-        findings += runtimeFindings()
+        findings += await runtimeFindings()
         findings += networkFindings()
         findings += cgroupFindings()
         findings.append(overlayFinding())
@@ -88,19 +101,27 @@ public struct NodeCheck: Sendable {
         return findings
     }
 
-    func runtimeFindings() -> [Finding] {
+    func runtimeFindings() async -> [Finding] {
         let handlers = RuntimeHandlerSet(configuration: configuration, lookup: node.resolveProgram)
-        var findings = handlers.handlers.map { handler in
+        var findings: [Finding] = []
+        for handler in handlers.handlers {
             let subject = "runtime handler \(handler.name)"
             if let path = handler.resolvedPath {
-                return Finding(outcome: .ok, subject: subject, detail: path)
+                findings.append(
+                    handler.sandboxed
+                        ? await sandboxFinding(handler, path: path)
+                        : Finding(outcome: .ok, subject: subject, detail: path)
+                )
+                continue
             }
             let isDefault = handler.name == handlers.defaultName
-            return Finding(
-                outcome: isDefault ? .failure : .warning,
-                subject: subject,
-                detail:
-                    "\(handler.configuredPath) not found\(isDefault ? " (it is the default handler)" : ""); apt-get install \(Self.debianPackage(for: handler.configuredPath))"
+            findings.append(
+                Finding(
+                    outcome: isDefault ? .failure : .warning,
+                    subject: subject,
+                    detail:
+                        "\(handler.configuredPath) not found\(isDefault ? " (it is the default handler)" : ""); apt-get install \(Self.debianPackage(for: handler.configuredPath))"
+                )
             )
         }
         let conmon = configuration.runtime.conmonPath
@@ -202,5 +223,46 @@ public struct NodeCheck: Sendable {
 
     static func debianPackage(for program: String) -> String {
         String(program.split(separator: "/").last ?? Substring(program))
+    }
+
+    /// A handler that runs pods as sandboxes (gVisor): it must run here, the shim must be
+    /// installed, and runsc releases before 20240807 cannot start their own network stack on
+    /// kernels where `net.core.rmem_default` is per network namespace (6.x) unless they are
+    /// told `--network=host` (or `none`).
+    func sandboxFinding(_ handler: RuntimeHandlerSet.Handler, path: String) async -> Finding {
+        let subject = "runtime handler \(handler.name)"
+        let shim = FileSystem.besideExecutable("skiff-sandbox-shim")
+        guard node.isExecutable(shim) else {
+            return Finding(
+                outcome: .warning,
+                subject: subject,
+                detail:
+                    "\(shim) is missing: the pods of this sandbox handler cannot run (scripts/setup-node.sh installs it)"
+            )
+        }
+        guard let version = await node.programVersion(path) else {
+            return Finding(
+                outcome: .warning,
+                subject: subject,
+                detail:
+                    "\(path) --version does not run; gVisor needs the ptrace platform (or systrap, runsc ≥ 20230227) and no KVM"
+            )
+        }
+        let networkChosen = handler.runtimeArguments.contains { $0 == "--network=host" || $0 == "--network=none" }
+        if let release = Self.runscRelease(version), release < 20_240_807, !networkChosen {
+            return Finding(
+                outcome: .warning,
+                subject: subject,
+                detail:
+                    "\(path) (\(version)) runs pods as gVisor sandboxes, but its own network stack cannot start on this kernel (\"cannot run with network enabled in root network namespace\"): set runtime_args = [\"--network=host\"] for this handler, or install runsc 20240807 or later"
+            )
+        }
+        return Finding(outcome: .ok, subject: subject, detail: "\(path) (\(version)), gVisor sandboxes")
+    }
+
+    /// runsc's release date from `runsc version 0.0~20221219.0` or `release-20240807.0`.
+    static func runscRelease(_ version: String) -> Int? {
+        let digits = version.split(whereSeparator: { !$0.isNumber }).first { $0.count == 8 }
+        return digits.flatMap { Int(String($0)) }
     }
 }

@@ -10,16 +10,34 @@ public struct RuntimeHandlerSet: Sendable {
         /// The executable found for it; nil when it is missing on this node.
         public var resolvedPath: String?
         public var root: String
+        /// The runtime runs a whole pod as one sandbox (gVisor): see `SandboxedPods`.
+        public var sandboxed: Bool = false
+        /// Flags before the subcommand in every call (`runtime_args`).
+        public var runtimeArguments: [String] = []
 
         /// A handler as an object's record kept it, for ending that object after the handler
         /// has left the configuration.
-        static func recorded(name: String, binary: String, root: String) -> Handler {
+        static func recorded(
+            name: String,
+            binary: String,
+            root: String,
+            sandboxed: Bool = false,
+            runtimeArguments: [String] = []
+        ) -> Handler {
             Handler(
                 name: name,
                 configuredPath: binary,
                 resolvedPath: FileSystem.isExecutableFile(binary) ? binary : nil,
-                root: root
+                root: root,
+                sandboxed: sandboxed,
+                runtimeArguments: runtimeArguments
             )
+        }
+
+        /// runsc runs pods as sandboxes whatever the configuration says: it cannot run a
+        /// container outside one.
+        static func runsPodsAsSandboxes(path: String, configured: Bool) -> Bool {
+            configured || path.split(separator: "/").last == "runsc"
         }
     }
 
@@ -29,13 +47,16 @@ public struct RuntimeHandlerSet: Sendable {
     public init(configuration: DaemonConfiguration, lookup: (String) -> String? = { ExecutableLookup.resolve($0) }) {
         defaultName = configuration.runtime.defaultHandler
         handlers = configuration.runtime.handlers.keys.sorted().map { name in
-            let configured = configuration.runtime.handlers[name]!.runtimePath
-            let path = configured.isEmpty ? name : configured
+            let entry = configuration.runtime.handlers[name]!
+            let path = entry.runtimePath.isEmpty ? name : entry.runtimePath
+            let resolved = lookup(path)
             return Handler(
                 name: name,
                 configuredPath: path,
-                resolvedPath: lookup(path),
-                root: configuration.runtimeRoot(of: name) ?? ""
+                resolvedPath: resolved,
+                root: configuration.runtimeRoot(of: name) ?? "",
+                sandboxed: Handler.runsPodsAsSandboxes(path: resolved ?? path, configured: entry.sandbox),
+                runtimeArguments: entry.runtimeArguments
             )
         }
     }

@@ -2,7 +2,7 @@ import ArgumentParser
 import DaemonConfig
 import RuntimeCore
 
-struct CheckCommand: ParsableCommand {
+struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check that this node has what skiffd needs, and say how to get what is missing."
@@ -10,8 +10,8 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var file: ConfigFileOption
 
-    func run() throws {
-        let findings = NodeCheck(configuration: try file.load()).run()
+    func run() async throws {
+        let findings = await NodeCheck(configuration: try file.load()).run()
         let width = findings.map(\.subject.count).max() ?? 0
         for finding in findings {
             let mark =

@@ -12,8 +12,9 @@ import Testing
         #expect(configuration.grpc.socketPath == "/run/skiff/skiff.sock")
         #expect(configuration.grpc.shutdownTimeout == .seconds(10))
         #expect(configuration.runtime.defaultHandler == "runc")
-        #expect(configuration.runtime.handlers.keys.sorted() == ["crun", "runc"])
+        #expect(configuration.runtime.handlers.keys.sorted() == ["crun", "runc", "runsc"])
         #expect(configuration.runtime.handlers["runc"]?.runtimePath == "runc")
+        #expect(configuration.runtime.handlers["runsc"] == .init(runtimePath: "runsc"))
         #expect(configuration.runtime.cgroupDriver == .cgroupfs)
         #expect(configuration.network.cniBinDirs == ["/usr/lib/cni", "/opt/cni/bin"])
         #expect(configuration.streaming.idleTimeout == .seconds(4 * 3600))
@@ -46,6 +47,10 @@ import Testing
             runtime_root = "/run/fast"
             [runtime.handlers.slow]
             runtime_path = "runc"
+            [runtime.handlers.kata]
+            runtime_path = "/opt/kata/bin/kata-runtime"
+            sandbox = true
+            runtime_args = ["--log-level=debug", "--systemd-cgroup"]
             [network]
             cni_bin_dirs = ["/opt/cni"]
             [images.registries."localhost:5000"]
@@ -63,11 +68,19 @@ import Testing
         #expect(configuration.grpc.shutdownTimeout == .seconds(90))
         #expect(configuration.runtime.cgroupDriver == .systemd)
         #expect(
-            configuration.runtime.handlers.keys.sorted() == ["fast", "slow"],
+            configuration.runtime.handlers.keys.sorted() == ["fast", "kata", "slow"],
             "a file with handlers replaces the defaults"
         )
         #expect(configuration.runtime.handlers["fast"] == .init(runtimePath: "/usr/bin/crun", runtimeRoot: "/run/fast"))
         #expect(configuration.runtimeRoot(of: "slow") == "/run/skiff/runtime/slow")
+        #expect(
+            configuration.runtime.handlers["kata"]
+                == .init(
+                    runtimePath: "/opt/kata/bin/kata-runtime",
+                    sandbox: true,
+                    runtimeArguments: ["--log-level=debug", "--systemd-cgroup"]
+                )
+        )
         #expect(configuration.network.cniBinDirs == ["/opt/cni"])
         #expect(
             configuration.images.registries["localhost:5000"] == .init(mirrors: ["mirror.local:5001"], insecure: true)

@@ -95,10 +95,13 @@ import Testing
         return mounts.split(separator: "\n").filter { $0.contains(daemon.directory) }.map(String.init)
     }
 
-    static func withNetworkedDaemon(_ body: (DaemonHarness, Network) async throws -> Void) async throws {
+    static func withNetworkedDaemon(
+        extraConfig: String = "",
+        _ body: (DaemonHarness, Network) async throws -> Void
+    ) async throws {
         let network = Network()
         defer { network.removeBridge() }
-        try await withDaemon(start: false) { daemon in
+        try await withDaemon(extraConfig: extraConfig, start: false) { daemon in
             try network.conflist(ipamDir: daemon.directory + "/ipam").write(
                 toFile: daemon.cniConfDir + "/10-test.conflist",
                 atomically: true,

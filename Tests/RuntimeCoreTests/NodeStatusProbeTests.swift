@@ -60,7 +60,9 @@ import Testing
             configuration: configuration,
             lookup: { $0 == "crun" ? nil : "/usr/sbin/\($0)" }
         )
-        #expect(handlers.handlers.map(\.name) == ["crun", "runc"])
+        #expect(handlers.handlers.map(\.name) == ["crun", "runc", "runsc"])
+        #expect(handlers.handler(named: "runsc")?.sandboxed == true, "runsc always runs pods as sandboxes")
+        #expect(handlers.handler(named: "runc")?.sandboxed == false)
         #expect(handlers.handler(named: "")?.name == "runc")
         #expect(handlers.handler(named: "runc")?.resolvedPath == "/usr/sbin/runc")
         #expect(handlers.handler(named: "crun")?.resolvedPath == nil)
@@ -88,23 +90,48 @@ import Testing
 
     static let unified = "25 1 0:23 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw"
 
-    @Test func aCompleteNodePasses() {
+    @Test func aCompleteNodePasses() async {
         let node = Self.node(
             programs: ["runc", "crun", "conmon", "bridge", "host-local", "loopback", "portmap"],
             mountinfo: Self.unified
         )
-        let findings = NodeCheck(configuration: .defaults, node: node).run()
+        let findings = await NodeCheck(configuration: .defaults, node: node).run()
         #expect(!findings.contains { $0.outcome == .failure }, "\(findings)")
         #expect(findings.contains { $0.subject == "cgroups" && $0.detail.contains("cgroup v2") })
     }
 
-    @Test func missingPiecesFailWithAFix() {
+    @Test func anOldRunscWithoutAChosenNetworkIsAWarningWithItsFix() async throws {
+        var node = Self.node(
+            programs: [
+                "runc", "crun", "runsc", "conmon", "bridge", "host-local", "loopback", "portmap", "skiff-sandbox-shim",
+            ],
+            mountinfo: Self.unified
+        )
+        node.programVersion = { _ in "runsc version 0.0~20221219.0" }
+        let finding = await NodeCheck(configuration: .defaults, node: node).run()
+            .first { $0.subject == "runtime handler runsc" }
+        #expect(finding?.outcome == .warning)
+        #expect(finding?.detail.contains("--network=host") == true, "\(String(describing: finding))")
+
+        var configuration = DaemonConfiguration.defaults
+        configuration.runtime.handlers["runsc"]?.runtimeArguments = ["--network=host"]
+        let chosen = await NodeCheck(configuration: configuration, node: node).run()
+            .first { $0.subject == "runtime handler runsc" }
+        #expect(chosen?.outcome == .ok, "\(String(describing: chosen))")
+        node.programVersion = { _ in "runsc version release-20240807.0" }
+        let newer = await NodeCheck(configuration: .defaults, node: node).run()
+            .first { $0.subject == "runtime handler runsc" }
+        #expect(newer?.outcome == .ok)
+        #expect(NodeCheck.runscRelease("runsc version 0.0~20221219.0") == 20_221_219)
+    }
+
+    @Test func missingPiecesFailWithAFix() async {
         let node = Self.node(
             programs: ["crun"],
             mountinfo: "34 30 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory",
             filesystems: ""
         )
-        let failures = NodeCheck(configuration: .defaults, node: node).run().filter { $0.outcome == .failure }
+        let failures = await NodeCheck(configuration: .defaults, node: node).run().filter { $0.outcome == .failure }
         let subjects = failures.map(\.subject)
         #expect(subjects.contains("runtime handler runc"))
         #expect(subjects.contains("conmon"))

@@ -4,7 +4,7 @@
 #
 #   run.sh SKIFFD [bench|full] [extra critest flags…]   e.g. full -ginkgo.focus='HostIpc|HostPID'
 #
-# skiffd needs skiff-pinns and skiff-pause beside it (as in .build/release).
+# skiffd needs skiff-pinns, skiff-pause and skiff-sandbox-shim beside it (as in .build/release).
 #
 #   bench  critest -benchmark, $PODS pods / $CONTAINERS containers, $PARALLEL at a time
 #          (podsNumberParallel / containersNumberParallel in the -benchmarking-params-file)
@@ -20,6 +20,8 @@
 #      CNI=bridge|none     a private bridge network (default) or an empty CNI conf dir
 #      TIMEOUT=3h          ginkgo suite timeout
 #      KEEP=1              keep /tmp/critest-skiff-XXXX (default: removed)
+#      EXTRA_TOML          appended to skiffd's config, e.g. a runsc handler for
+#                          `-runtime-handler runsc` (docs/runtimeclass.md)
 # Logs go to $CRITEST_DIR/logs/<mode>-<date>/ (critest.log, skiffd.log, skiff.toml, summary).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -68,6 +70,7 @@ cni_bin_dirs = ["/usr/lib/cni"]
 address = "127.0.0.1"
 port = 0
 $mirrors
+${EXTRA_TOML:-}
 EOF
 if [ "$CNI" = bridge ]; then
   cat > "$work/cni/10-critest.conflist" <<EOF

@@ -15,6 +15,9 @@ public struct MonitorRequest: Sendable {
     public var bundle: String
     public var runtimePath: String
     public var runtimeRoot: String
+    /// Flags the runtime gets after `--root` and before its subcommand (`runtime_args`, and
+    /// the sandbox shim's own).
+    public var runtimeArguments: [String] = []
     /// The CRI log file; empty for none (a log inside the bundle is used then).
     public var logPath: String
     public var exitDirectory: String
@@ -65,6 +68,9 @@ public struct ConmonMonitor: ContainerMonitor {
         var arguments = [
             "--api-version", "1", "--cid", request.id, "--cuuid", request.id, "--name", request.name,
             "--runtime", request.runtimePath, "--runtime-arg", "--root=\(request.runtimeRoot)",
+        ]
+        for argument in request.runtimeArguments { arguments += ["--runtime-arg", argument] }
+        arguments += [
             "--bundle", request.bundle, "--container-pidfile", request.bundle + "/pidfile",
             "--conmon-pidfile", request.bundle + "/conmon.pid", "--log-path", "k8s-file:\(logPath)",
             "--exit-dir", request.exitDirectory, "--socket-dir-path", request.socketDirectory,

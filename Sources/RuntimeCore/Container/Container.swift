@@ -49,6 +49,10 @@ public struct Container: Codable, Sendable, Equatable {
     /// The identity the container's process got (uid, primary gid, supplementary groups), for
     /// ContainerStatus.user; nil in records written before it was kept.
     public var user: UserResolver.Resolved? = nil
+    /// The handler's `runtime_args` and whether it runs pods as sandboxes, kept with the binary
+    /// for the same reason (nil in older records and for plain handlers without arguments).
+    public var runtimeArguments: [String]? = nil
+    public var runtimeSandboxed: Bool? = nil
 }
 
 extension Container {

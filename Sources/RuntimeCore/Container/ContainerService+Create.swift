@@ -114,6 +114,8 @@ extension ContainerService {
             runtimeBinary: runtimePath,
             runtimeRoot: handler.root
         )
+        if handler.sandboxed { container.runtimeSandboxed = true }
+        if !handler.runtimeArguments.isEmpty { container.runtimeArguments = handler.runtimeArguments }
         var leasedLayers: [Digest] = []
         var runtimeCreated = false
         do throws(SkiffError) {
@@ -192,13 +194,16 @@ extension ContainerService {
                 }
             }
             runtimeCreated = true
+            // A container inside a sandbox (gVisor) is stood for by the shim's holder process.
+            let sandboxed = (makeRuntime(handler) as? SandboxedRuntime).map { ($0.shim, $0.shimArguments()) }
             let started = try await monitor.create(
                 MonitorRequest(
                     id: id,
                     name: spec.name,
                     bundle: bundle,
-                    runtimePath: runtimePath,
+                    runtimePath: sandboxed?.0 ?? runtimePath,
                     runtimeRoot: handler.root,
+                    runtimeArguments: (sandboxed?.1 ?? []) + handler.runtimeArguments,
                     logPath: container.logPath,
                     exitDirectory: exits.directory,
                     socketDirectory: socketDirectory,

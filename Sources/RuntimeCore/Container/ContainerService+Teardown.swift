@@ -156,7 +156,15 @@ extension ContainerService {
                 "runtime handler \"\(container.runtimeHandler)\" of container \(container.id) is no longer configured and its record predates the runtime path being kept"
             )
         }
-        return makeRuntime(.recorded(name: container.runtimeHandler, binary: binary, root: root))
+        return makeRuntime(
+            .recorded(
+                name: container.runtimeHandler,
+                binary: binary,
+                root: root,
+                sandboxed: container.runtimeSandboxed ?? false,
+                runtimeArguments: container.runtimeArguments ?? []
+            )
+        )
     }
 
     // MARK: Pods

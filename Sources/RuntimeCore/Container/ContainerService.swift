@@ -110,13 +110,20 @@ public actor ContainerService {
         await recover()
     }
 
+    /// runc and crun as they are; runsc (and any `sandbox` handler) through `SandboxedRuntime`.
     public static let runcCompatible: @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime = { handler in
-        RuncCompatibleRuntime(
+        let base = RuncCompatibleRuntime(
             name: handler.name,
             binary: handler.resolvedPath ?? handler.configuredPath,
-            root: handler.root
+            root: handler.root,
+            globalArguments: handler.runtimeArguments
         )
+        guard handler.sandboxed else { return base }
+        return SandboxedRuntime(base: base, shim: sandboxShim)
     }
+
+    /// `skiff-sandbox-shim` next to the running executable (skiffd, or the test runner).
+    public static var sandboxShim: String { FileSystem.besideExecutable("skiff-sandbox-shim") }
 
     // MARK: Start
 

@@ -112,6 +112,7 @@ public struct ContainerSpecBuilder: Sendable {
             annotations: spec.annotations.isEmpty ? nil : spec.annotations
         )
         try apply(context.cdiEdits, to: &runtimeSpec)
+        if context.sandbox.runsInSandbox { placeInSandbox(&runtimeSpec, context) }
         return runtimeSpec
     }
 
@@ -182,6 +183,10 @@ public struct ContainerSpecBuilder: Sendable {
         try join("network", sandbox.namespaces?.network, host: sandbox.hostNetwork)
         try join("ipc", sandbox.namespaces?.ipc, host: sandbox.hostIPC)
         try join("uts", sandbox.namespaces?.uts, host: sandbox.hostNetwork)
+        if sandbox.runsInSandbox {
+            result += try sandboxPIDNamespace(context)
+            return result
+        }
         switch context.spec.security.pidMode {
         case .container:
             result.append(.init(type: "pid", path: nil))

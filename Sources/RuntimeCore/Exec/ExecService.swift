@@ -87,21 +87,20 @@ public struct ExecService: Sendable {
     {
         let exec = try await prepareExec(id, command: command, tty: tty, rpc: "Exec")
         let child: RunningChild
+        let runtime: any OCIRuntime
         do {
-            child = try containers.runtime(for: exec.container).startExec(
-                id: exec.container.id,
-                exec.runtimeExec(tty: tty)
-            )
+            runtime = try containers.runtime(for: exec.container)
+            child = try runtime.startExec(id: exec.container.id, exec.runtimeExec(tty: tty))
         } catch {
             exec.cleanUp()
             throw error
         }
         let kill: @Sendable () -> Void = {
-            // The runtime puts the exec'd process in a session of its own, so it is killed by the
-            // pid the runtime writes, with everything it started, while the runtime can still
-            // reap it; then the runtime's process group.
-            DedicatedThread.start {
-                let pid = RuncCompatibleRuntime.killExecTree(pidFile: exec.pidFile)
+            // The runtime puts the exec'd process in a session of its own (runsc: in the
+            // sandbox), so it is killed by what the runtime wrote of it, with everything it
+            // started, while the runtime can still reap it; then the runtime's process group.
+            Task {
+                let pid = await runtime.killExec(id: exec.container.id, exec.runtimeExec(tty: tty))
                 child.kill()
                 logger.debug(
                     "exec killed",
@@ -138,7 +137,7 @@ public struct ExecService: Sendable {
         /// Removes the exec's files from the bundle; the bundle goes with the container, so a
         /// file left (logged) costs nothing more.
         @Sendable func cleanUp() {
-            for path in [processFile, pidFile] {
+            for path in [processFile, pidFile, runtimeExec(tty: false).sandboxPIDFile] {
                 logger.logFailure(.warning, "cannot remove an exec's file", metadata: ["path": "\(path)"]) {
                     () throws(SystemCallError) in try FileSystem.removeIfPresent(path)
                 }

@@ -30,6 +30,10 @@ public protocol OCIRuntime: Sendable {
     /// (stdin/stdout are its master side), allocates the container's and relays between them,
     /// following resizes.
     func startExec(id: String, _ exec: OCIExec) throws(SkiffError) -> RunningChild
+    /// Kills an exec'd command and everything it started, by what the runtime wrote of it;
+    /// returns its pid when one was known. For a command whose runtime process timed out or
+    /// whose caller went away.
+    func killExec(id: String, _ exec: OCIExec) async -> Int32?
     /// Applies new `linux.resources` (a JSON file) to the running container's cgroup.
     func update(id: String, resourcesFile: String) async throws(SkiffError)
     /// The container's state; nil only when the runtime says it has no such container. Output
@@ -39,12 +43,24 @@ public protocol OCIRuntime: Sendable {
     func delete(id: String, force: Bool) async throws(SkiffError)
 }
 
+extension OCIRuntime {
+    /// runc's and crun's way: the exec'd command is a host process whose pid the runtime wrote.
+    public func killExec(id: String, _ exec: OCIExec) async -> Int32? {
+        let pidFile = exec.pidFile
+        return await DedicatedThread.run { RuncCompatibleRuntime.killExecTree(pidFile: pidFile) }
+    }
+}
+
 /// What `runtime exec` runs: the process spec (JSON, in the bundle), where the runtime writes the
 /// exec'd process's host pid, and whether it gets a terminal.
 public struct OCIExec: Sendable, Equatable {
     public var processFile: String
     public var pidFile: String
     public var tty: Bool
+
+    /// Where a sandbox runtime (runsc) writes the command's pid inside the sandbox; `pidFile`
+    /// then names runsc's own process.
+    public var sandboxPIDFile: String { pidFile + ".sandbox" }
 
     public init(processFile: String, pidFile: String, tty: Bool) {
         self.processFile = processFile
@@ -66,12 +82,21 @@ public struct RuncCompatibleRuntime: OCIRuntime {
     public let name: String
     public let binary: String
     public let root: String
+    /// The handler's `runtime_args`, before the subcommand of every call.
+    public let globalArguments: [String]
     public let commandTimeout: Duration
 
-    public init(name: String, binary: String, root: String, commandTimeout: Duration = .seconds(30)) {
+    public init(
+        name: String,
+        binary: String,
+        root: String,
+        globalArguments: [String] = [],
+        commandTimeout: Duration = .seconds(30)
+    ) {
         self.name = name
         self.binary = binary
         self.root = root
+        self.globalArguments = globalArguments
         self.commandTimeout = commandTimeout
     }
 
@@ -91,22 +116,35 @@ public struct RuncCompatibleRuntime: OCIRuntime {
         outputLimit: Int
     ) async throws(SkiffError) -> ChildProcess.Result {
         let pidFile = exec.pidFile
-        let result: ChildProcess.Result
+        // On a timeout or cancellation the command and its children die first, while the
+        // runtime is still their parent and reaps them; then the runtime.
+        return try await runExec(
+            execArguments(id: id, OCIExec(processFile: exec.processFile, pidFile: pidFile, tty: false)),
+            timeout: timeout,
+            outputLimit: outputLimit,
+            beforeKill: { Self.killExecTree(pidFile: pidFile) }
+        )
+    }
+
+    /// Runs `runtime exec` to its end, its output captured (each stream up to `outputLimit`).
+    func runExec(
+        _ arguments: [String],
+        timeout: Duration,
+        outputLimit: Int,
+        beforeKill: (@Sendable () -> Void)? = nil
+    ) async throws(SkiffError) -> ChildProcess.Result {
         do {
-            // On a timeout or cancellation the command and its children die first, while the
-            // runtime is still their parent and reaps them; then the runtime.
-            result = try await ChildProcess.run(
+            return try await ChildProcess.run(
                 binary,
-                arguments: execArguments(id: id, OCIExec(processFile: exec.processFile, pidFile: pidFile, tty: false)),
+                arguments: arguments,
                 environment: ["PATH=\(ExecutableLookup.fallbackPath)"],
                 timeout: timeout,
                 outputLimit: outputLimit,
-                options: .init(beforeKill: { Self.killExecTree(pidFile: pidFile) })
+                options: .init(beforeKill: beforeKill)
             )
         } catch {
             throw error.skiffError("cannot run the OCI runtime \(binary)", ifMissing: .failedPrecondition)
         }
-        return result
     }
 
     public func startExec(id: String, _ exec: OCIExec) throws(SkiffError) -> RunningChild {
@@ -143,7 +181,7 @@ public struct RuncCompatibleRuntime: OCIRuntime {
     }
 
     func execArguments(id: String, _ exec: OCIExec) -> [String] {
-        ["--root", root, "exec", "--process", exec.processFile, "--pid-file", exec.pidFile]
+        ["--root", root] + globalArguments + ["exec", "--process", exec.processFile, "--pid-file", exec.pidFile]
             + (exec.tty ? ["--tty"] : []) + [id]
     }
 
@@ -196,7 +234,7 @@ public struct RuncCompatibleRuntime: OCIRuntime {
         do {
             result = try await ChildProcess.run(
                 binary,
-                arguments: ["--root", root, "--log-format", "json"] + arguments,
+                arguments: ["--root", root, "--log-format", "json"] + globalArguments + arguments,
                 environment: ["PATH=\(ExecutableLookup.fallbackPath)"],
                 timeout: timeout
             )

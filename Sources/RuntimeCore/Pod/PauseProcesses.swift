@@ -6,8 +6,9 @@ import SkiffCommon
 /// The pause process of pods that share one PID namespace: `/pause` as PID 1, run by the pod's
 /// OCI runtime under conmon from one read-only root filesystem shared by every pod. Its
 /// container ID is `pause-<pod ID>`, its bundle `<pod directory>/pause`, and conmon writes its
-/// exit file as `pause-<pod ID>` into the exit directory. Pods that do not share a PID
-/// namespace run no process at all.
+/// exit file as `pause-<pod ID>` into the exit directory. In a pod run by a sandbox handler
+/// (gVisor) it is the sandbox's first container, which starts the sandbox itself. Other pods
+/// that do not share a PID namespace run no process at all.
 struct PauseProcesses: Sendable {
     var rootDir: String
     var pauseBinary: String
@@ -35,7 +36,15 @@ struct PauseProcesses: Sendable {
     func runtime(of sandbox: PodSandbox) -> (any OCIRuntime)? {
         if let handler = handlers.handler(named: sandbox.runtimeHandler) { return makeRuntime(handler) }
         guard let binary = sandbox.runtimeBinary, let root = sandbox.runtimeRoot else { return nil }
-        return makeRuntime(.recorded(name: sandbox.runtimeHandler, binary: binary, root: root))
+        return makeRuntime(
+            .recorded(
+                name: sandbox.runtimeHandler,
+                binary: binary,
+                root: root,
+                sandboxed: sandbox.runsInSandbox,
+                runtimeArguments: sandbox.runtimeArguments ?? []
+            )
+        )
     }
 
     /// The pause binary's root filesystem: one read-only directory shared by every pod.
@@ -86,6 +95,7 @@ struct PauseProcesses: Sendable {
                 bundle: bundle,
                 runtimePath: runtimePath,
                 runtimeRoot: handler.root,
+                runtimeArguments: handler.runtimeArguments,
                 logPath: "",
                 exitDirectory: exits.directory,
                 socketDirectory: socketDirectory,
@@ -128,6 +138,14 @@ struct PauseProcesses: Sendable {
         spec.linux.maskedPaths = nil
         spec.linux.readonlyPaths = nil
         spec.process.oomScoreAdj = max(-998, minimumOOMScoreAdj)
+        if sandbox.runsInSandbox {
+            // The sandbox (gVisor) starts with this container: the CRI annotations make it the
+            // root of the pod's sandbox, which the pod's containers name.
+            spec.annotations = ContainerSpecBuilder.sandboxAnnotations(
+                of: sandbox,
+                sandboxContainerID: Self.id(of: sandbox)
+            )
+        }
         return spec
     }
 

@@ -70,7 +70,8 @@ public actor PodService {
 
     // MARK: Run
 
-    /// RunPodSandbox: the sandbox, then its pause process when the pod shares PIDs. Runs to its
+    /// RunPodSandbox: the sandbox, then its pause process when the pod shares PIDs or runs in a
+    /// sandbox of its handler (gVisor: the pause is the sandbox's first container). Runs to its
     /// end even when the caller gives up, and a retry gets the pod it made (`CreationLedger`).
     public func run(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
         let sandboxes = self.sandboxes
@@ -92,7 +93,7 @@ public actor PodService {
     /// One RunPodSandbox. A pause that cannot start undoes the sandbox.
     private func runOnce(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
         var sandbox = try await sandboxes.run(spec)
-        guard spec.sharedPID && !spec.hostPID else { return sandbox }
+        guard sandbox.hasPause else { return sandbox }
         do {
             let pid = try await pauses.start(for: sandbox)
             try await sandboxes.recordPause(sandbox.id, pid: pid)
@@ -187,7 +188,7 @@ public actor PodService {
         // skiffd died between the pod's record and its pause: RunPodSandbox never answered, so
         // no client knows the pod; it goes, and the client's retry makes it anew.
         for sandbox in await sandboxes.list(state: .ready)
-        where sandbox.sharedPID == true && !sandbox.hostPID && sandbox.pausePID == nil {
+        where sandbox.hasPause && sandbox.pausePID == nil {
             logger.warning(
                 "removing a pod whose pause process was being started when skiffd stopped",
                 metadata: ["id": "\(sandbox.id)"]

@@ -147,6 +147,20 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     /// process can be ended after the handler has left the configuration (nil in older records).
     public var runtimeBinary: String?
     public var runtimeRoot: String?
+    /// The handler's `runtime_args` when the pod was created (nil: none, or an older record).
+    public var runtimeArguments: [String]? = nil
+    /// The pod runs in its handler's sandbox (gVisor): its pause container is the sandbox and
+    /// its containers run inside it (nil: an ordinary pod, or an older record).
+    public var sandboxed: Bool? = nil
+}
+
+extension PodSandbox {
+    /// Whether the pod runs in a sandbox of its handler (gVisor).
+    public var runsInSandbox: Bool { sandboxed == true }
+
+    /// Whether the pod has a pause process: a sandbox's first container, or PID 1 of the
+    /// PID namespace its containers share.
+    var hasPause: Bool { runsInSandbox || (sharedPID == true && !hostPID) }
 }
 
 extension PodSandbox {

@@ -43,7 +43,11 @@ extension SandboxService {
                 await markNotReady(sandbox.id, reason: "its pinned namespaces are gone")
                 continue
             }
-            guard !sandbox.hostNetwork, let netns = sandbox.namespaces?.network, !sandbox.ips.isEmpty else { continue }
+            // gVisor's own network stack takes the addresses off the pod's interfaces and serves
+            // them itself: for such pods the running sandbox (PodService) is the evidence.
+            guard !sandbox.hostNetwork, !sandbox.runsInSandbox, let netns = sandbox.namespaces?.network,
+                !sandbox.ips.isEmpty
+            else { continue }
             if let problem = await Self.missingAddresses(sandbox.ips, inNamespace: netns) {
                 await markNotReady(sandbox.id, reason: problem)
             }

@@ -76,6 +76,7 @@ public actor SandboxService {
                 "runtime handler \"\(handler.name)\" cannot run pods with a user namespace on this node (its runtime must list the user namespace in `features`, and the node must make idmapped mounts of root_dir); RuntimeStatus lists the handlers that can"
             )
         }
+        if handler.sandboxed { try spec.checkRunsInSandbox(of: handler.name) }
         let key = "\(spec.namespace)/\(spec.name)/\(spec.uid)/\(spec.attempt)"
         let duplicate = SkiffError(
             .alreadyExists,
@@ -127,6 +128,8 @@ public actor SandboxService {
             runtimeRoot: handler.root
         )
         sandbox.userNamespace = userNamespace
+        if handler.sandboxed { sandbox.sandboxed = true }
+        if !handler.runtimeArguments.isEmpty { sandbox.runtimeArguments = handler.runtimeArguments }
         do throws(SkiffError) {
             do {
                 try FileSystem.makeDirectories(directory, mode: 0o711)
@@ -138,7 +141,7 @@ public actor SandboxService {
                 ipc: !spec.hostIPC,
                 uts: !spec.hostNetwork,
                 hostname: spec.hostNetwork ? nil : sandbox.hostname,
-                sysctls: spec.sysctls,
+                sysctls: Self.sysctls(of: spec, handler: handler),
                 userNamespace: userNamespace
             )
             if request.network || request.ipc || request.uts {
@@ -178,6 +181,22 @@ public actor SandboxService {
         )
         return sandbox
     }
+
+    /// The pod's sysctls. A gVisor sandbox on the host's network stack (`--network=host`)
+    /// binds its sockets through the host kernel from a process with no capabilities, so a
+    /// server on a port below 1024 (nginx on 80) is refused: the pod's own network namespace
+    /// lets every process bind any port, as the sandbox's kernel does its own checks.
+    static func sysctls(of spec: SandboxSpec, handler: RuntimeHandlerSet.Handler) -> [String: String] {
+        var sysctls = spec.sysctls
+        if handler.sandboxed, !spec.hostNetwork, handler.runtimeArguments.contains("--network=host"),
+            sysctls[unprivilegedPortStart] == nil
+        {
+            sysctls[unprivilegedPortStart] = "0"
+        }
+        return sysctls
+    }
+
+    static let unprivilegedPortStart = "net.ipv4.ip_unprivileged_port_start"
 
     // MARK: Stop, remove
 

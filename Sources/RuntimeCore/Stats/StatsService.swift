@@ -39,7 +39,7 @@ public actor StatsService {
     }
 
     public func stats(of id: String) async throws(SkiffError) -> ContainerUsage {
-        usage(of: try await containers.current(id))
+        await usage(of: try await containers.current(id))
     }
 
     public func stats(
@@ -51,8 +51,12 @@ public actor StatsService {
         // Samples of containers that are gone go with them.
         let known = Set(all.map(\.id))
         cpuSamples = cpuSamples.filter { known.contains($0.key) }
-        return await containers.list(idPrefix: idPrefix, sandboxID: sandboxID, labels: labels)
-            .filter { $0.state == .running }.map(usage(of:))
+        var result: [ContainerUsage] = []
+        for container in await containers.list(idPrefix: idPrefix, sandboxID: sandboxID, labels: labels)
+        where container.state == .running {
+            result.append(await usage(of: container))
+        }
+        return result
     }
 
     public func podStats(of id: String) async throws(SkiffError) -> PodUsage {
@@ -68,7 +72,10 @@ public actor StatsService {
     }
 
     func podUsage(_ sandbox: PodSandbox) async -> PodUsage {
-        let containers = await containers.list(sandboxID: sandbox.id).filter { $0.state == .running }.map(usage(of:))
+        var containers: [ContainerUsage] = []
+        for container in await self.containers.list(sandboxID: sandbox.id) where container.state == .running {
+            containers.append(await usage(of: container))
+        }
         let interfaces =
             if let netns = sandbox.namespaces?.network, !sandbox.hostNetwork {
                 await PodNetworkStats.read(networkNamespace: netns)
@@ -83,9 +90,12 @@ public actor StatsService {
         )
     }
 
-    func usage(of container: Container) -> ContainerUsage {
+    func usage(of container: Container) async -> ContainerUsage {
         let now = WallClock.nanoseconds()
-        let cgroup = cgroupLayout.flatMap { CgroupReader(layout: $0).usage(ofCgroup: container.cgroupsPath) }
+        let cgroup =
+            container.runtimeSandboxed == true
+            ? await sandboxedUsage(of: container)
+            : cgroupLayout.flatMap { CgroupReader(layout: $0).usage(ofCgroup: container.cgroupsPath) }
         var nanoCores: UInt64?
         if let cpu = cgroup?.cpuUsageNanos, let timestamp = cgroup?.timestampNanos {
             if let previous = cpuSamples[container.id], timestamp > previous.timestamp, cpu >= previous.usage {
@@ -104,5 +114,27 @@ public actor StatsService {
             writableLayerMountpoint: containers.options.rootDir,
             timestamp: now
         )
+    }
+
+    /// A container in a gVisor sandbox: its cgroup stays empty, so its usage is the sentry's
+    /// (`runsc events --stats`). Memory is the sandbox's, reported for each of its containers.
+    private func sandboxedUsage(of container: Container) async -> CgroupUsage? {
+        do throws(SkiffError) {
+            guard let runtime = try containers.runtime(for: container) as? SandboxedRuntime else { return nil }
+            let usage = try await runtime.stats(id: container.id)
+            return CgroupUsage(
+                timestampNanos: WallClock.nanoseconds(),
+                cpuUsageNanos: usage.cpuNanoseconds,
+                memoryUsageBytes: usage.memoryBytes,
+                memoryWorkingSetBytes: usage.memoryBytes,
+                pids: usage.processes
+            )
+        } catch {
+            logger.debug(
+                "cannot read a sandboxed container's usage",
+                metadata: ["id": "\(container.id)", "error": "\(error)"]
+            )
+            return nil
+        }
     }
 }

@@ -149,3 +149,20 @@ extension SandboxSpec {
         }
     }
 }
+
+extension SandboxSpec {
+    /// What a pod run in a gVisor sandbox cannot have: the sandbox has its own kernel, so it
+    /// cannot share the node's PID namespace, and its user namespace is the sentry's affair.
+    func checkRunsInSandbox(of handler: String) throws(SkiffError) {
+        if hostPID {
+            throw SkiffError.invalidArgument(
+                "runtime handler \"\(handler)\" runs the pod in a sandbox with its own kernel, which cannot share the node's PID namespace (namespace_options.pid NODE)"
+            )
+        }
+        if userNamespace.map({ $0.mode != .node }) == true {
+            throw SkiffError.invalidArgument(
+                "runtime handler \"\(handler)\" runs the pod in a sandbox with its own kernel; userns_options mode POD is not supported with it"
+            )
+        }
+    }
+}

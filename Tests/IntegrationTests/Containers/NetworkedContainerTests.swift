@@ -24,6 +24,7 @@ import Testing
     static func withNetworkedPod(
         _ name: String,
         handler: String,
+        extraConfig: String = "",
         configure: (inout Runtime_V1_PodSandboxConfig) -> Void,
         _ body: (ContainerHarness, _ podIP: String, Runtime_V1_PodSandboxConfig) async throws -> Void
     ) async throws {
@@ -36,7 +37,7 @@ import Testing
                 tag: "1.0"
             )
         }
-        try await PodSandboxTests.withNetworkedDaemon { daemon, _ in
+        try await PodSandboxTests.withNetworkedDaemon(extraConfig: extraConfig) { daemon, _ in
             var pull = Runtime_V1_PullImageRequest()
             pull.image.image = "\(registry.host)/skiff/busybox:1.0"
             let image = try await daemon.images { try await $0.pullImage(pull) }.imageRef
@@ -62,26 +63,23 @@ import Testing
         }
     }
 
+    /// A directory on the node with `page` as its index.html, mounted read-only at /www.
+    static func webRoot(_ daemon: DaemonHarness, page: String) throws -> Runtime_V1_Mount {
+        try FileManager.default.createDirectory(atPath: daemon.directory + "/www", withIntermediateDirectories: true)
+        try page.write(toFile: daemon.directory + "/www/index.html", atomically: false, encoding: .utf8)
+        var mount = Runtime_V1_Mount()
+        mount.hostPath = daemon.directory + "/www"
+        mount.containerPath = "/www"
+        mount.readonly = true
+        return mount
+    }
+
     @Test func aContainerSeesThePodsNetworkAndAnotherPodReachesIt() async throws {
         try await Self.withNetworkedPod("served") { harness, podIP in
             let daemon = harness.daemon
-            try FileManager.default.createDirectory(
-                atPath: daemon.directory + "/www",
-                withIntermediateDirectories: true
-            )
-            try "served by a container\n".write(
-                toFile: daemon.directory + "/www/index.html",
-                atomically: false,
-                encoding: .utf8
-            )
+            let webRoot = try Self.webRoot(daemon, page: "served by a container\n")
             let server = try await harness.run(
-                harness.config("httpd", ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]) { config in
-                    var mount = Runtime_V1_Mount()
-                    mount.hostPath = daemon.directory + "/www"
-                    mount.containerPath = "/www"
-                    mount.readonly = true
-                    config.mounts = [mount]
-                }
+                harness.config("httpd", ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]) { $0.mounts = [webRoot] }
             )
             let addresses = String(
                 decoding: try await harness.execSync(server, ["/bin/cat", "/proc/net/fib_trie"]).stdout,
