@@ -17,7 +17,11 @@ bench_cleanup() {
   [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null || true
   for root in "$work"/state/runtime/*; do
     [ -d "$root" ] || continue
-    for id in $(ls "$root"); do runc --root "$root" delete --force "$id" 2>/dev/null || true; done
+    case "$root" in
+      *.holders) continue ;;
+      */runsc) for id in $(runsc --root "$root" list -q 2>/dev/null); do runsc --root "$root" delete --force "$id" 2>/dev/null || true; done ;;
+      *) for id in $(ls "$root"); do runc --root "$root" delete --force "$id" 2>/dev/null || true; done ;;
+    esac
   done
   pkill -9 -f "conmon.*$work" 2>/dev/null || true
   grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
@@ -37,11 +41,13 @@ start_registry_with_fixture() {
   "$bin/skiff-fixture" standard --registry "http://127.0.0.1:$registry_port" --repository bench/busybox --tag v1 >/dev/null
 }
 
-# Starts skiffd with its root, state, socket and CNI conf dir under $work.
+# Starts skiffd with its root, state, socket and CNI conf dir under $work (and $1's TOML).
 start_skiffd() {
   mkdir -p "$work/cni"
   printf 'root_dir = "%s/root"\nstate_dir = "%s/state"\nlog_level = "warning"\n[grpc]\nsocket = "%s/state/skiff.sock"\n[network]\ncni_conf_dir = "%s/cni"\n' \
     "$work" "$work" "$work" "$work" > "$work/skiff.toml"
+  # $1: more TOML (e.g. handlers), appended.
+  [ $# -gt 0 ] && printf '%s\n' "$1" >> "$work/skiff.toml"
   "${SKIFFD:-$bin/skiffd}" --config "$work/skiff.toml" 2>"$work/skiffd.log" &
   skiffd_pid=$!
   for _ in $(seq 1 100); do "$bin/skiff" version --socket "$work/state/skiff.sock" >/dev/null 2>&1 && break; sleep 0.05; done

@@ -13,7 +13,7 @@ import RuntimeCore
 struct SkiffBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skiff-bench",
-        subcommands: [Sandboxes.self, Containers.self, Streaming.self, Soak.self]
+        subcommands: [Sandboxes.self, Containers.self, Streaming.self, Soak.self, Handlers.self]
     )
 
     struct Sandboxes: AsyncParsableCommand {

@@ -48,6 +48,25 @@ import Testing
         #expect(plain.mounts.first { $0.destination == "/dev/shm" }?.type == "bind")
     }
 
+    @Test func capabilitiesTheSandboxDoesNotKnowAreLeftOutOrRefusedByName() throws {
+        var privileged = ContainerSpec(name: "p", image: "img")
+        privileged.command = ["/app"]
+        privileged.security.privileged = true
+        let built = try ContainerSpecBuilder.build(
+            ContainerSpecBuilderTests.context(privileged, sandbox: Self.sandboxedPod())
+        )
+        let bounding = built.process.capabilities?.bounding ?? []
+        #expect(bounding.contains("CAP_SYS_ADMIN") && bounding.contains("CAP_AUDIT_READ"))
+        #expect(!bounding.contains("CAP_BPF") && !bounding.contains("CAP_PERFMON"), "\(bounding)")
+        var named = privileged
+        named.security.privileged = false
+        named.security.capabilitiesAdd = ["bpf"]
+        let refused = #expect(throws: SkiffError.self) {
+            try ContainerSpecBuilder.build(ContainerSpecBuilderTests.context(named, sandbox: Self.sandboxedPod()))
+        }
+        #expect(refused?.code == .invalidArgument && refused?.message.contains("bpf") == true)
+    }
+
     @Test func pidNamespacesAreTheSandboxKernels() throws {
         func pid(_ mode: ContainerSpec.PIDMode, sharedPID: Bool) throws -> [String] {
             var spec = ContainerSpec(name: "c", image: "img")

@@ -40,7 +40,7 @@ extension ContainerSpecBuilder {
 
     /// The annotations naming the sandbox, over the kubelet's (a pod's own annotation must not
     /// send the container into another pod's sandbox), and /dev/shm as the sandbox's tmpfs.
-    static func placeInSandbox(_ spec: inout RuntimeSpec, _ context: Context) {
+    static func placeInSandbox(_ spec: inout RuntimeSpec, _ context: Context) throws(SkiffError) {
         let sandbox = context.sandbox
         var annotations = spec.annotations ?? [:]
         annotations[SandboxAnnotation.containerType] = "container"
@@ -58,6 +58,42 @@ extension ContainerSpecBuilder {
             spec.mounts[index].type = "tmpfs"
             spec.mounts[index].options = ["rw", "nosuid", "noexec", "nodev"]
         }
+        // A read-only volume in gVisor is read-only with everything below it (the gofer serves
+        // it so): `rro` is plain `ro` there, and runsc refuses the option itself.
+        for index in spec.mounts.indices {
+            spec.mounts[index].options = spec.mounts[index].options?.map { $0 == "rro" ? "ro" : $0 }
+        }
+        try limitCapabilities(&spec, to: sandboxCapabilities, handler: sandbox.runtimeHandler, context.spec)
+    }
+
+    /// The capabilities runsc 20221219 knows: through CAP_AUDIT_READ (37). It refuses a spec
+    /// naming CAP_PERFMON, CAP_BPF or CAP_CHECKPOINT_RESTORE, which a privileged container or
+    /// `add: ALL` brings from the node's kernel.
+    static let sandboxCapabilities = Set(CapabilitySet.knownNames.prefix(38))
+
+    /// Leaves out of the process's sets what the sandbox does not know; one the container asks
+    /// for by name is refused instead, naming it.
+    static func limitCapabilities(
+        _ spec: inout RuntimeSpec,
+        to known: Set<String>,
+        handler: String,
+        _ container: ContainerSpec
+    ) throws(SkiffError) {
+        for name in container.security.capabilitiesAdd {
+            let canonical = name.uppercased().hasPrefix("CAP_") ? name.uppercased() : "CAP_" + name.uppercased()
+            guard canonical == "CAP_ALL" || known.contains(canonical) else {
+                throw SkiffError.invalidArgument(
+                    "capability \(name) is not supported by runtime handler \"\(handler)\" (a gVisor sandbox knows capabilities through CAP_AUDIT_READ)"
+                )
+            }
+        }
+        guard var capabilities = spec.process.capabilities else { return }
+        capabilities.bounding = capabilities.bounding.filter(known.contains)
+        capabilities.effective = capabilities.effective.filter(known.contains)
+        capabilities.permitted = capabilities.permitted.filter(known.contains)
+        capabilities.inheritable = capabilities.inheritable?.filter(known.contains)
+        capabilities.ambient = capabilities.ambient?.filter(known.contains)
+        spec.process.capabilities = capabilities
     }
 
     /// PID namespaces inside a sandbox: no entry shares the sandbox's (the pod's shared one), an

@@ -112,7 +112,7 @@ public struct ContainerSpecBuilder: Sendable {
             annotations: spec.annotations.isEmpty ? nil : spec.annotations
         )
         try apply(context.cdiEdits, to: &runtimeSpec)
-        if context.sandbox.runsInSandbox { placeInSandbox(&runtimeSpec, context) }
+        if context.sandbox.runsInSandbox { try placeInSandbox(&runtimeSpec, context) }
         return runtimeSpec
     }
 

@@ -141,8 +141,10 @@ public struct UserResolver: Sendable {
             }
             extra.append(gid)
         }
+        // Sorted, as the kernel keeps a process's groups (setgroups sorts them); a runtime with
+        // a kernel of its own (gVisor) keeps the order it is given, and `id -G` shows it.
         var seen = Set<UInt32>([resolved.gid])
-        resolved.additionalGids = extra.filter { seen.insert($0).inserted }
+        resolved.additionalGids = extra.filter { seen.insert($0).inserted }.sorted()
         return resolved
     }
 }

@@ -73,5 +73,13 @@ public enum OCIRuntimeFeatureProbe {
 
 extension RuntimeHandlerSet.Handler {
     /// What this handler's runtime can do, as probed at start.
-    public var features: OCIRuntimeFeatures { OCIRuntimeFeatureProbe.features(of: resolvedPath) }
+    public var features: OCIRuntimeFeatures {
+        var features = OCIRuntimeFeatureProbe.features(of: resolvedPath)
+        // A gVisor sandbox's read-only volumes are read-only all the way down: `rro` is given
+        // to it as `ro` (ContainerSpecBuilder+Sandbox).
+        if sandboxed && !features.recursiveReadOnlyMounts {
+            features.mountOptions = (features.mountOptions ?? []) + ["rro"]
+        }
+        return features
+    }
 }

@@ -42,9 +42,10 @@ import Testing
     static func fetch(_ url: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "--max-time", "5", url]
+        process.arguments = ["-sS", "--max-time", "5", url]
         let pipe = Pipe()
         process.standardOutput = pipe
+        process.standardError = pipe
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -91,7 +92,12 @@ import Testing
             #expect(exit.exitCode == 7)
 
             // The node reaches the server at the pod's IP.
-            #expect(try Self.fetch("http://\(podIP):8080/") == "served inside gVisor\n")
+            var fetched = ""
+            for _ in 0..<20 where !fetched.hasPrefix("served") {
+                fetched = try Self.fetch("http://\(podIP):8080/")
+                if !fetched.hasPrefix("served") { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(fetched == "served inside gVisor\n")
 
             // An exec past its timeout is killed inside the sandbox, not only runsc's process.
             await #expect(throws: RPCError.self) {
@@ -106,6 +112,32 @@ import Testing
             let stats = try await daemon.runtime { try await $0.containerStats(statsRequest) }.stats
             #expect(stats.cpu.usageCoreNanoSeconds.value > 0, "\(stats.cpu)")
             #expect(stats.memory.workingSetBytes.value > 0, "\(stats.memory)")
+
+            // Port-forward into the pod's network namespace, and an interactive exec on a terminal.
+            // (busybox httpd on gVisor's host network now and then answers a connection with
+            // nothing, from the node as from the pod: each fetch is tried again, as a client would.)
+            var forwarded: [String: Any] = [:]
+            var head = ""
+            for _ in 0..<20 where !head.contains("served inside gVisor") {
+                forwarded = try await PortForwardStreamTests.forward(
+                    try await PortForwardStreamTests.url(daemon, harness.podID),
+                    port: 8080,
+                    websocket: false
+                )
+                head = PortForwardStreamTests.results(forwarded).first?["data_head"] as? String ?? ""
+            }
+            #expect(head.contains("served inside gVisor"), "\(forwarded)")
+            let url = try await ExecStreamTests.execURL(
+                harness,
+                server,
+                // gVisor gives the command the runtime's terminal as a host file: a terminal
+                // (isatty) with no name under /dev/pts, so `tty` would say "not a tty".
+                ["/bin/sh", "-c", "test -t 0 && test -t 1 && echo on-a-terminal; exit 6"],
+                stdin: false,
+                tty: true
+            )
+            let interactive = try await SPDYExecStreamTests.client(url, ["--tty", "--steps", "wait:on-a-terminal"])
+            #expect((interactive["stdout"] as? String ?? "").contains("on-a-terminal"), "\(interactive)")
 
             // Stop: the server ends by its stop signal inside the sandbox.
             try await harness.stop(server, timeout: 10)
