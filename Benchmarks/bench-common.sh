@@ -24,8 +24,25 @@ bench_cleanup() {
     esac
   done
   pkill -9 -f "conmon.*$work" 2>/dev/null || true
+  pkill -9 -f "skiff-sandbox-shim.*$work" 2>/dev/null || true
   grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  [ -n "$bridge" ] && ip link del "$bridge" 2>/dev/null || true
   rm -rf "$work"
+}
+
+# A CNI bridge network of the run's own (name and /24 random) in $work/cni; sets $bridge, which
+# bench_cleanup deletes.
+bridge=""
+write_bridge_network() {
+  bridge="skb$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  mkdir -p "$work/cni"
+  cat > "$work/cni/10-bench.conflist" <<JSON
+{"cniVersion":"1.0.0","name":"$bridge","plugins":[
+  {"type":"bridge","bridge":"$bridge","isGateway":true,"ipMasq":false,
+   "ipam":{"type":"host-local","ranges":[[{"subnet":"10.252.$((RANDOM % 250 + 1)).0/24"}]],"dataDir":"$work/ipam"}},
+  {"type":"portmap","capabilities":{"portMappings":true}},
+  {"type":"loopback"}]}
+JSON
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -10,21 +10,10 @@ count=${1:-20}
 handlers=${2:-runc,crun,runsc}
 bench_name=rcbench
 source "$(dirname "$0")/bench-common.sh"
-bridge="skr$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-cleanup() {
-  bench_cleanup
-  ip link del "$bridge" 2>/dev/null || true
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 start_registry_with_fixture
-mkdir -p "$work/cni" "$work/logs"
-cat > "$work/cni/10-bench.conflist" <<JSON
-{"cniVersion":"1.0.0","name":"$bridge","plugins":[
-  {"type":"bridge","bridge":"$bridge","isGateway":true,"ipMasq":false,
-   "ipam":{"type":"host-local","ranges":[[{"subnet":"10.252.$((RANDOM % 250 + 1)).0/24"}]],"dataDir":"$work/ipam"}},
-  {"type":"portmap","capabilities":{"portMappings":true}},
-  {"type":"loopback"}]}
-JSON
+write_bridge_network
+mkdir -p "$work/logs"
 start_skiffd '[runtime.handlers.runc]
 runtime_path = "runc"
 [runtime.handlers.crun]

@@ -15,22 +15,15 @@ mib=${2:-256}
 rounds=${3:-5}
 bench_name=stbench
 source "$(dirname "$0")/bench-common.sh"
-bridge="skb$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 forward_pid=""
 cleanup() {
   [ -n "$forward_pid" ] && kill "$forward_pid" 2>/dev/null || true
   bench_cleanup
-  ip link del "$bridge" 2>/dev/null || true
 }
 trap cleanup EXIT
 start_registry_with_fixture
-mkdir -p "$work/cni" "$work/scratch"
-cat > "$work/cni/10-bench.conflist" <<JSON
-{"cniVersion":"1.0.0","name":"$bridge","plugins":[
-  {"type":"bridge","bridge":"$bridge","isGateway":true,"ipMasq":false,
-   "ipam":{"type":"host-local","ranges":[[{"subnet":"10.252.$((RANDOM % 250 + 1)).0/24"}]],"dataDir":"$work/ipam"}},
-  {"type":"loopback"}]}
-JSON
+mkdir -p "$work/scratch"
+write_bridge_network
 start_skiffd
 echo "$(nproc) cores; runc $(runc --version | head -1 | awk '{print $3}')"
 "$bin/skiff-bench" streaming --socket "$work/state/skiff.sock" --image "127.0.0.1:$registry_port/bench/busybox:v1" \

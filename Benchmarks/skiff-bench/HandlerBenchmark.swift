@@ -31,7 +31,9 @@ extension SkiffBench {
                 var pull = Runtime_V1_PullImageRequest()
                 pull.image.image = image
                 let imageID = try await Runtime_V1_ImageService.Client(wrapping: client).pullImage(pull).imageRef
-                print("handler  RunPodSandbox p50/p95   CreateContainer p50/p95   StartContainer p50/p95   all three p50/p95   Stop+Remove p50")
+                print(
+                    "handler  RunPodSandbox p50/p95   CreateContainer p50/p95   StartContainer p50/p95   all three p50/p95   Stop+Remove p50"
+                )
                 for handler in handlers.split(separator: ",").map(String.init) {
                     var timings = Timings()
                     for index in 0..<count {

@@ -254,7 +254,7 @@ public struct NodeCheck: Sendable {
                 outcome: .warning,
                 subject: subject,
                 detail:
-                    "\(path) (\(version)) runs pods as gVisor sandboxes, but its own network stack cannot start on this kernel (\"cannot run with network enabled in root network namespace\"): set runtime_args = [\"--network=host\"] for this handler, or install runsc 20240807 or later"
+                    "\(path) (\(version)) runs pods as gVisor sandboxes, but its own network stack does not start on kernels that give each network namespace its own net.core.rmem_default (6.x: \"cannot run with network enabled in root network namespace\"): set runtime_args = [\"--network=host\"] for this handler, or install runsc 20240807 or later"
             )
         }
         return Finding(outcome: .ok, subject: subject, detail: "\(path) (\(version)), gVisor sandboxes")

@@ -50,7 +50,7 @@ import Testing
         #expect(response.status.conditions[0].status)
         #expect(!response.status.conditions[1].status)
         #expect(response.status.conditions[1].reason == "NetworkPluginNotReady")
-        #expect(response.runtimeHandlers.map(\.name) == ["crun", "", "runc"])
+        #expect(response.runtimeHandlers.map(\.name) == ["crun", "", "runc", "runsc"])
         #expect(response.info["config"]?.contains("\"defaultHandler\":\"runc\"") == true)
     }
 

@@ -65,6 +65,13 @@ import Testing
             try ContainerSpecBuilder.build(ContainerSpecBuilderTests.context(named, sandbox: Self.sandboxedPod()))
         }
         #expect(refused?.code == .invalidArgument && refused?.message.contains("bpf") == true)
+
+        var propagating = privileged
+        propagating.mounts = [.init(containerPath: "/shared", hostPath: "/srv/shared", propagation: .bidirectional)]
+        let bidirectional = #expect(throws: SkiffError.self) {
+            try ContainerSpecBuilder.build(ContainerSpecBuilderTests.context(propagating, sandbox: Self.sandboxedPod()))
+        }
+        #expect(bidirectional?.code == .invalidArgument && bidirectional?.message.contains("/shared") == true)
     }
 
     @Test func pidNamespacesAreTheSandboxKernels() throws {

@@ -42,6 +42,13 @@ extension ContainerSpecBuilder {
     /// send the container into another pod's sandbox), and /dev/shm as the sandbox's tmpfs.
     static func placeInSandbox(_ spec: inout RuntimeSpec, _ context: Context) throws(SkiffError) {
         let sandbox = context.sandbox
+        // Mounts made inside the sandbox's kernel never reach the node's (and runsc refuses an
+        // rshared root): said by name rather than as runsc's error at creation.
+        if let mount = context.spec.mounts.first(where: { $0.propagation == .bidirectional }) {
+            throw SkiffError.invalidArgument(
+                "runtime handler \"\(sandbox.runtimeHandler)\" runs the pod in a sandbox with its own kernel, whose mounts cannot propagate back to the node (mount \(mount.containerPath) asks for PROPAGATION_BIDIRECTIONAL)"
+            )
+        }
         var annotations = spec.annotations ?? [:]
         annotations[SandboxAnnotation.containerType] = "container"
         annotations[SandboxAnnotation.sandboxID] = PauseProcesses.id(of: sandbox)

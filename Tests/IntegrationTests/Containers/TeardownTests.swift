@@ -113,13 +113,12 @@ import Testing
 }
 
 /// runsc does not end a created container on a signal: StopPodSandbox ends it with
-/// `delete --force` (which also ends its sandbox and gofer) instead of waiting a minute and failing.
+/// `delete --force` (and its shim holder with SIGTERM), then the pod's sandbox, instead of
+/// waiting a minute and failing.
 @Suite(.serialized) struct GVisorTeardownTests {
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/runsc")))
     func aGVisorContainerCreatedButNeverStartedIsStoppedAndRemoved() async throws {
-        let handler =
-            "[runtime.handlers.runc]\nruntime_path = \"runc\"\n[runtime.handlers.runsc]\nruntime_path = \"runsc\"\n"
-        try await ContainerHarness.with(handler: "runsc", extraConfig: handler) { harness in
+        try await ContainerHarness.with(handler: "runsc", extraConfig: SandboxedPodTests.config) { harness in
             _ = try await harness.create(harness.config("gvisor-created", ["/bin/sleep", "1452"]))
             let started = ContinuousClock.now
             try await PodSandboxTests.stop(harness.daemon, harness.podID)
