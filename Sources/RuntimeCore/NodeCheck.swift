@@ -28,6 +28,8 @@ public struct NodeCheck: Sendable {
         public var seccompAvailable: Bool
         /// What `PROGRAM --version` prints (first line), nil when it does not run.
         public var programVersion: @Sendable (String) async -> String? = Node.versionLine(of:)
+        /// Why `RUNSC do /bin/true` fails on this node; nil when a sandbox runs.
+        public var sandboxFailure: @Sendable (String) async -> String? = Node.runscFailure(_:)
 
         public static func current() -> Node {
             let release = uname().map { "/lib/modules/\($0)/kernel/fs/overlayfs" } ?? ""
@@ -51,6 +53,34 @@ public struct NodeCheck: Sendable {
                 return result.stdoutText.split(whereSeparator: \.isNewline).first.map(String.init)
             } catch {
                 return nil
+            }
+        }
+
+        /// Runs `/bin/true` in a throwaway gVisor sandbox (no network, a private root; ~1 s),
+        /// which proves the platform works here; nil when it does, else runsc's last words.
+        public static func runscFailure(_ runsc: String) async -> String? {
+            let root = "/tmp/skiff-check-runsc-\(getpid())"
+            defer {
+                // try?: a private scratch directory; runsc leaves it empty after `do`.
+                try? DirectoryTree.remove(root)
+            }
+            do {
+                try FileSystem.makeDirectories(root, mode: 0o700)
+                let result = try await ChildProcess.run(
+                    runsc,
+                    arguments: ["--root", root, "--network=none", "do", "/bin/true"],
+                    timeout: .seconds(60)
+                )
+                if result.timedOut {
+                    return "runsc do /bin/true did not finish within 60 s (a KVM platform that cannot run here?)"
+                }
+                guard result.status == 0 else {
+                    let text = result.stderrText.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+                    return "runsc do /bin/true failed (exit \(result.status)): \(text)"
+                }
+                return nil
+            } catch {
+                return "cannot run \(runsc): \(error)"
             }
         }
 
@@ -248,6 +278,14 @@ public struct NodeCheck: Sendable {
                     "\(path) --version does not run; gVisor needs the ptrace platform (or systrap, runsc ≥ 20230227) and no KVM"
             )
         }
+        if let failure = await node.sandboxFailure(path) {
+            return Finding(
+                outcome: .warning,
+                subject: subject,
+                detail:
+                    "\(path) (\(version)) cannot run a sandbox here: \(failure). gVisor needs the ptrace platform (its default here; systrap from runsc 20230227) and no KVM"
+            )
+        }
         let networkChosen = handler.runtimeArguments.contains { $0 == "--network=host" || $0 == "--network=none" }
         if let release = Self.runscRelease(version), release < 20_240_807, !networkChosen {
             return Finding(
@@ -257,7 +295,7 @@ public struct NodeCheck: Sendable {
                     "\(path) (\(version)) runs pods as gVisor sandboxes, but its own network stack does not start on kernels that give each network namespace its own net.core.rmem_default (6.x: \"cannot run with network enabled in root network namespace\"): set runtime_args = [\"--network=host\"] for this handler, or install runsc 20240807 or later"
             )
         }
-        return Finding(outcome: .ok, subject: subject, detail: "\(path) (\(version)), gVisor sandboxes")
+        return Finding(outcome: .ok, subject: subject, detail: "\(path) (\(version)), gVisor sandboxes run here")
     }
 
     /// runsc's release date from `runsc version 0.0~20221219.0` or `release-20240807.0`.

@@ -108,6 +108,7 @@ import Testing
             mountinfo: Self.unified
         )
         node.programVersion = { _ in "runsc version 0.0~20221219.0" }
+        node.sandboxFailure = { _ in nil }
         let finding = await NodeCheck(configuration: .defaults, node: node).run()
             .first { $0.subject == "runtime handler runsc" }
         #expect(finding?.outcome == .warning)
@@ -123,6 +124,10 @@ import Testing
             .first { $0.subject == "runtime handler runsc" }
         #expect(newer?.outcome == .ok)
         #expect(NodeCheck.runscRelease("runsc version 0.0~20221219.0") == 20_221_219)
+        node.sandboxFailure = { _ in "runsc do /bin/true failed (exit 128): no platform" }
+        let broken = await NodeCheck(configuration: configuration, node: node).run()
+            .first { $0.subject == "runtime handler runsc" }
+        #expect(broken?.outcome == .warning && broken?.detail.contains("no platform") == true)
     }
 
     @Test func missingPiecesFailWithAFix() async {
