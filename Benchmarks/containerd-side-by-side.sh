@@ -3,7 +3,9 @@
 # (bridge + host-local + portmap + loopback, a bridge name and /24 of the run's own, one conflist
 # both daemons read) and the same images (critest's, served offline under their real names by
 # scripts/critest/serve-images.sh; both daemons mirror registry.k8s.io, gcr.io, k8s.gcr.io and
-# public.ecr.aws to it). One daemon runs at a time: skiffd, then containerd (ORDER to change it).
+# public.ecr.aws to it). One daemon runs at a time: skiffd, then containerd (ORDER to change it;
+# a runtime may appear more than once, e.g. ORDER="skiff containerd containerd skiff", and its
+# samples are pooled: interleaving evens out load that drifts on a shared machine).
 # For each:
 #   1. kubelet-style pods: $KUBELET_PODS sequential RunPodSandbox / StopPodSandbox /
 #      RemovePodSandbox through crictl, PID namespace per container (namespace_options pid =
@@ -234,7 +236,7 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 start_daemon() { # $1 = skiff|containerd
   case "$1" in skiff) skiff_config ;; containerd) containerd_config ;; *) echo "ORDER: skiff or containerd" >&2; exit 2 ;; esac
   printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 60\n' "$socket" "$socket" > "$work/crictl.yaml"
-  setsid "${daemon_cmd[@]}" >"$work/$1.log" 2>&1 </dev/null &
+  setsid "${daemon_cmd[@]}" >>"$work/$1.log" 2>&1 </dev/null &
   daemon_pid=$!
   for _ in $(seq 1 300); do
     kill -0 "$daemon_pid" 2>/dev/null || break
@@ -268,8 +270,8 @@ kubelet_series() { # $1 = runtime
   done
 }
 
-run_one() { # $1 = skiff|containerd
-  echo "=== $1" >&2
+run_one() { # $1 = skiff|containerd, $2 = the run's number (its critest output directory)
+  echo "=== $1 (run $2)" >&2
   start_daemon "$1"
   echo "$1 idle-rss-kib $(rss_kib "$daemon_pid")" >> "$work/rss.txt"
   crictl version | sed "s/^/  /" >&2
@@ -277,21 +279,23 @@ run_one() { # $1 = skiff|containerd
   echo "  kubelet-style pods ($KUBELET_PODS)…" >&2
   kubelet_series "$1" || exit 1
   echo "  critest -benchmark ($PODS pods, $CONTAINERS containers, $IMAGES images, $PARALLEL parallel)…" >&2
-  mkdir -p "$work/out/$1" "$work/cwd-$1"
+  local out=$work/out/$1-$2
+  mkdir -p "$out" "$work/cwd-$1"
   local start=$SECONDS
   (cd "$work/cwd-$1" && "$CRITEST" -config "$work/crictl.yaml" -runtime-endpoint "unix://$socket" \
     -image-endpoint "unix://$socket" -ginkgo.no-color -ginkgo.timeout 2h -benchmark \
-    -benchmarking-params-file "$work/bench.yaml" -benchmarking-output-dir "$work/out/$1") \
-    >"$work/critest-$1.log" 2>&1
+    -benchmarking-params-file "$work/bench.yaml" -benchmarking-output-dir "$out") \
+    >"$work/critest-$1-$2.log" 2>&1
   local rc=$?
-  echo "  critest exit $rc after $((SECONDS - start)) s: $(grep -oE 'Ran [0-9]+ of [0-9]+ Specs.*|(SUCCESS|FAIL)! .*' "$work/critest-$1.log" | tr '\n' ' ')" >&2
+  echo "  critest exit $rc after $((SECONDS - start)) s: $(grep -oE 'Ran [0-9]+ of [0-9]+ Specs.*|(SUCCESS|FAIL)! .*' "$work/critest-$1-$2.log" | tr '\n' ' ')" >&2
   echo "$1 critest-exit $rc" >> "$work/rss.txt"
   echo "$1 after-bench-rss-kib $(rss_kib "$daemon_pid")" >> "$work/rss.txt"
   stop_daemon
 }
 
 echo "side by side: skiffd $SKIFFD, $("$CONTAINERD" --version), bridge $bridge $subnet, logs $logs" >&2
-for r in $ORDER; do run_one "$r"; done
+n=0
+for r in $ORDER; do n=$((n + 1)); run_one "$r" "$n"; done
 echo "=== floor (skiff-bench floor, $KUBELET_PODS cycles)" >&2
 mkdir -p "$work/floor"
 "$SKIFF_BENCH" floor --cni-conf-dir "$work/cni" --scratch "$work/floor" --count "$KUBELET_PODS" > "$work/floor.txt" \
@@ -311,16 +315,18 @@ def row(name, a, b):
         return
     print("| %s | %s / %s | %s / %s | %.2f |" % (name, fmt(p50(a)), fmt(p95(a)), fmt(p50(b)), fmt(p95(b)), p50(a) / p50(b)))
 
-def critest(runtime):
+def critest(runtime): # every run of `runtime` (out/<runtime>-<n>/), pooled
     ops = {}
-    for f in sorted(os.listdir(os.path.join(work, "out", runtime))):
-        if not f.endswith("_benchmark_data.json"): continue
-        d = json.load(open(os.path.join(work, "out", runtime, f)))
-        kind = f.replace("_benchmark_data.json", "")
-        columns = list(zip(*[p["operationsDurationsNs"] for p in d["datapoints"]])) if d["datapoints"] else []
-        for name, c in zip(d["operationsNames"], columns): ops[name] = [x / 1e6 for x in c]
-        if kind in ("pod", "container") and d["datapoints"]:
-            ops["%s lifecycle (sum)" % kind] = [sum(p["operationsDurationsNs"]) / 1e6 for p in d["datapoints"]]
+    for run in sorted(r for r in os.listdir(os.path.join(work, "out")) if r.rsplit("-", 1)[0] == runtime):
+        for f in sorted(os.listdir(os.path.join(work, "out", run))):
+            if not f.endswith("_benchmark_data.json"): continue
+            d = json.load(open(os.path.join(work, "out", run, f)))
+            kind = f.replace("_benchmark_data.json", "")
+            columns = list(zip(*[p["operationsDurationsNs"] for p in d["datapoints"]])) if d["datapoints"] else []
+            for name, c in zip(d["operationsNames"], columns): ops.setdefault(name, []).extend(x / 1e6 for x in c)
+            if kind in ("pod", "container") and d["datapoints"]:
+                ops.setdefault("%s lifecycle (sum)" % kind, []).extend(
+                    sum(p["operationsDurationsNs"]) / 1e6 for p in d["datapoints"])
     return ops
 print("### critest -benchmark (ms, p50 / p95)\n")
 print("| operation | Skiff | containerd | Skiff/containerd (p50) |\n|---|---|---|---|")
