@@ -13,7 +13,7 @@ import RuntimeCore
 struct SkiffBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skiff-bench",
-        subcommands: [Sandboxes.self, Containers.self, Streaming.self, Soak.self, Handlers.self]
+        subcommands: [Sandboxes.self, Floor.self, Containers.self, Streaming.self, Soak.self, Handlers.self]
     )
 
     struct Sandboxes: AsyncParsableCommand {
@@ -88,29 +88,8 @@ struct SkiffBench: AsyncParsableCommand {
         }
 
         func floorSeries() async throws -> [(Double, Double)] {
-            guard let network = try CNINetworkList.load(directory: cniConfDir) else {
-                throw ValidationError("no CNI config in \(cniConfDir)")
-            }
-            let pinner = PinnsNamespacePinner.besideExecutable()
-            let runner = CNIPluginRunner(binDirs: [cniBinDir])
-            var results: [(Double, Double)] = []
-            for index in 0..<count {
-                let start = ContinuousClock.now
-                let pinned = try await pinner.pin(
-                    NamespaceRequest(hostname: "floor-\(index)"),
-                    in: "\(scratch)/floor-\(index)"
-                )
-                let attachment = CNIAttachment(
-                    containerID: "floor-\(index)-\(UUID().uuidString.prefix(6))",
-                    netnsPath: pinned.network!
-                )
-                let result = try await runner.add(network, attachment)
-                let added = ContinuousClock.now - start
-                try await runner.delete(network, attachment, previousResult: result.raw)
-                try pinner.unpin(pinned)
-                results.append((Self.milliseconds(added), Self.milliseconds(ContinuousClock.now - start)))
-            }
-            return results
+            try await Floor.series(cniConfDir: cniConfDir, cniBinDir: cniBinDir, scratch: scratch, count: count)
+                .map { ($0.add, $0.whole) }
         }
 
         static func milliseconds(_ duration: Duration) -> Double {

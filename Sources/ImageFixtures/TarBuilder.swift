@@ -2,6 +2,9 @@
 /// links out of the layer) that ordinary tools refuse to write.
 public struct TarBuilder: Sendable {
     public private(set) var bytes: [UInt8] = []
+    /// Mode and owner of each regular file written, for the hard links to it: a hard link's
+    /// header carries its inode's metadata, and containerd applies it to that inode.
+    private var fileOwners: [String: (mode: UInt32, uid: UInt32, gid: UInt32)] = [:]
 
     public init() {}
 
@@ -29,6 +32,7 @@ public struct TarBuilder: Sendable {
         }
         entry(path, kind: .regular, size: content.count, mode: mode, uid: uid, gid: gid, mtime: mtime)
         append(content)
+        fileOwners[path] = (mode, uid, gid)
     }
 
     public mutating func file(_ path: String, _ text: String, mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0) {
@@ -57,8 +61,12 @@ public struct TarBuilder: Sendable {
         entry(path, kind: .symlink, size: 0, mode: 0o777, linkName: target)
     }
 
+    /// A hard link, with its target's mode and owner when the target was written by this builder
+    /// (as tar writes them; an unpacker that applies a link's header to the shared inode, as
+    /// containerd's does, would otherwise make an executable 0644).
     public mutating func hardLink(_ path: String, to target: String) {
-        entry(path, kind: .hardLink, size: 0, mode: 0o644, linkName: target)
+        let owner = fileOwners[target] ?? (0o644, 0, 0)
+        entry(path, kind: .hardLink, size: 0, mode: owner.mode, uid: owner.uid, gid: owner.gid, linkName: target)
     }
 
     public mutating func device(

@@ -37,6 +37,21 @@ import Testing
         }
     }
 
+    /// containerd applies a hard link's header mode and owner to the inode it shares: applet
+    /// links written as 0644 made /bin/busybox, and so every applet, not executable there.
+    @Test func hardLinksCarryTheirTargetsModeAndOwner() throws {
+        var tar = TarBuilder()
+        tar.file("bin/busybox", "#!busybox\n", mode: 0o755)
+        tar.hardLink("bin/sh", to: "bin/busybox")
+        tar.file("data/hello.txt", "hello\n", mode: 0o640, uid: 1000, gid: 1001)
+        tar.hardLink("data/hello-link.txt", to: "data/hello.txt")
+        let links = try TarStreamParserTests.parse(tar.finished()).filter { $0.kind == .hardLink }
+        #expect(links.map(\.path) == ["bin/sh", "data/hello-link.txt"])
+        #expect(links.map(\.mode) == [0o755, 0o640])
+        #expect(links.map(\.uid) == [0, 1000])
+        #expect(links.map(\.gid) == [0, 1001])
+    }
+
     @Test func symbolicAppletLinksStayTheDefault() throws {
         try Self.unpacked([BusyboxImages.baseLayer(busybox: Array("#!busybox\n".utf8))]) { root in
             for applet in ["ls", "pidof"] {

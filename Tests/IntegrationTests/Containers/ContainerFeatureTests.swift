@@ -360,6 +360,10 @@ import Testing
             )
             let lines = ps.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             #expect(lines.contains { $0.hasPrefix("1 ") && $0.hasSuffix("/pause") }, "\(ps)")
+            // skiff-pause is plain static C with no Swift runtime linked in (Package.swift): a
+            // shared-PID pod costs it ~0.7 MiB resident (4.8 MiB with the runtime).
+            let pauseRSS = try #require(ContainerHarness.residentKiB(ofCgroup: "pause-" + harness.podID))
+            #expect(pauseRSS < 1024, "skiff-pause VmRSS \(pauseRSS) KiB")
             #expect(
                 lines.filter { $0.hasSuffix("sleep 1000") }.count == 2,
                 "both containers' processes are visible: \(ps)"

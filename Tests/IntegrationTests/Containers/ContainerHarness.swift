@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCCore
 import ImageFixtures
+import LinuxSys
 import Testing
 
 /// A running skiffd with the busybox test image pulled from a local registry and one pod, for
@@ -83,6 +84,22 @@ struct ContainerHarness {
             [runtime.handlers.\(name)]
             runtime_path = "\(wrapper)"
             """
+    }
+
+    /// VmRSS in KiB of the first process in skiffd's cgroup `skiff-<name>` (cgroup v1's pids
+    /// hierarchy, or v2), or nil when there is no such cgroup or process.
+    static func residentKiB(ofCgroup name: String) -> Int? {
+        for root in ["/sys/fs/cgroup/pids/skiff", "/sys/fs/cgroup/skiff"] {
+            // try?: the cgroup exists in one hierarchy only; the other is skipped.
+            guard let procs = try? FileSystem.readText("\(root)/skiff-\(name)/cgroup.procs"),
+                let pid = procs.split(separator: "\n").first,
+                // try?: the process may have exited since; then there is nothing to measure.
+                let status = try? FileSystem.readText("/proc/\(pid)/status"),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+            else { continue }
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+        }
+        return nil
     }
 
     /// Command lines of processes whose arguments contain `text` (conmon, runc, containers).
