@@ -22,6 +22,8 @@
 #      KEEP=1              keep /tmp/critest-skiff-XXXX (default: removed)
 #      EXTRA_TOML          appended to skiffd's config, e.g. a runsc handler for
 #                          `-runtime-handler runsc` (docs/runtimeclass.md)
+#      SKIFFD_ENV          "NAME=value …" given to skiffd (e.g. GLIBC_TUNABLES for an experiment)
+# The summary ends with skiffd's VmRSS/RssAnon/RssFile after start and 5 s after critest.
 # Logs go to $CRITEST_DIR/logs/<mode>-<date>/ (critest.log, skiffd.log, skiff.toml, summary).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -113,7 +115,12 @@ cleanup() {
   # What a crash may leave (as DaemonHarness.cleanUp does): containers, conmons, mounts.
   for root in "$work"/s/runtime/*; do
     [ -d "$root" ] || continue
-    case "$(basename "$root")" in crun) rt=/usr/bin/crun ;; *) rt=/usr/sbin/runc ;; esac
+    case "$(basename "$root")" in
+      *.holders) continue ;;
+      runsc) for id in $(runsc --root "$root" list -q 2>/dev/null); do runsc --root "$root" delete --force "$id" >/dev/null 2>&1; done; continue ;;
+      crun) rt=/usr/bin/crun ;;
+      *) rt=/usr/sbin/runc ;;
+    esac
     for id in $(ls "$root"); do "$rt" --root "$root" delete --force "$id" >/dev/null 2>&1; done
   done
   for pid in $(grep -l -F "$work" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
@@ -128,7 +135,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- skiffd ---------------------------------------------------------------------------------
-setsid "$SKIFFD" --config "$work/skiff.toml" >"$work/skiffd.log" 2>&1 </dev/null &
+# SKIFFD_ENV="NAME=value …": environment for skiffd (e.g. glibc tunables, for an experiment).
+env ${SKIFFD_ENV:-} setsid "$SKIFFD" --config "$work/skiff.toml" >"$work/skiffd.log" 2>&1 </dev/null &
 skiffd_pid=$!
 up=0
 for _ in $(seq 1 300); do
@@ -138,6 +146,8 @@ for _ in $(seq 1 300); do
 done
 [ $up = 1 ] || { echo "skiffd did not come up:" >&2; tail -30 "$work/skiffd.log" >&2; exit 1; }
 crictl version | tee "$logs/summary.txt"
+rss() { awk '/^(VmRSS|RssAnon|RssFile)/ {printf "%s %s kB ", $1, $2}' "/proc/$skiffd_pid/status" 2>/dev/null; }
+rss_start=$(rss)
 
 # --- critest --------------------------------------------------------------------------------
 args=(-config "$work/crictl.yaml" -runtime-endpoint "$ep" -image-endpoint "$ep" -ginkgo.timeout "$TIMEOUT" -ginkgo.no-color)
@@ -155,6 +165,7 @@ echo "+ ${env_[*]} $CRITEST ${args[*]} $*" | tee -a "$logs/summary.txt"
 start=$(date +%s)
 (cd "$work/out" && env "${env_[@]}" "$CRITEST" "${args[@]}" "$@") >"$logs/critest.log" 2>&1
 rc=$?
+sleep 5   # the daemon settles before its memory is read
 {
   echo "critest exit $rc after $(( $(date +%s) - start ))s"
   grep -oE 'Ran [0-9]+ of [0-9]+ Specs.*|(SUCCESS|FAIL)! .*|[0-9]+ Passed \| [0-9]+ Failed.*' "$logs/critest.log"
@@ -172,6 +183,8 @@ PY
   echo "GOAWAY lines in critest.log: $(grep -c GOAWAY "$logs/critest.log")"
   echo "ALREADY_EXISTS lines in critest.log: $(grep -c -i 'AlreadyExists\|ALREADY_EXISTS' "$logs/critest.log")"
   echo "skiffd still running: $(kill -0 "$skiffd_pid" 2>/dev/null && echo yes || echo NO)"
+  echo "skiffd memory after start: $rss_start"
+  echo "skiffd memory 5 s after critest (its pods removed): $(rss)"
   echo "logs: $logs"
 } | tee -a "$logs/summary.txt"
 exit $rc
