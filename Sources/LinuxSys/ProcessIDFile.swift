@@ -11,4 +11,16 @@ public enum ProcessIDFile {
         guard let pid = pid_t(text.filter(\.isNumber)), pid > 0 else { return nil }
         return pid
     }
+
+    /// The pid in `path` once its writer has written it, polled every 5 ms for up to `timeout`
+    /// (a runtime writes an exec'd command's pid only once the command runs). Blocking: for a
+    /// dedicated thread. nil when none came in time.
+    public static func wait(for path: String, within timeout: Duration) -> pid_t? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let pid = read(path) { return pid }
+            guard ContinuousClock.now < deadline else { return nil }
+            usleep(5000)
+        }
+    }
 }

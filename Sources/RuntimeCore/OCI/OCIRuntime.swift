@@ -167,13 +167,7 @@ public struct RuncCompatibleRuntime: OCIRuntime {
     /// reaped. Blocking: runs on a dedicated thread. Returns the pid, nil if none was written.
     @discardableResult
     public static func killExecTree(pidFile: String) -> Int32? {
-        var pid: Int32?
-        let deadline = ContinuousClock.now + .seconds(2)
-        while pid == nil && ContinuousClock.now < deadline {
-            // The runtime writes the pid file only once the command runs; until then it is polled.
-            pid = ProcessIDFile.read(pidFile)
-            if pid == nil { usleep(5000) }
-        }
+        let pid = ProcessIDFile.wait(for: pidFile, within: .seconds(2))
         guard let pid, pid > 0 else { return nil }
         ProcessTree.kill(pid)
         _ = ProcessTree.waitUntilGone(pid, milliseconds: 1000)

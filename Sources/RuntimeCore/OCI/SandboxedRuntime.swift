@@ -113,15 +113,9 @@ public struct SandboxedRuntime: OCIRuntime {
     /// `runsc kill --pid` of the command inside the sandbox (it takes the command's process
     /// group there), then runsc's own process.
     public func killExec(id: String, _ exec: OCIExec) async -> Int32? {
-        let pid = await DedicatedThread.run { () -> Int32? in
-            // runsc writes the file once the command runs; polled for up to 2 s, as for runc.
-            let deadline = ContinuousClock.now + .seconds(2)
-            while ContinuousClock.now < deadline {
-                if let pid = ProcessIDFile.read(exec.sandboxPIDFile) { return pid }
-                usleep(5000)
-            }
-            return nil
-        }
+        // runsc writes the file once the command runs, as runc does its own.
+        let sandboxPIDFile = exec.sandboxPIDFile
+        let pid = await DedicatedThread.run { ProcessIDFile.wait(for: sandboxPIDFile, within: .seconds(2)) }
         if let pid, pid > 0 {
             do throws(SkiffError) {
                 try await base.invoke(
