@@ -70,7 +70,7 @@ import Testing
                     "client",
                     [
                         "/bin/sh", "-c",
-                        "for i in $(seq 1 50); do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8080 && break; sleep 0.1; done; cat /dev/shm/marker; echo err-line >&2; exit 3",
+                        "for i in $(seq 1 50); do page=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8080); case \"$page\" in *served*) echo \"$page\"; break ;; esac; sleep 0.1; done; cat /dev/shm/marker; echo err-line >&2; exit 3",
                     ]
                 )
             )
