@@ -72,6 +72,13 @@ public enum ConfigSchema {
             doc:
                 "conmon, the per-container monitor that holds stdio, writes the CRI log and records the exit code. A bare name is looked up on $PATH."
         ) { $0.runtime.conmonPath = $1 },
+        .path(
+            "runtime.pause_path",
+            default: "",
+            allowEmpty: true,
+            doc:
+                "skiff-pause, PID 1 of each pod whose containers share a PID namespace (Skiff starts it itself for runc and crun pods, with no runtime or conmon) and the first container of each gVisor pod. Empty: the skiff-pause installed beside skiffd."
+        ) { $0.runtime.pausePath = $1 },
         .choice(
             "runtime.cgroup_driver",
             default: DaemonConfiguration.CgroupDriver.cgroupfs,

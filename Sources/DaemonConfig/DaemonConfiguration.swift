@@ -30,6 +30,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var defaultHandler = ""
         public var handlers: [String: RuntimeHandler] = [:]
         public var conmonPath = ""
+        /// Empty: skiff-pause beside skiffd.
+        public var pausePath = ""
         public var cgroupDriver = CgroupDriver.cgroupfs
         public var shmSizeMiB = 64
         public var podLogRoot = ""

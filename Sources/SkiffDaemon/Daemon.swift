@@ -89,7 +89,7 @@ public struct Daemon {
             logger: logger
         )
         let pods = await PodService(
-            options: .init(),
+            options: try podOptions(),
             sandboxes: sandboxes,
             containers: containers,
             monitor: monitor,
@@ -207,6 +207,16 @@ public struct Daemon {
         } catch {
             throw SkiffError(.internalError, "cannot read the mount table to find the cgroup hierarchy", cause: error)
         }
+    }
+
+    /// skiff-pause as configured (`runtime.pause_path`), else the one beside skiffd.
+    private func podOptions() throws(SkiffError) -> PodService.Options {
+        let configured = configuration.runtime.pausePath
+        guard !configured.isEmpty else { return PodService.Options() }
+        guard FileSystem.isExecutableFile(configured) else {
+            throw SkiffError(.failedPrecondition, "runtime.pause_path \(configured) is not an executable file")
+        }
+        return PodService.Options(pauseBinary: configured)
     }
 
     /// conmon, as configured (`runtime.conmon`) or found on PATH.

@@ -3,12 +3,18 @@ import LinuxSys
 import Logging
 import SkiffCommon
 
-/// The pause process of pods that share one PID namespace: `/pause` as PID 1, run by the pod's
-/// OCI runtime under conmon from one read-only root filesystem shared by every pod. Its
-/// container ID is `pause-<pod ID>`, its bundle `<pod directory>/pause`, and conmon writes its
-/// exit file as `pause-<pod ID>` into the exit directory. In a pod run by a sandbox handler
-/// (gVisor) it is the sandbox's first container, which starts the sandbox itself. Other pods
-/// that do not share a PID namespace run no process at all.
+/// The pause process of pods that share one PID namespace, and of pods run by a sandbox handler.
+///
+/// - A runc or crun pod gets its pause from Skiff's own helper (`DirectPause`): no runtime, no
+///   conmon. Its pid and start time are recorded with the pod.
+/// - In a pod of a sandbox handler (gVisor) the pause is the sandbox's first container, which
+///   starts the sandbox itself: `/pause` run by the handler's runtime under conmon from one
+///   read-only root filesystem shared by every pod. Its container ID is `pause-<pod ID>`, its
+///   bundle `<pod directory>/pause`, and conmon writes its exit file as `pause-<pod ID>` into
+///   the exit directory. Pods recorded by an earlier skiffd, whose pause runc runs, are torn
+///   down the same way.
+///
+/// Other pods that do not share a PID namespace run no process at all.
 struct PauseProcesses: Sendable {
     var rootDir: String
     var pauseBinary: String
@@ -20,6 +26,7 @@ struct PauseProcesses: Sendable {
     var makeRuntime: @Sendable (RuntimeHandlerSet.Handler) -> any OCIRuntime
     var exits: ExitFileWatcher
     var minimumOOMScoreAdj: Int
+    var direct: DirectPause
     var logger: Logger
 
     static let idPrefix = "pause-"
@@ -70,8 +77,19 @@ struct PauseProcesses: Sendable {
         }
     }
 
-    /// Creates and starts the pod's pause process; returns its host pid.
-    func start(for sandbox: PodSandbox) async throws(SkiffError) -> Int32 {
+    /// Creates and starts the pod's pause process; returns its host pid, and its start time when
+    /// Skiff started it itself.
+    func start(for sandbox: PodSandbox) async throws(SkiffError) -> (pid: Int32, startTime: UInt64?) {
+        guard sandbox.runsInSandbox else {
+            let started = try await direct.start(for: sandbox)
+            logger.info("pod pause process started", metadata: ["pod": "\(sandbox.id)", "pid": "\(started.pid)"])
+            return (started.pid, started.startTime)
+        }
+        return (try await startInRuntime(for: sandbox), nil)
+    }
+
+    /// The pause as the first container of the pod's sandbox, through the handler's runtime.
+    private func startInRuntime(for sandbox: PodSandbox) async throws(SkiffError) -> Int32 {
         try prepareRootfs()
         guard let handler = handlers.handler(named: sandbox.runtimeHandler), let runtimePath = handler.resolvedPath
         else {
@@ -149,9 +167,25 @@ struct PauseProcesses: Sendable {
         return spec
     }
 
-    /// Kills and deletes the pod's pause container, if it has one. Never fails: what cannot be
+    /// Whether the pod's pause runs as a container of its runtime (a sandbox's first container,
+    /// or a pause an earlier skiffd had runc run), rather than as Skiff's own process.
+    private func runsInRuntime(_ sandbox: PodSandbox) -> Bool {
+        sandbox.pauseStartTime == nil && (sandbox.runsInSandbox || FileSystem.exists(sandbox.directory + "/pause"))
+    }
+
+    /// The identity of the pod's pause, when Skiff started it itself and recorded it.
+    static func directIdentity(of sandbox: PodSandbox) -> DirectPause.Identity? {
+        guard let pid = sandbox.pausePID, let startTime = sandbox.pauseStartTime else { return nil }
+        return DirectPause.Identity(pid: pid, startTime: startTime)
+    }
+
+    /// Kills and removes the pod's pause process, if it has one. Never fails: what cannot be
     /// removed is logged.
     func remove(of sandbox: PodSandbox) async {
+        guard runsInRuntime(sandbox) else {
+            await direct.remove(of: sandbox, recorded: Self.directIdentity(of: sandbox))
+            return
+        }
         let id = Self.id(of: sandbox)
         let bundle = sandbox.directory + "/pause"
         guard FileSystem.exists(bundle), let runtime = runtime(of: sandbox) else { return }
@@ -194,6 +228,7 @@ struct PauseProcesses: Sendable {
     /// Whether the pod's recorded pause process is gone: it wrote its exit file, or its runtime
     /// no longer has it running. nil when the runtime cannot say.
     func isGone(of sandbox: PodSandbox) async -> Bool? {
+        if let identity = Self.directIdentity(of: sandbox) { return direct.handle(of: identity) == nil }
         let id = Self.id(of: sandbox)
         if exits.exists(id) { return true }
         guard let runtime = runtime(of: sandbox) else { return nil }

@@ -28,6 +28,9 @@ public actor PodService {
     let teardown = ObjectLocks()
     /// Pods whose pause process skiffd is stopping itself (its exit is no news).
     var pausesBeingRemoved: Set<String> = []
+    /// Tells of the exit of pauses Skiff started itself, by pod ID (nil: no watcher thread could
+    /// be started; such an exit is then found by PodSandboxStatus' callers only after a restart).
+    let pauseExits: ProcessExitWatcher?
 
     /// Takes over the pods `sandboxes` recovered: a pod whose pause process ended while skiffd
     /// was down is marked not ready, and one whose pause was being started is removed.
@@ -57,9 +60,31 @@ public actor PodService {
             makeRuntime: makeRuntime,
             exits: exits,
             minimumOOMScoreAdj: OOMScoreFloor.current(),
+            direct: DirectPause(
+                pauseBinary: options.pauseBinary,
+                emptyRoot: settings.rootDir + "/pause/empty",
+                cgroupLayout: settings.cgroupLayout,
+                // try?: without a mount table the pause joins no cgroup and stays in skiffd's.
+                hierarchies: DirectPause.hierarchies(in: (try? MountTable.current()) ?? MountTable(entries: [])),
+                defaultCgroupParent: settings.defaultCgroupParent,
+                minimumOOMScoreAdj: OOMScoreFloor.current(),
+                timeout: settings.commandTimeout,
+                logger: logger
+            ),
             logger: logger
         )
+        do {
+            pauseExits = try ProcessExitWatcher()
+        } catch {
+            pauseExits = nil
+            logger.error("cannot watch pause processes for their exit", metadata: ["error": "\(error)"])
+        }
         await exits.addListener { [weak self] notice in await self?.exitNotice(notice) }
+        if let stream = pauseExits?.exits {
+            Task { [weak self] in
+                for await sandboxID in stream { await self?.pauseExited(sandboxID) }
+            }
+        }
         await recover()
     }
 
@@ -95,9 +120,11 @@ public actor PodService {
         var sandbox = try await sandboxes.run(spec)
         guard sandbox.hasPause else { return sandbox }
         do {
-            let pid = try await pauses.start(for: sandbox)
-            try await sandboxes.recordPause(sandbox.id, pid: pid)
-            sandbox.pausePID = pid
+            let started = try await pauses.start(for: sandbox)
+            try await sandboxes.recordPause(sandbox.id, pid: started.pid, startTime: started.startTime)
+            sandbox.pausePID = started.pid
+            sandbox.pauseStartTime = started.startTime
+            watchPause(of: sandbox)
         } catch {
             await removePause(of: sandbox)
             do {
@@ -159,12 +186,29 @@ public actor PodService {
     }
 
     private func removePause(of sandbox: PodSandbox) async {
+        pauseExits?.unwatch(sandbox.id)
         pausesBeingRemoved.insert(sandbox.id)
         defer { pausesBeingRemoved.remove(sandbox.id) }
         await pauses.remove(of: sandbox)
     }
 
     // MARK: Pause exits, recovery
+
+    /// Watches the pause Skiff started itself for its exit, if it runs.
+    private func watchPause(of sandbox: PodSandbox) {
+        guard let identity = PauseProcesses.directIdentity(of: sandbox), let watcher = pauseExits else { return }
+        if let handle = pauses.direct.handle(of: identity) {
+            watcher.watch(handle, as: sandbox.id)
+        } else {
+            Task { await pauseExited(sandbox.id) }
+        }
+    }
+
+    /// A pause Skiff started itself has exited.
+    private func pauseExited(_ sandboxID: String) async {
+        guard !pausesBeingRemoved.contains(sandboxID) else { return }
+        await sandboxes.markNotReady(sandboxID, reason: "its pause process exited")
+    }
 
     /// A pause process that ended while its pod runs leaves the pod without its PID namespace.
     private func exitNotice(_ notice: ExitFileWatcher.Notice) async {
@@ -207,6 +251,8 @@ public actor PodService {
         for sandbox in await sandboxes.list(state: .ready) where sandbox.pausePID != nil {
             if await pauses.isGone(of: sandbox) == true {
                 await sandboxes.markNotReady(sandbox.id, reason: "its pause process is gone")
+            } else {
+                watchPause(of: sandbox)
             }
         }
         // Exit files of pauses whose pod no longer exists (skiffd stopped between a removal's

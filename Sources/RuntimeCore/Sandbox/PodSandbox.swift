@@ -125,6 +125,10 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     public var sharedPID: Bool?
     /// The pause process holding the shared PID namespace (host pid), while it runs.
     public var pausePID: Int32?
+    /// The pause's start time (clock ticks since boot, /proc/PID/stat) when Skiff started it
+    /// itself (`DirectPause`): with `pausePID` it names the process across restarts. nil for a
+    /// pause run by the pod's runtime.
+    public var pauseStartTime: UInt64? = nil
     /// The pod's DNS config (also passed to CNI as the dns capability).
     public var dns: SandboxSpec.DNS?
     /// The pod's /dev/shm tmpfs (nil for host-IPC pods, and once stopped).

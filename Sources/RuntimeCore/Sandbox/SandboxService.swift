@@ -226,7 +226,6 @@ public actor SandboxService {
         )
     }
 
-    /// Records (or clears) the pod's pause process.
     /// UpdatePodSandboxResources: the pod-level resources the kubelet applied, kept in the record.
     public func recordResources(_ id: String, _ resources: PodResources) async throws(SkiffError) {
         guard var sandbox = await store.find(id) else {
@@ -239,9 +238,11 @@ public actor SandboxService {
         try await store.save(sandbox)
     }
 
-    public func recordPause(_ id: String, pid: Int32?) async throws(SkiffError) {
+    /// Records (or clears) the pod's pause process.
+    public func recordPause(_ id: String, pid: Int32?, startTime: UInt64? = nil) async throws(SkiffError) {
         guard var sandbox = await store.find(id) else { return }
         sandbox.pausePID = pid
+        sandbox.pauseStartTime = pid == nil ? nil : startTime
         try await store.save(sandbox)
     }
 

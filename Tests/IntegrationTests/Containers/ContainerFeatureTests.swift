@@ -359,7 +359,7 @@ import Testing
                 as: UTF8.self
             )
             let lines = ps.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-            #expect(lines.contains { $0.hasPrefix("1 ") && $0.hasSuffix("/pause") }, "\(ps)")
+            #expect(lines.contains { $0.hasPrefix("1 ") && $0.hasSuffix("/pause --confined") }, "\(ps)")
             // skiff-pause is plain static C with no Swift runtime linked in (Package.swift): a
             // shared-PID pod costs it ~0.7 MiB resident (4.8 MiB with the runtime).
             let pauseRSS = try #require(ContainerHarness.residentKiB(ofCgroup: "pause-" + harness.podID))

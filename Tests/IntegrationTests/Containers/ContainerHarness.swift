@@ -86,6 +86,24 @@ struct ContainerHarness {
             """
     }
 
+    /// `[runtime] pause_path` naming a script that runs `script` before it execs the real
+    /// skiff-pause (with the same arguments): to make the pod's pause slow or fail. Put it before
+    /// any `[runtime.…]` table of the extra config.
+    static func wrapperPauseConfig(in directory: String, script: String) throws -> String {
+        let wrapper = "\(directory)/wrapped-pause"
+        let real = FileSystem.besideExecutable("skiff-pause")
+        try ("#!/bin/sh\n" + script + "\nexec \(real) \"$@\"\n").write(
+            toFile: wrapper,
+            atomically: true,
+            encoding: .utf8
+        )
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+        return """
+            [runtime]
+            pause_path = "\(wrapper)"
+            """
+    }
+
     /// VmRSS in KiB of the first process in skiffd's cgroup `skiff-<name>` (cgroup v1's pids
     /// hierarchy, or v2), or nil when there is no such cgroup or process.
     static func residentKiB(ofCgroup name: String) -> Int? {

@@ -11,21 +11,27 @@ import Testing
     /// A runc wrapper that fails the subcommands listed (one a line) in `<directory>/fail-at`,
     /// and delays by two seconds those in `<directory>/delay-at` (leaving `delayed-<subcommand>`).
     static func flakyHandlerConfig(in directory: String) throws -> String {
-        try ContainerHarness.wrapperHandlerConfig(
-            "flaky",
+        try ContainerHarness.wrapperPauseConfig(
             in: directory,
             script: """
-                for argument in "$@"; do
-                  case "$argument" in
-                    create|start|kill|delete|state|exec|update)
-                      if grep -qx "$argument" \(directory)/fail-at 2>/dev/null; then echo "injected failure of $argument" >&2; exit 1; fi
-                      if grep -qx "$argument" \(directory)/delay-at 2>/dev/null; then touch \(directory)/delayed-$argument; sleep 2; fi
-                      break;;
-                  esac
-                done
-                exec runc "$@"
+                if [ "$1" = start ] && grep -qx pause \(directory)/fail-at 2>/dev/null; then echo "injected failure of the pause" >&2; exit 1; fi
                 """
-        )
+        ) + "\n"
+            + ContainerHarness.wrapperHandlerConfig(
+                "flaky",
+                in: directory,
+                script: """
+                    for argument in "$@"; do
+                      case "$argument" in
+                        create|start|kill|delete|state|exec|update)
+                          if grep -qx "$argument" \(directory)/fail-at 2>/dev/null; then echo "injected failure of $argument" >&2; exit 1; fi
+                          if grep -qx "$argument" \(directory)/delay-at 2>/dev/null; then touch \(directory)/delayed-$argument; sleep 2; fi
+                          break;;
+                      esac
+                    done
+                    exec runc "$@"
+                    """
+            )
     }
 
     static func failAt(_ step: String?, in directory: String) throws {
@@ -164,11 +170,15 @@ import Testing
 
     @Test func aPauseThatFailsToStartUndoesItsPod() async throws {
         try await Self.withFlakyRuntime { harness, scratch in
-            try Self.failAt("start", in: scratch)
+            try Self.failAt("pause", in: scratch)
             var config = PodSandboxTests.config("pause-fails", hostNetwork: true)
             config.linux.securityContext.namespaceOptions.pid = .pod
-            await expectCode(.internalError) {
+            do {
                 _ = try await PodSandboxTests.run(harness.daemon, config, handler: "flaky")
+                Issue.record("the pause failed to start, yet the pod was made")
+            } catch let error as RPCError {
+                #expect(error.code == .internalError)
+                #expect(error.message.contains("injected failure of the pause"), "the reason is kept: \(error.message)")
             }
             let pods = try await harness.daemon.runtime {
                 try await $0.listPodSandbox(Runtime_V1_ListPodSandboxRequest())

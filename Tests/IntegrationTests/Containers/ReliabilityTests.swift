@@ -131,17 +131,18 @@ import Testing
         }
     }
 
-    /// A handler whose runtime takes 2 s over every `create` (conmon runs it for containers and
-    /// for pause processes), so that a client's deadline passes while skiffd is creating.
+    /// A handler whose runtime takes 2 s over every `create`, and a pause that takes 2 s to
+    /// start, so that a client's deadline passes while skiffd is creating.
     static func slowHandlerConfig(in directory: String) throws -> String {
-        try ContainerHarness.wrapperHandlerConfig(
-            "slow",
-            in: directory,
-            script: """
-                for argument in "$@"; do [ "$argument" = create ] && sleep 2 && break; done
-                exec runc "$@"
-                """
-        )
+        try ContainerHarness.wrapperPauseConfig(in: directory, script: "[ \"$1\" = start ] && sleep 2") + "\n"
+            + ContainerHarness.wrapperHandlerConfig(
+                "slow",
+                in: directory,
+                script: """
+                    for argument in "$@"; do [ "$argument" = create ] && sleep 2 && break; done
+                    exec runc "$@"
+                    """
+            )
     }
 
     @Test func aCreationWhoseClientGaveUpIsWhatItsRetryGets() async throws {
@@ -181,7 +182,7 @@ import Testing
             let second = try await harness.daemon.runtime { try await $0.createContainer(joined) }.containerID
             #expect(try await first == second)
 
-            // RunPodSandbox of a shared-PID pod (its pause created through the slow runtime).
+            // RunPodSandbox of a shared-PID pod (its pause slow to start).
             var run = Runtime_V1_RunPodSandboxRequest()
             run.config = PodSandboxTests.config("retried-pod", hostNetwork: true)
             run.config.linux.securityContext.namespaceOptions.pid = .pod
