@@ -169,23 +169,49 @@ extension ContainerService {
 
     // MARK: Pods
 
-    /// Stops every live container of a pod at once (StopPodSandbox); one removed meanwhile by a
-    /// RemoveContainer that ran first has nothing left to stop.
+    /// Stops every live container of a pod at once (StopPodSandbox), side by side: each waits
+    /// for its own exit, so the pod takes as long as its slowest container, not their sum. One
+    /// removed meanwhile by a RemoveContainer that ran first has nothing left to stop.
     public func stopAll(inPod sandboxID: String) async throws(SkiffError) {
-        for container in await list(sandboxID: sandboxID)
-        where container.state == .running || container.state == .created {
+        let live = await list(sandboxID: sandboxID).filter { $0.state == .running || $0.state == .created }
+        try await eachConcurrently(live.map(\.id)) { [self] id throws(SkiffError) in
             do throws(SkiffError) {
-                try await stop(container.id, timeout: 0)
+                try await stop(id, timeout: 0)
             } catch {
                 guard error.code == .notFound else { throw error }
             }
         }
     }
 
-    /// Removes every container of a pod (RemovePodSandbox).
+    /// Removes every container of a pod (RemovePodSandbox), side by side.
     public func removeAll(inPod sandboxID: String) async throws(SkiffError) {
-        for container in await list(sandboxID: sandboxID) {
-            try await remove(container.id)
+        try await eachConcurrently(await list(sandboxID: sandboxID).map(\.id)) { [self] id throws(SkiffError) in
+            try await remove(id)
         }
+    }
+
+    /// Runs `body` for every ID at once and waits for all of them; the first failure is thrown
+    /// once every one has ended (none is left running behind the answer).
+    private func eachConcurrently(
+        _ ids: [String],
+        _ body: @escaping @Sendable (String) async throws(SkiffError) -> Void
+    ) async throws(SkiffError) {
+        if ids.count == 1 { return try await body(ids[0]) }
+        let failures = await withTaskGroup(of: SkiffError?.self, returning: [SkiffError].self) { group in
+            for id in ids {
+                group.addTask {
+                    do throws(SkiffError) {
+                        try await body(id)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            var failures: [SkiffError] = []
+            for await failure in group { if let failure { failures.append(failure) } }
+            return failures
+        }
+        if let first = failures.first { throw first }
     }
 }
