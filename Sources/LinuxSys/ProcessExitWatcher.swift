@@ -18,32 +18,48 @@ public final class ProcessExitWatcher: Sendable {
     /// watcher goes.
     private let wakeFDs: (read: Int32, write: Int32)
 
+    private let continuation: AsyncStream<String>.Continuation
+    /// Whether the thread runs: it starts with the first watch, so a node without such processes
+    /// has no thread (and no malloc arena) for it.
+    private let threadStarted = Mutex(false)
+
     public init() throws(SystemCallError) {
         var pipe: [Int32] = [-1, -1]
-        guard skiff_pipe_cloexec(&pipe) == 0 else { throw SystemCallError("pipe2", "process exit watcher", errno: errno) }
+        guard skiff_pipe_cloexec(&pipe) == 0 else {
+            throw SystemCallError("pipe2", "process exit watcher", errno: errno)
+        }
         wakeFDs = (pipe[0], pipe[1])
         _ = fcntl(pipe[1], F_SETFL, fcntl(pipe[1], F_GETFL) | O_NONBLOCK)
         _ = fcntl(pipe[0], F_SETFL, fcntl(pipe[0], F_GETFL) | O_NONBLOCK)
-        let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .unbounded)
-        exits = stream
-        let poller = Poller(watched: self, wakeFD: pipe[0], continuation: continuation)
-        if DedicatedThread.start({ poller.run() }) != 0 {
-            continuation.finish()
-            close(pipe[0])
-            close(pipe[1])
-            throw SystemCallError("pthread_create", "process exit watcher", errno: EAGAIN)
-        }
+        (exits, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .unbounded)
     }
 
     /// Closing the pipe's write end wakes the thread, which ends `exits` and closes its end.
     deinit {
         close(wakeFDs.write)
+        if !threadStarted.withLock({ $0 }) {
+            continuation.finish()
+            close(wakeFDs.read)
+        }
     }
 
-    /// Watches `handle`'s process under `name`, replacing an earlier watch of that name.
-    public func watch(_ handle: ProcessHandle, as name: String) {
+    /// Watches `handle`'s process under `name`, replacing an earlier watch of that name. Throws
+    /// only when the watching thread cannot be started (the watch is then not kept).
+    public func watch(_ handle: ProcessHandle, as name: String) throws(SystemCallError) {
+        try startThread()
         watched.withLock { $0[name] = handle }
         wake()
+    }
+
+    private func startThread() throws(SystemCallError) {
+        let created: Int32? = threadStarted.withLock { started in
+            guard !started else { return nil }
+            let poller = Poller(watched: self, wakeFD: wakeFDs.read, continuation: continuation)
+            let created = DedicatedThread.start({ poller.run() })
+            started = created == 0
+            return created
+        }
+        if let created, created != 0 { throw SystemCallError("pthread_create", "process exit watcher", errno: created) }
     }
 
     /// Ends the watch of `name`, if any; its exit is then never reported.

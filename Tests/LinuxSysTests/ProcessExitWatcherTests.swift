@@ -17,9 +17,9 @@ import Glibc
         defer {
             for child in [first, second, ignored] { ProcessTree.kill(child.pid) }
         }
-        watcher.watch(try #require(ProcessHandle(first.pid)), as: "first")
-        watcher.watch(try #require(ProcessHandle(second.pid)), as: "second")
-        watcher.watch(try #require(ProcessHandle(ignored.pid)), as: "ignored")
+        try watcher.watch(try #require(ProcessHandle(first.pid)), as: "first")
+        try watcher.watch(try #require(ProcessHandle(second.pid)), as: "second")
+        try watcher.watch(try #require(ProcessHandle(ignored.pid)), as: "ignored")
         watcher.unwatch("ignored")
         #expect(watcher.names == ["first", "second"])
         var exits = watcher.exits.makeAsyncIterator()
@@ -35,7 +35,7 @@ import Glibc
         let gone = try RunningChild.start("/bin/sh", arguments: ["-c", "exit 0"], environment: [])
         let handle = try #require(ProcessHandle(gone.pid))
         #expect(handle.waitForExit(milliseconds: 5000))
-        watcher.watch(handle, as: "gone")
+        try watcher.watch(handle, as: "gone")
         #expect(await exits.next() == "gone")
         _ = await gone.exitStatus()
     }

@@ -54,7 +54,10 @@ import Testing
             ]
         )
         sandbox.cgroupParent = "/kubepods/besteffort/pod123/"
-        #expect(pause.cgroupDirectories(of: sandbox).first == "/sys/fs/cgroup/memory/kubepods/besteffort/pod123/skiff-pause-abc")
+        #expect(
+            pause.cgroupDirectories(of: sandbox).first
+                == "/sys/fs/cgroup/memory/kubepods/besteffort/pod123/skiff-pause-abc"
+        )
         sandbox.cgroupParent = "/kubepods/../../etc"
         #expect(pause.cgroupDirectories(of: sandbox).isEmpty)
     }

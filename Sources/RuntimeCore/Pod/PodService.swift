@@ -28,8 +28,8 @@ public actor PodService {
     let teardown = ObjectLocks()
     /// Pods whose pause process skiffd is stopping itself (its exit is no news).
     var pausesBeingRemoved: Set<String> = []
-    /// Tells of the exit of pauses Skiff started itself, by pod ID (nil: no watcher thread could
-    /// be started; such an exit is then found by PodSandboxStatus' callers only after a restart).
+    /// Tells of the exit of pauses Skiff started itself, by pod ID (nil: it could not be made;
+    /// such an exit is then found only by the recovery of a restarted skiffd).
     let pauseExits: ProcessExitWatcher?
 
     /// Takes over the pods `sandboxes` recovered: a pod whose pause process ended while skiffd
@@ -198,7 +198,14 @@ public actor PodService {
     private func watchPause(of sandbox: PodSandbox) {
         guard let identity = PauseProcesses.directIdentity(of: sandbox), let watcher = pauseExits else { return }
         if let handle = pauses.direct.handle(of: identity) {
-            watcher.watch(handle, as: sandbox.id)
+            do {
+                try watcher.watch(handle, as: sandbox.id)
+            } catch {
+                logger.error(
+                    "cannot watch a pod's pause for its exit",
+                    metadata: ["pod": "\(sandbox.id)", "error": "\(error)"]
+                )
+            }
         } else {
             Task { await pauseExited(sandbox.id) }
         }

@@ -16,7 +16,8 @@ import Testing
     }
 
     static func pauseCgroup(of podID: String) -> String {
-        CgroupPaths.unified ? "/sys/fs/cgroup/skiff/skiff-pause-\(podID)" : "/sys/fs/cgroup/pids/skiff/skiff-pause-\(podID)"
+        CgroupPaths.unified
+            ? "/sys/fs/cgroup/skiff/skiff-pause-\(podID)" : "/sys/fs/cgroup/pids/skiff/skiff-pause-\(podID)"
     }
 
     static func text(_ response: Runtime_V1_ExecSyncResponse) -> String {
@@ -31,7 +32,9 @@ import Testing
             }
             try await harness.waitForLog("looker", containing: "ready")
             // What the pod's containers see of their PID 1.
-            let root = Self.text(try await harness.execSync(container, ["/bin/sh", "-c", "ls -A /proc/1/root; echo end"]))
+            let root = Self.text(
+                try await harness.execSync(container, ["/bin/sh", "-c", "ls -A /proc/1/root; echo end"])
+            )
             #expect(root == "end\n", "/proc/1/root from a container: \(root)")
             let status = Self.text(try await harness.execSync(container, ["/bin/cat", "/proc/1/status"]))
             for line in [
