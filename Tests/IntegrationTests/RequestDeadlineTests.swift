@@ -21,7 +21,10 @@ import Testing
                 }
                 return daemon.residentKiB(field: "RssAnon:")
             }
-            #expect(after - before < 512, "skiffd's RssAnon grew from \(before) KiB to \(after) KiB over 3,000 answered calls")
+            #expect(
+                after - before < 512,
+                "skiffd's RssAnon grew from \(before) KiB to \(after) KiB over 3,000 answered calls"
+            )
         }
     }
 }
