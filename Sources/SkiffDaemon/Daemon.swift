@@ -179,6 +179,8 @@ public struct Daemon {
     /// for why: a GOAWAY naming stream 0 makes grpc-go replay rpcs skiffd already ran).
     /// The largest request message: the kubelet's own limit (16 MiB, k8s.io/cri-client's
     /// maxMsgSize). A larger one is answered RESOURCE_EXHAUSTED by `OversizedRequestResponder`.
+    /// Each stream's `grpc-timeout` is kept by `RequestDeadlineHandler` on an event-loop timer
+    /// instead of grpc-swift's `Task.sleep` (which holds memory until the deadline).
     static let maxRequestSize = 16 << 20
 
     static var transportConfig: HTTP2ServerTransport.Posix.Config {
@@ -191,8 +193,8 @@ public struct Daemon {
             }
             config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        OversizedRequestResponder(limit: maxRequestSize),
+                    try channel.pipeline.syncOperations.addHandlers(
+                        [OversizedRequestResponder(limit: maxRequestSize), RequestDeadlineHandler()],
                         position: .first
                     )
                 }

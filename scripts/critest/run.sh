@@ -23,6 +23,10 @@
 #      EXTRA_TOML          appended to skiffd's config, e.g. a runsc handler for
 #                          `-runtime-handler runsc` (docs/runtimeclass.md)
 #      SKIFFD_ENV          "NAME=value …" given to skiffd (e.g. GLIBC_TUNABLES for an experiment)
+#      ROUNDS=1            run critest that many times against the same skiffd (memory after each:
+#                          a cache filled once stops growing, memory kept per pod grows each round)
+#      INSPECT="cmd …"     run (via sh -c) after start and 5 s after each round, with SKIFFD_PID and
+#                          PHASE (start, round1, …) set, e.g. a gdb or smaps script; output into the summary
 # The summary ends with skiffd's VmRSS/RssAnon/RssFile after start and 5 s after critest.
 # Logs go to $CRITEST_DIR/logs/<mode>-<date>/ (critest.log, skiffd.log, skiff.toml, summary).
 set -uo pipefail
@@ -148,6 +152,11 @@ done
 crictl version | tee "$logs/summary.txt"
 rss() { awk '/^(VmRSS|RssAnon|RssFile)/ {printf "%s %s kB ", $1, $2}' "/proc/$skiffd_pid/status" 2>/dev/null; }
 rss_start=$(rss)
+inspect() { # $1 = phase
+  [ -n "${INSPECT:-}" ] || return 0
+  SKIFFD_PID=$skiffd_pid PHASE=$1 sh -c "$INSPECT" 2>&1 | sed "s/^/[$1] /" | tee -a "$logs/inspect.txt"
+}
+inspect start
 
 # --- critest --------------------------------------------------------------------------------
 args=(-config "$work/crictl.yaml" -runtime-endpoint "$ep" -image-endpoint "$ep" -ginkgo.timeout "$TIMEOUT" -ginkgo.no-color)
@@ -162,10 +171,16 @@ mkdir -p "$logs/bench-out"
 env_=()
 [ "${GRPC_VERBOSE:-0}" = 1 ] && env_=(GRPC_GO_LOG_VERBOSITY_LEVEL=99 GRPC_GO_LOG_SEVERITY_LEVEL=info)
 echo "+ ${env_[*]} $CRITEST ${args[*]} $*" | tee -a "$logs/summary.txt"
-start=$(date +%s)
-(cd "$work/out" && env "${env_[@]}" "$CRITEST" "${args[@]}" "$@") >"$logs/critest.log" 2>&1
-rc=$?
-sleep 5   # the daemon settles before its memory is read
+rc=0
+for round in $(seq 1 "${ROUNDS:-1}"); do
+  start=$(date +%s)
+  (cd "$work/out" && env "${env_[@]}" "$CRITEST" "${args[@]}" "$@") >"$logs/critest.log" 2>&1
+  rc=$?
+  sleep 5   # the daemon settles before its memory is read
+  [ "${ROUNDS:-1}" -gt 1 ] && echo "round $round: critest exit $rc; skiffd memory: $(rss)" | tee -a "$logs/summary.txt"
+  inspect "round$round"
+  [ $rc = 0 ] || break
+done
 {
   echo "critest exit $rc after $(( $(date +%s) - start ))s"
   grep -oE 'Ran [0-9]+ of [0-9]+ Specs.*|(SUCCESS|FAIL)! .*|[0-9]+ Passed \| [0-9]+ Failed.*' "$logs/critest.log"

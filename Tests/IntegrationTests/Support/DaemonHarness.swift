@@ -129,11 +129,12 @@ final class DaemonHarness: @unchecked Sendable {
         }
     }
 
-    /// skiffd's resident memory in KiB (0 when it does not run).
-    func residentKiB() -> Int {
+    /// skiffd's resident memory in KiB (0 when it does not run): all of it (VmRSS), or only its
+    /// private anonymous pages (`field: "RssAnon:"`, which file pages coming and going leave alone).
+    func residentKiB(field: String = "VmRSS:") -> Int {
         guard let pid = process?.processIdentifier,
             let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) })
         else { return 0 }
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
