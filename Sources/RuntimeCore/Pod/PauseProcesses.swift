@@ -1,7 +1,11 @@
-import Foundation
+import FoundationEssentials
 import LinuxSys
 import Logging
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The pause process of pods that share one PID namespace: `/pause` as PID 1, run by the pod's
 /// OCI runtime under conmon from one read-only root filesystem shared by every pod. Its
