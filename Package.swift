@@ -130,10 +130,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "skiffd",
-            dependencies: [
-                "SkiffDaemon", "DaemonConfig",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["SkiffDaemon", "DaemonConfig"],
             // Release skiffd: the Swift runtime and Foundation linked in (no 13 shared libraries
             // for ld.so to relocate at start), lld with compact relative relocations (RELR,
             // glibc ≥ 2.36), and no exported symbol table (the static runtime's link file asks
