@@ -38,8 +38,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/pointfreeco/swift-clocks", from: "1.1.1"),
-        // CDI spec files may be YAML (RuntimeCore/CDI).
-        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         .target(name: "CLinuxShim"),
@@ -49,6 +47,8 @@ let package = Package(
         .target(name: "Metadata", dependencies: ["SkiffCommon", "LinuxSys"]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        // CDI spec files may be YAML (RuntimeCore/CDI/YAMLReader.swift).
+        .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML"),
         .target(
             name: "ImageCore",
             dependencies: [
@@ -75,9 +75,8 @@ let package = Package(
         .target(
             name: "RuntimeCore",
             dependencies: [
-                "SkiffCommon", "DaemonConfig", "ImageCore", "LinuxSys", "Metadata",
+                "SkiffCommon", "DaemonConfig", "ImageCore", "LinuxSys", "Metadata", "CLibYAML",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(
@@ -131,10 +130,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "skiffd",
-            dependencies: [
-                "SkiffDaemon", "DaemonConfig",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["SkiffDaemon", "DaemonConfig"],
             // Release skiffd: the Swift runtime and Foundation linked in (no 13 shared libraries
             // for ld.so to relocate at start), lld with compact relative relocations (RELR,
             // glibc ≥ 2.36), and no exported symbol table (the static runtime's link file asks

@@ -1,7 +1,11 @@
 import CRIAPI
-import Foundation
+import FoundationEssentials
 import RuntimeCore
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// CRI container messages ⇄ domain values.
 enum ContainerConversions {
@@ -99,14 +103,14 @@ enum ContainerConversions {
     static func signalName(_ signal: Runtime_V1_Signal) -> String? {
         if case .UNRECOGNIZED = signal { return nil }
         let name = "\(signal)".uppercased()
-        return name.replacingOccurrences(of: "PLUS", with: "+").replacingOccurrences(of: "MINUS", with: "-")
+        return name.replacing("PLUS", with: "+").replacing("MINUS", with: "-")
     }
 
     /// The container's stop signal number as the CRI's enum (for ContainerStatus.stop_signal).
     static func signal(_ number: Int32) -> Runtime_V1_Signal {
         guard let name = SignalNames.name(number) else { return .runtimeDefault }
-        let protoName = name.lowercased().replacingOccurrences(of: "+", with: "plus")
-            .replacingOccurrences(of: "-", with: "minus")
+        let protoName = name.lowercased().replacing("+", with: "plus")
+            .replacing("-", with: "minus")
         return Runtime_V1_Signal.allCases.first { "\($0)" == protoName } ?? .runtimeDefault
     }
 

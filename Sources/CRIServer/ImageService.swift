@@ -1,8 +1,12 @@
 import CRIAPI
-import Foundation
+import FoundationEssentials
 import GRPCCore
 import ImageCore
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// CRI `runtime.v1.ImageService` over the node's images (`ImageStore`: the domain's `ImageManager`, or a fake in tests).
 public struct ImageService: Runtime_V1_ImageService.SimpleServiceProtocol {

@@ -1,8 +1,12 @@
 import CRIAPI
-import Foundation
+import FoundationEssentials
 import GRPCCore
 import RuntimeCore
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Container lifecycle rpcs (api.proto: CreateContainer … GetContainerEvents).
 extension RuntimeService {

@@ -1,5 +1,5 @@
 import CRIAPI
-import Foundation
+import FoundationEssentials
 import GRPCCore
 import SkiffCommon
 import StreamingServer

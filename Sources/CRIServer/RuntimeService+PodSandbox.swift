@@ -1,8 +1,12 @@
 import CRIAPI
-import Foundation
+import FoundationEssentials
 import GRPCCore
 import RuntimeCore
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Pod sandbox rpcs (api.proto: RunPodSandbox … UpdatePodSandboxResources).
 extension RuntimeService {

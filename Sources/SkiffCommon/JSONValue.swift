@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Any JSON value, for documents skiffd passes on without knowing all of them (a CNI plugin's
 /// own settings, a plugin's result handed to the next one as prevResult). Typed structs read the

@@ -1,9 +1,13 @@
-import Foundation
+import FoundationEssentials
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging
 import ServiceLifecycle
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the gRPC server as a Service: on graceful shutdown it stops accepting calls and lets the
 /// running ones finish; the ServiceGroup cancels it when `grpc.shutdown_timeout` runs out.

@@ -1,4 +1,3 @@
-import ArgumentParser
 import DaemonConfig
 import Logging
 import SkiffDaemon
@@ -7,30 +6,25 @@ import SkiffDaemon
 import Glibc
 #endif
 
-/// skiffd: the Skiff CRI daemon.
+/// skiffd: the Skiff CRI daemon. Its three options are read by `DaemonOptions`, not by
+/// swift-argument-parser: an idle daemon keeps every page its start touched, and the parser's
+/// code and metadata were 0.4 MiB of them (docs/performance.md).
 @main
-struct Skiffd: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "skiffd",
-        abstract: "Skiff, a Kubernetes container runtime: serves the CRI on a unix socket."
-    )
-
-    @Option(
-        name: .long,
-        help: "Configuration file (default \(ConfigLoader.defaultPath); missing default file means built-in defaults)."
-    )
-    var config: String?
-
-    @Option(name: .long, help: "Log level, overriding log_level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: LogLevelName?
-
-    @Option(name: .long, help: "Log format, overriding log_format: text or json.")
-    var logFormat: DaemonConfiguration.LogFormat?
-
-    func run() async throws {
+enum Skiffd {
+    static func main() async {
+        let options: DaemonOptions
+        do {
+            options = try DaemonOptions(arguments: Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            fail("\(error.description)\n\(DaemonOptions.usage)", code: 64)
+        }
+        if options.help {
+            print(DaemonOptions.usage)
+            return
+        }
         let configuration: DaemonConfiguration
         do {
-            configuration = try ConfigLoader.load(path: config)
+            configuration = try ConfigLoader.load(path: options.config)
         } catch {
             fail("invalid configuration: \(error)")
         }
@@ -38,12 +32,13 @@ struct Skiffd: AsyncParsableCommand {
         // A peer closing a pipe or socket must fail that write with EPIPE, not end the daemon.
         signal(SIGPIPE, SIG_IGN)
 
-        let level = Logger.Level(rawValue: (logLevel?.rawValue) ?? configuration.logLevel) ?? .info
-        let format = logFormat ?? configuration.logFormat
+        let level = Logger.Level(rawValue: (options.logLevel?.rawValue) ?? configuration.logLevel) ?? .info
+        let format = options.logFormat ?? configuration.logFormat
         LoggingSystem.bootstrap { label in LogOutput(label: label, level: level, format: format) }
         let logger = Logger(label: "skiffd")
 
-        let source = config ?? (access(ConfigLoader.defaultPath, F_OK) == 0 ? ConfigLoader.defaultPath : "defaults")
+        let source =
+            options.config ?? (access(ConfigLoader.defaultPath, F_OK) == 0 ? ConfigLoader.defaultPath : "defaults")
         do {
             try await Daemon(configuration: configuration, configSource: source, logger: logger).run()
         } catch {
@@ -52,15 +47,12 @@ struct Skiffd: AsyncParsableCommand {
         }
     }
 
-    private func fail(_ message: String) -> Never {
+    private static func fail(_ message: String, code: Int32 = 1) -> Never {
         let line = "skiffd: \(message)\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
-        terminate(1)
+        terminate(code)
     }
 }
-
-extension LogLevelName: ExpressibleByArgument {}
-extension DaemonConfiguration.LogFormat: ExpressibleByArgument {}
 
 /// Ends the process with `code`.
 func terminate(_ code: Int32) -> Never { Glibc.exit(code) }

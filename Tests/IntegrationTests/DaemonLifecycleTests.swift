@@ -121,6 +121,28 @@ import Testing
         }
     }
 
+    @Test func badCommandLinesAreRefusedWithUsageAndFlagsTakeBothForms() async throws {
+        try await withDaemon(start: false) { daemon in
+            let unknown = try await daemon.runToCompletion(arguments: ["--config", daemon.configPath, "--bogus"])
+            #expect(unknown.status == 64)
+            #expect(unknown.stderr.contains("unknown option '--bogus'") && unknown.stderr.contains("USAGE: skiffd"))
+            let level = try await daemon.runToCompletion(arguments: [
+                "--config=\(daemon.configPath)", "--log-level=loud",
+            ])
+            #expect(level.status == 64)
+            #expect(level.stderr.contains("the value 'loud' is invalid for '--log-level'"), "\(level.stderr)")
+            let missing = try await daemon.runToCompletion(arguments: ["--config"])
+            #expect(
+                missing.status == 64 && missing.stderr.contains("missing value for '--config'"),
+                "\(missing.stderr)"
+            )
+            // `--name=value` reaches the loader like `--name value`: the absent file is named.
+            let absent = try await daemon.runToCompletion(arguments: ["--config=\(daemon.directory)/absent.toml"])
+            #expect(absent.status == 1 && absent.stderr.contains("absent.toml"), "\(absent.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: daemon.socketPath))
+        }
+    }
+
     @Test func sigintStopsCleanlyAndSigkillLeavesNothingThatBlocksARestart() async throws {
         try await withDaemon { daemon in
             #expect(try await daemon.stop(signal: SIGINT) == 0)

@@ -184,14 +184,14 @@ public final class RegistryClient: Sendable {
     }
 
     static func host(of url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else { return "" }
+        guard let schemeEnd = url.firstRange(of: "://") else { return "" }
         let rest = url[schemeEnd.upperBound...]
         return String(rest.prefix { $0 != "/" && $0 != "?" })
     }
 
     static func resolve(_ location: String, against url: String) -> String {
         if location.hasPrefix("http://") || location.hasPrefix("https://") { return location }
-        guard let schemeEnd = url.range(of: "://") else { return location }
+        guard let schemeEnd = url.firstRange(of: "://") else { return location }
         let origin = url[..<schemeEnd.upperBound] + host(of: url)
         if location.hasPrefix("/") { return String(origin) + location }
         let base = url.prefix { $0 != "?" }

@@ -1,6 +1,10 @@
-import Foundation
+import FoundationEssentials
 import LinuxSys
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Importing image archives for nodes without registry access.
 extension ImageManager {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Shared JSON decoding for OCI documents.
 enum JSONCoding {

@@ -1,5 +1,4 @@
-import Foundation
-import Yams
+import FoundationEssentials
 
 /// Reads one CDI spec file's bytes — JSON for `.json`, YAML for `.yaml` — into a checked
 /// `CDISpec`. Pure: no file system access (the fuzz target `cdi` drives it with any bytes).
@@ -68,15 +67,21 @@ public enum CDISpecParser {
             case .json:
                 return try JSONDecoder().decode(type, from: Data(bytes))
             case .yaml:
-                guard let text = String(validating: bytes, as: UTF8.self) else {
+                guard String(validating: bytes, as: UTF8.self) != nil else {
                     throw Failure(description: "it is not UTF-8 text")
                 }
-                guard let node = try Yams.compose(yaml: text) else { throw Failure(description: "it is empty") }
+                let root: YAMLNode?
+                do {
+                    root = try YAMLReader.document(bytes)
+                } catch {
+                    throw Failure(description: error.description)
+                }
+                guard let root else { throw Failure(description: "it is empty") }
                 var budget = maximumYAMLNodes
-                guard fits(node, budget: &budget) else {
+                guard fits(root, budget: &budget) else {
                     throw Failure(description: "it has more than \(maximumYAMLNodes) YAML nodes (aliases expanded)")
                 }
-                return try YAMLDecoder().decode(type, from: node)
+                return try T(from: YAMLNodeDecoder(root))
             }
         } catch let failure as Failure {
             throw failure
@@ -88,11 +93,11 @@ public enum CDISpecParser {
     }
 
     /// Counts `node` and its descendants against `budget`, stopping as soon as it is spent.
-    static func fits(_ node: Node, budget: inout Int) -> Bool {
+    static func fits(_ node: YAMLNode, budget: inout Int) -> Bool {
         budget -= 1
         guard budget >= 0 else { return false }
         switch node {
-        case .scalar, .alias:
+        case .scalar:
             return true
         case .sequence(let sequence):
             return sequence.allSatisfy { fits($0, budget: &budget) }

@@ -1,9 +1,13 @@
-import Foundation
+import FoundationEssentials
 import ImageCore
 import LinuxSys
 import Logging
 import Metadata
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// CreateContainer: the writable layer over the image's snapshots, the OCI spec, `runtime
 /// create` under conmon, and the record written last; every failure undoes what was made.

@@ -1,7 +1,11 @@
-import Foundation
+import FoundationEssentials
 import ImageCore
 import LinuxSys
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Learning of exits: conmon writes `<state_dir>/exits/<id>` with the exit code when a
 /// container's process ends, whether skiffd was running then or not.

@@ -1,7 +1,11 @@
-import Foundation
+import FoundationEssentials
 import ImageCore
 import LinuxSys
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Image volumes (KEP-4639, `Mount.image`): an image already on the node, mounted read-only at
 /// a container path. Each is a read-only overlay of the image's snapshots (leased like a root

@@ -1,7 +1,11 @@
-import Foundation
+import FoundationEssentials
 import ImageCore
 import LinuxSys
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// StopContainer and RemoveContainer: serialised per container (`teardown`), and never wedged by
 /// a runtime that cannot end a container — that one is forced.

@@ -1,6 +1,10 @@
-import Foundation
+import FoundationEssentials
 import LinuxSys
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Changes to a live container: its cgroup resources (UpdateContainerResources) and its log
 /// file (ReopenContainerLog).

@@ -1,9 +1,13 @@
-import Foundation
+import FoundationEssentials
 import ImageCore
 import LinuxSys
 import Logging
 import Metadata
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The container lifecycle: an overlay root filesystem over the image's snapshots, an OCI spec
 /// generated from the CRI config, `runtime create` under conmon, start/stop/remove, exits read

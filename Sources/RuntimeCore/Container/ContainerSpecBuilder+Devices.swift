@@ -1,7 +1,11 @@
 import CLinuxShim
-import Foundation
+import FoundationEssentials
 import LinuxSys
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Device nodes: the ones a container asks for by host path, or all of the node's for a
 /// privileged container, with the cgroup rules that allow them.

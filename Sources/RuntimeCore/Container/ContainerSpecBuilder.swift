@@ -1,5 +1,5 @@
 import CLinuxShim
-import Foundation
+import FoundationEssentials
 import ImageCore
 import LinuxSys
 import SkiffCommon

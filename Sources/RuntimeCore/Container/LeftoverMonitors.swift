@@ -1,5 +1,9 @@
-import Foundation
+import FoundationEssentials
 import LinuxSys
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a SIGKILLed skiffd left running for a container (or pause) it never recorded: conmon
 /// goes on without it, and so does the `runtime create` conmon started. Recovery deletes such a

@@ -1,7 +1,11 @@
-import Foundation
+import FoundationEssentials
 import LinuxSys
 import SkiffCommon
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One pod's attachment to the network, as the CNI protocol's environment describes it.
 public struct CNIAttachment: Sendable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SkiffCommon
 
 /// What an OCI runtime said when a command failed. Called with `--log-format json`, runc and
 /// crun print each log entry as `{"level": …, "msg": …, "time": …}` on stderr; runsc prints its
@@ -17,7 +18,7 @@ struct RuntimeErrorReport: Equatable, Sendable {
         var errors: [String] = []
         var others: [String] = []
         for line in String(decoding: stderr, as: UTF8.self).split(whereSeparator: \.isNewline) {
-            let text = line.trimmingCharacters(in: .whitespaces)
+            let text = line.trimmingWhitespace()
             guard !text.isEmpty else { continue }
             if text.hasPrefix("{"), let entry = Self.entry(text) {
                 if entry.level == nil || entry.level == "error" || entry.level == "fatal" {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SkiffCommon
 
 /// A container's usage as gVisor accounts it (`runsc events --stats ID`): one JSON event,
@@ -37,7 +37,7 @@ public struct SandboxedUsage: Sendable, Equatable {
     static func parse(_ output: [UInt8], id: String) throws(SkiffError) -> SandboxedUsage {
         for line in output.split(separator: UInt8(ascii: "\n")) where line.first == UInt8(ascii: "{") {
             // try?: a line that is not an event (runsc's own messages) is passed over.
-            guard let event = try? JSONDecoder().decode(Event.self, from: Foundation.Data(line)),
+            guard let event = try? JSONDecoder().decode(Event.self, from: FoundationEssentials.Data(line)),
                 event.type == "stats", event.id == nil || event.id == id, let data = event.data
             else { continue }
             return SandboxedUsage(

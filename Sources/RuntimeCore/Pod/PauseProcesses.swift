@@ -1,7 +1,11 @@
-import Foundation
+import FoundationEssentials
 import LinuxSys
 import Logging
 import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The pause process of pods that share one PID namespace, and of pods run by a sandbox handler.
 ///

@@ -1,5 +1,10 @@
-import Foundation
+import FoundationEssentials
 import LinuxSys
+import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Byte, packet, error and drop counters of a network namespace's interfaces, read from
 /// /proc/net/dev as seen inside the namespace (by a dedicated thread that enters it:
@@ -58,7 +63,7 @@ public enum PodNetworkStats {
         text.split(separator: "\n").dropFirst(2).compactMap { line in
             let parts = line.split(separator: ":", maxSplits: 1)
             guard parts.count == 2 else { return nil }
-            let name = parts[0].trimmingCharacters(in: .whitespaces)
+            let name = parts[0].trimmingWhitespace()
             let numbers = parts[1].split(separator: " ").compactMap { UInt64($0) }
             guard numbers.count >= 16, name != "lo" else { return nil }
             return InterfaceCounters(

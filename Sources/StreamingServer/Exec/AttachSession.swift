@@ -1,4 +1,4 @@
-import Foundation
+import LinuxSys
 import Logging
 import NIOCore
 
@@ -91,7 +91,13 @@ final class AttachSession: StreamSession {
         let request = self.request
         let loop = self.loop
         let gate = self.gate
-        Thread.detachNewThread {
+        let readerStopped: @Sendable () -> Void = {
+            loop.execute {
+                let session = bound.value
+                session.perform(session.stateMachine.readerStopped())
+            }
+        }
+        let started = DedicatedThread.start {
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
                 let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
@@ -108,10 +114,11 @@ final class AttachSession: StreamSession {
                     gate.handedOn(payload.readableBytes, writable: transport?.isWritable ?? true)
                 }
             }
-            loop.execute {
-                let session = bound.value
-                session.perform(session.stateMachine.readerStopped())
-            }
+            readerStopped()
+        }
+        if started != 0 {
+            logger.error("attach: no thread to read conmon's socket", metadata: ["errno": "\(started)"])
+            readerStopped()
         }
     }
 

@@ -1,11 +1,11 @@
-import Foundation
+import LinuxSys
 
 /// Back-pressure for a reader thread that hands data to an event loop (attach reads conmon's
 /// SOCK_SEQPACKET socket on a thread): the thread waits while the client's connection is not
 /// writable or while more than `limit` bytes it handed over are not yet sent on.
 final class FlowGate: @unchecked Sendable {
     // @unchecked: every field is guarded by `condition`.
-    private let condition = NSCondition()
+    private let condition = ThreadCondition()
     private var writable = true
     private var inFlight = 0
     private var stopped = false

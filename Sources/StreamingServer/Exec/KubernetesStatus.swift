@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The `metav1.Status` JSON client-go reads from the error channel when a remote command ends:
 /// Success, or Failure with reason NonZeroExitCode and the exit code as an `ExitCode` cause.

@@ -1,9 +1,13 @@
-import Foundation
+import FoundationEssentials
 import LinuxSys
 import Logging
 import NIOCore
 import NIOPosix
 import NIOWebSocket
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An exec or attach session over WebSocket (`v5.channel.k8s.io` / `v4.channel.k8s.io`): the
 /// session's stdout and stderr as channel 1 and 2 messages, the client's channel 0 messages to

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SkiffCommon
 
 /// The Linux capabilities a container process gets: the runtime default, every capability the
@@ -31,7 +31,7 @@ public enum CapabilitySet {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
             let line = text.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") })
         else { return nil }
-        return UInt64(line.dropFirst("CapBnd:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+        return UInt64(line.dropFirst("CapBnd:".count).trimmingWhitespace(), radix: 16)
     }
 
     /// The capability set of a container, following the CRI `LinuxContainerSecurityContext`:
@@ -87,7 +87,7 @@ public enum CapabilitySet {
         guard let text = try? String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8) else {
             return nil
         }
-        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        return Int(text.trimmingWhitespace())
     }
 
     /// The canonical `CAP_…` form of a name as a CRI client may write it, or nil when no

@@ -1,0 +1,11 @@
+extension StringProtocol {
+    /// The text without leading and trailing whitespace (spaces, tabs, newlines: `Character.isWhitespace`),
+    /// as Foundation's `trimmingCharacters(in: .whitespacesAndNewlines)`, which FoundationEssentials lacks.
+    public func trimmingWhitespace() -> String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace })
+        else {
+            return ""
+        }
+        return String(self[first...last])
+    }
+}
