@@ -49,7 +49,9 @@ struct DaemonOptions: Equatable {
                 logLevel = level
             case "--log-format":
                 let text = try value()
-                guard let format = DaemonConfiguration.LogFormat(rawValue: text) else { throw Self.invalid(text, for: name) }
+                guard let format = DaemonConfiguration.LogFormat(rawValue: text) else {
+                    throw Self.invalid(text, for: name)
+                }
                 logFormat = format
             default:
                 throw UsageError(description: "unknown option '\(argument)'")
