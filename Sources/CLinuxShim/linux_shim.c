@@ -6,6 +6,7 @@
 #include <termios.h>
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -159,3 +160,5 @@ int skiff_open_idmapped_tree(const char *path, int userns_fd, int recursive, int
 int skiff_attach_mount(int tree, const char *target) {
     return (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, target, SKIFF_MOVE_MOUNT_F_EMPTY_PATH);
 }
+
+int skiff_malloc_trim(void) { return malloc_trim(0); }

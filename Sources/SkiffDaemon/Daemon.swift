@@ -133,6 +133,7 @@ public struct Daemon {
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: StoppedOnShutdown { await imageManager.shutdown() }, serviceName: "images"),
+                .init(service: HeapTrimmer(interval: .seconds(5)), serviceName: "heap-trimmer"),
                 .init(service: StoppedOnShutdown { await exits.shutdown() }, serviceName: "exit-files"),
                 .init(service: StoppedOnShutdown { await streaming.shutdown() }, serviceName: "streaming"),
                 .init(
@@ -192,7 +193,8 @@ public struct Daemon {
                 }
             }
             config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { channel in
-                channel.eventLoop.makeCompletedFuture {
+                HeapTrimmer.noteActivity()
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         [OversizedRequestResponder(limit: maxRequestSize), RequestDeadlineHandler()],
                         position: .first

@@ -84,4 +84,7 @@ enum {
     SKIFF_RESOLVE_IN_ROOT = 0x10,
 };
 
+/// malloc_trim(0): returns the C heap's free pages to the kernel; 1 when memory was released.
+int skiff_malloc_trim(void);
+
 #endif
