@@ -1,7 +1,6 @@
-import ServiceLifecycle
 import LinuxSys
+import ServiceLifecycle
 import Synchronization
-
 
 /// Gives the C heap's free pages back to the kernel after work, with `malloc_trim(0)`.
 ///
