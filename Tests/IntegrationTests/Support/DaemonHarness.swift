@@ -159,7 +159,30 @@ final class DaemonHarness: @unchecked Sendable {
             if fields.count > 4, fields[4].hasPrefix(directory) { umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
         for process in processes(mentioning: directory) { kill(process.pid, SIGKILL) }
+        killPauses()
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The pauses skiffd started itself name nothing of the run on their command line; they are
+    /// found by their cgroups (`<hierarchy>/skiff/skiff-pause-<pod>`), killed, and the cgroups
+    /// removed: a pod recovery leaves alone (an unreadable record) keeps its pause.
+    private func killPauses() {
+        let pods = (try? FileManager.default.contentsOfDirectory(atPath: stateDir + "/sandboxes")) ?? []
+        let hierarchies =
+            ["/sys/fs/cgroup"]
+            + ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map {
+                "/sys/fs/cgroup/" + $0
+            }
+        let cgroups = pods.flatMap { pod in hierarchies.map { "\($0)/skiff/skiff-pause-\(pod)" } }.filter {
+            FileManager.default.fileExists(atPath: $0 + "/cgroup.procs")
+        }
+        for cgroup in cgroups {
+            let procs = (try? String(contentsOfFile: cgroup + "/cgroup.procs", encoding: .utf8)) ?? ""
+            for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+        }
+        for cgroup in cgroups {
+            for _ in 0..<200 where rmdir(cgroup) != 0 && errno == EBUSY { usleep(10_000) }
+        }
     }
 
     @discardableResult
