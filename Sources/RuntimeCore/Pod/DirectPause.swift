@@ -37,10 +37,15 @@ struct DirectPause: Sendable {
 
     /// The pause's cgroup in every hierarchy: `<hierarchy>/<pod parent>/skiff-pause-<pod>`.
     func cgroupDirectories(of sandbox: PodSandbox) -> [String] {
-        let path = sandbox.cgroupsPath(of: PauseProcesses.id(of: sandbox), defaultParent: defaultCgroupParent)
+        let path = cgroupPath(of: sandbox)
         guard CgroupFiles.isConfined(path) else { return [] }
         let relative = CgroupFiles.components(of: path).joined(separator: "/")
         return hierarchies.map { $0 + "/" + relative }
+    }
+
+    /// The pause's cgroup as a cgroupfs path (`<pod parent>/skiff-pause-<pod>`).
+    private func cgroupPath(of sandbox: PodSandbox) -> String {
+        sandbox.cgroupsPath(of: PauseProcesses.id(of: sandbox), defaultParent: defaultCgroupParent)
     }
 
     /// The mount points of the cgroup hierarchies a pause joins: every cgroup v1 hierarchy but
@@ -115,13 +120,10 @@ struct DirectPause: Sendable {
     func remove(of sandbox: PodSandbox, recorded: Identity?) async {
         let cgroups = cgroupDirectories(of: sandbox)
         var handles = recorded.flatMap(handle(of:)).map { [$0] } ?? []
-        for directory in cgroups.prefix(1) {
+        if let layout = cgroupLayout {
             // Anything in the pause's cgroup is its: a pause started but never recorded.
-            // try?: no cgroup (never made, or removed) holds nothing to kill.
-            let strays = (try? FileSystem.readText(directory + "/cgroup.procs", limit: 1 << 20)) ?? ""
-            handles += strays.split(separator: "\n").compactMap { Int32($0) }.filter { pid in
-                !handles.contains { $0.pid == pid }
-            }.compactMap(ProcessHandle.init)
+            let strays = CgroupFiles.processes(ofCgroup: cgroupPath(of: sandbox), layout: layout)
+            handles += strays.filter { pid in !handles.contains { $0.pid == pid } }.compactMap(ProcessHandle.init)
         }
         if !handles.isEmpty {
             for handle in handles { handle.kill() }

@@ -49,6 +49,7 @@ public actor PodService {
         self.containers = containers
         self.exits = exits
         self.logger = logger
+        let oomScoreFloor = OOMScoreFloor.current()
         pauses = PauseProcesses(
             rootDir: settings.rootDir,
             pauseBinary: options.pauseBinary,
@@ -59,7 +60,7 @@ public actor PodService {
             monitor: monitor,
             makeRuntime: makeRuntime,
             exits: exits,
-            minimumOOMScoreAdj: OOMScoreFloor.current(),
+            minimumOOMScoreAdj: oomScoreFloor,
             direct: DirectPause(
                 pauseBinary: options.pauseBinary,
                 emptyRoot: settings.rootDir + "/pause/empty",
@@ -67,7 +68,7 @@ public actor PodService {
                 // try?: without a mount table the pause joins no cgroup and stays in skiffd's.
                 hierarchies: DirectPause.hierarchies(in: (try? MountTable.current()) ?? MountTable(entries: [])),
                 defaultCgroupParent: settings.defaultCgroupParent,
-                minimumOOMScoreAdj: OOMScoreFloor.current(),
+                minimumOOMScoreAdj: oomScoreFloor,
                 timeout: settings.commandTimeout,
                 logger: logger
             ),
