@@ -92,19 +92,8 @@ for _ in $(seq 1 50); do
   ip route | grep -q "^${subnet%.0/24}\." || break
 done
 mkdir -p "$work/cni" "$work/out"
-cat > "$work/cni/10-side-by-side.conflist" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "side-$bridge",
-  "plugins": [
-    { "type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-      "ipam": { "type": "host-local", "dataDir": "$work/ipam",
-                "routes": [{ "dst": "0.0.0.0/0" }], "ranges": [[{ "subnet": "$subnet" }]] } },
-    { "type": "portmap", "capabilities": { "portMappings": true } },
-    { "type": "loopback" }
-  ]
-}
-EOF
+source "$repo/scripts/critest/bridge-conflist.sh"
+write_bridge_conflist "$work/cni/10-side-by-side.conflist" "side-$bridge" "$bridge" "$subnet" "$work/ipam"
 
 # --- the two daemons ------------------------------------------------------------------------
 skiff_config() {

@@ -32,6 +32,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+source "$here/bridge-conflist.sh"
 export CRITEST_DIR=${CRITEST_DIR:-$repo/.build/critest}
 export PATH=$CRITEST_DIR/bin:$PATH   # critest -parallel N>1 runs `ginkgo`
 SKIFFD=${1:?usage: $0 SKIFFD [bench|full] [critest flags…]}
@@ -79,19 +80,7 @@ $mirrors
 ${EXTRA_TOML:-}
 EOF
 if [ "$CNI" = bridge ]; then
-  cat > "$work/cni/10-critest.conflist" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "critest-$bridge",
-  "plugins": [
-    { "type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-      "ipam": { "type": "host-local", "dataDir": "$work/ipam",
-                "routes": [{ "dst": "0.0.0.0/0" }], "ranges": [[{ "subnet": "10.89.0.0/16" }]] } },
-    { "type": "portmap", "capabilities": { "portMappings": true } },
-    { "type": "loopback" }
-  ]
-}
-EOF
+  write_bridge_conflist "$work/cni/10-critest.conflist" "critest-$bridge" "$bridge" 10.89.0.0/16 "$work/ipam"
 fi
 cat > "$work/bench.yaml" <<EOF
 podsNumber: $PODS
