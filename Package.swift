@@ -70,7 +70,10 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            // Test images are built with Foundation; scripts/build-release.sh turns its autolink
+            // off for skiffd's sake, so what uses it asks for it here.
+            linkerSettings: [.linkedLibrary("Foundation")]
         ),
         .target(
             name: "RuntimeCore",
@@ -131,17 +134,28 @@ let package = Package(
         .executableTarget(
             name: "skiffd",
             dependencies: ["SkiffDaemon", "DaemonConfig"],
-            // Release skiffd: the Swift runtime and Foundation linked in (no 13 shared libraries
-            // for ld.so to relocate at start), lld with compact relative relocations (RELR,
-            // glibc ≥ 2.36), and no exported symbol table (the static runtime's link file asks
-            // for -export-dynamic: megabytes of .dynsym/.dynstr for nothing). Idle RSS 38.5 →
-            // ~29 MiB (docs/performance.md). Still PIE.
+            exclude: ["link"],
+            // Release skiffd (built by scripts/build-release.sh, whose flags this link relies on):
+            // the Swift runtime and FoundationEssentials linked in (no 13 shared libraries for
+            // ld.so to relocate at start), lld with compact relative relocations (RELR,
+            // glibc ≥ 2.36), no exported symbol table (the static runtime's link file asks for
+            // -export-dynamic: megabytes of .dynsym/.dynstr for nothing), and the functions the
+            // start runs placed side by side, so that the code pages an idle skiffd keeps are few.
+            // Idle RSS 38.5 → under 20 MiB (docs/performance.md). Still PIE.
             linkerSettings: [
                 .unsafeFlags(
                     [
                         "-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
                         "-Xlinker", "--no-export-dynamic",
+                        // Functions the start runs side by side (scripts/generate-startup-order.sh),
+                        // and the unnamed ones next to them.
+                        "-Xlinker",
+                        "--symbol-ordering-file=\(Context.packageDirectory)/Sources/skiffd/link/startup-order.txt",
+                        "-Xlinker", "--no-warn-symbol-ordering",
+                        "-Xlinker", "--script=\(Context.packageDirectory)/Sources/skiffd/link/code-layout.ld",
                         // What the Foundation archives autolink (they were built for the shared SDK).
+                        // An archive adds only what is used: with Foundation's autolink off
+                        // (build-release.sh) skiffd links FoundationEssentials alone.
                         "-lFoundation", "-lCoreFoundation", "-lFoundationInternationalization",
                         "-lFoundationEssentials", "-l_FoundationICU", "-l_FoundationCShims",
                         "-l_FoundationCollections", "-lswiftDispatch", "-ldispatch", "-lBlocksRuntime",
@@ -159,7 +173,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
-            ]
+            ],
+            // Formats durations with FoundationInternationalization, asked for by name: see
+            // ImageFixtures.
+            linkerSettings: [.linkedLibrary("FoundationInternationalization")]
         ),
         // Creates and pins a pod's namespaces in a short-lived process (unshare must not run on a
         // daemon thread).
@@ -193,7 +210,9 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],
-            path: "Benchmarks/skiff-bench"
+            path: "Benchmarks/skiff-bench",
+            // Foundation, asked for by name: see ImageFixtures.
+            linkerSettings: [.linkedLibrary("Foundation")]
         ),
         .testTarget(name: "DaemonConfigTests", dependencies: ["DaemonConfig", "SkiffCommon"]),
         .testTarget(name: "LinuxSysTests", dependencies: ["LinuxSys", "SkiffCommon"]),

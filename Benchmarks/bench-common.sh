@@ -6,7 +6,7 @@
 # skiffd binary (an earlier commit's, to compare two builds in the same conditions).
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-swift build -c release >/dev/null 2>&1
+bash scripts/build-release.sh >/dev/null 2>&1
 bin=$(swift build -c release --show-bin-path)
 work=$(mktemp -d "/tmp/skiff-${bench_name:-bench}-XXXXXX")
 registry_pid=""

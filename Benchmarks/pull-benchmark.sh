@@ -11,7 +11,7 @@ mib=${2:-300}
 layers=${3:-5}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-swift build -c release >/dev/null
+bash scripts/build-release.sh >/dev/null
 bin=$(swift build -c release --show-bin-path)
 work=$(mktemp -d /tmp/skiff-bench-XXXXXX)
 registry_pid=""

@@ -7,7 +7,7 @@ set -euo pipefail
 count=${1:-20}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-swift build -c release >/dev/null 2>&1
+bash scripts/build-release.sh >/dev/null 2>&1
 bin=$(swift build -c release --show-bin-path)
 work=$(mktemp -d /tmp/skiff-sbench-XXXXXX)
 bridge="skb$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"

@@ -12,12 +12,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 if [ -z "${SKIFFD:-}" ]; then
-    swift build -c release --product skiffd >/dev/null
+    bash scripts/build-release.sh skiffd >/dev/null
     SKIFFD=$(swift build -c release --show-bin-path)/skiffd
 fi
 if [ -z "${SKIFF:-}" ]; then
     bin=$(swift build -c release --show-bin-path)
-    [ -x "$bin/skiff" ] || swift build -c release --product skiff >/dev/null
+    [ -x "$bin/skiff" ] || bash scripts/build-release.sh skiff >/dev/null
     SKIFF=$bin/skiff
 fi
 python3 -c 'import os,sys; fd=os.open(sys.argv[1],os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)' "$SKIFFD"

@@ -16,7 +16,7 @@ bash "$repo/scripts/install-packages.sh"
 bash "$repo/scripts/prepare-cgroups.sh"
 
 echo "building skiffd and skiff (release)…"
-(cd "$repo" && swift build -c release --product skiffd && swift build -c release --product skiff && swift build -c release --product skiff-pinns && swift build -c release --product skiff-pause && swift build -c release --product skiff-sandbox-shim) >/tmp/skiff-build.log 2>&1 \
+bash "$repo/scripts/build-release.sh" skiffd skiff skiff-pinns skiff-pause skiff-sandbox-shim >/tmp/skiff-build.log 2>&1 \
   || { tail -50 /tmp/skiff-build.log >&2; exit 1; }
 bin=$(cd "$repo" && swift build -c release --show-bin-path)
 install -m 0755 "$bin/skiffd" /usr/local/bin/skiffd.new && mv -f /usr/local/bin/skiffd.new /usr/local/bin/skiffd
