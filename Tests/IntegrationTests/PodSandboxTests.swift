@@ -1,6 +1,7 @@
 import CRIAPI
 import Foundation
 import GRPCCore
+import LinuxSys
 import Testing
 
 /// Pod sandboxes through a real skiffd: skiff-pinns namespaces and Debian's CNI plugins on a
@@ -265,6 +266,7 @@ import Testing
     /// A SIGKILLed skiffd leaves its CNI ADD running. The restarted daemon releases the pod it
     /// never recorded with DEL, which must wait for that ADD: interleaved, portmap's DEL failed
     /// (its chain still referenced) and its NAT rules stayed for a pod that no longer existed.
+    /// The pod shares its PID namespace, so its pause started beside the ADD: it goes too.
     @Test func aPluginRunLeftByAKilledDaemonEndsBeforeItsPodIsReleased() async throws {
         try await withDaemon(start: false) { daemon in
             let bin = daemon.directory + "/cni-bin"
@@ -292,9 +294,25 @@ import Testing
                 if !started { try await Task.sleep(for: .milliseconds(10)) }
             }
             #expect(started, "the plugin's ADD never started")
+            // The pause runs before the ADD ends.
+            let podID = try #require(
+                FileSystem.directoryEntries(daemon.stateDir + "/sandboxes")?.first { !$0.hasPrefix(".") }
+            )
+            var pause: Int32?
+            for _ in 0..<150 where pause == nil {
+                let procs = (try? FileSystem.readText(PausePodTests.pauseCgroup(of: podID) + "/cgroup.procs")) ?? ""
+                pause = procs.split(separator: "\n").compactMap { Int32($0) }.first
+                if pause == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let pausePID = try #require(pause, "the pause did not start while CNI ADD ran")
             try await daemon.stop(signal: SIGKILL)
             _ = await running.result
             try await daemon.start()
+            // Gone, or a zombie left to whichever process inherited it from the killed skiffd.
+            let stat = (try? FileSystem.readText("/proc/\(pausePID)/stat")) ?? ""
+            let state = stat.split(separator: ")").last?.split(separator: " ").first
+            #expect(stat.isEmpty || state == "Z", "the pause of the removed pod still runs: \(stat)")
+            #expect(!FileSystem.exists(PausePodTests.pauseCgroup(of: podID)), "the pause's cgroup is left")
             let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
             #expect(
                 lines == ["ADD start", "ADD end", "DEL start", "DEL end"],

@@ -2,6 +2,7 @@ import FoundationEssentials
 import LinuxSys
 import Logging
 import SkiffCommon
+import Synchronization
 
 /// The pod lifecycle: RunPodSandbox, StopPodSandbox and RemovePodSandbox. A pod is its sandbox
 /// (namespaces, network, files: `SandboxService`), the pause process of pods that share one PID
@@ -116,12 +117,42 @@ public actor PodService {
         )
     }
 
-    /// One RunPodSandbox. A pause that cannot start undoes the sandbox.
+    /// One RunPodSandbox. A pause that cannot start undoes the sandbox, and a sandbox that
+    /// cannot be made stops the pause. Skiff's own pause needs the pod's namespaces, not its
+    /// network, so it starts while CNI ADD runs (its cgroup attach alone waits ~6 ms for the
+    /// kernel on cgroup v1).
     private func runOnce(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
-        var sandbox = try await sandboxes.run(spec)
+        let early = EarlyPause()
+        let pauses = self.pauses
+        var sandbox: PodSandbox
+        do throws(SkiffError) {
+            sandbox = try await sandboxes.run(spec) { sandbox in
+                guard sandbox.hasPause, !sandbox.runsInSandbox else { return }
+                let result: Result<(pid: Int32, startTime: UInt64?), SkiffError>
+                do throws(SkiffError) {
+                    result = .success(try await pauses.start(for: sandbox))
+                } catch {
+                    result = .failure(error)
+                }
+                early.outcome.withLock { $0 = (sandbox, result) }
+            }
+        } catch {
+            if let (provisional, result) = early.outcome.withLock({ $0 }), case .success(let started) = result {
+                var stopping = provisional
+                stopping.pausePID = started.pid
+                stopping.pauseStartTime = started.startTime
+                await removePause(of: stopping)
+            }
+            throw error
+        }
         guard sandbox.hasPause else { return sandbox }
         do {
-            let started = try await pauses.start(for: sandbox)
+            let started: (pid: Int32, startTime: UInt64?)
+            if let (_, result) = early.outcome.withLock({ $0 }) {
+                started = try result.get()
+            } else {
+                started = try await pauses.start(for: sandbox)
+            }
             try await sandboxes.recordPause(sandbox.id, pid: started.pid, startTime: started.startTime)
             sandbox.pausePID = started.pid
             sandbox.pauseStartTime = started.startTime
@@ -139,6 +170,11 @@ public actor PodService {
             throw error
         }
         return sandbox
+    }
+
+    /// What the pause started beside CNI ADD came to, and the sandbox it was started for.
+    private final class EarlyPause: Sendable {
+        let outcome = Mutex<(PodSandbox, Result<(pid: Int32, startTime: UInt64?), SkiffError>)?>(nil)
     }
 
     // MARK: Stop, remove
@@ -237,6 +273,11 @@ public actor PodService {
     }
 
     private func recover() async {
+        // skiffd died while a pod's CNI ADD ran, and its pause had started beside it: recovery
+        // removed the sandbox; the pause, found in its cgroup, goes with it.
+        for provisional in await sandboxes.takeUnrecordedAtStart() where provisional.hasPause {
+            await pauses.remove(of: provisional)
+        }
         // skiffd died between the pod's record and its pause: RunPodSandbox never answered, so
         // no client knows the pod; it goes, and the client's retry makes it anew.
         for sandbox in await sandboxes.list(state: .ready)

@@ -82,6 +82,7 @@ extension SandboxService {
         let directory = store.directory(of: id)
         let netns = directory + "/ns/net"
         let provisional = provisionalRecord(in: directory)
+        if let provisional { unrecordedAtStart.append(provisional) }
         if mounts.isMountPoint(netns), let network = networkForRelease(of: id) {
             let stub = provisional ?? PodSandbox.placeholder(id: id, directory: directory, networkName: network.name)
             do {
@@ -104,6 +105,13 @@ extension SandboxService {
                 metadata: ["id": "\(id)", "error": "\(error)"]
             )
         }
+    }
+
+    /// The pods recovery removed before their record was written, as their provisional records
+    /// stood; each is handed out once.
+    public func takeUnrecordedAtStart() -> [PodSandbox] {
+        defer { unrecordedAtStart = [] }
+        return unrecordedAtStart
     }
 
     /// Why the pod's network namespace does not hold `ips` on interfaces that are up; nil when it does.

@@ -45,6 +45,10 @@ public actor SandboxService {
     let logger: Logger
     /// Name keys of RunPodSandbox calls in progress, so two calls for one pod cannot both win.
     private var reserved: Set<String> = []
+    /// The provisional records of the pods a SIGKILLed skiffd was creating, which recovery
+    /// removed: their owners' parts (a pause started beside CNI ADD) go too
+    /// (`takeUnrecordedAtStart`).
+    var unrecordedAtStart: [PodSandbox] = []
 
     public init(options: Options, pinner: any NamespacePinning, logger: Logger) async throws(SkiffError) {
         self.options = options
@@ -62,7 +66,16 @@ public actor SandboxService {
 
     // MARK: Run
 
-    public func run(_ spec: SandboxSpec) async throws(SkiffError) -> PodSandbox {
+    ///
+    /// - Parameter alongsideNetwork: work that needs the pod's pinned namespaces but not its
+    ///   network (the pause of a shared-PID pod), run while CNI ADD runs instead of after it.
+    ///   Called at most once, and only after the provisional record from which a restarted
+    ///   skiffd learns of the pod (`unrecordedAtStart`) is written; awaited before `run` returns
+    ///   or throws. The caller owns what it makes, and undoes it if `run` throws.
+    public func run(
+        _ spec: SandboxSpec,
+        alongsideNetwork: (@Sendable (PodSandbox) async -> Void)? = nil
+    ) async throws(SkiffError) -> PodSandbox {
         try spec.validate()
         guard let handler = options.handlers.handler(named: spec.runtimeHandler) else {
             let known = options.handlers.handlers.map(\.name).joined(separator: ", ")
@@ -158,8 +171,16 @@ public actor SandboxService {
                 // is written: `removeUnrecorded` reads it back.
                 var provisional = sandbox
                 provisional.networkName = network.name
-                writeProvisionalRecord(provisional)
-                let result = try await cni.add(network, attachment(for: sandbox, netns: netns))
+                let alongsideWork = writeProvisionalRecord(provisional) ? alongsideNetwork : nil
+                async let alongside: Void = Self.run(alongsideWork, for: provisional)
+                let result: CNIResult
+                do throws(SkiffError) {
+                    result = try await cni.add(network, attachment(for: sandbox, netns: netns))
+                } catch {
+                    await alongside
+                    throw error
+                }
+                await alongside
                 sandbox.networkName = network.name
                 sandbox.networkResult = String(decoding: result.raw, as: UTF8.self)
                 sandbox.ips = result.addresses.map(\.ip)
@@ -180,6 +201,10 @@ public actor SandboxService {
             ]
         )
         return sandbox
+    }
+
+    private static func run(_ work: (@Sendable (PodSandbox) async -> Void)?, for sandbox: PodSandbox) async {
+        await work?(sandbox)
     }
 
     /// The pod's sysctls. A gVisor sandbox on the host's network stack (`--network=host`)
@@ -377,16 +402,18 @@ public actor SandboxService {
 
     /// What CNI DEL needs (port mappings, names), should skiffd die before the record is
     /// written: `removeUnrecorded` reads it back. Without it an interrupted pod loses only
-    /// portmap's rules at recovery, so a failure is logged, not thrown.
-    private func writeProvisionalRecord(_ sandbox: PodSandbox) {
+    /// portmap's rules at recovery, so a failure is logged, not thrown; false then.
+    private func writeProvisionalRecord(_ sandbox: PodSandbox) -> Bool {
         let path = sandbox.directory + "/" + Self.provisionalRecordName
         do {
             try FileSystem.writeAtomically(path, Array(try JSONEncoder().encode(sandbox)))
+            return true
         } catch {
             logger.warning(
                 "cannot write a pod's provisional record",
                 metadata: ["path": "\(path)", "error": "\(error)"]
             )
+            return false
         }
     }
 
