@@ -35,10 +35,13 @@ import Testing
             )
         }
         try await channel.connect(to: Self.localhost)
+        try await Self.waitForTimer(on: clock)
         await clock.advance(by: .seconds(60))
         try await channel.writeInbound(ByteBuffer(string: "traffic"))
         await clock.advance(by: .seconds(40))
         #expect(channel.isActive, "traffic 40 s ago")
+        // The timer that fired re-arms itself for 60 s after the traffic, from a task of its own.
+        try await Self.waitForTimer(on: clock)
         await clock.advance(by: .seconds(59))
         #expect(channel.isActive)
         await clock.advance(by: .seconds(1))
@@ -110,6 +113,24 @@ import Testing
         await clock.advance(by: timeout - .seconds(1))
         #expect(try await channel.readOutbound(as: ByteBuffer.self) == nil, "nothing before the timeout")
         await clock.advance(by: .seconds(1))
+    }
+
+    /// Returns once a timer sleeps on `clock`. A timer's sleep starts on a task of its own, and
+    /// TestClock wakes a sleep only when time moves to or past its deadline after the sleep began:
+    /// advanced first, the clock would leave a sleep that began exactly at its deadline asleep for
+    /// good (this test hung CI that way). TestClock tells of pending sleeps only through
+    /// `checkSuspension`, so it is asked until it says so, for up to 10 s.
+    static func waitForTimer(on clock: TestClock<Duration>) async throws {
+        let giveUp = ContinuousClock.now.advanced(by: .seconds(10))
+        while ContinuousClock.now < giveUp {
+            do {
+                try await clock.checkSuspension()
+            } catch {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        Issue.record("no timer was armed on the test clock within 10 s")
     }
 
     /// The next frame the handler writes (each write is one frame here), waiting for it.
