@@ -53,9 +53,8 @@ sleep 7
 kill -INT "$pid"
 wait "$pid" || true
 pid=
-profiles=("$dir/start.callgrind")
 
-python3 "$repo/scripts/startup-order.py" "$dir/bin/skiffd.profiled" "${profiles[@]}" >"$repo/Sources/skiffd/link/startup-order.txt"
+python3 "$repo/scripts/startup-order.py" "$dir/bin/skiffd.profiled" "$dir/start.callgrind" >"$repo/Sources/skiffd/link/startup-order.txt"
 echo "generate-startup-order: $(wc -l <"$repo/Sources/skiffd/link/startup-order.txt") functions in Sources/skiffd/link/startup-order.txt"
 if [ -n "$relink" ]; then
     rm -f "$SKIFFD"

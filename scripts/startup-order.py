@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
-"""Prints the functions of BINARY that callgrind profiles ran, one symbol per line: those of the
-first profile in the binary's address order, then those only a later profile ran, and so on
-(scripts/generate-startup-order.sh).
-Usage: startup-order.py BINARY PROFILE…"""
+"""Prints the functions of BINARY that a callgrind profile ran, one symbol per line, in the
+binary's address order (scripts/generate-startup-order.sh).
+Usage: startup-order.py BINARY PROFILE"""
 import re
 import subprocess
 import sys
 
-binary, profiles = sys.argv[1], sys.argv[2:]
+binary, profile = sys.argv[1], sys.argv[2]
 
 
 def functions_ran(profile):
@@ -47,9 +46,5 @@ for line in symbols.stdout.splitlines():
     fields = line.split()
     if len(fields) == 3 and fields[1] in "tTwW":
         address.setdefault(fields[2], int(fields[0], 16))
-printed = set()
-for profile in profiles:
-    new = {name for name in functions_ran(profile) if name in address} - printed
-    for name in sorted(new, key=lambda name: address[name]):
-        print(name)
-    printed |= new
+for name in sorted((name for name in functions_ran(profile) if name in address), key=lambda name: address[name]):
+    print(name)

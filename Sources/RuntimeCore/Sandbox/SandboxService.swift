@@ -172,7 +172,7 @@ public actor SandboxService {
                 var provisional = sandbox
                 provisional.networkName = network.name
                 let alongsideWork = writeProvisionalRecord(provisional) ? alongsideNetwork : nil
-                async let alongside: Void = Self.run(alongsideWork, for: provisional)
+                async let alongside: Void? = alongsideWork?(provisional)
                 let result: CNIResult
                 do throws(SkiffError) {
                     result = try await cni.add(network, attachment(for: sandbox, netns: netns))
@@ -201,10 +201,6 @@ public actor SandboxService {
             ]
         )
         return sandbox
-    }
-
-    private static func run(_ work: (@Sendable (PodSandbox) async -> Void)?, for sandbox: PodSandbox) async {
-        await work?(sandbox)
     }
 
     /// The pod's sysctls. A gVisor sandbox on the host's network stack (`--network=host`)
