@@ -27,6 +27,7 @@ bench_cleanup() {
   pkill -9 -f "skiff-sandbox-shim.*$work" 2>/dev/null || true
   grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   [ -n "$bridge" ] && ip link del "$bridge" 2>/dev/null || true
+  bash "$repo/scripts/remove-portmap-chains.sh"
   rm -rf "$work"
 }
 

@@ -102,14 +102,16 @@ import Testing
     ) async throws {
         let network = Network()
         defer { network.removeBridge() }
-        try await withDaemon(extraConfig: extraConfig, start: false) { daemon in
-            try network.conflist(ipamDir: daemon.directory + "/ipam").write(
-                toFile: daemon.cniConfDir + "/10-test.conflist",
-                atomically: true,
-                encoding: .utf8
-            )
-            try await daemon.start()
-            try await body(daemon, network)
+        try await PortmapChains.whileInUse {
+            try await withDaemon(extraConfig: extraConfig, start: false) { daemon in
+                try network.conflist(ipamDir: daemon.directory + "/ipam").write(
+                    toFile: daemon.cniConfDir + "/10-test.conflist",
+                    atomically: true,
+                    encoding: .utf8
+                )
+                try await daemon.start()
+                try await body(daemon, network)
+            }
         }
     }
 

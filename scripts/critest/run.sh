@@ -121,6 +121,7 @@ cleanup() {
   done
   awk -v w="$work" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
   ip link del "$bridge" >/dev/null 2>&1
+  bash "$repo/scripts/remove-portmap-chains.sh"
   cp "$work/skiffd.log" "$logs/" 2>/dev/null
   [ "${KEEP:-0}" = 1 ] && echo "kept $work" >&2 || rm -rf "$work"
 }
